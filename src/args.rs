@@ -1,0 +1,662 @@
+//! The sendmail command line: one option table, a getopt-shaped parser, and the validated
+//! [`Invocation`] (spec/cli.md sections 2 and 4).
+//!
+//! Owns: what every sendmail option means to pgpsendmail. The table [`OPTIONS`] drives the
+//! parser, the `-h` text ([`usage`]) and the OPTIONS section of `man/pgpsendmail.8`; a test
+//! checks the man page lists every letter.
+//!
+//! Stage 1 ([`parse`]) walks argv like POSIX getopt: options stop at the first operand or
+//! `--`; flags group (`-ti`); values are glued or separate (`-fme@x`, `-f me@x`); a
+//! value-taking option consumes the next argument even when it starts with `-`.
+//! Stage 2 (the end of [`parse`]) applies the cross-option rules and parses every operand as
+//! an RFC 5322 address list.
+//!
+//! Untrusted input: every argument. Errors are [`Error::Usage`] (exit 64) naming the option.
+//! Dangerous options (`-X -C -O -oQ -D -d -M -p`) are refused, never forwarded: the
+//! downstream argv is rebuilt from the parsed values only (see [`crate::deliver`]).
+
+use std::ffi::OsString;
+
+use crate::address::{self, Address};
+use crate::diag::sanitize;
+use crate::error::{Error, Result};
+
+/// How an option is treated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Treatment {
+    /// Changes what pgpsendmail does.
+    Honoured,
+    /// Accepted so callers keep working; takes no part in encryption or delivery.
+    Ignored,
+    /// Refused with exit 64, never forwarded.
+    Refused,
+}
+
+/// Whether an option takes a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arity {
+    Flag,
+    /// Glued or the next argument.
+    Value,
+    /// Only glued (`-q30m`, bare `-q`).
+    OptionalGlued,
+}
+
+/// One row of the option table.
+#[derive(Debug)]
+pub struct OptSpec {
+    pub letter: char,
+    pub arity: Arity,
+    pub treatment: Treatment,
+    /// Argument name shown in help.
+    pub value: &'static str,
+    pub help: &'static str,
+}
+
+const fn opt(
+    letter: char,
+    arity: Arity,
+    treatment: Treatment,
+    value: &'static str,
+    help: &'static str,
+) -> OptSpec {
+    OptSpec {
+        letter,
+        arity,
+        treatment,
+        value,
+        help,
+    }
+}
+
+use Arity::*;
+use Treatment::*;
+
+/// Every sendmail option pgpsendmail knows. Anything else is refused with exit 64.
+pub const OPTIONS: &[OptSpec] = &[
+    opt(
+        't',
+        Flag,
+        Honoured,
+        "",
+        "take recipients from To, Cc and Bcc (or Resent-To, Resent-Cc and Resent-Bcc); argument recipients are added (removed for flavor exim)",
+    ),
+    opt(
+        'i',
+        Flag,
+        Honoured,
+        "",
+        "a line holding only a dot does not end the message; read to end of file",
+    ),
+    opt(
+        'f',
+        Value,
+        Honoured,
+        "SENDER",
+        "envelope sender, passed on as -f; '', \"\" and <> mean the null sender; the last -f or -r wins",
+    ),
+    opt('r', Value, Honoured, "SENDER", "the same as -f"),
+    opt(
+        'F',
+        Value,
+        Honoured,
+        "NAME",
+        "full name, used in a From: that pgpsendmail has to add, and passed on as -F",
+    ),
+    opt(
+        'N',
+        Value,
+        Honoured,
+        "DSN",
+        "delivery status notification (never, or success,failure,delay), passed on where the flavor supports it",
+    ),
+    opt(
+        'R',
+        Value,
+        Honoured,
+        "RET",
+        "DSN return (hdrs or full), passed on where the flavor supports it",
+    ),
+    opt(
+        'V',
+        Value,
+        Honoured,
+        "ENVID",
+        "DSN envelope id, passed on where the flavor supports it",
+    ),
+    opt(
+        'o',
+        Value,
+        Honoured,
+        "OPTION",
+        "-oi and -oitrue are -i; -oe*, -od*, -om are accepted and ignored; -oQ is refused; others are refused",
+    ),
+    opt(
+        'e',
+        Value,
+        Ignored,
+        "MODE",
+        "error mode, the same as -oe; ignored",
+    ),
+    opt(
+        'b',
+        Value,
+        Honoured,
+        "MODE",
+        "mode: -bm (deliver, the default); -bs, -bp, -bi and -bv are not supported yet; others are refused",
+    ),
+    opt(
+        'B',
+        Value,
+        Ignored,
+        "TYPE",
+        "body type (7BIT, 8BITMIME); ignored, the output is always 7-bit",
+    ),
+    opt(
+        'q',
+        OptionalGlued,
+        Honoured,
+        "[TIME]",
+        "queue run: not supported yet (exit 64)",
+    ),
+    opt(
+        'I',
+        Flag,
+        Honoured,
+        "",
+        "initialize the alias database: not supported yet (exit 64)",
+    ),
+    opt('v', Flag, Ignored, "", "verbose; ignored"),
+    opt('m', Flag, Ignored, "", "me too; ignored"),
+    opt('h', Value, Ignored, "HOPS", "hop count; ignored"),
+    opt('L', Value, Ignored, "TAG", "syslog tag; ignored"),
+    opt('U', Flag, Ignored, "", "initial user submission; ignored"),
+    opt('G', Flag, Ignored, "", "gateway submission; ignored"),
+    opt('n', Flag, Ignored, "", "no aliasing; ignored"),
+    opt(
+        'X',
+        Value,
+        Refused,
+        "FILE",
+        "traffic log file: refused (CVE-2016-10033)",
+    ),
+    opt(
+        'C',
+        Value,
+        Refused,
+        "FILE",
+        "alternate configuration: refused",
+    ),
+    opt('O', Value, Refused, "OPT=VAL", "long option: refused"),
+    opt('D', Value, Refused, "FILE", "debug log: refused"),
+    opt('d', OptionalGlued, Refused, "[FLAGS]", "debug: refused"),
+    opt(
+        'M',
+        Value,
+        Refused,
+        "MACRO",
+        "macro definition or queue action: refused",
+    ),
+    opt('p', Value, Refused, "PROTO", "protocol: refused"),
+];
+
+/// Looks a letter up in [`OPTIONS`].
+pub fn spec(letter: char) -> Option<&'static OptSpec> {
+    OPTIONS.iter().find(|o| o.letter == letter)
+}
+
+/// What the invocation asks for (cli.md section 4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `-bm`: read, encrypt, deliver.
+    Deliver,
+    /// A mode that is valid for sendmail but not implemented yet (`-bs`, `-bp`, `-q`, ...):
+    /// refused with exit 64 so nothing can bypass encryption.
+    NotYet(String),
+}
+
+/// The envelope sender given with `-f`/`-r`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sender {
+    /// `''`, `""` or `<>`.
+    Null,
+    /// Any other value, kept as one argument.
+    Address(String),
+}
+
+/// A validated sendmail invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invocation {
+    pub mode: Mode,
+    /// `-t`
+    pub extract_recipients: bool,
+    /// `-i`, `-oi`, `-oitrue`
+    pub ignore_dots: bool,
+    pub sender: Option<Sender>,
+    pub full_name: Option<String>,
+    pub dsn_notify: Option<String>,
+    pub dsn_ret: Option<String>,
+    pub envid: Option<String>,
+    /// Operands, each split as an address list, in order, duplicates kept.
+    pub recipients: Vec<Address>,
+}
+
+impl Default for Invocation {
+    fn default() -> Self {
+        Invocation {
+            mode: Mode::Deliver,
+            extract_recipients: false,
+            ignore_dots: false,
+            sender: None,
+            full_name: None,
+            dsn_notify: None,
+            dsn_ret: None,
+            envid: None,
+            recipients: Vec::new(),
+        }
+    }
+}
+
+fn usage_err(msg: String) -> Error {
+    Error::Usage(format!("{msg} (see pgpsendmail --help)"))
+}
+
+/// Rejects control characters (CR and LF above all: they inject headers or envelope
+/// commands further down) in an option value or operand.
+fn check_value(what: &str, v: &str) -> Result<()> {
+    if let Some(c) = v.chars().find(|c| c.is_control()) {
+        return Err(usage_err(format!(
+            "{what}: control character U+{:04X} not allowed",
+            c as u32
+        )));
+    }
+    Ok(())
+}
+
+fn to_utf8(a: OsString) -> Result<String> {
+    a.into_string().map_err(|a| {
+        usage_err(format!(
+            "argument is not valid UTF-8: '{}'",
+            sanitize(&a.to_string_lossy())
+        ))
+    })
+}
+
+/// Parses the sendmail arguments (without argv[0]).
+pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation> {
+    let mut inv = Invocation::default();
+    let mut it = args.into_iter();
+    let mut operands: Vec<String> = Vec::new();
+
+    while let Some(arg) = it.next() {
+        let arg = to_utf8(arg)?;
+        if arg == "--" {
+            break;
+        }
+        if !arg.starts_with('-') || arg == "-" {
+            operands.push(arg);
+            break;
+        }
+        if arg.starts_with("--") {
+            return Err(usage_err(format!("unknown option '{}'", sanitize(&arg))));
+        }
+        // A group of letters after one dash: flags until one takes a value.
+        let body = &arg[1..];
+        for (i, c) in body.char_indices() {
+            let Some(o) = spec(c) else {
+                return Err(usage_err(format!(
+                    "unknown option '-{}'",
+                    sanitize(&c.to_string())
+                )));
+            };
+            if o.treatment == Refused {
+                return Err(usage_err(format!(
+                    "option -{c} is refused: pgpsendmail never passes it to the real sendmail"
+                )));
+            }
+            match o.arity {
+                Flag => apply(&mut inv, c, None)?,
+                OptionalGlued => {
+                    let v = &body[i + c.len_utf8()..];
+                    apply(&mut inv, c, Some(v.to_string()))?;
+                    break;
+                }
+                Value => {
+                    let glued = &body[i + c.len_utf8()..];
+                    let v = if !glued.is_empty() {
+                        glued.to_string()
+                    } else {
+                        match it.next() {
+                            Some(v) => to_utf8(v)?,
+                            None => {
+                                return Err(usage_err(format!("option -{c} needs a value")));
+                            }
+                        }
+                    };
+                    apply(&mut inv, c, Some(v))?;
+                    break;
+                }
+            }
+        }
+    }
+    for a in it {
+        operands.push(to_utf8(a)?);
+    }
+
+    for op in &operands {
+        check_value("recipient", op)?;
+        let list = address::parse_list(op.as_bytes()).map_err(|e| {
+            usage_err(format!(
+                "recipient '{}' is not an address: {e}",
+                sanitize(op)
+            ))
+        })?;
+        inv.recipients.extend(list);
+    }
+    Ok(inv)
+}
+
+/// Applies one option with its value.
+fn apply(inv: &mut Invocation, c: char, v: Option<String>) -> Result<()> {
+    let v = v.unwrap_or_default();
+    match c {
+        't' => inv.extract_recipients = true,
+        'i' => inv.ignore_dots = true,
+        'f' | 'r' => {
+            check_value(&format!("-{c}"), &v)?;
+            inv.sender = Some(match v.as_str() {
+                "" | "\"\"" | "<>" => Sender::Null,
+                _ => Sender::Address(v),
+            });
+        }
+        'F' => {
+            check_value("-F", &v)?;
+            inv.full_name = Some(v);
+        }
+        'N' => {
+            check_value("-N", &v)?;
+            let ok = v.eq_ignore_ascii_case("never")
+                || (!v.is_empty()
+                    && v.split(',').all(|w| {
+                        ["success", "failure", "delay"]
+                            .iter()
+                            .any(|k| w.eq_ignore_ascii_case(k))
+                    }));
+            if !ok {
+                return Err(usage_err(format!(
+                    "-N: '{}' is not never or a list of success, failure, delay",
+                    sanitize(&v)
+                )));
+            }
+            inv.dsn_notify = Some(v.to_ascii_lowercase());
+        }
+        'R' => {
+            check_value("-R", &v)?;
+            let l = v.to_ascii_lowercase();
+            if l != "hdrs" && l != "full" {
+                return Err(usage_err(format!(
+                    "-R: '{}' is not hdrs or full",
+                    sanitize(&v)
+                )));
+            }
+            inv.dsn_ret = Some(l);
+        }
+        'V' => {
+            check_value("-V", &v)?;
+            if v.is_empty() || v.len() > 100 || !v.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+                return Err(usage_err(
+                    "-V: the envelope id must be 1 to 100 printable ASCII characters".into(),
+                ));
+            }
+            inv.envid = Some(v);
+        }
+        'o' => apply_o(inv, &v)?,
+        'e' => check_value("-e", &v)?,
+        'b' => {
+            check_value("-b", &v)?;
+            match v.as_str() {
+                "m" => inv.mode = Mode::Deliver,
+                "s" | "p" | "i" | "v" => {
+                    inv.mode = Mode::NotYet(format!("-b{v}"));
+                }
+                _ => {
+                    return Err(usage_err(format!(
+                        "mode -b{} is not supported",
+                        sanitize(&v)
+                    )));
+                }
+            }
+        }
+        'q' => {
+            check_value("-q", &v)?;
+            inv.mode = Mode::NotYet(format!("-q{}", sanitize(&v)));
+        }
+        'I' => inv.mode = Mode::NotYet("-I".into()),
+        'B' | 'h' | 'L' => check_value(&format!("-{c}"), &v)?,
+        'v' | 'm' | 'U' | 'G' | 'n' => {}
+        _ => {
+            return Err(Error::Internal(format!(
+                "option -{c} is in the table but has no handler"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `-o` takes one glued value naming a sendmail short option.
+fn apply_o(inv: &mut Invocation, v: &str) -> Result<()> {
+    check_value("-o", v)?;
+    let mut cs = v.chars();
+    match cs.next() {
+        Some('i') => {
+            // -oi, -oitrue, -oiT, -oiyes: ignore dots; -oifalse turns it off.
+            let rest = cs.as_str().to_ascii_lowercase();
+            match rest.as_str() {
+                "" | "t" | "true" | "y" | "yes" => inv.ignore_dots = true,
+                "f" | "false" | "n" | "no" => inv.ignore_dots = false,
+                _ => {
+                    return Err(usage_err(format!("unknown option '-o{}'", sanitize(v))));
+                }
+            }
+        }
+        Some('e') | Some('d') | Some('m') => {}
+        Some('Q') => {
+            return Err(usage_err(
+                "option -oQ is refused: pgpsendmail never passes it to the real sendmail".into(),
+            ));
+        }
+        _ => return Err(usage_err(format!("unknown option '-o{}'", sanitize(v)))),
+    }
+    Ok(())
+}
+
+/// The `-h`-style usage text, generated from [`OPTIONS`].
+pub fn usage() -> String {
+    let mut s = String::from(
+        "usage: sendmail [options] [--] [recipient ...]\n\
+         pgpsendmail encrypts the message on standard input to every recipient's OpenPGP\n\
+         key and hands only ciphertext to the real sendmail.\n\nsendmail options:\n",
+    );
+    for o in OPTIONS {
+        let head = if o.value.is_empty() {
+            format!("-{}", o.letter)
+        } else if o.arity == OptionalGlued {
+            format!("-{}{}", o.letter, o.value)
+        } else {
+            format!("-{} {}", o.letter, o.value)
+        };
+        s.push_str(&format!("  {head:<12} {}\n", o.help));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Invocation> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    fn rcpts(inv: &Invocation) -> Vec<&str> {
+        inv.recipients.iter().map(|a| a.as_str()).collect()
+    }
+
+    #[test]
+    fn table_has_no_duplicate_letters_and_every_letter_has_a_handler() {
+        let mut seen = std::collections::HashSet::new();
+        for o in OPTIONS {
+            assert!(seen.insert(o.letter), "duplicate -{}", o.letter);
+            assert!(!o.help.is_empty());
+            if o.treatment == Refused {
+                let e = p(&[&format!("-{}", o.letter), "x"]).unwrap_err();
+                assert_eq!(e.exit_code().code(), 64);
+            } else {
+                // The handler exists: an Internal error would mean a table row without code.
+                let args: Vec<String> = match o.arity {
+                    Flag | OptionalGlued => vec![format!("-{}", o.letter)],
+                    Value => vec![format!("-{}", o.letter), "x".into()],
+                };
+                if let Err(e) = parse(args.iter().map(OsString::from)) {
+                    assert_eq!(e.exit_code().code(), 64, "-{}: {e}", o.letter);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn mutt() {
+        let i = p(&[
+            "-oem",
+            "-oi",
+            "-B8BITMIME",
+            "-f",
+            "me@x.org",
+            "-N",
+            "failure,delay",
+            "-R",
+            "hdrs",
+            "--",
+            "a@x.org",
+            "c@x.org",
+        ])
+        .unwrap();
+        assert!(i.ignore_dots);
+        assert_eq!(i.sender, Some(Sender::Address("me@x.org".into())));
+        assert_eq!(i.dsn_notify.as_deref(), Some("failure,delay"));
+        assert_eq!(i.dsn_ret.as_deref(), Some("hdrs"));
+        assert_eq!(rcpts(&i), ["a@x.org", "c@x.org"]);
+    }
+
+    #[test]
+    fn grouped_and_glued() {
+        let i = p(&["-ti"]).unwrap();
+        assert!(i.extract_recipients && i.ignore_dots);
+        let i = p(&["-it", "a@x"]).unwrap();
+        assert!(i.extract_recipients && i.ignore_dots);
+        let i = p(&["-t", "-fraid@x.org"]).unwrap();
+        assert_eq!(i.sender, Some(Sender::Address("raid@x.org".into())));
+        let i = p(&["-i", "-B", "8BITMIME", "u@x.org"]).unwrap();
+        assert_eq!(rcpts(&i), ["u@x.org"]);
+        let i = p(&[
+            "-FCronDaemon",
+            "-i",
+            "-B8BITMIME",
+            "-oem",
+            "a@x.org,b@x.org",
+        ])
+        .unwrap();
+        assert_eq!(i.full_name.as_deref(), Some("CronDaemon"));
+        assert_eq!(rcpts(&i), ["a@x.org", "b@x.org"]);
+    }
+
+    #[test]
+    fn value_option_consumes_dash_argument() {
+        let i = p(&["-f", "-weird", "a@x"]).unwrap();
+        assert_eq!(i.sender, Some(Sender::Address("-weird".into())));
+    }
+
+    #[test]
+    fn stops_at_first_operand_and_after_double_dash() {
+        let i = p(&["-i", "a@x", "-t"]);
+        // "-t" after an operand is an operand, and not an address.
+        assert!(i.is_err() || !i.unwrap().extract_recipients);
+        let i = p(&["-i", "--", "-oQ/tmp@x.org"]).unwrap();
+        assert_eq!(rcpts(&i), ["-oQ/tmp@x.org"]);
+    }
+
+    #[test]
+    fn null_senders_and_last_wins() {
+        for v in ["", "\"\"", "<>"] {
+            assert_eq!(p(&["-f", v, "a@x"]).unwrap().sender, Some(Sender::Null));
+        }
+        let i = p(&["-f", "a@x.org", "-r", "b@x.org", "c@x.org"]).unwrap();
+        assert_eq!(i.sender, Some(Sender::Address("b@x.org".into())));
+    }
+
+    #[test]
+    fn phpmailer_cve_sender_stays_one_value() {
+        let s = "\"x\\\" -oQ/var/spool -X/var/www/s.php y\"@example.com";
+        let i = p(&["-oi", "-f", s, "-t"]).unwrap();
+        assert_eq!(i.sender, Some(Sender::Address(s.into())));
+    }
+
+    #[test]
+    fn refusals_are_usage_errors() {
+        for bad in [
+            vec!["-z", "a@x"],
+            vec!["-f"],
+            vec!["-X", "/tmp/log", "a@x"],
+            vec!["-oQ/tmp", "a@x"],
+            vec!["-OQueueDirectory=/tmp", "a@x"],
+            vec!["-bt"],
+            vec!["-bd"],
+            vec!["--help"],
+            vec!["-ox", "a@x"],
+            vec!["-f", "me@x\nBcc: evil@x", "a@x"],
+            vec!["-F", "Name\r", "a@x"],
+            vec!["-N", "sometimes", "a@x"],
+            vec!["-V", "a\nb", "a@x"],
+            vec!["a@x\nBcc: e@x"],
+        ] {
+            let e = p(&bad).unwrap_err();
+            assert_eq!(e.exit_code().code(), 64, "{bad:?}");
+            assert!(!e.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn modes_not_yet_supported() {
+        for m in [
+            &["-bs"][..],
+            &["-bp"],
+            &["-q"],
+            &["-q30m"],
+            &["-bi"],
+            &["-I"],
+            &["-bv", "a@x"],
+        ] {
+            assert!(matches!(p(m).unwrap().mode, Mode::NotYet(_)), "{m:?}");
+        }
+        assert_eq!(p(&["-bm", "a@x"]).unwrap().mode, Mode::Deliver);
+    }
+
+    #[test]
+    fn o_variants() {
+        assert!(p(&["-oitrue", "a@x"]).unwrap().ignore_dots);
+        assert!(!p(&["-oi", "-oifalse", "a@x"]).unwrap().ignore_dots);
+        for ok in [
+            "-oem", "-oee", "-oep", "-oeq", "-oew", "-odi", "-odb", "-odq", "-om",
+        ] {
+            p(&[ok, "a@x"]).unwrap();
+        }
+    }
+
+    #[test]
+    fn usage_lists_every_option() {
+        let u = usage();
+        for o in OPTIONS {
+            assert!(u.contains(&format!("-{}", o.letter)));
+        }
+    }
+}

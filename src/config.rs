@@ -1,0 +1,409 @@
+//! The configuration file, `pgpsendmail.toml(5)` (spec/config.md).
+//!
+//! Owns: finding the file (`PGPSENDMAIL_CONFIG`, else `/etc/pgpsendmail/pgpsendmail.toml`),
+//! parsing it strictly and validating every value. The setting names are a contract.
+//!
+//! Untrusted input: the file's bytes (it may be empty, a directory, not UTF-8, or name
+//! unknown keys). Every problem is an [`Error::Config`] naming the file, the line and the
+//! key. A missing file at the default path is valid (defaults apply); a missing file named
+//! by `PGPSENDMAIL_CONFIG` is an error, since somebody asked for it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::address::Address;
+use crate::diag::sanitize;
+use crate::error::{Error, Result};
+
+pub const DEFAULT_PATH: &str = "/etc/pgpsendmail/pgpsendmail.toml";
+pub const DEFAULT_KEYRING: &str = "/etc/pgpsendmail/keys";
+pub const DEFAULT_SUBJECT: &str = "[...]";
+/// Largest configuration file read, so a hostile path (a device, a huge file) cannot stall us.
+const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// Which MTA the real sendmail is: decides which options survive downstream (cli.md 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Flavor {
+    #[default]
+    Postfix,
+    Sendmail,
+    Exim,
+    Msmtp,
+    Opensmtpd,
+    Nullmailer,
+    Dma,
+    Ssmtp,
+}
+
+/// What happens to a recipient without a usable key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum MissingKey {
+    /// Send nothing; exit 67 naming the recipient (the default).
+    #[default]
+    Refuse,
+    /// Explicit opt-in: that recipient gets its own unencrypted copy.
+    Plaintext,
+}
+
+/// One `[recipients]` entry, keyed by exact address, bare local name or `@domain`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientRule {
+    /// Look the key up under this address instead (the envelope recipient is unchanged).
+    pub alias: Option<String>,
+    /// Pin one certificate by fingerprint (hex, spaces allowed).
+    pub key: Option<String>,
+    /// Per-recipient or per-domain override of the global `missing_key`.
+    pub missing_key: Option<MissingKey>,
+    /// For `@domain` entries with `key`: use the domain key even when a personal key exists.
+    #[serde(default)]
+    pub always: bool,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    sendmail: Option<PathBuf>,
+    flavor: Option<Flavor>,
+    keyring: Option<Vec<PathBuf>>,
+    missing_key: Option<MissingKey>,
+    subject: Option<String>,
+    #[serde(default)]
+    recipients: BTreeMap<String, RecipientRule>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where it came from (for messages); `None` when defaults are used.
+    pub path: Option<PathBuf>,
+    pub sendmail: Option<PathBuf>,
+    pub flavor: Flavor,
+    pub keyring: Vec<PathBuf>,
+    pub missing_key: MissingKey,
+    pub subject: String,
+    /// Keys normalized: addresses lower-cased, domains as `@domain` lower-cased, fingerprints
+    /// as upper-case hex without spaces, aliases parsed.
+    pub recipients: BTreeMap<String, Rule>,
+}
+
+/// A validated `[recipients]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rule {
+    pub alias: Option<Address>,
+    pub key: Option<String>,
+    pub missing_key: Option<MissingKey>,
+    pub always: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            path: None,
+            sendmail: None,
+            flavor: Flavor::Postfix,
+            keyring: vec![PathBuf::from(DEFAULT_KEYRING)],
+            missing_key: MissingKey::Refuse,
+            subject: DEFAULT_SUBJECT.to_string(),
+            recipients: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration named by `env_path` (the value of `PGPSENDMAIL_CONFIG`), or
+    /// the default path.
+    pub fn load(env_path: Option<&Path>) -> Result<Config> {
+        match env_path {
+            Some(p) => Self::load_file(p),
+            None => {
+                let p = Path::new(DEFAULT_PATH);
+                match std::fs::symlink_metadata(p) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+                    _ => Self::load_file(p),
+                }
+            }
+        }
+    }
+
+    /// Reads and validates one file.
+    pub fn load_file(path: &Path) -> Result<Config> {
+        let shown = sanitize(&path.display().to_string());
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Error::Config(format!("{shown}: cannot read configuration: {e}")))?;
+        if !meta.is_file() {
+            return Err(Error::Config(format!(
+                "{shown}: configuration is not a regular file"
+            )));
+        }
+        if meta.len() > MAX_CONFIG_BYTES {
+            return Err(Error::Config(format!(
+                "{shown}: configuration is larger than {MAX_CONFIG_BYTES} bytes"
+            )));
+        }
+        let bytes = std::fs::read(path)
+            .map_err(|e| Error::Config(format!("{shown}: cannot read configuration: {e}")))?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            Error::Config(format!("{shown}:{line}: configuration is not valid UTF-8"))
+        })?;
+        let mut cfg = Self::parse(&text, &shown)?;
+        cfg.path = Some(path.to_path_buf());
+        Ok(cfg)
+    }
+
+    /// Parses and validates configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, key) = match e.span() {
+                Some(span) => locate(text, span.start),
+                None => (0, String::new()),
+            };
+            let msg = e.message().replace('\n', " ");
+            let at = if line > 0 {
+                format!("{origin}:{line}")
+            } else {
+                origin.to_string()
+            };
+            if key.is_empty() {
+                Error::Config(format!("{at}: {msg}"))
+            } else {
+                Error::Config(format!("{at}: {}: {msg}", sanitize(&key)))
+            }
+        })?;
+        let err = |key: &str, msg: String| {
+            let line = find_key_line(text, key);
+            let at = if line > 0 {
+                format!("{origin}:{line}")
+            } else {
+                origin.to_string()
+            };
+            Error::Config(format!("{at}: {}: {msg}", sanitize(key)))
+        };
+
+        let mut cfg = Config::default();
+        if let Some(p) = raw.sendmail {
+            if !p.is_absolute() {
+                return Err(err("sendmail", "must be an absolute path".into()));
+            }
+            cfg.sendmail = Some(p);
+        }
+        if let Some(f) = raw.flavor {
+            cfg.flavor = f;
+        }
+        if let Some(k) = raw.keyring {
+            if let Some(bad) = k.iter().find(|p| !p.is_absolute()) {
+                return Err(err(
+                    "keyring",
+                    format!(
+                        "'{}' is not an absolute path",
+                        sanitize(&bad.display().to_string())
+                    ),
+                ));
+            }
+            cfg.keyring = k;
+        }
+        if let Some(m) = raw.missing_key {
+            cfg.missing_key = m;
+        }
+        if let Some(s) = raw.subject {
+            if s.is_empty() || !s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+                return Err(err(
+                    "subject",
+                    "must be non-empty printable ASCII (it becomes the outer Subject)".into(),
+                ));
+            }
+            cfg.subject = s;
+        }
+        for (name, rule) in raw.recipients {
+            let key = normalize_rule_key(&name).map_err(|m| err(&name, m))?;
+            let alias = match &rule.alias {
+                Some(a) => Some(
+                    Address::parse_single(a)
+                        .map_err(|e| err(&name, format!("alias is not an address: {e}")))?,
+                ),
+                None => None,
+            };
+            let fpr = match &rule.key {
+                Some(k) => Some(normalize_fingerprint(k).ok_or_else(|| {
+                    err(
+                        &name,
+                        "key must be a full fingerprint (40 or 64 hex digits)".into(),
+                    )
+                })?),
+                None => None,
+            };
+            if rule.always && (fpr.is_none() || !key.starts_with('@')) {
+                return Err(err(
+                    &name,
+                    "always = true needs a key and an \"@domain\" entry".into(),
+                ));
+            }
+            if alias.is_some() && fpr.is_some() {
+                return Err(err(&name, "alias and key exclude each other".into()));
+            }
+            if cfg.recipients.contains_key(&key) {
+                return Err(err(
+                    &name,
+                    "duplicate entry (names are case-insensitive)".into(),
+                ));
+            }
+            cfg.recipients.insert(
+                key,
+                Rule {
+                    alias,
+                    key: fpr,
+                    missing_key: rule.missing_key,
+                    always: rule.always,
+                },
+            );
+        }
+        Ok(cfg)
+    }
+}
+
+/// `"@Example.COM"` → `"@example.com"`; `"Root"` → `"root"`; `"A@X"` → `"a@x"`.
+fn normalize_rule_key(name: &str) -> std::result::Result<String, String> {
+    if let Some(domain) = name.strip_prefix('@') {
+        if domain.is_empty()
+            || domain
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "@<>,;\"".contains(c))
+        {
+            return Err("not a valid \"@domain\" entry".into());
+        }
+        return Ok(format!("@{}", domain.to_lowercase()));
+    }
+    Address::parse_single(name)
+        .map(|a| a.normalized())
+        .map_err(|e| format!("not an address, local name or \"@domain\": {e}"))
+}
+
+/// Upper-case hex fingerprint without spaces, or `None` when it is not 40 or 64 hex digits.
+pub fn normalize_fingerprint(s: &str) -> Option<String> {
+    let hex: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .trim_start_matches("0x")
+        .to_ascii_uppercase();
+    let ok = (hex.len() == 40 || hex.len() == 64) && hex.bytes().all(|b| b.is_ascii_hexdigit());
+    ok.then_some(hex)
+}
+
+/// Line number (1-based) and key name at byte offset `pos` of the TOML text.
+fn locate(text: &str, pos: usize) -> (usize, String) {
+    let pos = pos.min(text.len());
+    let line_no = 1 + text.as_bytes()[..pos]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    let line = text.lines().nth(line_no - 1).unwrap_or("");
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_string())
+        .unwrap_or_default();
+    (line_no, key)
+}
+
+/// The first line that assigns `key` (bare or quoted), for messages about valid TOML with
+/// a bad value; 0 when not found.
+fn find_key_line(text: &str, key: &str) -> usize {
+    for (n, line) in text.lines().enumerate() {
+        if let Some((k, _)) = line.split_once('=')
+            && k.trim().trim_matches('"') == key
+        {
+            return n + 1;
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_example_parses() {
+        let c = Config::parse(
+            r#"
+sendmail = "/usr/sbin/sendmail.real"
+flavor = "postfix"
+keyring = ["/etc/pgpsendmail/keys"]
+missing_key = "refuse"
+subject = "[...]"
+
+[recipients]
+"root"              = { alias = "ops@example.org" }
+"@Example.com"      = { key = "0123456789ABCDEF0123456789ABCDEF01234567" }
+"news@example.net"  = { missing_key = "plaintext" }
+"#,
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.sendmail.unwrap(),
+            PathBuf::from("/usr/sbin/sendmail.real")
+        );
+        assert_eq!(
+            c.recipients["root"].alias.as_ref().unwrap().as_str(),
+            "ops@example.org"
+        );
+        assert!(c.recipients["@example.com"].key.is_some());
+        assert_eq!(
+            c.recipients["news@example.net"].missing_key,
+            Some(MissingKey::Plaintext)
+        );
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let e = Config::parse("flavor = \"postfix\"\nbogus = 1\n", "f.toml").unwrap_err();
+        assert_eq!(e.exit_code().code(), 78);
+        let s = e.to_string();
+        assert!(s.starts_with("f.toml:2: bogus:"), "{s}");
+
+        let e = Config::parse("\n\nsendmail = 3\n", "f.toml").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:3: sendmail:"), "{e}");
+
+        let e = Config::parse("sendmail = \"relative\"\n", "f.toml").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "f.toml:1: sendmail: must be an absolute path"
+        );
+
+        let e = Config::parse("flavor = \"qmail\"\n", "f.toml").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:1: flavor:"), "{e}");
+
+        let e =
+            Config::parse("[recipients]\n\"root\" = { key = \"abc\" }\n", "f.toml").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2: root:"), "{e}");
+
+        let e = Config::parse("[recipients]\n\"x\" = { nope = 1 }\n", "f.toml").unwrap_err();
+        assert!(e.to_string().contains("f.toml:2"), "{e}");
+    }
+
+    #[test]
+    fn empty_text_is_defaults() {
+        let c = Config::parse("", "f").unwrap();
+        assert_eq!(c.keyring, vec![PathBuf::from(DEFAULT_KEYRING)]);
+        assert_eq!(c.subject, "[...]");
+        assert_eq!(c.missing_key, MissingKey::Refuse);
+    }
+
+    #[test]
+    fn fingerprints_normalize() {
+        assert_eq!(
+            normalize_fingerprint("0123 4567 89ab cdef 0123 4567 89AB CDEF 0123 4567").unwrap(),
+            "0123456789ABCDEF0123456789ABCDEF01234567"
+        );
+        assert!(normalize_fingerprint("0123").is_none());
+    }
+}

@@ -1,0 +1,79 @@
+//! Opening what pgpsendmail wrote, with a secret key: for the tests, `make demo` and
+//! anyone who wants to check a message. The sendmail path never calls this.
+//!
+//! Owns: finding the armored block in an RFC 3156 message, listing its PKESK key IDs and
+//! checking the OpenPGP layer's shape (SEIPD v1, no compression, binary literal data with
+//! an empty name and date 0), and decrypting it.
+
+use std::io::{BufReader, Read};
+
+use pgp::composed::{Deserializable, Esk, Message, SignedSecretKey};
+use pgp::types::Password;
+
+/// What one encrypted message holds.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// The decrypted payload (the MIME entity that was encrypted).
+    pub payload: Vec<u8>,
+    /// Key IDs (upper-case hex) of every PKESK packet, in order.
+    pub recipients: Vec<String>,
+    /// The literal data packet was binary, with an empty file name and date 0.
+    pub literal_ok: bool,
+}
+
+/// The armored `PGP MESSAGE` block of a message, if it has exactly one.
+pub fn armored_block(msg: &[u8]) -> Option<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN PGP MESSAGE-----";
+    const END: &[u8] = b"-----END PGP MESSAGE-----";
+    let s = msg.windows(BEGIN.len()).position(|w| w == BEGIN)?;
+    let e = msg[s..].windows(END.len()).position(|w| w == END)? + s + END.len();
+    Some(&msg[s..e])
+}
+
+/// Reads a secret key (armored or binary) from a file.
+pub fn secret_key(path: &std::path::Path) -> Result<SignedSecretKey, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    SignedSecretKey::from_reader_single(f)
+        .map(|(k, _)| k)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Decrypts the armored message in `msg` (a whole RFC 3156 message or just the armor).
+pub fn open(msg: &[u8], key: &SignedSecretKey) -> Result<Opened, String> {
+    let block = armored_block(msg).ok_or("no PGP MESSAGE block")?;
+    let (m, _) = Message::from_armor(BufReader::new(block)).map_err(|e| e.to_string())?;
+    let recipients = match &m {
+        Message::Encrypted { esk, .. } => esk
+            .iter()
+            .filter_map(|e| match e {
+                Esk::PublicKeyEncryptedSessionKey(p) => p.id().ok().map(|id| {
+                    id.as_ref()
+                        .iter()
+                        .map(|b| format!("{b:02X}"))
+                        .collect::<String>()
+                }),
+                Esk::SymKeyEncryptedSessionKey(_) => None,
+            })
+            .collect(),
+        _ => return Err("not an encrypted message".into()),
+    };
+    let mut dec = m
+        .decrypt(&Password::empty(), key)
+        .map_err(|e| format!("cannot decrypt: {e}"))?;
+    if dec.is_compressed() {
+        return Err("the message is compressed".into());
+    }
+    let literal_ok = dec.literal_data_header().is_some_and(|h| {
+        h.mode() == pgp::packet::DataMode::Binary
+            && h.file_name().is_empty()
+            && h.created().as_secs() == 0
+    });
+    let mut payload = Vec::new();
+    dec.read_to_end(&mut payload)
+        .map_err(|e| format!("cannot decrypt: {e}"))?;
+    Ok(Opened {
+        payload,
+        recipients,
+        literal_ok,
+    })
+}

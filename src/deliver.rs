@@ -1,0 +1,283 @@
+//! Handing copies to the real sendmail (spec/cli.md sections 5 and 6).
+//!
+//! Owns: finding the real sendmail (the configured absolute path, else exactly one hit in a
+//! fixed list of absolute paths, never `PATH`), refusing to run ourselves (same device and
+//! inode as `/proc/self/exe`), building the downstream argument vector from parsed values
+//! only (`sendmail -i [-f S] [-F N] [DSN flags the flavor supports] -- rcpt...`), and
+//! running it: one copy is `exec`ed with the ciphertext file as standard input, so the
+//! caller sees the real sendmail's status and stderr; several copies are spawned one by one
+//! after all of them were built.
+//!
+//! Keeps uid, gid, groups, environment and fds 0-2; every other descriptor is closed on
+//! exec; no no-new-privs (Exim is setuid, dma and smtpctl setgid).
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::address::Address;
+use crate::args::{Invocation, Sender};
+use crate::config::{Config, Flavor};
+use crate::diag::sanitize;
+use crate::error::{Error, Result};
+
+/// Where real sendmails live when `sendmail` is not configured (research 6.1).
+pub const CANDIDATES: &[&str] = &[
+    "/usr/sbin/sendmail.real",
+    "/usr/sbin/sendmail.postfix",
+    "/usr/sbin/sendmail.sendmail",
+    "/usr/sbin/sendmail.exim",
+    "/usr/libexec/sendmail/sendmail",
+    "/usr/lib/sm.bin/sendmail",
+    "/usr/sbin/exim4",
+    "/usr/sbin/exim",
+    "/usr/sbin/smtpctl",
+    "/usr/bin/msmtp",
+    "/usr/sbin/dma",
+    "/usr/sbin/ssmtp",
+    "/usr/libexec/postfix/sendmail",
+    "/var/qmail/bin/sendmail",
+];
+
+/// Finds the real sendmail and checks that it is not pgpsendmail itself.
+pub fn find_sendmail(cfg: &Config, self_exe: Option<&Path>) -> Result<PathBuf> {
+    let path = match &cfg.sendmail {
+        Some(p) => p.clone(),
+        None => {
+            let hits: Vec<PathBuf> = CANDIDATES
+                .iter()
+                .map(PathBuf::from)
+                .filter(|p| which::which(p).is_ok())
+                .collect();
+            match hits.len() {
+                1 => hits.into_iter().next().unwrap_or_default(),
+                0 => {
+                    return Err(Error::Config(
+                        "no real sendmail found: set sendmail = \"/path\" in the configuration"
+                            .into(),
+                    ));
+                }
+                _ => {
+                    let list: Vec<String> = hits.iter().map(|p| p.display().to_string()).collect();
+                    return Err(Error::Config(format!(
+                        "several real sendmails found ({}): choose one with sendmail = \"/path\" \
+                         in the configuration",
+                        list.join(", ")
+                    )));
+                }
+            }
+        }
+    };
+    let shown = sanitize(&path.display().to_string());
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| Error::Unavailable(format!("real sendmail {shown}: {e}")))?;
+    if !meta.is_file() || which::which(&path).is_err() {
+        return Err(Error::Unavailable(format!(
+            "real sendmail {shown} is not an executable file"
+        )));
+    }
+    let me = self_exe
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+    if let Ok(m) = std::fs::metadata(&me)
+        && m.dev() == meta.dev()
+        && m.ino() == meta.ino()
+    {
+        return Err(Error::Config(format!(
+            "real sendmail {shown} is pgpsendmail itself: set sendmail to the MTA's own program"
+        )));
+    }
+    Ok(path)
+}
+
+/// The downstream arguments (without argv[0]) for these recipients.
+pub fn downstream_args(
+    inv: &Invocation,
+    flavor: Flavor,
+    rcpts: &[Address],
+) -> Result<Vec<OsString>> {
+    let mut a: Vec<OsString> = vec!["-i".into()];
+    match &inv.sender {
+        Some(Sender::Null) => a.extend(["-f".into(), "<>".into()]),
+        Some(Sender::Address(s)) => a.extend(["-f".into(), s.into()]),
+        None => {}
+    }
+    if let Some(n) = &inv.full_name {
+        a.extend(["-F".into(), n.into()]);
+    }
+    let dsn_nr = !matches!(
+        flavor,
+        Flavor::Exim | Flavor::Nullmailer | Flavor::Dma | Flavor::Ssmtp
+    );
+    let dsn_v = matches!(
+        flavor,
+        Flavor::Postfix | Flavor::Sendmail | Flavor::Opensmtpd
+    );
+    if dsn_nr {
+        if let Some(n) = &inv.dsn_notify {
+            a.extend(["-N".into(), n.into()]);
+        }
+        if let Some(r) = &inv.dsn_ret {
+            a.extend(["-R".into(), r.into()]);
+        }
+    }
+    if dsn_v && let Some(v) = &inv.envid {
+        a.extend(["-V".into(), v.into()]);
+    }
+    if flavor == Flavor::Ssmtp {
+        // ssmtp has no "--": a recipient that looks like an option would become one.
+        if let Some(bad) = rcpts.iter().find(|r| r.as_str().starts_with('-')) {
+            return Err(Error::Usage(format!(
+                "recipient '{}' starts with '-', which flavor ssmtp would read as an option",
+                sanitize(bad.as_str())
+            )));
+        }
+    } else {
+        a.push("--".into());
+    }
+    a.extend(rcpts.iter().map(|r| OsString::from(r.as_str())));
+    Ok(a)
+}
+
+/// One message ready to go: its recipients and its complete ciphertext (or, for a
+/// `plaintext` recipient, the bytes to write into a pipe).
+pub struct Copy {
+    pub recipients: Vec<Address>,
+    pub body: CopyBody,
+}
+
+/// Writes a copy's bytes into the pipe to the real sendmail.
+pub type PipeWriter = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()>>;
+
+pub enum CopyBody {
+    /// A complete file, rewound: becomes standard input.
+    File(File),
+    /// Written into a pipe by the closure (plaintext never goes into a file).
+    Pipe(PipeWriter),
+}
+
+/// How the copies are handed on; tests replace it to record in-process.
+pub trait Deliverer {
+    /// Hands every copy on; returns the exit status for the caller. A single file copy may
+    /// replace the process (exec) and never return.
+    fn deliver(&mut self, program: &Path, argv: Vec<(Vec<OsString>, Copy)>) -> Result<i32>;
+}
+
+/// The real thing: exec for one file copy, spawn and wait otherwise.
+pub struct Exec;
+
+/// Marks every descriptor above 2 close-on-exec, so the real sendmail inherits only 0-2.
+fn cloexec_above_stderr() {
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        let fds: Vec<i32> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd > 2)
+            .collect();
+        for fd in fds {
+            // SAFETY: F_GETFD/F_SETFD on an fd number only changes its close-on-exec flag;
+            // an fd that was closed meanwhile makes fcntl fail harmlessly.
+            unsafe {
+                let flags = libc::fcntl(fd, libc::F_GETFD);
+                if flags >= 0 {
+                    libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+                }
+            }
+        }
+    }
+}
+
+fn command(program: &Path, args: &[OsString]) -> Command {
+    let mut c = Command::new(program);
+    c.arg0("sendmail").args(args);
+    c
+}
+
+fn who(rcpts: &[Address]) -> String {
+    rcpts
+        .iter()
+        .map(|r| sanitize(r.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Deliverer for Exec {
+    fn deliver(&mut self, program: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
+        cloexec_above_stderr();
+        let shown = sanitize(&program.display().to_string());
+        if copies.len() == 1
+            && let CopyBody::File(_) = &copies[0].1.body
+        {
+            let (args, copy) = copies.into_iter().next().expect("one copy");
+            let CopyBody::File(f) = copy.body else {
+                unreachable!("checked above")
+            };
+            let err = command(program, &args).stdin(Stdio::from(f)).exec();
+            return Err(Error::Unavailable(format!(
+                "cannot run real sendmail {shown}: {err}"
+            )));
+        }
+        let total = copies.len();
+        let mut failed: Vec<(String, i32)> = Vec::new();
+        let mut sent = 0usize;
+        for (args, copy) in copies {
+            let status = match copy.body {
+                CopyBody::File(f) => command(program, &args)
+                    .stdin(Stdio::from(f))
+                    .status()
+                    .map(|s| (s.code(), ())),
+                CopyBody::Pipe(write) => {
+                    let mut child = command(program, &args)
+                        .stdin(Stdio::piped())
+                        .spawn()
+                        .map_err(|e| {
+                            Error::Unavailable(format!("cannot run real sendmail {shown}: {e}"))
+                        })?;
+                    let mut stdin = child.stdin.take().expect("piped");
+                    let wrote = write(&mut stdin);
+                    drop(stdin);
+                    let st = child.wait();
+                    match (wrote, st) {
+                        (Ok(()), Ok(s)) => Ok((s.code(), ())),
+                        (Err(e), Ok(s)) if s.success() => Err(e),
+                        (_, r) => r.map(|s| (s.code(), ())),
+                    }
+                }
+            };
+            match status {
+                Ok((Some(0), _)) => sent += 1,
+                Ok((Some(code), _)) => failed.push((who(&copy.recipients), code)),
+                // Killed by a signal: the copy is not known to be queued.
+                Ok((None, _)) => failed.push((
+                    who(&copy.recipients),
+                    crate::error::ExitCode::Unavailable.code(),
+                )),
+                Err(e) => {
+                    eprintln!(
+                        "pgpsendmail: real sendmail {shown} for {}: {e}",
+                        who(&copy.recipients)
+                    );
+                    failed.push((
+                        who(&copy.recipients),
+                        crate::error::ExitCode::Unavailable.code(),
+                    ))
+                }
+            }
+        }
+        if failed.is_empty() {
+            return Ok(0);
+        }
+        let list: Vec<String> = failed
+            .iter()
+            .map(|(w, c)| format!("{w} (status {c})"))
+            .collect();
+        eprintln!(
+            "pgpsendmail: {sent} of {total} copies handed on; not sent to: {}",
+            list.join("; ")
+        );
+        Ok(failed[0].1)
+    }
+}

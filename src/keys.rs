@@ -1,0 +1,640 @@
+//! Keys: loading certificates, deciding which are valid, and finding each recipient's
+//! (spec/keys.md).
+//!
+//! Owns: reading the `keyring` sources (directories of `*.asc *.gpg *.pgp *.key`, armored or
+//! binary files with any number of certificates and armor blocks), the validity rules
+//! (self-signatures only, newest wins, revocation, expiry, key flags, weak algorithms) and
+//! matching a user ID's e-mail to an address. The `pgp` crate parses packets and verifies
+//! signatures; it decides nothing about validity, so every rule lives here.
+//!
+//! Does not own: the `[recipients]` table and the `missing_key` policy (see
+//! [`crate::recipients`]), GnuPG keyboxes and a lookup index (a later issue: a keybox is
+//! reported as an unreadable source).
+//!
+//! Untrusted input: every byte of every key file. A file that cannot be read or parsed is a
+//! [`SourceProblem`] (path and reason) and never stops mail to recipients whose keys are
+//! elsewhere; nothing is dropped silently: certificates found vs. loaded are counted.
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgp::composed::{Deserializable, SignedPublicKey};
+use pgp::crypto::public_key::PublicKeyAlgorithm;
+use pgp::crypto::sym::SymmetricKeyAlgorithm;
+use pgp::packet::{self, Signature, SignatureType, SubpacketData};
+use pgp::ser::Serialize;
+use pgp::types::{KeyDetails, PublicParams, Tag};
+
+use crate::diag::sanitize;
+
+/// Largest key file read; larger ones are reported, not read (they would stall every message).
+const MAX_KEY_FILE: u64 = 64 << 20;
+/// File name endings read from a key directory.
+const KEY_EXTENSIONS: &[&str] = &["asc", "gpg", "pgp", "key"];
+
+/// A key file that could not be used, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceProblem {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl std::fmt::Display for SourceProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {}",
+            sanitize(&self.path.display().to_string()),
+            self.reason
+        )
+    }
+}
+
+/// A public key packet pgpsendmail may encrypt to: an encryption subkey, or a primary key
+/// whose own flags allow encryption (never the whole certificate: the crate would silently
+/// pick the primary).
+#[derive(Debug, Clone)]
+pub enum EncryptionKey {
+    Subkey(packet::PublicSubkey),
+    Primary(packet::PublicKey),
+}
+
+impl EncryptionKey {
+    pub fn fingerprint(&self) -> String {
+        match self {
+            EncryptionKey::Subkey(k) => hex_upper(k.fingerprint().as_bytes()),
+            EncryptionKey::Primary(k) => hex_upper(k.fingerprint().as_bytes()),
+        }
+    }
+}
+
+/// Why a certificate cannot be used for encryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    Revoked,
+    Expired(u64),
+    NoEncryptionKey,
+    Weak(String),
+    NoValidSelfSignature,
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Revoked => f.write_str("revoked"),
+            Unusable::Expired(t) => write!(f, "expired on {}", format_date(*t)),
+            Unusable::NoEncryptionKey => f.write_str("no usable encryption subkey"),
+            Unusable::Weak(why) => write!(f, "weak ({why})"),
+            Unusable::NoValidSelfSignature => f.write_str("no valid self-signature"),
+        }
+    }
+}
+
+/// One certificate after evaluation.
+#[derive(Debug, Clone)]
+pub struct Cert {
+    /// Primary key fingerprint, upper-case hex.
+    pub fingerprint: String,
+    /// Where it was loaded from.
+    pub source: PathBuf,
+    /// Normalized (lower-case) e-mail addresses of the user IDs that count.
+    pub emails: Vec<String>,
+    /// Keys to encrypt to, or why there are none.
+    pub usable: std::result::Result<Vec<EncryptionKey>, Unusable>,
+    /// The strongest cipher every usable key accepts.
+    pub cipher: SymmetricKeyAlgorithm,
+}
+
+/// Everything loaded from the configured sources.
+#[derive(Debug, Default)]
+pub struct Keyring {
+    pub certs: Vec<Cert>,
+    pub problems: Vec<SourceProblem>,
+}
+
+impl Keyring {
+    /// Loads every source in order; problems are collected, not fatal.
+    pub fn load(sources: &[PathBuf], now: SystemTime) -> Keyring {
+        let mut kr = Keyring::default();
+        for src in sources {
+            match std::fs::metadata(src) {
+                Ok(m) if m.is_dir() => kr.load_dir(src, now),
+                Ok(_) => kr.load_file(src, now),
+                Err(e) => kr.problem(src, format!("cannot read: {e}")),
+            }
+        }
+        kr
+    }
+
+    fn problem(&mut self, path: &Path, reason: String) {
+        self.problems.push(SourceProblem {
+            path: path.to_path_buf(),
+            reason,
+        });
+    }
+
+    fn load_dir(&mut self, dir: &Path, now: SystemTime) {
+        let entries = match std::fs::read_dir(dir) {
+            Ok(e) => e,
+            Err(e) => return self.problem(dir, format!("cannot read directory: {e}")),
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| KEY_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            })
+            .collect();
+        // Sorted, so that results and messages do not depend on directory order.
+        files.sort();
+        for f in files {
+            self.load_file(&f, now);
+        }
+    }
+
+    fn load_file(&mut self, path: &Path, now: SystemTime) {
+        let bytes = match read_capped(path) {
+            Ok(b) => b,
+            Err(reason) => return self.problem(path, reason),
+        };
+        match parse_certificates(&bytes) {
+            Ok((certs, errors)) => {
+                for c in certs {
+                    self.certs.push(evaluate(&c, path, now));
+                }
+                for e in errors {
+                    self.problem(path, e);
+                }
+            }
+            Err(reason) => self.problem(path, reason),
+        }
+    }
+
+    /// Certificates with a counting user ID for `addr` (already normalized).
+    pub fn by_email<'a>(&'a self, addr: &str) -> impl Iterator<Item = &'a Cert> + 'a {
+        let addr = addr.to_string();
+        self.certs.iter().filter(move |c| c.emails.contains(&addr))
+    }
+
+    /// The certificate with this primary fingerprint (normalized upper-case hex).
+    pub fn by_fingerprint(&self, fpr: &str) -> Option<&Cert> {
+        self.certs.iter().find(|c| c.fingerprint == fpr)
+    }
+}
+
+fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    let meta = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_KEY_FILE {
+        return Err(format!("larger than {MAX_KEY_FILE} bytes; not read"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    Ok(bytes)
+}
+
+/// Parses every certificate in a file: armored (any number of armor blocks, each with any
+/// number of certificates) or binary. Returns the certificates and one message per
+/// certificate that could not be parsed; `Err` when nothing in the file is usable at all.
+pub fn parse_certificates(
+    bytes: &[u8],
+) -> std::result::Result<(Vec<SignedPublicKey>, Vec<String>), String> {
+    if bytes.len() >= 12 && &bytes[8..12] == b"KBXf" {
+        return Err(
+            "a GnuPG keybox (pubring.kbx) is not supported yet; export it with \
+                    'gpg --export > FILE.gpg' and name that file instead"
+                .into(),
+        );
+    }
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
+    let Some(start) = start else {
+        return Err("empty file".into());
+    };
+    let mut certs = Vec::new();
+    let mut errors = Vec::new();
+    if bytes[start..].starts_with(b"-----BEGIN ") {
+        // The crate returns only the first armor block by itself: split them.
+        let blocks = split_armor_blocks(&bytes[start..]);
+        for (n, block) in blocks.iter().enumerate() {
+            if block.starts_with(b"-----BEGIN PGP PRIVATE KEY BLOCK-----") {
+                errors.push(format!(
+                    "armor block {}: a secret key block; give public certificates only",
+                    n + 1
+                ));
+                continue;
+            }
+            match SignedPublicKey::from_armor_many(Cursor::new(*block)) {
+                Ok((iter, _)) => collect(iter, &mut certs, &mut errors),
+                Err(e) => errors.push(format!("armor block {}: {}", n + 1, one_line(&e))),
+            }
+        }
+    } else if bytes[start] & 0x80 != 0 {
+        match SignedPublicKey::from_bytes_many(Cursor::new(&bytes[start..])) {
+            Ok(iter) => collect(iter, &mut certs, &mut errors),
+            Err(e) => return Err(format!("not an OpenPGP keyring: {}", one_line(&e))),
+        }
+        if certs.is_empty() && errors.is_empty() {
+            // The crate returns nothing, silently, for a binary secret keyring.
+            return Err("no public certificate found (a secret keyring?)".into());
+        }
+    } else {
+        return Err("neither an armored nor a binary OpenPGP file".into());
+    }
+    if certs.is_empty() && !errors.is_empty() {
+        return Err(errors.join("; "));
+    }
+    Ok((certs, errors))
+}
+
+fn collect(
+    iter: Box<dyn Iterator<Item = pgp::errors::Result<SignedPublicKey>> + '_>,
+    certs: &mut Vec<SignedPublicKey>,
+    errors: &mut Vec<String>,
+) {
+    for (n, r) in iter.enumerate() {
+        match r {
+            Ok(c) => certs.push(c),
+            Err(e) => errors.push(format!("certificate {}: {}", n + 1, one_line(&e))),
+        }
+    }
+}
+
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    sanitize(&e.to_string())
+}
+
+/// Splits armored text at every `-----BEGIN PGP ` line.
+fn split_armor_blocks(text: &[u8]) -> Vec<&[u8]> {
+    const BEGIN: &[u8] = b"-----BEGIN PGP ";
+    let mut starts = Vec::new();
+    let mut line_start = 0;
+    while line_start < text.len() {
+        if text[line_start..].starts_with(BEGIN) {
+            starts.push(line_start);
+        }
+        match text[line_start..].iter().position(|&b| b == b'\n') {
+            Some(p) => line_start += p + 1,
+            None => break,
+        }
+    }
+    let mut blocks = Vec::new();
+    for (i, &s) in starts.iter().enumerate() {
+        let e = starts.get(i + 1).copied().unwrap_or(text.len());
+        blocks.push(&text[s..e]);
+    }
+    blocks
+}
+
+/// The e-mail part of a user ID: the text in the last `<...>`, or the whole ID when it
+/// holds an `@` and no brackets; lower-cased for matching.
+pub fn uid_email(uid: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(uid).ok()?;
+    let addr = if let (Some(open), Some(close)) = (s.rfind('<'), s.rfind('>')) {
+        if close <= open {
+            return None;
+        }
+        &s[open + 1..close]
+    } else if s.contains('@') && !s.contains('<') && !s.contains('>') {
+        s
+    } else {
+        return None;
+    };
+    let addr = addr.trim();
+    if addr.is_empty() || addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    Some(addr.to_lowercase())
+}
+
+fn secs(sig: &Signature) -> Option<u64> {
+    sig.created().map(|t| t.as_secs() as u64)
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+/// A signature is alive when it is not from the future and not past its own expiry.
+fn alive(sig: &Signature, now: u64) -> bool {
+    let Some(created) = secs(sig) else {
+        return false;
+    };
+    if created > now {
+        return false;
+    }
+    match sig.signature_expiration_time() {
+        Some(d) if d.as_secs() != 0 => created + u64::from(d.as_secs()) > now,
+        _ => true,
+    }
+}
+
+/// Issued by the primary key itself (or carries no issuer at all: then verification decides).
+fn issued_by_primary(sig: &Signature, primary: &packet::PublicKey) -> bool {
+    let ids = sig.issuer_key_id();
+    let fprs = sig.issuer_fingerprint();
+    if ids.is_empty() && fprs.is_empty() {
+        return true;
+    }
+    let kid = primary.legacy_key_id();
+    let fpr = primary.fingerprint();
+    ids.iter().any(|i| **i == kid) || fprs.iter().any(|f| **f == fpr)
+}
+
+/// True when the hashed area has a key-flags subpacket (absent flags: infer from algorithm).
+fn has_key_flags(sig: &Signature) -> bool {
+    sig.config().is_some_and(|c| {
+        c.hashed_subpackets()
+            .any(|p| matches!(p.data, SubpacketData::KeyFlags(_)))
+    })
+}
+
+fn can_encrypt(alg: PublicKeyAlgorithm) -> bool {
+    alg.can_encrypt()
+}
+
+/// RSA modulus size in bits, read from the serialized MPI of n (its first two octets).
+fn rsa_bits(params: &PublicParams) -> Option<usize> {
+    if let PublicParams::RSA(_) = params {
+        let b = params.to_bytes().ok()?;
+        if b.len() >= 2 {
+            return Some(u16::from_be_bytes([b[0], b[1]]) as usize);
+        }
+    }
+    None
+}
+
+const MODERN_CIPHERS: &[SymmetricKeyAlgorithm] = &[
+    SymmetricKeyAlgorithm::AES128,
+    SymmetricKeyAlgorithm::AES192,
+    SymmetricKeyAlgorithm::AES256,
+    SymmetricKeyAlgorithm::Twofish,
+    SymmetricKeyAlgorithm::Camellia128,
+    SymmetricKeyAlgorithm::Camellia192,
+    SymmetricKeyAlgorithm::Camellia256,
+];
+
+/// Applies the rules of keys.md "Which key is valid" to one certificate.
+pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert {
+    let now = unix(now);
+    let primary = &cert.primary_key;
+    let fingerprint = hex_upper(primary.fingerprint().as_bytes());
+    let mut out = Cert {
+        fingerprint,
+        source: source.to_path_buf(),
+        emails: Vec::new(),
+        usable: Err(Unusable::NoValidSelfSignature),
+        cipher: SymmetricKeyAlgorithm::AES256,
+    };
+
+    // Rule 3: a valid self-revocation makes the whole certificate unusable.
+    let revoked = cert.details.revocation_signatures.iter().any(|s| {
+        s.typ() == Some(SignatureType::KeyRevocation)
+            && issued_by_primary(s, primary)
+            && secs(s).is_some_and(|c| c <= now)
+            && s.verify_key(primary).is_ok()
+    });
+
+    // Rule 2: a user ID counts if its newest valid self-signature is a certification.
+    let mut uid_sigs: Vec<(&Signature, bool)> = Vec::new(); // (newest valid cert sig, primary?)
+    for user in &cert.details.users {
+        let newest = user
+            .signatures
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.typ(),
+                    Some(
+                        SignatureType::CertGeneric
+                            | SignatureType::CertPersona
+                            | SignatureType::CertCasual
+                            | SignatureType::CertPositive
+                            | SignatureType::CertRevocation
+                    )
+                ) && issued_by_primary(s, primary)
+                    && alive(s, now)
+                    && s.verify_certification(primary, Tag::UserId, &user.id)
+                        .is_ok()
+            })
+            .max_by_key(|s| secs(s));
+        if let Some(sig) = newest
+            && sig.typ() != Some(SignatureType::CertRevocation)
+        {
+            if let Some(email) = uid_email(user.id.id()) {
+                out.emails.push(email);
+            }
+            uid_sigs.push((sig, sig.is_primary()));
+        }
+    }
+    let direct = cert
+        .details
+        .direct_signatures
+        .iter()
+        .filter(|s| {
+            s.typ() == Some(SignatureType::Key)
+                && issued_by_primary(s, primary)
+                && alive(s, now)
+                && s.verify_key(primary).is_ok()
+        })
+        .max_by_key(|s| secs(s));
+
+    // The self-signature that speaks for the primary key: primary user ID's, else the newest
+    // counting user ID's, else a direct-key signature.
+    let primary_sig = uid_sigs
+        .iter()
+        .filter(|(_, p)| *p)
+        .map(|(s, _)| *s)
+        .max_by_key(|s| secs(s))
+        .or_else(|| uid_sigs.iter().map(|(s, _)| *s).max_by_key(|s| secs(s)))
+        .or(direct);
+    let Some(primary_sig) = primary_sig else {
+        out.usable = Err(if revoked {
+            Unusable::Revoked
+        } else {
+            Unusable::NoValidSelfSignature
+        });
+        return out;
+    };
+    if revoked {
+        out.usable = Err(Unusable::Revoked);
+        return out;
+    }
+    let created = primary.created_at().as_secs() as u64;
+    let key_expiry = |sig: &Signature, created: u64| match sig.key_expiration_time() {
+        Some(d) if d.as_secs() != 0 => Some(created + u64::from(d.as_secs())),
+        _ => None,
+    };
+    let primary_expiry =
+        key_expiry(primary_sig, created).or_else(|| direct.and_then(|d| key_expiry(d, created)));
+    if let Some(exp) = primary_expiry
+        && exp <= now
+    {
+        out.usable = Err(Unusable::Expired(exp));
+        return out;
+    }
+
+    // Symmetric preferences: from the primary self-signature.
+    let prefs = primary_sig.preferred_symmetric_algs();
+    if !prefs.is_empty() {
+        if !prefs.iter().any(|a| MODERN_CIPHERS.contains(a)) {
+            out.usable = Err(Unusable::Weak(
+                "only legacy ciphers (IDEA, CAST5, 3DES) in its preferences".into(),
+            ));
+            return out;
+        }
+        if !prefs.contains(&SymmetricKeyAlgorithm::AES256) {
+            out.cipher = SymmetricKeyAlgorithm::AES128;
+        }
+    }
+
+    // Rules 4 and 5: the encryption-capable keys.
+    let mut keys = Vec::new();
+    let mut weak: Option<String> = None;
+    let mut expired_sub: Option<u64> = None;
+    let primary_flags_ok = if has_key_flags(primary_sig) {
+        let f = primary_sig.key_flags();
+        f.encrypt_comms() || f.encrypt_storage()
+    } else {
+        false
+    };
+    if primary_flags_ok && can_encrypt(primary.algorithm()) {
+        match weak_reason(primary.algorithm(), primary.public_params()) {
+            Some(w) => weak = Some(w),
+            None => keys.push(EncryptionKey::Primary(primary.clone())),
+        }
+    }
+    for sub in &cert.public_subkeys {
+        let valid = |s: &&Signature| {
+            issued_by_primary(s, primary)
+                && secs(s).is_some_and(|c| c <= now)
+                && s.verify_subkey_binding(primary, &sub.key).is_ok()
+        };
+        let sub_revoked = sub
+            .signatures
+            .iter()
+            .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
+            .any(|s| valid(&s));
+        if sub_revoked {
+            continue;
+        }
+        let binding = sub
+            .signatures
+            .iter()
+            .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
+            .filter(valid)
+            .max_by_key(|s| secs(s));
+        let Some(binding) = binding else { continue };
+        let alg = sub.key.algorithm();
+        let flagged = if has_key_flags(binding) {
+            let f = binding.key_flags();
+            f.encrypt_comms() || f.encrypt_storage()
+        } else {
+            true
+        };
+        if !flagged || !can_encrypt(alg) {
+            continue;
+        }
+        let sub_created = sub.key.created_at().as_secs() as u64;
+        if let Some(exp) = key_expiry(binding, sub_created)
+            && exp <= now
+        {
+            expired_sub = Some(expired_sub.map_or(exp, |e: u64| e.max(exp)));
+            continue;
+        }
+        if let Some(w) = weak_reason(alg, sub.key.public_params()) {
+            weak = Some(w);
+            continue;
+        }
+        keys.push(EncryptionKey::Subkey(sub.key.clone()));
+    }
+    out.usable = if !keys.is_empty() {
+        Ok(keys)
+    } else if let Some(w) = weak {
+        Err(Unusable::Weak(w))
+    } else if let Some(exp) = expired_sub {
+        Err(Unusable::Expired(exp))
+    } else {
+        Err(Unusable::NoEncryptionKey)
+    };
+    out
+}
+
+/// Rule 6: RSA under 2048 bits is weak; algorithms the crate cannot encrypt to are skipped
+/// earlier by `can_encrypt`.
+fn weak_reason(alg: PublicKeyAlgorithm, params: &PublicParams) -> Option<String> {
+    match rsa_bits(params) {
+        Some(bits) if bits < 2048 => Some(format!("RSA with {bits} bits")),
+        _ if matches!(alg, PublicKeyAlgorithm::Elgamal) => Some("ElGamal".into()),
+        _ => None,
+    }
+}
+
+pub fn hex_upper(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+/// `YYYY-MM-DD` (UTC) for a Unix time, without a date crate.
+pub fn format_date(t: u64) -> String {
+    let days = (t / 86_400) as i64;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_emails() {
+        assert_eq!(
+            uid_email(b"Alice <Alice@Example.ORG>").unwrap(),
+            "alice@example.org"
+        );
+        assert_eq!(uid_email(b"bob@example.org").unwrap(), "bob@example.org");
+        assert!(uid_email(b"Just A Name").is_none());
+        assert!(uid_email(b"Broken <a@b").is_none());
+        assert!(uid_email(b"\xff<a@b>").is_none());
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_date(0), "1970-01-01");
+        assert_eq!(format_date(1_795_000_000), "2026-11-18");
+        assert_eq!(format_date(951_782_400), "2000-02-29");
+    }
+
+    #[test]
+    fn armor_blocks_split() {
+        let t = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nA\n-----END PGP PUBLIC KEY BLOCK-----\n\
+-----BEGIN PGP PUBLIC KEY BLOCK-----\nB\n-----END PGP PUBLIC KEY BLOCK-----\n";
+        assert_eq!(split_armor_blocks(t).len(), 2);
+    }
+
+    #[test]
+    fn garbage_is_a_reason_not_a_panic() {
+        assert!(parse_certificates(b"").is_err());
+        assert!(parse_certificates(b"hello").is_err());
+        assert!(parse_certificates(&[0x99, 0x00, 0x01]).is_err());
+        let mut kbx = vec![0u8; 32];
+        kbx[8..12].copy_from_slice(b"KBXf");
+        assert!(parse_certificates(&kbx).unwrap_err().contains("keybox"));
+    }
+}

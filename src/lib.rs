@@ -1,0 +1,499 @@
+//! pgpsendmail: a drop-in `/usr/sbin/sendmail` that encrypts every message to its
+//! recipients' OpenPGP keys (PGP/MIME, RFC 3156, with RFC 9788 header protection) before the
+//! real sendmail sees a byte of it.
+//!
+//! The pipeline ([`run_sendmail`]), one module per stage (see ARCHITECTURE.md):
+//!
+//! 1. [`args`]: the sendmail command line → [`args::Invocation`];
+//! 2. [`config`]: the configuration file, `pgpsendmail.toml`;
+//! 3. [`deliver::find_sendmail`]: the real sendmail, before any input is read;
+//! 4. [`message`]: the header section from standard input;
+//! 5. [`recipients`]: the envelope, visible and hidden recipients, a key decision for each
+//!    ([`keys`] loads and judges certificates);
+//! 6. [`pgpmime`] + [`encrypt`]: the payload streams from stdin through the encryptor into one
+//!    anonymous file per copy; only ciphertext is ever written;
+//! 7. [`deliver`]: exec (one copy) or spawn (several) the real sendmail.
+//!
+//! Invariant: on every error nothing has been handed to the real sendmail, and no plaintext
+//! was written to any file.
+
+pub mod address;
+pub mod args;
+pub mod config;
+pub mod decrypt;
+pub mod deliver;
+pub mod diag;
+pub mod encrypt;
+pub mod error;
+pub mod keys;
+pub mod message;
+pub mod pgpmime;
+pub mod recipients;
+pub mod spool;
+
+use std::cell::RefCell;
+use std::ffi::OsString;
+use std::io::{self, BufRead, Cursor, Read, Write};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::SystemTime;
+
+use crate::address::Address;
+use crate::args::{Mode, Sender};
+use crate::config::Config;
+use crate::deliver::{Copy, CopyBody, Deliverer};
+use crate::diag::sanitize;
+use crate::error::{Error, Result};
+use crate::keys::{EncryptionKey, Keyring};
+use crate::pgpmime::{Child, Payload, Synth};
+use crate::recipients::Decision;
+use crate::spool::BodyStore;
+
+/// Everything pgpsendmail reads from its environment, read once at start-up.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// `PGPSENDMAIL_CONFIG`
+    pub config_path: Option<PathBuf>,
+    /// The login name of the real uid (for a synthesized From).
+    pub login: String,
+    /// This host's name (for a synthesized Message-ID).
+    pub hostname: String,
+    /// `TMPDIR`, where an unlinked ciphertext file goes when memfds are unavailable.
+    pub tmpdir: Option<PathBuf>,
+    /// Our own executable, for the loop check (`None`: `/proc/self/exe`).
+    pub self_exe: Option<PathBuf>,
+    pub now: SystemTime,
+}
+
+impl Env {
+    /// Reads the process environment.
+    pub fn snapshot() -> Env {
+        Env {
+            config_path: std::env::var_os("PGPSENDMAIL_CONFIG")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            login: login_name(),
+            hostname: host_name(),
+            tmpdir: std::env::var_os("TMPDIR")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            self_exe: None,
+            now: SystemTime::now(),
+        }
+    }
+}
+
+/// The login name of the real uid, as Postfix picks the sender: from the password database,
+/// so that sudo's or cron's environment cannot change it.
+fn login_name() -> String {
+    // SAFETY: getuid cannot fail; getpwuid returns a pointer into static storage or NULL,
+    // and pw_name is a NUL-terminated string while no other getpw* call runs (we are
+    // single-threaded here).
+    unsafe {
+        let uid = libc::getuid();
+        let pw = libc::getpwuid(uid);
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            let name = std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy();
+            if Address::parse_single(&name).is_ok() {
+                return name.into_owned();
+            }
+        }
+        format!("uid{uid}")
+    }
+}
+
+fn host_name() -> String {
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let h = raw.trim();
+    let ok = !h.is_empty()
+        && h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    if ok {
+        h.to_string()
+    } else {
+        "localhost.localdomain".into()
+    }
+}
+
+/// Remembers the first read error of standard input, so that it is reported as such (66)
+/// even when it surfaces wrapped inside the encryptor's error.
+struct Track<R> {
+    inner: R,
+    error: Rc<RefCell<Option<String>>>,
+}
+
+impl<R: Read> Read for Track<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).inspect_err(|e| {
+            self.error.borrow_mut().get_or_insert_with(|| e.to_string());
+        })
+    }
+}
+
+/// Base64 in 76-column CRLF lines, for a body that needs it (message.md rule 2).
+struct Base64Lines<R> {
+    inner: R,
+    out: Vec<u8>,
+    pos: usize,
+    done: bool,
+}
+
+impl<R: Read> Read for Base64Lines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use base64::Engine;
+        if self.pos == self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            let mut raw = vec![0u8; 57 * 512];
+            let mut n = 0;
+            while n < raw.len() {
+                match self.inner.read(&mut raw[n..]) {
+                    Ok(0) => {
+                        self.done = true;
+                        break;
+                    }
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            self.out.clear();
+            self.pos = 0;
+            for line in raw[..n].chunks(57) {
+                self.out.extend_from_slice(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(line)
+                        .as_bytes(),
+                );
+                self.out.extend_from_slice(b"\r\n");
+            }
+            if self.out.is_empty() {
+                return Ok(0);
+            }
+        }
+        let k = buf.len().min(self.out.len() - self.pos);
+        buf[..k].copy_from_slice(&self.out[self.pos..self.pos + k]);
+        self.pos += k;
+        Ok(k)
+    }
+}
+
+/// Copies CRLF-canonical text to `w` with LF line endings (the local sendmail's convention).
+fn copy_as_lf<R: Read>(mut r: R, w: &mut dyn Write) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut out = Vec::with_capacity(buf.len() + 1);
+    let mut held_cr = false;
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.clear();
+        for &b in &buf[..n] {
+            if held_cr {
+                held_cr = false;
+                if b != b'\n' {
+                    out.push(b'\r');
+                }
+            }
+            if b == b'\r' {
+                held_cr = true;
+            } else {
+                out.push(b);
+            }
+        }
+        w.write_all(&out)?;
+    }
+    if held_cr {
+        w.write_all(b"\r")?;
+    }
+    w.flush()
+}
+
+/// Runs the sendmail interface: `args` without argv[0], the message on `stdin`, the copies
+/// handed to `deliverer`. Returns the exit status for the caller.
+pub fn run_sendmail<R: BufRead>(
+    args: Vec<OsString>,
+    env: &Env,
+    stdin: R,
+    deliverer: &mut dyn Deliverer,
+) -> Result<i32> {
+    let inv = args::parse(args)?;
+    if let Mode::NotYet(m) = &inv.mode {
+        return Err(Error::Usage(format!(
+            "mode {m} is not supported yet (only sending, -bm, is)"
+        )));
+    }
+    let cfg = Config::load(env.config_path.as_deref())?;
+    let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref())?;
+
+    let read_error = Rc::new(RefCell::new(None));
+    let tracked = io::BufReader::with_capacity(
+        64 * 1024,
+        Track {
+            inner: stdin,
+            error: read_error.clone(),
+        },
+    );
+    let mut input = message::Input::new(tracked, inv.ignore_dots);
+    let head = input.read_head()?;
+    let envelope =
+        recipients::envelope(&inv.recipients, &head, inv.extract_recipients, cfg.flavor)?;
+
+    // Peek at the body start: an inline PGP message must be recognized before encrypting.
+    let mut body = input.body();
+    let mut peek = Vec::with_capacity(64);
+    (&mut body)
+        .take(64)
+        .read_to_end(&mut peek)
+        .map_err(|e| no_input(&read_error, e))?;
+    let body = Cursor::new(peek.clone()).chain(body);
+
+    // Rule 16: input that is already encrypted is handed on as it is. An inline PGP body can
+    // only be recognized once it has been read; it is kept (sealed) for that.
+    let mut store: Option<Rc<BodyStore>> = None;
+    let mut body = Some(body);
+    let keep = |body: &mut Option<_>| -> Result<Option<Rc<BodyStore>>> {
+        match body.take() {
+            Some(b) => BodyStore::from_reader(b, env.tmpdir.as_deref())
+                .map(|s| Some(Rc::new(s)))
+                .map_err(|e| no_input(&read_error, e)),
+            None => Ok(None),
+        }
+    };
+    if pgpmime::may_be_inline_pgp(&peek) {
+        store = keep(&mut body)?;
+    }
+    let inline = store
+        .as_ref()
+        .is_some_and(|s| s.len() <= spool::MEM_LIMIT as u64 && pgpmime::is_inline_pgp(s.head()));
+    let protected = inline || pgpmime::is_protected_by_header(&head);
+    let keyring = if protected {
+        Keyring::default()
+    } else {
+        let kr = Keyring::load(&cfg.keyring, env.now);
+        for p in &kr.problems {
+            eprintln!("pgpsendmail: warning: keyring {p}");
+        }
+        kr
+    };
+
+    // Decide every recipient before reading the body: a refusal reads no more input.
+    let mut decisions: Vec<(Address, Decision)> = Vec::new();
+    if !protected {
+        let mut refused = Vec::new();
+        for r in &envelope.recipients {
+            let d = recipients::decide(r, &cfg, &keyring);
+            if let Decision::Refuse { reason } = &d {
+                refused.push(reason.clone());
+            }
+            decisions.push((r.clone(), d));
+        }
+        if !refused.is_empty() {
+            return Err(Error::NoKey(format!(
+                "no usable key, nothing sent: {}",
+                refused.join("; ")
+            )));
+        }
+    }
+    let plaintext: Vec<&Address> = decisions
+        .iter()
+        .filter(|(_, d)| matches!(d, Decision::Plaintext { .. }))
+        .map(|(a, _)| a)
+        .collect();
+    if (protected || !plaintext.is_empty() || pgpmime::needs_scan(&head)) && store.is_none() {
+        store = keep(&mut body)?;
+    }
+
+    let mut copies: Vec<(Vec<OsString>, Copy)> = Vec::new();
+    if protected {
+        // Rule 16: already encrypted; Bcc removed, handed on with explicit recipients.
+        let store = store
+            .clone()
+            .ok_or_else(|| Error::Internal("no body kept".into()))?;
+        let header = pgpmime::plain_header(&head);
+        let rcpts = envelope.recipients.clone();
+        copies.push((
+            deliver::downstream_args(&inv, cfg.flavor, &rcpts)?,
+            Copy {
+                recipients: rcpts,
+                body: CopyBody::Pipe(Box::new(move |w| {
+                    w.write_all(&header)?;
+                    copy_as_lf(store.reader(), w)
+                })),
+            },
+        ));
+        return deliverer.deliver(&program, copies);
+    }
+
+    // Group the encrypted recipients: all visible ones share a copy; each hidden one has its own.
+    let mut groups: Vec<(Vec<Address>, Vec<EncryptionKey>)> = Vec::new();
+    let mut cipher = pgp::crypto::sym::SymmetricKeyAlgorithm::AES256;
+    let mut visible_idx: Option<usize> = None;
+    for (r, d) in &decisions {
+        let Decision::Encrypt {
+            keys, cipher: c, ..
+        } = d
+        else {
+            continue;
+        };
+        if *c == pgp::crypto::sym::SymmetricKeyAlgorithm::AES128 {
+            cipher = *c;
+        }
+        if envelope.is_visible(r) {
+            let i = *visible_idx.get_or_insert_with(|| {
+                groups.push((Vec::new(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].0.push(r.clone());
+            groups[i].1.extend(keys.iter().cloned());
+        } else {
+            groups.push((vec![r.clone()], keys.clone()));
+        }
+    }
+
+    if !groups.is_empty() {
+        let stats = store.as_ref().map(|s| s.stats());
+        let child = Child::for_head(&head, stats);
+        let synth = Synth {
+            from_addr: match &inv.sender {
+                Some(Sender::Address(a)) if Address::parse_single(a).is_ok() => a.clone(),
+                _ => env.login.clone(),
+            },
+            full_name: inv.full_name.clone(),
+            host: env.hostname.clone(),
+            now: env.now,
+        };
+        let payload = Payload::build(&head, &child, &cfg.subject, &synth);
+        let body_src: Box<dyn Read + '_> = match (&store, body.take()) {
+            (Some(s), _) => Box::new(s.reader()),
+            (None, Some(b)) => Box::new(b),
+            (None, None) => return Err(Error::Internal("no body".into())),
+        };
+        let body_src: Box<dyn Read + '_> = if child.needs_base64() {
+            Box::new(Base64Lines {
+                inner: body_src,
+                out: Vec::new(),
+                pos: 0,
+                done: false,
+            })
+        } else {
+            body_src
+        };
+        let plain = Cursor::new(payload.prefix.clone())
+            .chain(body_src)
+            .chain(Cursor::new(payload.suffix.clone()));
+
+        let os = |e: io::Error| Error::Os(format!("cannot create a file for the ciphertext: {e}"));
+        let wr = |e: io::Error| Error::Io(format!("writing the ciphertext: {e}"));
+        let mut files = Vec::with_capacity(groups.len());
+        for _ in &groups {
+            let mut f = spool::anon_file("pgpsendmail-copy", env.tmpdir.as_deref()).map_err(os)?;
+            f.write_all(&payload.outer_prefix).map_err(wr)?;
+            files.push(f);
+        }
+        let mut shared = if groups.len() > 1 {
+            Some(spool::anon_file("pgpsendmail-shared", env.tmpdir.as_deref()).map_err(os)?)
+        } else {
+            None
+        };
+        let key_sets: Vec<Vec<EncryptionKey>> = groups.iter().map(|g| g.1.clone()).collect();
+        let res = encrypt::encrypt_copies(plain, &key_sets, cipher, &mut files, shared.as_mut());
+        if let Some(e) = read_error.borrow().clone() {
+            return Err(Error::NoInput(format!(
+                "cannot read the message from standard input: {e}; nothing sent"
+            )));
+        }
+        res?;
+        drop(shared);
+        for ((rcpts, _), mut f) in groups.into_iter().zip(files) {
+            f.write_all(&payload.outer_suffix).map_err(wr)?;
+            spool::rewind(&mut f).map_err(wr)?;
+            copies.push((
+                deliver::downstream_args(&inv, cfg.flavor, &rcpts)?,
+                Copy {
+                    recipients: rcpts,
+                    body: CopyBody::File(f),
+                },
+            ));
+        }
+    }
+
+    if !plaintext.is_empty() {
+        let store = store.ok_or_else(|| Error::Internal("no body kept".into()))?;
+        let header = pgpmime::plain_header(&head);
+        let names: Vec<String> = plaintext.iter().map(|a| sanitize(a.as_str())).collect();
+        eprintln!(
+            "pgpsendmail: warning: no usable key, sent unencrypted as configured to: {}",
+            names.join(", ")
+        );
+        for r in plaintext {
+            let store = store.clone();
+            let header = header.clone();
+            let rcpts = vec![r.clone()];
+            copies.push((
+                deliver::downstream_args(&inv, cfg.flavor, &rcpts)?,
+                Copy {
+                    recipients: rcpts,
+                    body: CopyBody::Pipe(Box::new(move |w| {
+                        w.write_all(&header)?;
+                        copy_as_lf(store.reader(), w)
+                    })),
+                },
+            ));
+        }
+    }
+    deliverer.deliver(&program, copies)
+}
+
+fn no_input(read_error: &Rc<RefCell<Option<String>>>, e: io::Error) -> Error {
+    let msg = read_error.borrow().clone().unwrap_or_else(|| e.to_string());
+    Error::NoInput(format!(
+        "cannot read the message from standard input: {msg}; nothing sent"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lf_conversion_handles_split_crlf() {
+        struct Bytewise<'a>(&'a [u8]);
+        impl Read for Bytewise<'_> {
+            fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+                if self.0.is_empty() || b.is_empty() {
+                    return Ok(0);
+                }
+                b[0] = self.0[0];
+                self.0 = &self.0[1..];
+                Ok(1)
+            }
+        }
+        let mut out = Vec::new();
+        copy_as_lf(Bytewise(b"a\r\nb\rc\r\n\r"), &mut out).unwrap();
+        assert_eq!(out, b"a\nb\rc\n\r");
+    }
+
+    #[test]
+    fn base64_lines_are_76_columns() {
+        let data = vec![7u8; 1000];
+        let mut r = Base64Lines {
+            inner: &data[..],
+            out: Vec::new(),
+            pos: 0,
+            done: false,
+        };
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert!(s.split("\r\n").all(|l| l.len() <= 76));
+        use base64::Engine;
+        let back = base64::engine::general_purpose::STANDARD
+            .decode(s.replace("\r\n", ""))
+            .unwrap();
+        assert_eq!(back, data);
+    }
+}

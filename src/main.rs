@@ -1,0 +1,233 @@
+//! Entry point: hardening, then the sendmail interface or the admin interface
+//! (spec/cli.md section 8), then an exit status. All the work is in the library.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::Path;
+
+use clap::{Parser, Subcommand};
+use pgpsendmail::error::ExitCode;
+use pgpsendmail::{Env, config, deliver, keys};
+
+/// The admin interface (invoked as `pgpsendmail` with a subcommand or --help/--version).
+#[derive(Parser, Debug)]
+#[command(
+    name = "pgpsendmail",
+    version,
+    about = "A drop-in sendmail that encrypts every message to its recipients' OpenPGP keys",
+    long_about = "A drop-in /usr/sbin/sendmail that encrypts every message to its recipients' \
+OpenPGP keys (PGP/MIME, RFC 3156, with RFC 9788 header protection) before handing only \
+ciphertext to the real sendmail.\n\n\
+Used as sendmail:  pgpsendmail [sendmail options] [--] recipient...  < message\n\
+(the sendmail options are listed after the commands below)",
+    after_help = "Configuration: /etc/pgpsendmail/pgpsendmail.toml, or the file named by \
+PGPSENDMAIL_CONFIG. See pgpsendmail(8) and pgpsendmail.toml(5)."
+)]
+struct Admin {
+    #[command(subcommand)]
+    command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Validate the configuration and every keyring source; exit 0 when all is well,
+    /// 1 with warnings, 78 with errors
+    Check,
+}
+
+/// Hardening at start-up, one step each, before anything reads input.
+fn harden() {
+    // fds 0-2 must be open: a caller that closed stdout (sudo sends it to /dev/null, others
+    // close it) would otherwise see our ciphertext file or the real sendmail's pipe land on
+    // fd 1 or 2 and error text written into it.
+    for fd in 0..=2 {
+        // SAFETY: fcntl(F_GETFD) only queries; open() returns a new fd we deliberately keep.
+        unsafe {
+            if libc::fcntl(fd, libc::F_GETFD) < 0 {
+                let null = c"/dev/null";
+                let flags = if fd == 0 {
+                    libc::O_RDONLY
+                } else {
+                    libc::O_WRONLY
+                };
+                libc::open(null.as_ptr(), flags);
+            }
+        }
+    }
+    // Files we create (a fallback ciphertext file) are for us alone.
+    // SAFETY: umask cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
+    // Never run set-uid or set-gid: pgpsendmail is not built for privilege, and the real
+    // sendmail must see the caller's own ids.
+    // SAFETY: the get*id calls cannot fail.
+    let (ruid, euid, rgid, egid) = unsafe {
+        (
+            libc::getuid(),
+            libc::geteuid(),
+            libc::getgid(),
+            libc::getegid(),
+        )
+    };
+    if ruid != euid || rgid != egid {
+        eprintln!("pgpsendmail: refusing to run set-uid or set-gid");
+        std::process::exit(ExitCode::Software.code());
+    }
+}
+
+fn is_admin_word(a: &OsString) -> bool {
+    matches!(
+        a.to_str(),
+        // Not -h or -V: those are sendmail options (hop count, DSN envelope id).
+        Some("check" | "explain" | "keys" | "help" | "--help" | "--version")
+    )
+}
+
+fn main() {
+    harden();
+    // A panic is a bug: one line, exit 70, never 75, and nothing was handed on (delivery is
+    // the last step and happens by exec or after every copy was built).
+    std::panic::set_hook(Box::new(|info| {
+        let loc = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "pgpsendmail: internal error{loc}; nothing sent (please report this bug)"
+        );
+        std::process::exit(ExitCode::Software.code());
+    }));
+
+    let mut argv: Vec<OsString> = std::env::args_os().collect();
+    let argv0 = if argv.is_empty() {
+        OsString::from("sendmail")
+    } else {
+        argv.remove(0)
+    };
+    let name = Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    if name == "pgpsendmail" && argv.first().is_some_and(is_admin_word) {
+        std::process::exit(admin(argv0, argv));
+    }
+    let env = Env::snapshot();
+    let stdin = std::io::stdin().lock();
+    let code = match pgpsendmail::run_sendmail(argv, &env, stdin, &mut deliver::Exec) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("pgpsendmail: {e}");
+            e.exit_code().code()
+        }
+    };
+    std::process::exit(code);
+}
+
+fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
+    let sendmail_help = format!(
+        "{}\nConfiguration: /etc/pgpsendmail/pgpsendmail.toml, or the file named by \
+         PGPSENDMAIL_CONFIG. See pgpsendmail(8) and pgpsendmail.toml(5).",
+        pgpsendmail::args::usage()
+    );
+    let parsed = <Admin as clap::CommandFactory>::command()
+        .after_long_help(sendmail_help)
+        .try_get_matches_from(std::iter::once(argv0).chain(args))
+        .and_then(|m| <Admin as clap::FromArgMatches>::from_arg_matches(&m));
+    let cmd = match parsed {
+        Ok(a) => a.command,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                ExitCode::Usage.code()
+            } else {
+                0
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cmd {
+        AdminCommand::Check => check(),
+    }
+}
+
+/// `pgpsendmail check`: the configuration, the real sendmail, and every keyring source.
+fn check() -> i32 {
+    let env = Env::snapshot();
+    let cfg = match config::Config::load(env.config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            println!("error: {e}");
+            return ExitCode::Config.code();
+        }
+    };
+    let mut errors = 0;
+    let mut warnings = 0;
+    match &cfg.path {
+        Some(p) => println!("configuration: {} (valid)", p.display()),
+        None => println!(
+            "configuration: {} not found, using defaults",
+            config::DEFAULT_PATH
+        ),
+    }
+    match deliver::find_sendmail(&cfg, None) {
+        Ok(p) => println!("real sendmail: {}", p.display()),
+        Err(e) => {
+            println!("error: {e}");
+            errors += 1;
+        }
+    }
+    let kr = keys::Keyring::load(&cfg.keyring, env.now);
+    for p in &kr.problems {
+        println!("warning: keyring {p}");
+        warnings += 1;
+    }
+    let usable = kr.certs.iter().filter(|c| c.usable.is_ok()).count();
+    println!(
+        "certificates: {} loaded, {usable} usable for encryption",
+        kr.certs.len()
+    );
+    for c in kr.certs.iter().filter(|c| c.usable.is_err()) {
+        let why = c
+            .usable
+            .as_ref()
+            .err()
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        println!(
+            "warning: certificate {} ({}) is not usable: {why}",
+            c.fingerprint,
+            c.source.display()
+        );
+        warnings += 1;
+    }
+    for (name, rule) in &cfg.recipients {
+        if let Some(fpr) = &rule.key
+            && kr.by_fingerprint(fpr).is_none_or(|c| c.usable.is_err())
+        {
+            println!(
+                "warning: [recipients] {name}: key {fpr} is not a usable certificate in the keyring"
+            );
+            warnings += 1;
+        }
+        if let Some(alias) = &rule.alias
+            && kr.by_email(&alias.normalized()).all(|c| c.usable.is_err())
+        {
+            println!(
+                "warning: [recipients] {name}: alias {} has no usable certificate",
+                alias.as_str()
+            );
+            warnings += 1;
+        }
+    }
+    if errors > 0 {
+        ExitCode::Config.code()
+    } else if warnings > 0 {
+        1
+    } else {
+        println!("all well");
+        0
+    }
+}

@@ -1,0 +1,261 @@
+//! Who gets the message, and with which keys (spec/cli.md section 3, spec/keys.md).
+//!
+//! Owns: the envelope recipients (arguments, and with `-t` the To/Cc/Bcc or Resent-* fields;
+//! added to the arguments, or for flavor exim the arguments removed), the split into visible
+//! recipients (named in To/Cc) and hidden ones (all others), and the key decision for each:
+//! the `[recipients]` table first (`alias`, `key`, `@domain` keys with `always`), then the
+//! recipient's own address, then the `+tag` fallback, then a domain key; without a usable
+//! key, `missing_key` decides (refuse, or a plaintext copy for that recipient alone).
+//!
+//! Untrusted input: header values and argument addresses (already parsed by
+//! [`crate::address`]). Errors: [`Error::Usage`] (no recipients), [`Error::Data`] (a
+//! recipient field that cannot be parsed under `-t`).
+
+use std::collections::HashSet;
+
+use crate::address::{self, Address};
+use crate::config::{Config, Flavor, MissingKey, Rule};
+use crate::diag::sanitize;
+use crate::error::{Error, Result};
+use crate::keys::{EncryptionKey, Keyring, Unusable};
+use crate::message::Head;
+
+/// The envelope: every recipient once (first spelling kept), in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub recipients: Vec<Address>,
+    /// Normalized addresses named in To/Cc (or Resent-To/Resent-Cc when those rule).
+    pub visible: HashSet<String>,
+}
+
+impl Envelope {
+    pub fn is_visible(&self, a: &Address) -> bool {
+        self.visible.contains(&a.normalized())
+    }
+}
+
+fn parse_fields(head: &Head, names: &[&str], strict: bool) -> Result<Vec<Address>> {
+    let mut out = Vec::new();
+    for name in names {
+        for f in head.all(name) {
+            match address::parse_list(&f.value) {
+                Ok(list) => out.extend(list),
+                Err(e) if strict => {
+                    return Err(Error::Data(format!(
+                        "the {} field cannot be parsed: {e}",
+                        sanitize(&f.name)
+                    )));
+                }
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Works out the envelope recipients (cli.md section 3).
+pub fn envelope(args: &[Address], head: &Head, extract: bool, flavor: Flavor) -> Result<Envelope> {
+    let resent = ["Resent-To", "Resent-Cc", "Resent-Bcc"]
+        .iter()
+        .any(|n| head.has(n));
+    let (vis_names, all_names): (&[&str], &[&str]) = if resent {
+        (
+            &["Resent-To", "Resent-Cc"],
+            &["Resent-To", "Resent-Cc", "Resent-Bcc"],
+        )
+    } else {
+        (&["To", "Cc"], &["To", "Cc", "Bcc"])
+    };
+    let visible: HashSet<String> = parse_fields(head, vis_names, false)?
+        .iter()
+        .map(|a| a.normalized())
+        .collect();
+
+    let mut list: Vec<Address> = Vec::new();
+    if extract {
+        let from_headers = parse_fields(head, all_names, true)?;
+        if flavor == Flavor::Exim {
+            // Exim's extract_addresses_remove_arguments: -t minus the arguments.
+            let removed: HashSet<String> = args.iter().map(|a| a.normalized()).collect();
+            list.extend(
+                from_headers
+                    .into_iter()
+                    .filter(|a| !removed.contains(&a.normalized())),
+            );
+        } else {
+            list.extend(args.iter().cloned());
+            list.extend(from_headers);
+        }
+    } else {
+        list.extend(args.iter().cloned());
+    }
+    let mut seen = HashSet::new();
+    list.retain(|a| seen.insert(a.normalized()));
+    if list.is_empty() {
+        return Err(Error::Usage(if extract {
+            "no recipients: none on the command line and none in the To, Cc or Bcc fields".into()
+        } else {
+            "no recipients: give them as arguments, or use -t to read them from the message".into()
+        }));
+    }
+    Ok(Envelope {
+        recipients: list,
+        visible,
+    })
+}
+
+/// What happens to one recipient.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Encrypt to these keys.
+    Encrypt {
+        keys: Vec<EncryptionKey>,
+        /// Primary fingerprints used (for messages and `explain`).
+        certs: Vec<String>,
+        cipher: pgp::crypto::sym::SymmetricKeyAlgorithm,
+    },
+    /// No usable key, and the policy allows an unencrypted copy.
+    Plaintext { reason: String },
+    /// No usable key, and the policy refuses.
+    Refuse { reason: String },
+}
+
+/// Finds the keys for `rcpt` under the configuration (keys.md "Which certificate belongs to
+/// a recipient").
+pub fn decide(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Decision {
+    let norm = rcpt.normalized();
+    let exact: Option<&Rule> = cfg.recipients.get(&norm);
+    let domain_rule: Option<&Rule> = rcpt
+        .domain()
+        .and_then(|d| cfg.recipients.get(&format!("@{}", d.to_lowercase())));
+    let policy = exact
+        .and_then(|r| r.missing_key)
+        .or(domain_rule.and_then(|r| r.missing_key))
+        .unwrap_or(cfg.missing_key);
+
+    let lookup = exact
+        .and_then(|r| r.alias.clone())
+        .unwrap_or_else(|| rcpt.clone());
+    let shown = sanitize(rcpt.as_str());
+
+    let result: std::result::Result<Vec<&crate::keys::Cert>, String> =
+        if let Some(fpr) = exact.and_then(|r| r.key.as_deref()) {
+            by_fpr(keyring, fpr)
+        } else if let Some(fpr) = domain_rule
+            .filter(|r| r.always)
+            .and_then(|r| r.key.as_deref())
+        {
+            by_fpr(keyring, fpr)
+        } else {
+            let mut found = personal(keyring, &lookup);
+            if found.is_err()
+                && let Some(untagged) = strip_tag(&lookup)
+                && let Ok(certs) = personal(keyring, &untagged)
+            {
+                found = Ok(certs);
+            }
+            match (found, domain_rule.and_then(|r| r.key.as_deref())) {
+                (Ok(c), _) => Ok(c),
+                (Err(_), Some(fpr)) => by_fpr(keyring, fpr),
+                (Err(e), None) => Err(e),
+            }
+        };
+
+    match result {
+        Ok(certs) => {
+            let mut keys = Vec::new();
+            let mut fprs = Vec::new();
+            let mut cipher = pgp::crypto::sym::SymmetricKeyAlgorithm::AES256;
+            for c in certs {
+                if let Ok(k) = &c.usable {
+                    keys.extend(k.iter().cloned());
+                    fprs.push(c.fingerprint.clone());
+                    if c.cipher == pgp::crypto::sym::SymmetricKeyAlgorithm::AES128 {
+                        cipher = c.cipher;
+                    }
+                }
+            }
+            Decision::Encrypt {
+                keys,
+                certs: fprs,
+                cipher,
+            }
+        }
+        Err(why) => {
+            let reason = if lookup != *rcpt {
+                format!(
+                    "{shown} (keys looked up as {}): {why}",
+                    sanitize(lookup.as_str())
+                )
+            } else {
+                format!("{shown}: {why}")
+            };
+            match policy {
+                MissingKey::Refuse => Decision::Refuse { reason },
+                MissingKey::Plaintext => Decision::Plaintext { reason },
+            }
+        }
+    }
+}
+
+/// `user+tag@domain` → `user@domain`.
+fn strip_tag(a: &Address) -> Option<Address> {
+    let domain = a.domain()?;
+    let (user, _) = a.local().split_once('+')?;
+    if user.is_empty() {
+        return None;
+    }
+    Address::parse_single(&format!("{user}@{domain}")).ok()
+}
+
+/// Usable certificates with a user ID for `addr`, or the most telling reason there are none.
+fn personal<'a>(
+    keyring: &'a Keyring,
+    addr: &Address,
+) -> std::result::Result<Vec<&'a crate::keys::Cert>, String> {
+    if addr.domain().is_none() {
+        return Err(format!(
+            "no certificate: a local name needs an entry in [recipients] (for example \
+             \"{}\" = {{ alias = \"admin@example.org\" }})",
+            sanitize(addr.as_str())
+        ));
+    }
+    let all: Vec<&crate::keys::Cert> = keyring.by_email(&addr.normalized()).collect();
+    usable_or_reason(all)
+}
+
+fn by_fpr<'a>(
+    keyring: &'a Keyring,
+    fpr: &str,
+) -> std::result::Result<Vec<&'a crate::keys::Cert>, String> {
+    match keyring.by_fingerprint(fpr) {
+        Some(c) => usable_or_reason(vec![c]),
+        None => Err(format!(
+            "no certificate with fingerprint {fpr} in the keyring"
+        )),
+    }
+}
+
+fn usable_or_reason(
+    all: Vec<&crate::keys::Cert>,
+) -> std::result::Result<Vec<&crate::keys::Cert>, String> {
+    if all.is_empty() {
+        return Err("no certificate".into());
+    }
+    let usable: Vec<_> = all.iter().copied().filter(|c| c.usable.is_ok()).collect();
+    if !usable.is_empty() {
+        return Ok(usable);
+    }
+    let reasons: Vec<String> = all
+        .iter()
+        .map(|c| {
+            let why = c
+                .usable
+                .as_ref()
+                .err()
+                .unwrap_or(&Unusable::NoEncryptionKey);
+            format!("certificate {} {why}", c.fingerprint)
+        })
+        .collect();
+    Err(reasons.join("; "))
+}

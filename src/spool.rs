@@ -1,0 +1,257 @@
+//! Anonymous files for ciphertext, and a sealed store for a body that must be read twice.
+//!
+//! Owns: [`anon_file`] (a memfd, else an unlinked 0600 file in `$TMPDIR` or `/tmp`: never a
+//! name anybody can open) and [`BodyStore`], which keeps a body in memory up to
+//! [`MEM_LIMIT`] and beyond that in an anonymous file encrypted with AES-256-CTR under a
+//! random key that lives only in this process. So plaintext is never at rest, even when
+//! pgpsendmail needs the whole body before it can write the first byte of the payload
+//! (a synthesized text/plain child, an inline PGP check, a plaintext copy).
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+
+use aes::Aes256;
+use ctr::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+use rand::RngCore;
+
+use crate::message::{BodyStats, Scanner};
+
+type Aes256Ctr = ctr::Ctr128BE<Aes256>;
+
+/// Bodies up to this size stay in memory.
+pub const MEM_LIMIT: usize = 1 << 20;
+
+/// An anonymous read-write file: a memfd when the kernel has them, else an unlinked file
+/// created with mode 0600 in `$TMPDIR` (or `/tmp`).
+pub fn anon_file(name: &str, tmpdir: Option<&std::path::Path>) -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    let cname = std::ffi::CString::new(name).map_err(io::Error::other)?;
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; on success it returns a new
+    // fd that nothing else owns, which File then owns.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd >= 0 {
+        return Ok(unsafe { File::from_raw_fd(fd) });
+    }
+    let dir = tmpdir
+        .map(|p| p.to_path_buf())
+        .unwrap_or_else(|| std::path::PathBuf::from("/tmp"));
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open(&dir)
+    {
+        Ok(f) => Ok(f),
+        Err(_) => {
+            // Last resort: a fresh random name, created exclusively, unlinked at once.
+            let mut r = [0u8; 12];
+            rand::thread_rng().fill_bytes(&mut r);
+            let n: String = r.iter().map(|b| format!("{b:02x}")).collect();
+            let path = dir.join(format!(".pgpsendmail-{n}"));
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+                .open(&path)?;
+            std::fs::remove_file(&path)?;
+            Ok(f)
+        }
+    }
+}
+
+/// A body kept for reading more than once.
+pub struct BodyStore {
+    mem: Vec<u8>,
+    sealed: Option<Sealed>,
+    scanner: Scanner,
+    stats: Option<BodyStats>,
+}
+
+struct Sealed {
+    file: File,
+    key: [u8; 32],
+    iv: [u8; 16],
+    cipher: Aes256Ctr,
+    len: u64,
+}
+
+impl Drop for Sealed {
+    fn drop(&mut self) {
+        // The key is the only thing that makes the file readable: do not leave it around.
+        self.key = [0; 32];
+        self.iv = [0; 16];
+    }
+}
+
+impl BodyStore {
+    /// Reads `src` to its end into a new store, scanning it on the way.
+    pub fn from_reader<R: Read>(mut src: R, tmpdir: Option<&std::path::Path>) -> io::Result<Self> {
+        let mut store = BodyStore {
+            mem: Vec::new(),
+            sealed: None,
+            scanner: Scanner::default(),
+            stats: None,
+        };
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match src.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            store.push(&mut buf[..n], tmpdir)?;
+        }
+        store.stats = Some(std::mem::take(&mut store.scanner).finish());
+        Ok(store)
+    }
+
+    fn push(&mut self, data: &mut [u8], tmpdir: Option<&std::path::Path>) -> io::Result<()> {
+        self.scanner.feed(data);
+        if self.sealed.is_none() && self.mem.len() + data.len() <= MEM_LIMIT {
+            self.mem.extend_from_slice(data);
+            return Ok(());
+        }
+        if self.sealed.is_none() {
+            let mut key = [0u8; 32];
+            let mut iv = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut key);
+            rand::thread_rng().fill_bytes(&mut iv);
+            let cipher = Aes256Ctr::new(&key.into(), &iv.into());
+            self.sealed = Some(Sealed {
+                file: anon_file("pgpsendmail-spool", tmpdir)?,
+                key,
+                iv,
+                cipher,
+                len: 0,
+            });
+        }
+        let s = self.sealed.as_mut().expect("just set");
+        s.cipher.apply_keystream(data);
+        s.file.write_all(data)?;
+        s.len += data.len() as u64;
+        Ok(())
+    }
+
+    pub fn stats(&self) -> BodyStats {
+        self.stats.unwrap_or(BodyStats {
+            has_nul: false,
+            long_line: false,
+            ascii: true,
+            utf8: true,
+        })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.mem.len() as u64 + self.sealed.as_ref().map_or(0, |s| s.len)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The first bytes (at most the in-memory part).
+    pub fn head(&self) -> &[u8] {
+        &self.mem
+    }
+
+    /// A fresh reader over the whole body, from the start.
+    pub fn reader(&self) -> StoreReader<'_> {
+        StoreReader {
+            store: self,
+            pos: 0,
+            cipher: self
+                .sealed
+                .as_ref()
+                .map(|s| Aes256Ctr::new(&s.key.into(), &s.iv.into())),
+        }
+    }
+}
+
+/// Reads a [`BodyStore`] from the start; independent of other readers.
+pub struct StoreReader<'a> {
+    store: &'a BodyStore,
+    pos: u64,
+    cipher: Option<Aes256Ctr>,
+}
+
+impl Read for StoreReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mem_len = self.store.mem.len() as u64;
+        if self.pos < mem_len {
+            let start = self.pos as usize;
+            let n = buf.len().min(self.store.mem.len() - start);
+            buf[..n].copy_from_slice(&self.store.mem[start..start + n]);
+            self.pos += n as u64;
+            return Ok(n);
+        }
+        let (Some(s), Some(c)) = (self.store.sealed.as_ref(), self.cipher.as_mut()) else {
+            return Ok(0);
+        };
+        let off = self.pos - mem_len;
+        if off >= s.len {
+            return Ok(0);
+        }
+        let want = buf.len().min((s.len - off) as usize);
+        let n = s.file.read_at(&mut buf[..want], off)?;
+        c.seek(off);
+        c.apply_keystream(&mut buf[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+/// Rewinds a file written by us so that it can become a child's standard input.
+pub fn rewind(f: &mut File) -> io::Result<()> {
+    f.flush()?;
+    f.seek(SeekFrom::Start(0)).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_body_stays_in_memory_and_large_is_sealed() {
+        let small = b"hello\r\n".to_vec();
+        let s = BodyStore::from_reader(&small[..], None).unwrap();
+        assert!(s.sealed.is_none());
+        let mut back = Vec::new();
+        s.reader().read_to_end(&mut back).unwrap();
+        assert_eq!(back, small);
+
+        let marker = b"SECRET-MARKER-0123456789";
+        let mut big = Vec::new();
+        while big.len() < 3 * MEM_LIMIT {
+            big.extend_from_slice(marker);
+        }
+        let s = BodyStore::from_reader(&big[..], None).unwrap();
+        let sealed = s.sealed.as_ref().unwrap();
+        let mut raw = vec![0u8; sealed.len as usize];
+        sealed.file.read_exact_at(&mut raw, 0).unwrap();
+        assert!(
+            !raw.windows(marker.len()).any(|w| w == marker),
+            "plaintext at rest in the spool"
+        );
+        for _ in 0..2 {
+            let mut back = Vec::new();
+            s.reader().read_to_end(&mut back).unwrap();
+            assert_eq!(back, big);
+        }
+        assert_eq!(s.len(), big.len() as u64);
+    }
+
+    #[test]
+    fn anon_file_is_read_write() {
+        let mut f = anon_file("t", None).unwrap();
+        f.write_all(b"abc").unwrap();
+        rewind(&mut f).unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "abc");
+    }
+}
