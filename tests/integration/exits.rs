@@ -1,0 +1,203 @@
+//! spec/cli.md section 7: every exit code pgpsendmail gives itself, each with nothing
+//! handed on and one line on stderr. (70 is a panic, covered by a unit test of the
+//! mapping; 71 and 74 by the fault tests of a later issue.)
+
+use std::process::Stdio;
+
+use crate::harness::*;
+
+const MSG: &[u8] = b"From: me@example.org\nTo: alice@example.org\nSubject: s\n\nbody\n";
+
+#[test]
+fn ex_usage_64() {
+    let h = H::new();
+    h.fails(64, &["--bogus", "alice@example.org"], MSG);
+    h.fails(64, &["-C", "/etc/mail.cf", "alice@example.org"], MSG);
+    h.fails(64, &["-bt"], MSG);
+    h.fails(64, &["not an address <"], MSG);
+}
+
+#[test]
+fn ex_dataerr_65_nul_in_headers_and_oversized_header_section() {
+    let h = H::new();
+    h.fails(
+        65,
+        &["alice@example.org"],
+        b"To: alice@example.org\nX-A: a\0b\n\nx\n",
+    );
+    let mut big = b"To: alice@example.org\n".to_vec();
+    for _ in 0..20_000 {
+        big.extend_from_slice(
+            b"X-Filler: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+        );
+    }
+    big.extend_from_slice(b"\nbody\n");
+    let e = h.fails(65, &["alice@example.org"], &big);
+    assert!(e.contains("header section"), "{e}");
+}
+
+#[test]
+fn ex_dataerr_65_unparsable_recipient_field_under_t() {
+    let h = H::new();
+    h.fails(65, &["-t"], b"To: alice@example.org bob@example.org\n\nx\n");
+}
+
+#[test]
+fn ex_noinput_66_unreadable_stdin() {
+    let h = H::new();
+    // A directory as standard input: every read fails with EISDIR.
+    let dir = std::fs::File::open("/").unwrap();
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
+        .env_clear()
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture)
+        .args(["-i", "alice@example.org"])
+        .stdin(Stdio::from(dir))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(66),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(h.captures().is_empty());
+}
+
+#[test]
+fn ex_nouser_67_names_recipient_and_reason() {
+    let h = H::new();
+    let e = h.fails(67, &["-i", "alice@example.org", "expired@example.org"], MSG);
+    assert!(e.contains("expired@example.org"), "{e}");
+    assert!(!e.contains("body"), "message content in the error");
+}
+
+#[test]
+fn ex_unavailable_69_real_sendmail_missing_or_not_executable() {
+    let h = H::new();
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"/nonexistent/sendmail\"\nkeyring = [\"{}\"]\n",
+            h.keys.display()
+        ),
+    )
+    .unwrap();
+    h.fails(69, &["-i", "alice@example.org"], MSG);
+    let plain = h.dir.path().join("not-executable");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            plain.display(),
+            h.keys.display()
+        ),
+    )
+    .unwrap();
+    h.fails(69, &["-i", "alice@example.org"], MSG);
+}
+
+#[test]
+fn ex_config_78_broken_configuration() {
+    let h = H::new();
+    for bad in [
+        "flavor = \"qmail\"\n",
+        "unknown_setting = 1\n",
+        "sendmail = 5\n",
+        "keyring = \"not-a-list\"\n",
+        "[recipients]\n\"root\" = { key = \"123\" }\n",
+        "missing_key = \"sometimes\"\n",
+        "this is not toml\n",
+    ] {
+        std::fs::write(&h.config, bad).unwrap();
+        let e = h.fails(78, &["-i", "alice@example.org"], MSG);
+        assert!(
+            e.contains(&h.config.display().to_string()),
+            "file not named: {e}"
+        );
+    }
+    std::fs::write(&h.config, b"subject = \"\xff\"\n").unwrap();
+    h.fails(78, &["-i", "alice@example.org"], MSG);
+    let dir_cfg = h.dir.path().join("cfgdir");
+    std::fs::create_dir(&dir_cfg).unwrap();
+    let out = h
+        .cmd()
+        .env("PGPSENDMAIL_CONFIG", &dir_cfg)
+        .args(["-i", "alice@example.org"])
+        .write_stdin(MSG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let out = h
+        .cmd()
+        .env("PGPSENDMAIL_CONFIG", h.dir.path().join("missing.toml"))
+        .args(["-i", "alice@example.org"])
+        .write_stdin(MSG)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}
+
+#[test]
+fn ex_config_78_real_sendmail_is_pgpsendmail() {
+    let h = H::new();
+    let me = assert_cmd::cargo::cargo_bin("pgpsendmail");
+    let link = h.dir.path().join("sendmail-link");
+    std::os::unix::fs::symlink(&me, &link).unwrap();
+    let hard = h.dir.path().join("sendmail-hard");
+    let hard_ok = std::fs::hard_link(&me, &hard).is_ok();
+    let mut targets = vec![me.clone(), link];
+    if hard_ok {
+        targets.push(hard);
+    }
+    for target in targets {
+        std::fs::write(
+            &h.config,
+            format!(
+                "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+                target.display(),
+                h.keys.display()
+            ),
+        )
+        .unwrap();
+        let e = h.fails(78, &["-i", "alice@example.org"], MSG);
+        assert!(e.contains("pgpsendmail itself"), "{e}");
+    }
+}
+
+#[test]
+fn help_and_version_work_with_a_broken_configuration() {
+    let h = H::new();
+    std::fs::write(&h.config, "broken = [").unwrap();
+    for a in ["--help", "--version", "help"] {
+        let out = h.cmd().arg(a).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{a}");
+        assert!(!out.stdout.is_empty());
+    }
+    let out = h.cmd().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for o in pgpsendmail::args::OPTIONS {
+        assert!(
+            text.contains(&format!("  -{}", o.letter)),
+            "--help lacks -{}",
+            o.letter
+        );
+    }
+    assert!(text.contains("check"));
+}
+
+#[test]
+fn check_reports_configuration_and_keys() {
+    let h = H::with_keys(&["alice", "expired"], "");
+    let out = h.cmd().arg("check").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("expired"), "{text}");
+    let h = H::with_keys(&["alice"], "");
+    let out = h.cmd().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::write(&h.config, "bogus = 1\n").unwrap();
+    let out = h.cmd().arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(78));
+}

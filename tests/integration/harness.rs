@@ -1,0 +1,275 @@
+//! The test harness: a temporary tree with a configuration, a key directory and the
+//! stand-in sendmail (examples/stand_in_sendmail.rs), and helpers to run pgpsendmail as a caller
+//! would and to open what reached the real sendmail.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use pgpsendmail::decrypt;
+
+pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+pub fn keys_dir() -> PathBuf {
+    Path::new(ROOT).join("tests/data/keys")
+}
+
+/// The stand-in sendmail (examples/stand_in_sendmail.rs), built beside pgpsendmail.
+pub fn stand_in() -> PathBuf {
+    let bin = assert_cmd::cargo::cargo_bin("pgpsendmail");
+    let p = bin.parent().unwrap().join("examples/stand_in_sendmail");
+    assert!(
+        p.exists(),
+        "{} is missing: run 'cargo build --examples' first (make test does)",
+        p.display()
+    );
+    p
+}
+
+/// Fingerprints of the committed test keys, from tests/data/keys/fingerprints.txt.
+pub fn fingerprint(name: &str) -> String {
+    let text = std::fs::read_to_string(keys_dir().join("fingerprints.txt")).unwrap();
+    let map: HashMap<&str, &str> = text.lines().filter_map(|l| l.split_once(' ')).collect();
+    map.get(name)
+        .unwrap_or_else(|| panic!("no test key {name}"))
+        .to_string()
+}
+
+/// The 16-hex-digit key IDs of every subkey of a test key, as gpg shows them.
+pub fn key_ids(name: &str) -> Vec<String> {
+    use pgp::composed::{Deserializable, SignedPublicKey};
+    use pgp::types::KeyDetails;
+    let f = std::fs::File::open(keys_dir().join(format!("{name}.asc"))).unwrap();
+    let (k, _) = SignedPublicKey::from_reader_single(f).unwrap();
+    let mut ids = vec![hex(k.primary_key.legacy_key_id().as_ref())];
+    ids.extend(
+        k.public_subkeys
+            .iter()
+            .map(|s| hex(s.key.legacy_key_id().as_ref())),
+    );
+    ids
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+/// What the stand-in sendmail recorded for one call.
+#[derive(Debug, Clone)]
+pub struct Capture {
+    pub argv: Vec<String>,
+    pub stdin: Vec<u8>,
+}
+
+impl Capture {
+    /// The arguments after argv[0].
+    pub fn args(&self) -> Vec<&str> {
+        self.argv[1..].iter().map(String::as_str).collect()
+    }
+
+    /// The recipients after `--`.
+    pub fn rcpts(&self) -> Vec<&str> {
+        let a = self.args();
+        let i = a.iter().position(|x| *x == "--").expect("-- downstream");
+        a[i + 1..].to_vec()
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.stdin.clone()).expect("output is ASCII")
+    }
+
+    /// The outer header section (up to the first empty line).
+    pub fn outer_header(&self) -> String {
+        let t = self.text();
+        t.split("\n\n").next().unwrap_or("").to_string()
+    }
+
+    /// Decrypts with the secret key of test key `name`.
+    pub fn open(&self, name: &str) -> decrypt::Opened {
+        let key = decrypt::secret_key(&keys_dir().join(format!("{name}.sec.asc"))).unwrap();
+        decrypt::open(&self.stdin, &key).unwrap_or_else(|e| panic!("decrypt as {name}: {e}"))
+    }
+
+    pub fn try_open(&self, name: &str) -> Result<decrypt::Opened, String> {
+        let key = decrypt::secret_key(&keys_dir().join(format!("{name}.sec.asc"))).unwrap();
+        decrypt::open(&self.stdin, &key)
+    }
+}
+
+/// A temporary installation: config, keys, the stand-in sendmail.
+pub struct H {
+    pub dir: tempfile::TempDir,
+    pub capture: PathBuf,
+    pub keys: PathBuf,
+    pub config: PathBuf,
+    pub exit: i32,
+    pub env: Vec<(String, String)>,
+}
+
+pub const DEFAULT_KEYS: &[&str] = &["alice", "bob", "carol", "dave", "ops", "gateway"];
+
+impl H {
+    /// Keys of alice, bob, carol, dave, ops and gateway; `root` aliased to ops.
+    pub fn new() -> H {
+        Self::with_keys(
+            DEFAULT_KEYS,
+            "[recipients]\n\"root\" = { alias = \"ops@example.org\" }\n",
+        )
+    }
+
+    /// The public certificates `keys` in the key directory, and `extra` configuration.
+    pub fn with_keys(keys: &[&str], extra: &str) -> H {
+        let dir = tempfile::tempdir().unwrap();
+        let capture = dir.path().join("capture");
+        let kd = dir.path().join("keys");
+        std::fs::create_dir_all(&capture).unwrap();
+        std::fs::create_dir_all(&kd).unwrap();
+        for k in keys {
+            std::fs::copy(
+                keys_dir().join(format!("{k}.asc")),
+                kd.join(format!("{k}.asc")),
+            )
+            .unwrap();
+        }
+        let h = H {
+            config: dir.path().join("pgpsendmail.toml"),
+            dir,
+            capture,
+            keys: kd,
+            exit: 0,
+            env: Vec::new(),
+        };
+        h.write_config(extra);
+        h
+    }
+
+    /// Rewrites the configuration: sendmail and keyring lines, then `extra`.
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n{extra}",
+            stand_in().display(),
+            self.keys.display()
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::cargo_bin("pgpsendmail").unwrap();
+        c.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("PGPSENDMAIL_CONFIG", &self.config)
+            .env("STAND_IN_DIR", &self.capture)
+            .env("STAND_IN_EXIT", self.exit.to_string());
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    /// Runs pgpsendmail with `args` and `stdin`.
+    pub fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.cmd()
+            .args(args)
+            .write_stdin(stdin.to_vec())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs and asserts success (exit 0, nothing on stderr but warnings).
+    pub fn ok(&self, args: &[&str], stdin: &[u8]) -> Vec<Capture> {
+        let out = self.run(args, stdin);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.captures()
+    }
+
+    /// Runs and asserts the exit code, that nothing reached the real sendmail, and that
+    /// stderr is one line starting with "pgpsendmail: ". Returns that line.
+    pub fn fails(&self, code: i32, args: &[&str], stdin: &[u8]) -> String {
+        let out = self.run(args, stdin);
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(code), "stderr: {err}");
+        assert!(self.captures().is_empty(), "something was handed on");
+        assert_eq!(err.lines().count(), 1, "not one line: {err}");
+        assert!(err.starts_with("pgpsendmail: "), "{err}");
+        err
+    }
+
+    /// Every call the stand-in sendmail recorded, in order.
+    pub fn captures(&self) -> Vec<Capture> {
+        let mut out = Vec::new();
+        for n in 1.. {
+            let argv = self.capture.join(format!("{n}.argv"));
+            if !argv.exists() {
+                break;
+            }
+            out.push(Capture {
+                argv: std::fs::read_to_string(argv)
+                    .unwrap()
+                    .lines()
+                    .map(String::from)
+                    .collect(),
+                stdin: std::fs::read(self.capture.join(format!("{n}.stdin"))).unwrap(),
+            });
+        }
+        out
+    }
+}
+
+/// The child entity of a payload: what follows the first inner boundary line's headers, up
+/// to the closing boundary.
+pub fn payload_parts(payload: &[u8]) -> (String, Vec<u8>, Vec<u8>) {
+    let text = payload;
+    let hdr_end = find(text, b"\r\n\r\n").expect("payload header end");
+    let root_header = String::from_utf8(text[..hdr_end + 2].to_vec()).unwrap();
+    let b = root_header
+        .split("boundary=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("boundary")
+        .to_string();
+    let open = format!("--{b}\r\n");
+    let start = find(text, open.as_bytes()).expect("first boundary") + open.len();
+    let child = &text[start..];
+    let child_hdr_end = find(child, b"\r\n\r\n").expect("child header end");
+    let child_header = child[..child_hdr_end + 2].to_vec();
+    let close = format!("\r\n--{b}--\r\n");
+    let body_start = child_hdr_end + 4;
+    let body_end = find(child, close.as_bytes()).expect("closing boundary");
+    assert!(
+        child.ends_with(close.as_bytes()),
+        "text after the closing boundary"
+    );
+    (
+        root_header,
+        child_header,
+        child[body_start..body_end].to_vec(),
+    )
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+pub fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    find(hay, needle).is_some()
+}
+
+/// LF → CRLF, for comparing an input body with the payload's canonical form.
+pub fn crlf(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut prev = 0u8;
+    for &b in s {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    out
+}

@@ -1,0 +1,249 @@
+//! spec/keys.md: which certificates are valid, which belong to a recipient, the
+//! [recipients] table and the missing_key policy. Keys: tests/data/keys (mkkeys.sh).
+
+use crate::harness::*;
+
+fn msg(to: &str) -> Vec<u8> {
+    format!("From: me@example.org\nTo: {to}\nSubject: s\n\nsecret body MARKER\n").into_bytes()
+}
+
+fn refused(key: &str, addr: &str, why: &str) {
+    let h = H::with_keys(&[key, "alice"], "");
+    let e = h.fails(67, &["-i", addr], &msg(addr));
+    assert!(e.contains(addr), "{e}");
+    assert!(e.contains(why), "wanted '{why}' in: {e}");
+    assert!(!e.contains("MARKER"));
+}
+
+#[test]
+fn expired_certificate_is_refused() {
+    refused("expired", "expired@example.org", "expired on ");
+}
+
+#[test]
+fn revoked_certificate_is_refused() {
+    refused("revoked", "revoked@example.org", "revoked");
+}
+
+#[test]
+fn revoked_user_id_does_not_match_but_the_other_does() {
+    refused("revuid", "old@example.org", "no certificate");
+    let h = H::with_keys(&["revuid"], "");
+    h.ok(&["-i", "new@example.org"], &msg("new@example.org"));
+}
+
+#[test]
+fn expired_only_subkey_is_refused() {
+    refused("expsub", "expsub@example.org", "expired on ");
+}
+
+#[test]
+fn sign_only_certificate_is_refused() {
+    refused(
+        "signonly",
+        "signonly@example.org",
+        "no usable encryption subkey",
+    );
+}
+
+#[test]
+fn weak_rsa_1024_is_refused() {
+    refused("weak", "weak@example.org", "weak");
+}
+
+#[test]
+fn third_party_certification_is_no_reason_to_reject() {
+    let h = H::with_keys(&["certified", "alice"], "");
+    let c = h.ok(
+        &["-i", "certified@example.org"],
+        &msg("certified@example.org"),
+    );
+    c[0].open("certified");
+}
+
+#[test]
+fn upper_case_user_id_matches_any_case() {
+    for addr in [
+        "upper@example.org",
+        "Upper@Example.Org",
+        "UPPER@EXAMPLE.ORG",
+    ] {
+        let h = H::with_keys(&["upper"], "");
+        let c = h.ok(&["-i", addr], &msg(addr));
+        assert_eq!(
+            c[0].rcpts(),
+            [addr],
+            "the envelope keeps the caller's spelling"
+        );
+        c[0].open("upper");
+    }
+}
+
+#[test]
+fn plus_tag_falls_back_to_the_plain_address() {
+    let h = H::with_keys(&["alice"], "");
+    let c = h.ok(
+        &["-i", "alice+cron@example.org"],
+        &msg("alice+cron@example.org"),
+    );
+    assert_eq!(c[0].rcpts(), ["alice+cron@example.org"]);
+    c[0].open("alice");
+}
+
+#[test]
+fn alias_keeps_the_envelope_recipient() {
+    let h = H::new();
+    let c = h.ok(&["-i", "root"], &msg("root"));
+    assert_eq!(c[0].rcpts(), ["root"]);
+    c[0].open("ops");
+}
+
+#[test]
+fn local_name_without_entry_is_refused_with_a_hint() {
+    let h = H::with_keys(&["alice"], "");
+    let e = h.fails(67, &["-i", "www-data"], &msg("www-data"));
+    assert!(e.contains("www-data") && e.contains("[recipients]"), "{e}");
+}
+
+#[test]
+fn pinned_key_by_fingerprint() {
+    let fpr = fingerprint("bob");
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!("[recipients]\n\"alice@example.org\" = {{ key = \"{fpr}\" }}\n"),
+    );
+    let c = h.ok(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    c[0].open("bob");
+    assert!(
+        c[0].try_open("alice").is_err(),
+        "the pin replaces the personal key"
+    );
+}
+
+#[test]
+fn domain_key_when_no_personal_key_and_always() {
+    let fpr = fingerprint("gateway");
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!("[recipients]\n\"@example.com\" = {{ key = \"{fpr}\" }}\n"),
+    );
+    let c = h.ok(&["-i", "anyone@example.com"], &msg("anyone@example.com"));
+    c[0].open("gateway");
+
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!("[recipients]\n\"@example.org\" = {{ key = \"{fpr}\" }}\n"),
+    );
+    let c = h.ok(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    c[0].open("alice");
+    assert!(c[0].try_open("gateway").is_err(), "personal key first");
+
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!("[recipients]\n\"@example.org\" = {{ key = \"{fpr}\", always = true }}\n"),
+    );
+    let c = h.ok(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    c[0].open("gateway");
+    assert!(
+        c[0].try_open("alice").is_err(),
+        "always: the domain key only"
+    );
+}
+
+#[test]
+fn several_certificates_for_one_address_all_used() {
+    let h = H::with_keys(&["two"], "");
+    let c = h.ok(&["-i", "two@example.org"], &msg("two@example.org"));
+    c[0].open("two-a");
+    c[0].open("two-b");
+}
+
+#[test]
+fn missing_key_plaintext_for_one_recipient_only() {
+    let h = H::with_keys(
+        &["alice"],
+        "[recipients]\n\"news@example.net\" = { missing_key = \"plaintext\" }\n",
+    );
+    let m = b"From: me@example.org\nTo: alice@example.org, news@example.net\nBcc: alice@example.org\nSubject: s\n\nbody MARKER\n";
+    let out = h.run(&["-i", "-t"], m);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("news@example.net"),
+        "stderr names the plaintext recipient: {err}"
+    );
+    let c = h.captures();
+    assert_eq!(c.len(), 2);
+    assert_eq!(c[0].rcpts(), ["alice@example.org"]);
+    assert_eq!(c[1].rcpts(), ["news@example.net"]);
+    c[0].open("alice");
+    assert!(
+        c[1].text().contains("body MARKER\n"),
+        "plaintext copy as given"
+    );
+    assert!(!contains(&c[1].stdin, b"Bcc"));
+    assert!(!contains(&c[1].stdin, b"-----BEGIN PGP"));
+    assert!(!contains(&c[0].stdin, b"MARKER"));
+}
+
+#[test]
+fn missing_key_plaintext_globally_and_refuse_per_domain() {
+    let h = H::with_keys(
+        &["alice"],
+        "missing_key = \"plaintext\"\n[recipients]\n\"@secure.example\" = { missing_key = \"refuse\" }\n",
+    );
+    h.fails(67, &["-i", "x@secure.example"], &msg("x@secure.example"));
+    let c = h.ok(&["-i", "x@other.example"], &msg("x@other.example"));
+    assert!(c[0].text().contains("MARKER"));
+}
+
+#[test]
+fn keyring_files_armored_blocks_binary_and_a_broken_file() {
+    let h = H::with_keys(&[], "");
+    std::fs::copy(keys_dir().join("blocks.asc"), h.keys.join("blocks.asc")).unwrap();
+    std::fs::copy(
+        keys_dir().join("keyring.gpg"),
+        h.dir.path().join("ring.gpg"),
+    )
+    .unwrap();
+    std::fs::write(h.keys.join("broken.asc"), "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nnot base64 at all!\n-----END PGP PUBLIC KEY BLOCK-----\n").unwrap();
+    std::fs::write(h.keys.join("ignored.txt"), "not a key file name").unwrap();
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\", \"{}\"]\n",
+            stand_in().display(),
+            h.keys.display(),
+            h.dir.path().join("ring.gpg").display()
+        ),
+    )
+    .unwrap();
+    // bob is only in the second armor block of blocks.asc; carol only in the binary keyring.
+    let out = h.run(
+        &["-i", "bob@example.org", "carol@example.net"],
+        b"To: bob@example.org, carol@example.net\n\nx\n",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.asc"),
+        "a broken file is reported: {err}"
+    );
+    assert!(!err.contains("ignored.txt"));
+    let c = h.captures();
+    c[0].open("bob");
+    c[0].open("carol");
+}
+
+#[test]
+fn gnupg_keybox_is_reported_not_silently_empty() {
+    let h = H::with_keys(&["alice"], "");
+    let mut kbx = vec![0u8; 32];
+    kbx[3] = 32;
+    kbx[4] = 1;
+    kbx[8..12].copy_from_slice(b"KBXf");
+    std::fs::write(h.keys.join("pubring.gpg"), kbx).unwrap();
+    let out = h.run(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keybox"));
+}
