@@ -1,0 +1,59 @@
+# pgpsendmail: build, test, demo, install.
+#   make demo   the whole job on this machine, with nothing but the Rust toolchain
+#   make test   every test (lint, unit, integration, gpg interop, streaming)
+#   make test-fast  the same without the 200 MiB streaming test
+
+CARGO   ?= cargo
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SBINDIR  = $(PREFIX)/sbin
+MANDIR   = $(PREFIX)/share/man
+DEMO     = target/demo
+
+.PHONY: all build release demo test test-fast lint install uninstall clean
+
+all: build
+
+build:
+	$(CARGO) build --bins --examples
+
+release:
+	$(CARGO) build --release --bins
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test: lint build
+	$(CARGO) test --all-targets
+
+test-fast: lint build
+	$(CARGO) test --lib --test integration --test docs
+
+# The main job, end to end: a cron mail is piped to pgpsendmail, which encrypts it to the
+# demo key and hands it to a stand-in sendmail that stores what it gets under target/demo/;
+# then the demo secret key opens it again.
+demo: build
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)/mail
+	@printf 'sendmail = "%s"\nkeyring = ["%s"]\n\n[recipients]\n"root" = { alias = "admin@demo.example" }\n' \
+		"$(CURDIR)/target/debug/examples/stand_in_sendmail" "$(CURDIR)/examples/demo-key.asc" \
+		> $(DEMO)/pgpsendmail.toml
+	@echo "--- cron pipes its mail: sendmail -FCronDaemon -i -B8BITMIME -oem root < examples/cron-mail.eml"
+	@PGPSENDMAIL_CONFIG=$(DEMO)/pgpsendmail.toml STAND_IN_DIR=$(DEMO)/mail \
+		target/debug/pgpsendmail -FCronDaemon -i -B8BITMIME -oem root < examples/cron-mail.eml
+	@echo "--- the stand-in sendmail was called as: $$(tr '\n' ' ' < $(DEMO)/mail/1.argv)"
+	@echo
+	@target/debug/examples/demo_decrypt examples/demo-key.sec.asc $(DEMO)/mail/1.stdin
+
+install: release
+	install -D -m 0755 target/release/pgpsendmail $(DESTDIR)$(SBINDIR)/pgpsendmail
+	install -D -m 0644 man/pgpsendmail.8 $(DESTDIR)$(MANDIR)/man8/pgpsendmail.8
+	install -D -m 0644 man/pgpsendmail.toml.5 $(DESTDIR)$(MANDIR)/man5/pgpsendmail.toml.5
+	install -d -m 0755 $(DESTDIR)/etc/pgpsendmail/keys
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/pgpsendmail $(DESTDIR)$(MANDIR)/man8/pgpsendmail.8 \
+		$(DESTDIR)$(MANDIR)/man5/pgpsendmail.toml.5
+
+clean:
+	$(CARGO) clean
