@@ -246,6 +246,12 @@ impl Config {
                     "always = true needs a key and an \"@domain\" entry".into(),
                 ));
             }
+            if alias.is_some() && key.starts_with('@') {
+                return Err(err(
+                    &name,
+                    "an \"@domain\" entry takes key, not alias".into(),
+                ));
+            }
             if alias.is_some() && fpr.is_some() {
                 return Err(err(&name, "alias and key exclude each other".into()));
             }
@@ -385,6 +391,10 @@ subject = "[...]"
         let e =
             Config::parse("[recipients]\n\"root\" = { key = \"abc\" }\n", "f.toml").unwrap_err();
         assert!(e.to_string().starts_with("f.toml:2: root:"), "{e}");
+
+        let e =
+            Config::parse("[recipients]\n\"@x\" = { alias = \"a@b\" }\n", "f.toml").unwrap_err();
+        assert!(e.to_string().contains("takes key, not alias"), "{e}");
 
         let e = Config::parse("[recipients]\n\"x\" = { nope = 1 }\n", "f.toml").unwrap_err();
         assert!(e.to_string().contains("f.toml:2"), "{e}");

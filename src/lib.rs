@@ -227,6 +227,12 @@ pub fn run_sendmail<R: BufRead>(
             "mode {m} is not supported yet (only sending, -bm, is)"
         )));
     }
+    if !inv.extract_recipients && inv.recipients.is_empty() {
+        // Fail before reading a byte: a caller at a terminal would otherwise wait for EOF.
+        return Err(Error::Usage(
+            "no recipients: give them as arguments, or use -t to read them from the message".into(),
+        ));
+    }
     let cfg = Config::load(env.config_path.as_deref())?;
     let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref())?;
 
@@ -314,18 +320,14 @@ pub fn run_sendmail<R: BufRead>(
         let store = store
             .clone()
             .ok_or_else(|| Error::Internal("no body kept".into()))?;
-        let header = pgpmime::plain_header(&head);
         let rcpts = envelope.recipients.clone();
-        copies.push((
-            deliver::downstream_args(&inv, cfg.flavor, &rcpts)?,
-            Copy {
-                recipients: rcpts,
-                body: CopyBody::Pipe(Box::new(move |w| {
-                    w.write_all(&header)?;
-                    copy_as_lf(store.reader(), w)
-                })),
-            },
-        ));
+        copies.push(plain_copy(
+            &inv,
+            &cfg,
+            rcpts,
+            pgpmime::plain_header(&head),
+            store,
+        )?);
         return deliverer.deliver(&program, copies);
     }
 
@@ -427,26 +429,41 @@ pub fn run_sendmail<R: BufRead>(
         let header = pgpmime::plain_header(&head);
         let names: Vec<String> = plaintext.iter().map(|a| sanitize(a.as_str())).collect();
         eprintln!(
-            "pgpsendmail: warning: no usable key, sent unencrypted as configured to: {}",
+            "pgpsendmail: warning: no usable key; sending an unencrypted copy, as configured, to: {}",
             names.join(", ")
         );
         for r in plaintext {
-            let store = store.clone();
-            let header = header.clone();
-            let rcpts = vec![r.clone()];
-            copies.push((
-                deliver::downstream_args(&inv, cfg.flavor, &rcpts)?,
-                Copy {
-                    recipients: rcpts,
-                    body: CopyBody::Pipe(Box::new(move |w| {
-                        w.write_all(&header)?;
-                        copy_as_lf(store.reader(), w)
-                    })),
-                },
-            ));
+            copies.push(plain_copy(
+                &inv,
+                &cfg,
+                vec![r.clone()],
+                header.clone(),
+                store.clone(),
+            )?);
         }
     }
     deliverer.deliver(&program, copies)
+}
+
+/// A copy handed on without encryption (already-protected input, or a `plaintext`
+/// recipient): the header section as given (less Bcc) and the body, through a pipe.
+fn plain_copy(
+    inv: &args::Invocation,
+    cfg: &Config,
+    rcpts: Vec<Address>,
+    header: Vec<u8>,
+    store: Rc<BodyStore>,
+) -> Result<(Vec<OsString>, Copy)> {
+    Ok((
+        deliver::downstream_args(inv, cfg.flavor, &rcpts)?,
+        Copy {
+            recipients: rcpts,
+            body: CopyBody::Pipe(Box::new(move |w| {
+                w.write_all(&header)?;
+                copy_as_lf(store.reader(), w)
+            })),
+        },
+    ))
 }
 
 fn no_input(read_error: &Rc<RefCell<Option<String>>>, e: io::Error) -> Error {

@@ -279,7 +279,7 @@ fn row07_anacron_dot_ends_input_without_waiting_for_eof() {
     assert!(status.success());
     let c = h.captures();
     assert_eq!(c[0].args(), ["-i", "-F", "Anacron", "--", "root"]);
-    let (_, _, body) = payload_parts(&c[0].open("ops").payload);
+    let body = c[0].body("ops");
     assert_eq!(body, b"l1\r\n");
 }
 
@@ -302,7 +302,7 @@ fn row09_busybox_grouped_flags() {
     let h = H::new();
     let c = h.ok(&["-ti"], b"To: root\nSubject: busybox\n\nx\n.\ny\n");
     assert_eq!(c[0].rcpts(), ["root"]);
-    let (_, _, body) = payload_parts(&c[0].open("ops").payload);
+    let body = c[0].body("ops");
     assert_eq!(
         body, b"x\r\n.\r\ny\r\n",
         "-i in the group: the dot does not end input"
@@ -367,7 +367,7 @@ fn row13_unattended_upgrades() {
         &["-oi", "-t"],
         b"From: root\nTo: root\nSubject: upgrades\n\na\n.\nb\n",
     );
-    let (_, _, body) = payload_parts(&c[0].open("ops").payload);
+    let body = c[0].body("ops");
     assert_eq!(body, b"a\r\n.\r\nb\r\n");
 }
 
@@ -378,7 +378,7 @@ fn row14_logwatch_without_i_stops_at_dot() {
         &["-t"],
         b"To: root\nSubject: logwatch\n\nbefore\n.\nafter\n",
     );
-    let (_, _, body) = payload_parts(&c[0].open("ops").payload);
+    let body = c[0].body("ops");
     assert_eq!(body, b"before\r\n");
 }
 
@@ -465,7 +465,7 @@ fn row19_git_send_email_no_double_dash_lone_dot() {
         patch,
     );
     assert_eq!(c.len(), 2, "carol is a hidden recipient");
-    let (_, _, body) = payload_parts(&c[0].open("bob").payload);
+    let body = c[0].body("bob");
     assert_eq!(body, crlf(b"---\n a | 1 +\n.\n-- \n2.47.3\n"));
 }
 
@@ -607,14 +607,14 @@ fn row32_dot_rules() {
         &["alice@example.org"],
         b"To: alice@example.org\n\nx\n..y\n.\nz\n",
     );
-    let (_, _, body) = payload_parts(&c[0].open("alice").payload);
+    let body = c[0].body("alice");
     assert_eq!(body, b"x\r\n..y\r\n", "postfix profile: no unstuffing");
     let h = H::new();
     let c = h.ok(
         &["-oi", "alice@example.org"],
         b"To: alice@example.org\n\nx\n..y\n.\nz\n",
     );
-    let (_, _, body) = payload_parts(&c[0].open("alice").payload);
+    let body = c[0].body("alice");
     assert_eq!(body, b"x\r\n..y\r\n.\r\nz\r\n");
 }
 

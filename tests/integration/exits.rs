@@ -201,3 +201,24 @@ fn check_reports_configuration_and_keys() {
     let out = h.cmd().arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(78));
 }
+
+#[test]
+fn no_recipients_fails_before_reading_input() {
+    let h = H::new();
+    let mut p = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
+        .env_clear()
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .arg("-oi")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Standard input stays open and empty: pgpsendmail must not wait for it.
+    let _keep_open = p.stdin.take();
+    let start = std::time::Instant::now();
+    while p.try_wait().unwrap().is_none() {
+        assert!(start.elapsed().as_secs() < 60, "waited for standard input");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(p.wait().unwrap().code(), Some(64));
+}

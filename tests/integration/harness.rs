@@ -91,6 +91,11 @@ impl Capture {
         decrypt::open(&self.stdin, &key).unwrap_or_else(|e| panic!("decrypt as {name}: {e}"))
     }
 
+    /// The original body as the payload carries it, decrypted with `name`'s key.
+    pub fn body(&self, name: &str) -> Vec<u8> {
+        payload_parts(&self.open(name).payload).2
+    }
+
     pub fn try_open(&self, name: &str) -> Result<decrypt::Opened, String> {
         let key = decrypt::secret_key(&keys_dir().join(format!("{name}.sec.asc"))).unwrap();
         decrypt::open(&self.stdin, &key)

@@ -74,7 +74,7 @@ fn header_only_message_and_empty_message() {
         &["-i", "alice@example.org"],
         b"To: alice@example.org\nSubject: only headers",
     );
-    let (_, _, body) = payload_parts(&c[0].open("alice").payload);
+    let body = c[0].body("alice");
     assert!(body.is_empty());
     let h = H::new();
     let c = h.ok(&["-i", "alice@example.org"], b"");
@@ -85,7 +85,7 @@ fn header_only_message_and_empty_message() {
 fn body_that_is_only_a_dot() {
     let h = H::new();
     let c = h.ok(&["alice@example.org"], b".\n");
-    let (_, _, body) = payload_parts(&c[0].open("alice").payload);
+    let body = c[0].body("alice");
     assert!(body.is_empty());
 }
 
