@@ -24,7 +24,7 @@ use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::packet::{self, Signature, SignatureType, SubpacketData};
 use pgp::ser::Serialize;
-use pgp::types::{KeyDetails, PublicParams, Tag};
+use pgp::types::{KeyDetails, KeyVersion, PublicParams, Tag};
 
 use crate::diag::sanitize;
 
@@ -77,6 +77,9 @@ pub enum Unusable {
     NoEncryptionKey,
     Weak(String),
     NoValidSelfSignature,
+    /// A key version we do not encrypt to (v6 needs SEIPD v2, which GnuPG 2.2 and
+    /// Thunderbird cannot read; v2/v3 are obsolete).
+    Unsupported(String),
 }
 
 impl std::fmt::Display for Unusable {
@@ -87,6 +90,7 @@ impl std::fmt::Display for Unusable {
             Unusable::NoEncryptionKey => f.write_str("no usable encryption subkey"),
             Unusable::Weak(why) => write!(f, "weak ({why})"),
             Unusable::NoValidSelfSignature => f.write_str("no valid self-signature"),
+            Unusable::Unsupported(why) => write!(f, "unsupported ({why})"),
         }
     }
 }
@@ -395,6 +399,14 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         cipher: SymmetricKeyAlgorithm::AES256,
     };
 
+    if primary.version() != KeyVersion::V4 {
+        out.usable = Err(Unusable::Unsupported(format!(
+            "a version {} key; pgpsendmail encrypts to version 4 keys (SEIPD v1)",
+            u8::from(primary.version())
+        )));
+        return out;
+    }
+
     // Rule 3: a valid self-revocation makes the whole certificate unusable.
     let revoked = cert.details.revocation_signatures.iter().any(|s| {
         s.typ() == Some(SignatureType::KeyRevocation)
@@ -626,6 +638,33 @@ mod tests {
         let t = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nA\n-----END PGP PUBLIC KEY BLOCK-----\n\
 -----BEGIN PGP PUBLIC KEY BLOCK-----\nB\n-----END PGP PUBLIC KEY BLOCK-----\n";
         assert_eq!(split_armor_blocks(t).len(), 2);
+    }
+
+    #[test]
+    fn v6_certificates_are_refused_with_a_reason() {
+        use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        let params = SecretKeyParamsBuilder::default()
+            .version(KeyVersion::V6)
+            .key_type(KeyType::Ed25519)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("Six <six@example.org>".into())
+            .subkey(
+                SubkeyParamsBuilder::default()
+                    .version(KeyVersion::V6)
+                    .key_type(KeyType::X25519)
+                    .can_encrypt(EncryptionCaps::All)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let key = params.generate(rand::thread_rng()).unwrap();
+        let public = SignedPublicKey::from(key);
+        let c = evaluate(&public, Path::new("six.asc"), SystemTime::now());
+        let err = c.usable.unwrap_err();
+        assert!(matches!(err, Unusable::Unsupported(_)));
+        assert!(err.to_string().contains("version 6"), "{err}");
     }
 
     #[test]

@@ -351,7 +351,16 @@ pub fn run_sendmail<R: BufRead>(
                 groups.len() - 1
             });
             groups[i].0.push(r.clone());
-            groups[i].1.extend(keys.iter().cloned());
+            // Two visible recipients may share keys (an alias, a domain key): one PKESK each.
+            for k in keys {
+                if !groups[i]
+                    .1
+                    .iter()
+                    .any(|g| g.fingerprint() == k.fingerprint())
+                {
+                    groups[i].1.push(k.clone());
+                }
+            }
         } else {
             groups.push((vec![r.clone()], keys.clone()));
         }

@@ -167,6 +167,10 @@ pub fn decide(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Decision {
             let mut fprs = Vec::new();
             let mut cipher = pgp::crypto::sym::SymmetricKeyAlgorithm::AES256;
             for c in certs {
+                // The same certificate may be in two sources: use it once.
+                if fprs.contains(&c.fingerprint) {
+                    continue;
+                }
                 if let Ok(k) = &c.usable {
                     keys.extend(k.iter().cloned());
                     fprs.push(c.fingerprint.clone());

@@ -247,3 +247,17 @@ fn gnupg_keybox_is_reported_not_silently_empty() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("keybox"));
 }
+
+#[test]
+fn shared_and_duplicated_keys_give_one_pkesk_each() {
+    // root is an alias of ops, and ops is also named: one copy, one PKESK. The same
+    // certificate in two files is used once.
+    let h = H::new();
+    std::fs::copy(keys_dir().join("ops.asc"), h.keys.join("ops-again.asc")).unwrap();
+    let c = h.ok(
+        &["-i", "-t"],
+        b"To: root, ops@example.org\nSubject: s\n\nx\n",
+    );
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].open("ops").recipients, key_ids("ops")[1..].to_vec());
+}
