@@ -98,6 +98,16 @@ impl Address {
         self.0.to_ascii_lowercase()
     }
 
+    /// Key for telling envelope recipients apart: the local part as written (it is
+    /// case-sensitive in RFC 5321), the domain lower-cased (cli.md section 3: duplicates
+    /// collapse with a case-insensitive domain).
+    pub fn envelope_key(&self) -> String {
+        match self.domain() {
+            Some(d) => format!("{}@{}", self.local(), d.to_ascii_lowercase()),
+            None => self.0.clone(),
+        }
+    }
+
     /// Parse exactly one addr-spec or bare local name (no display name, no
     /// angle brackets), validating it like an address in a list.
     ///

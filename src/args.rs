@@ -40,6 +40,9 @@ pub enum Arity {
     Value,
     /// Only glued (`-q30m`, bare `-q`).
     OptionalGlued,
+    /// Only glued, and required (`-oi`; a bare `-o` is an error, it never takes the next
+    /// argument, which may be a recipient).
+    Glued,
 }
 
 /// One row of the option table.
@@ -126,14 +129,14 @@ pub const OPTIONS: &[OptSpec] = &[
     ),
     opt(
         'o',
-        Value,
+        Glued,
         Honoured,
         "OPTION",
         "-oi and -oitrue are -i; -oe*, -od*, -om are accepted and ignored; -oQ is refused; others are refused",
     ),
     opt(
         'e',
-        Value,
+        Glued,
         Ignored,
         "MODE",
         "error mode, the same as -oe; ignored",
@@ -316,8 +319,14 @@ pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation> {
             }
             match o.arity {
                 Flag => apply(&mut inv, c, None)?,
-                OptionalGlued => {
+                OptionalGlued | Glued => {
                     let v = &body[i + c.len_utf8()..];
+                    if o.arity == Glued && v.is_empty() {
+                        return Err(usage_err(format!(
+                            "option -{c} needs its value glued to it (for example -{c}{})",
+                            if c == 'o' { "i" } else { "m" }
+                        )));
+                    }
                     apply(&mut inv, c, Some(v.to_string()))?;
                     break;
                 }
@@ -480,7 +489,7 @@ pub fn usage() -> String {
     for o in OPTIONS {
         let head = if o.value.is_empty() {
             format!("-{}", o.letter)
-        } else if o.arity == OptionalGlued {
+        } else if matches!(o.arity, OptionalGlued | Glued) {
             format!("-{}{}", o.letter, o.value)
         } else {
             format!("-{} {}", o.letter, o.value)
@@ -515,6 +524,7 @@ mod tests {
                 // The handler exists: an Internal error would mean a table row without code.
                 let args: Vec<String> = match o.arity {
                     Flag | OptionalGlued => vec![format!("-{}", o.letter)],
+                    Glued => vec![format!("-{}x", o.letter)],
                     Value => vec![format!("-{}", o.letter), "x".into()],
                 };
                 if let Err(e) = parse(args.iter().map(OsString::from)) {
@@ -613,6 +623,8 @@ mod tests {
             vec!["-bd"],
             vec!["--help"],
             vec!["-ox", "a@x"],
+            vec!["-o", "i", "a@x"],
+            vec!["-e", "a@x"],
             vec!["-f", "me@x\nBcc: evil@x", "a@x"],
             vec!["-F", "Name\r", "a@x"],
             vec!["-N", "sometimes", "a@x"],

@@ -38,6 +38,37 @@ pub enum Flavor {
     Ssmtp,
 }
 
+impl Flavor {
+    /// The flavor of a real sendmail, from the name of the file it resolves to (its
+    /// symlinks followed): `exim4` is Exim, `msmtp` msmtp, `smtpctl` OpenSMTPD, ... ;
+    /// anything else is Postfix, the default.
+    pub fn infer(program: &Path) -> Flavor {
+        let resolved = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
+        for p in [program, resolved.as_path()] {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let found = match name {
+                n if n.starts_with("exim") || n == "sendmail.exim" => Some(Flavor::Exim),
+                n if n.starts_with("msmtp") => Some(Flavor::Msmtp),
+                "smtpctl" => Some(Flavor::Opensmtpd),
+                n if n.starts_with("ssmtp") || n == "sendmail.ssmtp" => Some(Flavor::Ssmtp),
+                "dma" => Some(Flavor::Dma),
+                "sendmail.sendmail" => Some(Flavor::Sendmail),
+                _ if p.starts_with("/usr/libexec/sendmail") || p.starts_with("/usr/lib/sm.bin") => {
+                    Some(Flavor::Sendmail)
+                }
+                _ if p.to_str().is_some_and(|s| s.contains("nullmailer")) => {
+                    Some(Flavor::Nullmailer)
+                }
+                _ => None,
+            };
+            if let Some(f) = found {
+                return f;
+            }
+        }
+        Flavor::Postfix
+    }
+}
+
 /// What happens to a recipient without a usable key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -82,7 +113,8 @@ pub struct Config {
     /// Where it came from (for messages); `None` when defaults are used.
     pub path: Option<PathBuf>,
     pub sendmail: Option<PathBuf>,
-    pub flavor: Flavor,
+    /// `None`: inferred from the real sendmail's path (see [`Flavor::infer`]).
+    pub flavor: Option<Flavor>,
     pub keyring: Vec<PathBuf>,
     pub missing_key: MissingKey,
     pub subject: String,
@@ -105,7 +137,7 @@ impl Default for Config {
         Config {
             path: None,
             sendmail: None,
-            flavor: Flavor::Postfix,
+            flavor: None,
             keyring: vec![PathBuf::from(DEFAULT_KEYRING)],
             missing_key: MissingKey::Refuse,
             subject: DEFAULT_SUBJECT.to_string(),
@@ -195,9 +227,7 @@ impl Config {
             }
             cfg.sendmail = Some(p);
         }
-        if let Some(f) = raw.flavor {
-            cfg.flavor = f;
-        }
+        cfg.flavor = raw.flavor;
         if let Some(k) = raw.keyring {
             if let Some(bad) = k.iter().find(|p| !p.is_absolute()) {
                 return Err(err(
@@ -299,6 +329,7 @@ pub fn normalize_fingerprint(s: &str) -> Option<String> {
         .filter(|c| !c.is_whitespace())
         .collect::<String>()
         .trim_start_matches("0x")
+        .trim_start_matches("0X")
         .to_ascii_uppercase();
     let ok = (hex.len() == 40 || hex.len() == 64) && hex.bytes().all(|b| b.is_ascii_hexdigit());
     ok.then_some(hex)
@@ -406,6 +437,24 @@ subject = "[...]"
         assert_eq!(c.keyring, vec![PathBuf::from(DEFAULT_KEYRING)]);
         assert_eq!(c.subject, "[...]");
         assert_eq!(c.missing_key, MissingKey::Refuse);
+        assert_eq!(c.flavor, None);
+    }
+
+    #[test]
+    fn flavor_is_inferred_from_the_program_name() {
+        for (p, f) in [
+            ("/usr/sbin/exim4", Flavor::Exim),
+            ("/usr/sbin/sendmail.exim", Flavor::Exim),
+            ("/usr/bin/msmtp", Flavor::Msmtp),
+            ("/usr/sbin/smtpctl", Flavor::Opensmtpd),
+            ("/usr/sbin/ssmtp", Flavor::Ssmtp),
+            ("/usr/sbin/dma", Flavor::Dma),
+            ("/usr/sbin/sendmail.sendmail", Flavor::Sendmail),
+            ("/usr/sbin/sendmail.real", Flavor::Postfix),
+            ("/usr/sbin/sendmail.postfix", Flavor::Postfix),
+        ] {
+            assert_eq!(Flavor::infer(Path::new(p)), f, "{p}");
+        }
     }
 
     #[test]

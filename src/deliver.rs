@@ -40,7 +40,6 @@ pub const CANDIDATES: &[&str] = &[
     "/usr/sbin/dma",
     "/usr/sbin/ssmtp",
     "/usr/libexec/postfix/sendmail",
-    "/var/qmail/bin/sendmail",
 ];
 
 /// Finds the real sendmail and checks that it is not pgpsendmail itself.
@@ -230,21 +229,20 @@ impl Deliverer for Exec {
                     .status()
                     .map(|s| (s.code(), ())),
                 CopyBody::Pipe(write) => {
-                    let mut child = command(program, &args)
+                    command(program, &args)
                         .stdin(Stdio::piped())
                         .spawn()
-                        .map_err(|e| {
-                            Error::Unavailable(format!("cannot run real sendmail {shown}: {e}"))
-                        })?;
-                    let mut stdin = child.stdin.take().expect("piped");
-                    let wrote = write(&mut stdin);
-                    drop(stdin);
-                    let st = child.wait();
-                    match (wrote, st) {
-                        (Ok(()), Ok(s)) => Ok((s.code(), ())),
-                        (Err(e), Ok(s)) if s.success() => Err(e),
-                        (_, r) => r.map(|s| (s.code(), ())),
-                    }
+                        .and_then(|mut child| {
+                            let mut stdin = child.stdin.take().expect("piped");
+                            let wrote = write(&mut stdin);
+                            drop(stdin);
+                            let st = child.wait()?;
+                            match wrote {
+                                // It exited 0 without reading all: not known to be sent.
+                                Err(e) if st.success() => Err(e),
+                                _ => Ok((st.code(), ())),
+                            }
+                        })
                 }
             };
             match status {

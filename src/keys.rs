@@ -517,8 +517,9 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
     } else {
         false
     };
+    let mut unsupported: Option<String> = None;
     if primary_flags_ok && can_encrypt(primary.algorithm()) {
-        match weak_reason(primary.algorithm(), primary.public_params()) {
+        match weak_reason(primary.public_params()) {
             Some(w) => weak = Some(w),
             None => keys.push(EncryptionKey::Primary(primary.clone())),
         }
@@ -554,6 +555,11 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         if !flagged || !can_encrypt(alg) {
             continue;
         }
+        if matches!(alg, PublicKeyAlgorithm::Elgamal) {
+            // The pgp crate parses ElGamal keys but cannot encrypt to them.
+            unsupported = Some("ElGamal encryption subkeys cannot be encrypted to".into());
+            continue;
+        }
         let sub_created = sub.key.created_at().as_secs() as u64;
         if let Some(exp) = key_expiry(binding, sub_created)
             && exp <= now
@@ -561,7 +567,7 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
             expired_sub = Some(expired_sub.map_or(exp, |e: u64| e.max(exp)));
             continue;
         }
-        if let Some(w) = weak_reason(alg, sub.key.public_params()) {
+        if let Some(w) = weak_reason(sub.key.public_params()) {
             weak = Some(w);
             continue;
         }
@@ -571,6 +577,8 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         Ok(keys)
     } else if let Some(w) = weak {
         Err(Unusable::Weak(w))
+    } else if let Some(u) = unsupported {
+        Err(Unusable::Unsupported(u))
     } else if let Some(exp) = expired_sub {
         Err(Unusable::Expired(exp))
     } else {
@@ -579,12 +587,10 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
     out
 }
 
-/// Rule 6: RSA under 2048 bits is weak; algorithms the crate cannot encrypt to are skipped
-/// earlier by `can_encrypt`.
-fn weak_reason(alg: PublicKeyAlgorithm, params: &PublicParams) -> Option<String> {
+/// Rule 6: RSA under 2048 bits is weak.
+fn weak_reason(params: &PublicParams) -> Option<String> {
     match rsa_bits(params) {
         Some(bits) if bits < 2048 => Some(format!("RSA with {bits} bits")),
-        _ if matches!(alg, PublicKeyAlgorithm::Elgamal) => Some("ElGamal".into()),
         _ => None,
     }
 }

@@ -235,6 +235,9 @@ pub fn run_sendmail<R: BufRead>(
     }
     let cfg = Config::load(env.config_path.as_deref())?;
     let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref())?;
+    let flavor = cfg
+        .flavor
+        .unwrap_or_else(|| config::Flavor::infer(&program));
 
     let read_error = Rc::new(RefCell::new(None));
     let tracked = io::BufReader::with_capacity(
@@ -246,8 +249,7 @@ pub fn run_sendmail<R: BufRead>(
     );
     let mut input = message::Input::new(tracked, inv.ignore_dots);
     let head = input.read_head()?;
-    let envelope =
-        recipients::envelope(&inv.recipients, &head, inv.extract_recipients, cfg.flavor)?;
+    let envelope = recipients::envelope(&inv.recipients, &head, inv.extract_recipients, flavor)?;
 
     // Peek at the body start: an inline PGP message must be recognized before encrypting.
     let mut body = input.body();
@@ -323,7 +325,7 @@ pub fn run_sendmail<R: BufRead>(
         let rcpts = envelope.recipients.clone();
         copies.push(plain_copy(
             &inv,
-            &cfg,
+            flavor,
             rcpts,
             pgpmime::plain_header(&head),
             store,
@@ -424,7 +426,7 @@ pub fn run_sendmail<R: BufRead>(
             f.write_all(&payload.outer_suffix).map_err(wr)?;
             spool::rewind(&mut f).map_err(wr)?;
             copies.push((
-                deliver::downstream_args(&inv, cfg.flavor, &rcpts)?,
+                deliver::downstream_args(&inv, flavor, &rcpts)?,
                 Copy {
                     recipients: rcpts,
                     body: CopyBody::File(f),
@@ -444,7 +446,7 @@ pub fn run_sendmail<R: BufRead>(
         for r in plaintext {
             copies.push(plain_copy(
                 &inv,
-                &cfg,
+                flavor,
                 vec![r.clone()],
                 header.clone(),
                 store.clone(),
@@ -458,13 +460,13 @@ pub fn run_sendmail<R: BufRead>(
 /// recipient): the header section as given (less Bcc) and the body, through a pipe.
 fn plain_copy(
     inv: &args::Invocation,
-    cfg: &Config,
+    flavor: config::Flavor,
     rcpts: Vec<Address>,
     header: Vec<u8>,
     store: Rc<BodyStore>,
 ) -> Result<(Vec<OsString>, Copy)> {
     Ok((
-        deliver::downstream_args(inv, cfg.flavor, &rcpts)?,
+        deliver::downstream_args(inv, flavor, &rcpts)?,
         Copy {
             recipients: rcpts,
             body: CopyBody::Pipe(Box::new(move |w| {
@@ -475,11 +477,15 @@ fn plain_copy(
     ))
 }
 
+/// An error while reading and keeping the body: a read error of standard input (66), or a
+/// failure to keep it (71).
 fn no_input(read_error: &Rc<RefCell<Option<String>>>, e: io::Error) -> Error {
-    let msg = read_error.borrow().clone().unwrap_or_else(|| e.to_string());
-    Error::NoInput(format!(
-        "cannot read the message from standard input: {msg}; nothing sent"
-    ))
+    match read_error.borrow().clone() {
+        Some(msg) => Error::NoInput(format!(
+            "cannot read the message from standard input: {msg}; nothing sent"
+        )),
+        None => Error::Os(format!("cannot keep the message body: {e}; nothing sent")),
+    }
 }
 
 #[cfg(test)]

@@ -173,7 +173,15 @@ fn check() -> i32 {
         ),
     }
     match deliver::find_sendmail(&cfg, None) {
-        Ok(p) => println!("real sendmail: {}", p.display()),
+        Ok(p) => {
+            let flavor = cfg.flavor.unwrap_or_else(|| config::Flavor::infer(&p));
+            let how = if cfg.flavor.is_some() {
+                "configured"
+            } else {
+                "inferred"
+            };
+            println!("real sendmail: {} (flavor {flavor:?}, {how})", p.display());
+        }
         Err(e) => {
             println!("error: {e}");
             errors += 1;
@@ -185,6 +193,10 @@ fn check() -> i32 {
         warnings += 1;
     }
     let usable = kr.certs.iter().filter(|c| c.usable.is_ok()).count();
+    if usable == 0 {
+        println!("warning: no usable certificate in the keyring: every recipient would be refused");
+        warnings += 1;
+    }
     println!(
         "certificates: {} loaded, {usable} usable for encryption",
         kr.certs.len()

@@ -24,13 +24,13 @@ use crate::message::Head;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     pub recipients: Vec<Address>,
-    /// Normalized addresses named in To/Cc (or Resent-To/Resent-Cc when those rule).
+    /// Envelope keys ([`Address::envelope_key`]) of the addresses named in To/Cc (or Resent-To/Resent-Cc when those rule).
     pub visible: HashSet<String>,
 }
 
 impl Envelope {
     pub fn is_visible(&self, a: &Address) -> bool {
-        self.visible.contains(&a.normalized())
+        self.visible.contains(&a.envelope_key())
     }
 }
 
@@ -68,7 +68,7 @@ pub fn envelope(args: &[Address], head: &Head, extract: bool, flavor: Flavor) ->
     };
     let visible: HashSet<String> = parse_fields(head, vis_names, false)?
         .iter()
-        .map(|a| a.normalized())
+        .map(|a| a.envelope_key())
         .collect();
 
     let mut list: Vec<Address> = Vec::new();
@@ -76,11 +76,11 @@ pub fn envelope(args: &[Address], head: &Head, extract: bool, flavor: Flavor) ->
         let from_headers = parse_fields(head, all_names, true)?;
         if flavor == Flavor::Exim {
             // Exim's extract_addresses_remove_arguments: -t minus the arguments.
-            let removed: HashSet<String> = args.iter().map(|a| a.normalized()).collect();
+            let removed: HashSet<String> = args.iter().map(|a| a.envelope_key()).collect();
             list.extend(
                 from_headers
                     .into_iter()
-                    .filter(|a| !removed.contains(&a.normalized())),
+                    .filter(|a| !removed.contains(&a.envelope_key())),
             );
         } else {
             list.extend(args.iter().cloned());
@@ -90,7 +90,7 @@ pub fn envelope(args: &[Address], head: &Head, extract: bool, flavor: Flavor) ->
         list.extend(args.iter().cloned());
     }
     let mut seen = HashSet::new();
-    list.retain(|a| seen.insert(a.normalized()));
+    list.retain(|a| seen.insert(a.envelope_key()));
     if list.is_empty() {
         return Err(Error::Usage(if extract {
             "no recipients: none on the command line and none in the To, Cc or Bcc fields".into()

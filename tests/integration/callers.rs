@@ -800,3 +800,56 @@ fn pgpsendmail_name_with_double_dash_recipient_named_like_a_subcommand() {
     let c = h.ok(&["-oem", "-oi", "--", "check"], SIMPLE);
     assert_eq!(c[0].rcpts(), ["check"]);
 }
+
+#[test]
+fn flavor_is_inferred_from_the_real_sendmail_name() {
+    // An Exim found without a flavor setting must not get -N (there: "do not deliver").
+    let h = H::new();
+    let exim = h.dir.path().join("exim4");
+    std::os::unix::fs::symlink(stand_in(), &exim).unwrap();
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            exim.display(),
+            h.keys.display()
+        ),
+    )
+    .unwrap();
+    let c = h.ok(
+        &["-oi", "-N", "failure,delay", "--", "alice@example.org"],
+        SIMPLE,
+    );
+    assert_eq!(c[0].args(), ["-i", "--", "alice@example.org"]);
+    // A configured flavor wins.
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nflavor = \"postfix\"\nkeyring = [\"{}\"]\n",
+            exim.display(),
+            h.keys.display()
+        ),
+    )
+    .unwrap();
+    let out = h.run(&["-oi", "-N", "never", "--", "alice@example.org"], SIMPLE);
+    assert!(out.status.success());
+    assert_eq!(
+        h.captures()[1].args(),
+        ["-i", "-N", "never", "--", "alice@example.org"]
+    );
+}
+
+#[test]
+fn bare_o_never_takes_the_next_argument() {
+    let h = H::new();
+    h.fails(64, &["-o", "alice@example.org"], SIMPLE);
+}
+
+#[test]
+fn duplicates_collapse_with_case_insensitive_domain_only() {
+    let h = H::new();
+    let msg = b"To: alice@example.org\nSubject: s\n\nx\n";
+    let c = h.ok(&["-t", "alice@EXAMPLE.org"], msg);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].rcpts(), ["alice@EXAMPLE.org"]);
+}
