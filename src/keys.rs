@@ -673,6 +673,46 @@ mod tests {
         assert!(err.to_string().contains("version 6"), "{err}");
     }
 
+    /// A v4 Ed25519/Cv25519 certificate with these symmetric preferences.
+    fn with_prefs(prefs: &[SymmetricKeyAlgorithm]) -> SignedPublicKey {
+        use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        use pgp::crypto::ecc_curve::ECCCurve;
+        let params = SecretKeyParamsBuilder::default()
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("Prefs <prefs@example.org>".into())
+            .preferred_symmetric_algorithms(prefs.iter().copied().collect())
+            .subkey(
+                SubkeyParamsBuilder::default()
+                    .key_type(KeyType::ECDH(ECCCurve::Curve25519Legacy))
+                    .can_encrypt(EncryptionCaps::All)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        SignedPublicKey::from(params.generate(rand::thread_rng()).unwrap())
+    }
+
+    #[test]
+    fn cipher_follows_preferences_and_legacy_only_is_weak() {
+        use SymmetricKeyAlgorithm::*;
+        let now = SystemTime::now();
+        let p = Path::new("k.asc");
+        let c = evaluate(&with_prefs(&[AES256, AES128]), p, now);
+        assert!(c.usable.is_ok());
+        assert_eq!(c.cipher, AES256);
+        let c = evaluate(&with_prefs(&[]), p, now);
+        assert_eq!(c.cipher, AES256, "no preferences: AES-256");
+        let c = evaluate(&with_prefs(&[AES128, CAST5]), p, now);
+        assert!(c.usable.is_ok());
+        assert_eq!(c.cipher, AES128);
+        let c = evaluate(&with_prefs(&[CAST5, TripleDES]), p, now);
+        assert!(matches!(c.usable, Err(Unusable::Weak(_))), "{:?}", c.usable);
+        assert_eq!(c.emails, ["prefs@example.org"]);
+    }
+
     #[test]
     fn garbage_is_a_reason_not_a_panic() {
         assert!(parse_certificates(b"").is_err());
