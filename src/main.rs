@@ -114,6 +114,12 @@ fn main() {
     if name == "pgpsendmail" && argv.first().is_some_and(is_admin_word) {
         std::process::exit(admin(argv0, argv));
     }
+    if name == "mailq" || name == "newaliases" {
+        // Pass-through to the real sendmail comes in a later version; until then, say so
+        // instead of treating the call as a message without recipients.
+        eprintln!("pgpsendmail: invoked as {name}: not supported yet; run the MTA's own {name}");
+        std::process::exit(ExitCode::Usage.code());
+    }
     let env = Env::snapshot();
     let stdin = std::io::stdin().lock();
     let code = match pgpsendmail::run_sendmail(argv, &env, stdin, &mut deliver::Exec) {
