@@ -1,6 +1,6 @@
 //! spec/cli.md section 7: every exit code pgpsendmail gives itself, each with nothing
-//! handed on and one line on stderr. (70 is a panic, covered by a unit test of the
-//! mapping; 71 and 74 by the fault tests of a later issue.)
+//! handed on and one line on stderr. (70 is a panic, which no input should cause; its
+//! mapping is a unit test in src/error.rs.)
 
 use std::process::Stdio;
 
@@ -242,4 +242,85 @@ fn invoked_as_mailq_or_newaliases_is_not_supported_yet() {
         );
     }
     assert!(h.captures().is_empty());
+}
+
+/// Runs pgpsendmail with a resource limit set in the child (and SIGXFSZ ignored, so that
+/// a write over RLIMIT_FSIZE fails with EFBIG instead of killing the process).
+fn run_limited(
+    h: &H,
+    resource: libc::__rlimit_resource_t,
+    limit: u64,
+    args: &[&str],
+    msg: &[u8],
+) -> std::process::Output {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+    cmd.env_clear()
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec only async-signal-safe calls: signal and setrlimit.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let r = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(resource, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut p = cmd.spawn().unwrap();
+    let mut stdin = p.stdin.take().unwrap();
+    let msg = msg.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&msg);
+    });
+    let out = p.wait_with_output().unwrap();
+    w.join().unwrap();
+    out
+}
+
+#[test]
+fn ex_oserr_71_no_file_for_the_ciphertext() {
+    // Four descriptors: 0-2 and one more; the second copy's file cannot be created.
+    let h = H::new();
+    let out = run_limited(
+        &h,
+        libc::RLIMIT_NOFILE,
+        4,
+        &["-i", "bob@example.org", "alice@example.org"],
+        b"To: bob@example.org\n\nx\n",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(71), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(h.captures().is_empty());
+}
+
+#[test]
+fn ex_ioerr_74_ciphertext_cannot_be_written() {
+    // Files may not grow past 64 KiB: writing the ciphertext of a larger message fails.
+    let h = H::new();
+    let mut msg = b"To: bob@example.org\nContent-Type: text/plain\n\n".to_vec();
+    msg.extend(std::iter::repeat_n(b'x', 300_000));
+    let out = run_limited(
+        &h,
+        libc::RLIMIT_FSIZE,
+        64 * 1024,
+        &["-i", "bob@example.org"],
+        &msg,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(74), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(h.captures().is_empty());
+    assert!(!err.contains("xxxx"), "message content in the error");
 }
