@@ -133,6 +133,13 @@ fn main() {
 }
 
 fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
+    // The admin commands only print: `pgpsendmail check | head` should end quietly on a
+    // closed pipe, as other tools do, not report an internal error. (The sendmail face
+    // keeps SIGPIPE ignored: a real sendmail that stops reading is an error it reports.)
+    // SAFETY: signal() with SIG_DFL only changes this process's disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let sendmail_help = format!(
         "{}\nConfiguration: /etc/pgpsendmail/pgpsendmail.toml, or the file named by \
          PGPSENDMAIL_CONFIG. See pgpsendmail(8) and pgpsendmail.toml(5).",
@@ -186,7 +193,8 @@ fn check() -> i32 {
             } else {
                 "inferred"
             };
-            println!("real sendmail: {} (flavor {flavor:?}, {how})", p.display());
+            let flavor = format!("{flavor:?}").to_lowercase();
+            println!("real sendmail: {} (flavor {flavor}, {how})", p.display());
         }
         Err(e) => {
             println!("error: {e}");

@@ -324,3 +324,33 @@ fn ex_ioerr_74_ciphertext_cannot_be_written() {
     assert!(h.captures().is_empty());
     assert!(!err.contains("xxxx"), "message content in the error");
 }
+
+#[test]
+fn check_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    let h = H::with_keys(&["alice"], "");
+    // More warnings than a pipe holds (64 KiB), so that writing really meets the closed pipe.
+    for i in 0..2000 {
+        std::fs::write(h.keys.join(format!("broken-{i:04}.asc")), "not a key\n").unwrap();
+    }
+    let mut p = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .arg("check")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(p.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    // The pipe is closed now (like `check | head -1`).
+    let out = p.wait_with_output().unwrap();
+    assert!(first.starts_with("configuration:"), "{first}");
+    assert!(
+        out.status.code() != Some(70),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("internal error"));
+}
