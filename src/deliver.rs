@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use crate::address::Address;
 use crate::args::{Invocation, Sender};
 use crate::config::{Config, Flavor};
-use crate::diag::sanitize;
+use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
 
 /// Where real sendmails live when `sendmail` is not configured (research 6.1).
@@ -254,10 +254,10 @@ impl Deliverer for Exec {
                     crate::error::ExitCode::Unavailable.code(),
                 )),
                 Err(e) => {
-                    eprintln!(
-                        "pgpsendmail: real sendmail {shown} for {}: {e}",
+                    diag::say(format_args!(
+                        "real sendmail {shown} for {}: {e}",
                         who(&copy.recipients)
-                    );
+                    ));
                     failed.push((
                         who(&copy.recipients),
                         crate::error::ExitCode::Unavailable.code(),
@@ -272,10 +272,10 @@ impl Deliverer for Exec {
             .iter()
             .map(|(w, c)| format!("{w} (status {c})"))
             .collect();
-        eprintln!(
-            "pgpsendmail: {sent} of {total} copies handed on; not sent to: {}",
+        diag::say(format_args!(
+            "{sent} of {total} copies handed on; not sent to: {}",
             list.join("; ")
-        );
+        ));
         Ok(failed[0].1)
     }
 }

@@ -5,6 +5,15 @@
 //! non-ASCII bytes and cuts long values, so stderr and syslog lines stay one line and
 //! cannot carry forged log entries or terminal escape sequences.
 
+/// Writes one line `pgpsendmail: <text>` to stderr. A stderr that cannot be written (a
+/// closed pipe) is ignored: a diagnostic must never turn into a failure of its own, and
+/// `eprintln!` would panic there.
+pub fn say(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let line = format!("pgpsendmail: {text}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
 /// Longest piece of untrusted text put into one message.
 const MAX_SHOWN: usize = 200;
 

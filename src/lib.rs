@@ -284,7 +284,7 @@ pub fn run_sendmail<R: BufRead>(
     } else {
         let kr = Keyring::load(&cfg.keyring, env.now);
         for p in &kr.problems {
-            eprintln!("pgpsendmail: warning: keyring {p}");
+            diag::say(format_args!("warning: keyring {p}"));
         }
         kr
     };
@@ -439,10 +439,10 @@ pub fn run_sendmail<R: BufRead>(
         let store = store.ok_or_else(|| Error::Internal("no body kept".into()))?;
         let header = pgpmime::plain_header(&head);
         let names: Vec<String> = plaintext.iter().map(|a| sanitize(a.as_str())).collect();
-        eprintln!(
-            "pgpsendmail: warning: no usable key; sending an unencrypted copy, as configured, to: {}",
+        diag::say(format_args!(
+            "warning: no usable key; sending an unencrypted copy, as configured, to: {}",
             names.join(", ")
-        );
+        ));
         for r in plaintext {
             copies.push(plain_copy(
                 &inv,

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 use pgpsendmail::error::ExitCode;
-use pgpsendmail::{Env, config, deliver, keys};
+use pgpsendmail::{Env, config, deliver, diag, keys};
 
 /// The admin interface (invoked as `pgpsendmail` with a subcommand or --help/--version).
 #[derive(Parser, Debug)]
@@ -71,7 +71,7 @@ fn harden() {
         )
     };
     if ruid != euid || rgid != egid {
-        eprintln!("pgpsendmail: refusing to run set-uid or set-gid");
+        diag::say(format_args!("refusing to run set-uid or set-gid"));
         std::process::exit(ExitCode::Software.code());
     }
 }
@@ -117,7 +117,9 @@ fn main() {
     if name == "mailq" || name == "newaliases" {
         // Pass-through to the real sendmail comes in a later version; until then, say so
         // instead of treating the call as a message without recipients.
-        eprintln!("pgpsendmail: invoked as {name}: not supported yet; run the MTA's own {name}");
+        diag::say(format_args!(
+            "invoked as {name}: not supported yet; run the MTA's own {name}"
+        ));
         std::process::exit(ExitCode::Usage.code());
     }
     let env = Env::snapshot();
@@ -125,7 +127,7 @@ fn main() {
     let code = match pgpsendmail::run_sendmail(argv, &env, stdin, &mut deliver::Exec) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("pgpsendmail: {e}");
+            diag::say(format_args!("{e}"));
             e.exit_code().code()
         }
     };

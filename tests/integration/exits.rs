@@ -354,3 +354,29 @@ fn check_into_a_closed_pipe_ends_quietly() {
     );
     assert!(!String::from_utf8_lossy(&out.stderr).contains("internal error"));
 }
+
+#[test]
+fn a_closed_stderr_pipe_does_not_stop_delivery() {
+    // A warning (a broken key file) written to a stderr nobody reads: the message still
+    // goes out, and pgpsendmail does not die on EPIPE.
+    let h = H::with_keys(&["alice"], "");
+    std::fs::write(h.keys.join("broken.asc"), "not a key\n").unwrap();
+    let (r, w) = {
+        let mut fds = [0; 2];
+        // SAFETY: pipe() fills two new descriptors that we own.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        use std::os::fd::FromRawFd;
+        unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) }
+    };
+    drop(r);
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture)
+        .args(["-i", "alice@example.org"])
+        .stdin(Stdio::from(std::fs::File::open(h.dir.path().join("pgpsendmail.toml")).unwrap()))
+        .stderr(Stdio::from(w))
+        .status()
+        .unwrap();
+    assert_eq!(out.code(), Some(0));
+    assert_eq!(h.captures().len(), 1);
+}
