@@ -366,14 +366,21 @@ fn a_closed_stderr_pipe_does_not_stop_delivery() {
         // SAFETY: pipe() fills two new descriptors that we own.
         assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
         use std::os::fd::FromRawFd;
-        unsafe { (std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])) }
+        unsafe {
+            (
+                std::fs::File::from_raw_fd(fds[0]),
+                std::fs::File::from_raw_fd(fds[1]),
+            )
+        }
     };
     drop(r);
     let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
         .env("PGPSENDMAIL_CONFIG", &h.config)
         .env("STAND_IN_DIR", &h.capture)
         .args(["-i", "alice@example.org"])
-        .stdin(Stdio::from(std::fs::File::open(h.dir.path().join("pgpsendmail.toml")).unwrap()))
+        .stdin(Stdio::from(
+            std::fs::File::open(h.dir.path().join("pgpsendmail.toml")).unwrap(),
+        ))
         .stderr(Stdio::from(w))
         .status()
         .unwrap();

@@ -86,3 +86,17 @@ fn gpg_decrypts_for_rsa3072_and_curve25519_recipients() {
         assert_eq!(body, b"hello gpg\r\n");
     }
 }
+
+#[test]
+fn gpg_decrypts_a_hidden_recipients_own_copy() {
+    // Hidden copies share the encrypted body with the visible copy but carry only their
+    // own PKESK: GnuPG must open each with its own key alone.
+    let Some(gpg) = gpg() else { return };
+    let h = H::new();
+    let msg = b"From: me@example.org\nTo: alice@example.org\nBcc: carol@example.net\nSubject: Hidden\n\nfor carol too\n";
+    let c = h.ok(&["-i", "-t"], msg);
+    assert_eq!(c.len(), 2);
+    let theirs = gpg_decrypt(gpg, "carol", &c[1]);
+    assert_eq!(payload_parts(&theirs).2, b"for carol too\r\n");
+    assert_eq!(gpg_decrypt(gpg, "alice", &c[0]), theirs);
+}

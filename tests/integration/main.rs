@@ -6,6 +6,7 @@
 //! * message.rs: every rule of spec/message.md;
 //! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
 //! * interop.rs: GnuPG decrypts the output (fails under CI=true when gpg is missing);
+//! * inprocess.rs: the pipeline in-process on generated inputs (no panic, no leak);
 //! * hostile header sections are in hostile.rs; memory for a 200 MiB message is the
 //!   separate test binary tests/streaming.rs (it reads its children's peak memory).
 
@@ -13,6 +14,7 @@ mod callers;
 mod exits;
 mod harness;
 mod hostile;
+mod inprocess;
 mod interop;
 mod keys;
 mod message;
