@@ -853,3 +853,14 @@ fn duplicates_collapse_with_case_insensitive_domain_only() {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].rcpts(), ["alice@EXAMPLE.org"]);
 }
+
+#[test]
+fn row46_smime_enveloped_passes_through() {
+    let h = H::new();
+    let msg = b"From: me@example.org\nTo: nokey@example.org\nSubject: smime\nMIME-Version: 1.0\n\
+Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\n\
+Content-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHA6CAMIACAQAxggFOMIIBSgIBADAyMCUxCzAJBgNVBAYTAkRF\n";
+    let c = h.ok(&["-i", "nokey@example.org"], msg);
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].text().as_bytes(), &msg[..], "handed on unchanged");
+}
