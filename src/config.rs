@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_PATH: &str = "/etc/pgpsendmail/pgpsendmail.toml";
 pub const DEFAULT_KEYRING: &str = "/etc/pgpsendmail/keys";
 pub const DEFAULT_SUBJECT: &str = "[...]";
+pub const DEFAULT_WARN_DAYS: u32 = 30;
 /// Largest configuration file read, so a hostile path (a device, a huge file) cannot stall us.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
@@ -103,6 +104,7 @@ struct RawConfig {
     keyring: Option<Vec<PathBuf>>,
     missing_key: Option<MissingKey>,
     subject: Option<String>,
+    warn_days: Option<u32>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
 }
@@ -118,6 +120,8 @@ pub struct Config {
     pub keyring: Vec<PathBuf>,
     pub missing_key: MissingKey,
     pub subject: String,
+    /// A key used for a message that expires within this many days is warned about.
+    pub warn_days: u32,
     /// Keys normalized: addresses lower-cased, domains as `@domain` lower-cased, fingerprints
     /// as upper-case hex without spaces, aliases parsed.
     pub recipients: BTreeMap<String, Rule>,
@@ -141,6 +145,7 @@ impl Default for Config {
             keyring: vec![PathBuf::from(DEFAULT_KEYRING)],
             missing_key: MissingKey::Refuse,
             subject: DEFAULT_SUBJECT.to_string(),
+            warn_days: DEFAULT_WARN_DAYS,
             recipients: BTreeMap::new(),
         }
     }
@@ -251,6 +256,15 @@ impl Config {
                 ));
             }
             cfg.subject = s;
+        }
+        if let Some(d) = raw.warn_days {
+            if d > 3650 {
+                return Err(err(
+                    "warn_days",
+                    "must be a number of days from 0 to 3650".into(),
+                ));
+            }
+            cfg.warn_days = d;
         }
         for (name, rule) in raw.recipients {
             let key = normalize_rule_key(&name).map_err(|m| err(&name, m))?;

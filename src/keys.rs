@@ -108,6 +108,9 @@ pub struct Cert {
     pub usable: std::result::Result<Vec<EncryptionKey>, Unusable>,
     /// The strongest cipher every usable key accepts.
     pub cipher: SymmetricKeyAlgorithm,
+    /// When a usable certificate stops being usable (Unix time): its primary key expires,
+    /// or its last encryption key does. `None`: never.
+    pub expires: Option<u64>,
 }
 
 /// Everything loaded from the configured sources.
@@ -397,6 +400,7 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         emails: Vec::new(),
         usable: Err(Unusable::NoValidSelfSignature),
         cipher: SymmetricKeyAlgorithm::AES256,
+        expires: None,
     };
 
     if primary.version() != KeyVersion::V4 {
@@ -518,10 +522,15 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         false
     };
     let mut unsupported: Option<String> = None;
+    // Expiry of each usable encryption key (None: never), for `expires`.
+    let mut key_expiries: Vec<Option<u64>> = Vec::new();
     if primary_flags_ok && can_encrypt(primary.algorithm()) {
         match weak_reason(primary.public_params()) {
             Some(w) => weak = Some(w),
-            None => keys.push(EncryptionKey::Primary(primary.clone())),
+            None => {
+                keys.push(EncryptionKey::Primary(primary.clone()));
+                key_expiries.push(primary_expiry);
+            }
         }
     }
     for sub in &cert.public_subkeys {
@@ -572,7 +581,18 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
             continue;
         }
         keys.push(EncryptionKey::Subkey(sub.key.clone()));
+        key_expiries.push(key_expiry(binding, sub_created));
     }
+    // Usable until the primary expires, or the last encryption key does.
+    let last_key = if key_expiries.iter().any(Option::is_none) {
+        None
+    } else {
+        key_expiries.iter().flatten().max().copied()
+    };
+    out.expires = match (primary_expiry, last_key) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     out.usable = if !keys.is_empty() {
         Ok(keys)
     } else if let Some(w) = weak {

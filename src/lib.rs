@@ -30,6 +30,7 @@ pub mod message;
 pub mod pgpmime;
 pub mod recipients;
 pub mod spool;
+pub mod syslog;
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -306,12 +307,13 @@ pub fn run_sendmail<R: BufRead>(
                 refused.join("; ")
             )));
         }
+        warn_expiring(&decisions, &keyring, &cfg, env.now);
     }
-    let plaintext: Vec<&Address> = decisions
-        .iter()
-        .filter(|(_, d)| matches!(d, Decision::Plaintext { .. }))
-        .map(|(a, _)| a)
-        .collect();
+    let recipients::Plan {
+        encrypted: groups,
+        cipher,
+        plaintext,
+    } = recipients::plan(&decisions, &envelope);
     if (protected || !plaintext.is_empty() || pgpmime::needs_scan(&head)) && store.is_none() {
         store = keep(&mut body)?;
     }
@@ -331,41 +333,6 @@ pub fn run_sendmail<R: BufRead>(
             store,
         )?);
         return deliverer.deliver(&program, copies);
-    }
-
-    // Group the encrypted recipients: all visible ones share a copy; each hidden one has its own.
-    let mut groups: Vec<(Vec<Address>, Vec<EncryptionKey>)> = Vec::new();
-    let mut cipher = pgp::crypto::sym::SymmetricKeyAlgorithm::AES256;
-    let mut visible_idx: Option<usize> = None;
-    for (r, d) in &decisions {
-        let Decision::Encrypt {
-            keys, cipher: c, ..
-        } = d
-        else {
-            continue;
-        };
-        if *c == pgp::crypto::sym::SymmetricKeyAlgorithm::AES128 {
-            cipher = *c;
-        }
-        if envelope.is_visible(r) {
-            let i = *visible_idx.get_or_insert_with(|| {
-                groups.push((Vec::new(), Vec::new()));
-                groups.len() - 1
-            });
-            groups[i].0.push(r.clone());
-            // Two visible recipients may share keys (an alias, a domain key): one PKESK each.
-            for k in keys {
-                if !groups[i]
-                    .1
-                    .iter()
-                    .any(|g| g.fingerprint() == k.fingerprint())
-                {
-                    groups[i].1.push(k.clone());
-                }
-            }
-        } else {
-            groups.push((vec![r.clone()], keys.clone()));
-        }
     }
 
     if !groups.is_empty() {
@@ -447,13 +414,45 @@ pub fn run_sendmail<R: BufRead>(
             copies.push(plain_copy(
                 &inv,
                 flavor,
-                vec![r.clone()],
+                vec![r],
                 header.clone(),
                 store.clone(),
             )?);
         }
     }
     deliverer.deliver(&program, copies)
+}
+
+/// Warns (stderr and syslog) about every certificate used for this message that stops
+/// being usable within `warn_days`: the mail still goes, but the next one may not.
+fn warn_expiring(
+    decisions: &[(Address, Decision)],
+    keyring: &Keyring,
+    cfg: &Config,
+    now: SystemTime,
+) {
+    let now = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let horizon = now + u64::from(cfg.warn_days) * 86_400;
+    for (rcpt, d) in decisions {
+        let Decision::Encrypt { certs, .. } = d else {
+            continue;
+        };
+        for fpr in certs {
+            if let Some(exp) = keyring.by_fingerprint(fpr).and_then(|c| c.expires)
+                && exp <= horizon
+            {
+                let text = format!(
+                    "warning: the key for {} ({fpr}) expires on {}",
+                    sanitize(rcpt.as_str()),
+                    keys::format_date(exp)
+                );
+                diag::say(format_args!("{text}"));
+                syslog::warn(&text);
+            }
+        }
+    }
 }
 
 /// A copy handed on without encryption (already-protected input, or a `plaintext`

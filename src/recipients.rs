@@ -120,9 +120,40 @@ pub enum Decision {
     Refuse { reason: String },
 }
 
+/// How a recipient's keys were found (for `explain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Under the recipient's own address.
+    Own,
+    /// Under the address of an `alias` entry.
+    Alias,
+    /// Under the address without its `+tag`.
+    Untagged(Address),
+    /// The fingerprint pinned by the recipient's `key` entry.
+    Pinned,
+    /// The `@domain` key, because there is no personal key.
+    DomainKey,
+    /// The `@domain` key, because the entry says `always = true`.
+    DomainAlways,
+}
+
+/// The decision for one recipient and how it was reached.
+#[derive(Debug, Clone)]
+pub struct Resolution {
+    pub decision: Decision,
+    /// The address the keys were looked up under (the alias target, or the recipient).
+    pub lookup: Address,
+    pub route: Route,
+}
+
 /// Finds the keys for `rcpt` under the configuration (keys.md "Which certificate belongs to
 /// a recipient").
 pub fn decide(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Decision {
+    resolve(rcpt, cfg, keyring).decision
+}
+
+/// [`decide`], with the route taken.
+pub fn resolve(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Resolution {
     let norm = rcpt.normalized();
     let exact: Option<&Rule> = cfg.recipients.get(&norm);
     let domain_rule: Option<&Rule> = rcpt
@@ -138,13 +169,20 @@ pub fn decide(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Decision {
         .unwrap_or_else(|| rcpt.clone());
     let shown = sanitize(rcpt.as_str());
 
+    let mut route = if lookup == *rcpt {
+        Route::Own
+    } else {
+        Route::Alias
+    };
     let result: std::result::Result<Vec<&crate::keys::Cert>, String> =
         if let Some(fpr) = exact.and_then(|r| r.key.as_deref()) {
+            route = Route::Pinned;
             by_fpr(keyring, fpr)
         } else if let Some(fpr) = domain_rule
             .filter(|r| r.always)
             .and_then(|r| r.key.as_deref())
         {
+            route = Route::DomainAlways;
             by_fpr(keyring, fpr)
         } else {
             let mut found = personal(keyring, &lookup);
@@ -152,16 +190,20 @@ pub fn decide(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Decision {
                 && let Some(untagged) = strip_tag(&lookup)
                 && let Ok(certs) = personal(keyring, &untagged)
             {
+                route = Route::Untagged(untagged);
                 found = Ok(certs);
             }
             match (found, domain_rule.and_then(|r| r.key.as_deref())) {
                 (Ok(c), _) => Ok(c),
-                (Err(_), Some(fpr)) => by_fpr(keyring, fpr),
+                (Err(_), Some(fpr)) => {
+                    route = Route::DomainKey;
+                    by_fpr(keyring, fpr)
+                }
                 (Err(e), None) => Err(e),
             }
         };
 
-    match result {
+    let decision = match result {
         Ok(certs) => {
             let mut keys = Vec::new();
             let mut fprs = Vec::new();
@@ -199,7 +241,70 @@ pub fn decide(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Decision {
                 MissingKey::Plaintext => Decision::Plaintext { reason },
             }
         }
+    };
+    Resolution {
+        decision,
+        lookup,
+        route,
     }
+}
+
+/// The copies a message becomes (message.md rule 10): one encrypted to every visible
+/// recipient, one for each hidden recipient, and one unencrypted copy for each recipient
+/// that `missing_key = "plaintext"` allows to go without a key.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Recipients of each encrypted copy, and the keys it is encrypted to (each key once).
+    pub encrypted: Vec<(Vec<Address>, Vec<EncryptionKey>)>,
+    /// The cipher for all encrypted copies (they share one session key): AES-256 unless
+    /// some recipient's key does not list it.
+    pub cipher: pgp::crypto::sym::SymmetricKeyAlgorithm,
+    pub plaintext: Vec<Address>,
+}
+
+/// Groups the decided recipients into copies.
+pub fn plan(decisions: &[(Address, Decision)], envelope: &Envelope) -> Plan {
+    use pgp::crypto::sym::SymmetricKeyAlgorithm;
+    let mut p = Plan {
+        encrypted: Vec::new(),
+        cipher: SymmetricKeyAlgorithm::AES256,
+        plaintext: Vec::new(),
+    };
+    let mut visible_idx: Option<usize> = None;
+    for (r, d) in decisions {
+        let (keys, cipher) = match d {
+            Decision::Encrypt { keys, cipher, .. } => (keys, cipher),
+            Decision::Plaintext { .. } => {
+                p.plaintext.push(r.clone());
+                continue;
+            }
+            Decision::Refuse { .. } => continue,
+        };
+        if *cipher == SymmetricKeyAlgorithm::AES128 {
+            p.cipher = SymmetricKeyAlgorithm::AES128;
+        }
+        if !envelope.is_visible(r) {
+            p.encrypted.push((vec![r.clone()], keys.clone()));
+            continue;
+        }
+        let groups = &mut p.encrypted;
+        let i = *visible_idx.get_or_insert_with(|| {
+            groups.push((Vec::new(), Vec::new()));
+            groups.len() - 1
+        });
+        let (rcpts, group_keys) = &mut p.encrypted[i];
+        rcpts.push(r.clone());
+        // Two visible recipients may share keys (an alias, a domain key): one PKESK each.
+        for k in keys {
+            if !group_keys
+                .iter()
+                .any(|g| g.fingerprint() == k.fingerprint())
+            {
+                group_keys.push(k.clone());
+            }
+        }
+    }
+    p
 }
 
 /// `user+tag@domain` → `user@domain`.

@@ -35,6 +35,7 @@ fn man5_documents_every_setting_and_its_example_parses() {
         "keyring",
         "missing_key",
         "subject",
+        "warn_days",
         "recipients",
         "alias",
         "key",

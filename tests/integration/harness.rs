@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use std::process::{Command as StdCommand, Stdio};
+
 use assert_cmd::Command;
 use pgpsendmail::decrypt;
 
@@ -277,4 +279,67 @@ pub fn crlf(s: &[u8]) -> Vec<u8> {
         prev = b;
     }
     out
+}
+
+/// The gpg binary, or `None` (skip) outside CI.
+pub fn gpg() -> Option<&'static str> {
+    let found = StdCommand::new("gpg")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Some("gpg");
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("gpg is not installed, and CI=true: install gnupg (.ci/run does)");
+    }
+    eprintln!("SKIPPED: gpg is not installed; the GnuPG interop test did not run");
+    None
+}
+
+/// A fresh public certificate for `uid` made by gpg in a throw-away home, expiring after
+/// `expire` (gpg syntax: "7d", "never"); armored. `None` when gpg is missing (outside CI).
+pub fn gpg_make_cert(uid: &str, expire: &str) -> Option<String> {
+    let gpg = gpg()?;
+    let home = tempfile::Builder::new()
+        .prefix("gh")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let run = |args: &[&str]| {
+        let out = StdCommand::new(gpg)
+            .env("GNUPGHOME", home.path())
+            .args([
+                "--batch",
+                "--quiet",
+                "--passphrase",
+                "",
+                "--pinentry-mode",
+                "loopback",
+            ])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(&["--quick-gen-key", uid, "ed25519", "sign,cert", expire]);
+    let fpr = String::from_utf8(run(&["--with-colons", "--list-keys", uid]))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .and_then(|l| l.split(':').nth(9))
+        .unwrap()
+        .to_string();
+    run(&["--quick-add-key", &fpr, "cv25519", "encr", expire]);
+    let armored = String::from_utf8(run(&["--export", "--armor", &fpr])).unwrap();
+    let _ = StdCommand::new("gpgconf")
+        .env("GNUPGHOME", home.path())
+        .args(["--kill", "gpg-agent"])
+        .status();
+    Some(armored)
 }

@@ -5,23 +5,6 @@ use std::process::{Command, Stdio};
 
 use crate::harness::*;
 
-/// The gpg binary, or `None` (skip) outside CI.
-fn gpg() -> Option<&'static str> {
-    let found = Command::new("gpg")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Some("gpg");
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("gpg is not installed, and CI=true: install gnupg (.ci/run does)");
-    }
-    eprintln!("SKIPPED: gpg is not installed; the GnuPG interop test did not run");
-    None
-}
-
 fn gpg_decrypt(gpg: &str, secret: &str, capture: &Capture) -> Vec<u8> {
     let home = tempfile::Builder::new()
         .prefix("gh")

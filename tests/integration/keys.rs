@@ -261,3 +261,32 @@ fn shared_and_duplicated_keys_give_one_pkesk_each() {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].open("ops").recipients, key_ids("ops")[1..].to_vec());
 }
+
+#[test]
+fn key_expiring_soon_is_used_with_a_warning() {
+    let Some(cert) = gpg_make_cert("Soon <soon@example.org>", "7d") else {
+        return;
+    };
+    let h = H::with_keys(&[], "");
+    std::fs::write(h.keys.join("soon.asc"), cert).unwrap();
+    let out = h.run(&["-i", "soon@example.org"], &msg("soon@example.org"));
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("warning: the key for soon@example.org"),
+        "{err}"
+    );
+    assert!(err.contains("expires on 20"), "{err}");
+    assert_eq!(h.captures().len(), 1, "still sent");
+
+    // Outside the window: no warning.
+    h.write_config("warn_days = 3\n");
+    let out = h.run(&["-i", "soon@example.org"], &msg("soon@example.org"));
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
