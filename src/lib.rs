@@ -18,6 +18,7 @@
 //! was written to any file.
 
 pub mod address;
+pub mod admin;
 pub mod args;
 pub mod config;
 pub mod decrypt;

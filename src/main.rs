@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::{Parser, Subcommand};
 use pgpsendmail::error::ExitCode;
-use pgpsendmail::{Env, config, deliver, diag, keys};
+use pgpsendmail::{Env, admin, deliver, diag};
 
 /// The admin interface (invoked as `pgpsendmail` with a subcommand or --help/--version).
 #[derive(Parser, Debug)]
@@ -32,7 +32,43 @@ struct Admin {
 enum AdminCommand {
     /// Validate the configuration and every keyring source; exit 0 when all is well,
     /// 1 with warnings, 78 with errors
-    Check,
+    Check {
+        /// Warn about certificates that stop being usable within this many days
+        /// (default: the warn_days setting, 30)
+        #[arg(long, value_name = "N")]
+        warn_days: Option<u32>,
+    },
+    /// Dry run: read a message on stdin and print what sending it with these sendmail
+    /// arguments would do (recipients, keys, copies, outer header, downstream argv);
+    /// exits with the status sending would end with. Nothing is sent.
+    Explain {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+        /// The sendmail arguments (for example: -t, or -i -- alice@example.org)
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "SENDMAIL-ARGS"
+        )]
+        args: Vec<OsString>,
+    },
+    /// Certificates in the keyring
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum KeysCommand {
+    /// List every certificate, or those for ADDRESS, and whether each is usable
+    List {
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+        address: Option<String>,
+    },
 }
 
 /// Hardening at start-up, one step each, before anything reads input.
@@ -163,99 +199,19 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
             return code;
         }
     };
-    match cmd {
-        AdminCommand::Check => check(),
-    }
-}
-
-/// `pgpsendmail check`: the configuration, the real sendmail, and every keyring source.
-fn check() -> i32 {
     let env = Env::snapshot();
-    let cfg = match config::Config::load(env.config_path.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            println!("error: {e}");
-            return ExitCode::Config.code();
+    let mut out = std::io::stdout().lock();
+    let res = match cmd {
+        AdminCommand::Check { warn_days } => admin::check(&env, warn_days, &mut out),
+        AdminCommand::Explain { json, args } => {
+            admin::explain(args, &env, std::io::stdin().lock(), json, &mut out)
         }
+        AdminCommand::Keys {
+            command: KeysCommand::List { json, address },
+        } => admin::keys_list(&env, address.as_deref(), json, &mut out),
     };
-    let mut errors = 0;
-    let mut warnings = 0;
-    match &cfg.path {
-        Some(p) => println!("configuration: {} (valid)", p.display()),
-        None => println!(
-            "configuration: {} not found, using defaults",
-            config::DEFAULT_PATH
-        ),
-    }
-    match deliver::find_sendmail(&cfg, None) {
-        Ok(p) => {
-            let flavor = cfg.flavor.unwrap_or_else(|| config::Flavor::infer(&p));
-            let how = if cfg.flavor.is_some() {
-                "configured"
-            } else {
-                "inferred"
-            };
-            let flavor = format!("{flavor:?}").to_lowercase();
-            println!("real sendmail: {} (flavor {flavor}, {how})", p.display());
-        }
-        Err(e) => {
-            println!("error: {e}");
-            errors += 1;
-        }
-    }
-    let kr = keys::Keyring::load(&cfg.keyring, env.now);
-    for p in &kr.problems {
-        println!("warning: keyring {p}");
-        warnings += 1;
-    }
-    let usable = kr.certs.iter().filter(|c| c.usable.is_ok()).count();
-    if usable == 0 {
-        println!("warning: no usable certificate in the keyring: every recipient would be refused");
-        warnings += 1;
-    }
-    println!(
-        "certificates: {} loaded, {usable} usable for encryption",
-        kr.certs.len()
-    );
-    for c in kr.certs.iter().filter(|c| c.usable.is_err()) {
-        let why = c
-            .usable
-            .as_ref()
-            .err()
-            .map(|u| u.to_string())
-            .unwrap_or_default();
-        println!(
-            "warning: certificate {} ({}) is not usable: {why}",
-            c.fingerprint,
-            c.source.display()
-        );
-        warnings += 1;
-    }
-    for (name, rule) in &cfg.recipients {
-        if let Some(fpr) = &rule.key
-            && kr.by_fingerprint(fpr).is_none_or(|c| c.usable.is_err())
-        {
-            println!(
-                "warning: [recipients] {name}: key {fpr} is not a usable certificate in the keyring"
-            );
-            warnings += 1;
-        }
-        if let Some(alias) = &rule.alias
-            && kr.by_email(&alias.normalized()).all(|c| c.usable.is_err())
-        {
-            println!(
-                "warning: [recipients] {name}: alias {} has no usable certificate",
-                alias.as_str()
-            );
-            warnings += 1;
-        }
-    }
-    if errors > 0 {
-        ExitCode::Config.code()
-    } else if warnings > 0 {
-        1
-    } else {
-        println!("all well");
-        0
-    }
+    res.unwrap_or_else(|e| {
+        diag::say(format_args!("cannot write the output: {e}"));
+        ExitCode::IoErr.code()
+    })
 }

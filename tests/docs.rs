@@ -21,7 +21,15 @@ fn man8_documents_every_option() {
             o.letter
         );
     }
-    for word in ["check", "PGPSENDMAIL_CONFIG", "EXIT STATUS", "SECURITY"] {
+    for word in [
+        "check",
+        "explain",
+        "keys list",
+        "warn\\-days",
+        "PGPSENDMAIL_CONFIG",
+        "EXIT STATUS",
+        "SECURITY",
+    ] {
         assert!(man.contains(word), "pgpsendmail.8 lacks {word}");
     }
 }

@@ -1,6 +1,7 @@
 //! pgpsendmail's integration tests: one binary, one harness (harness.rs), run against the
 //! stand-in sendmail. Each module follows one part of the spec:
 //!
+//! * admin.rs: check, explain and keys list;
 //! * callers.rs: every caller of spec/cli.md section 1 (rows of the research checklist);
 //! * exits.rs: every exit code of spec/cli.md section 7;
 //! * message.rs: every rule of spec/message.md;
@@ -10,6 +11,7 @@
 //! * hostile header sections are in hostile.rs; memory for a 200 MiB message is the
 //!   separate test binary tests/streaming.rs (it reads its children's peak memory).
 
+mod admin;
 mod callers;
 mod exits;
 mod harness;

@@ -1,0 +1,505 @@
+//! The admin commands behind `pgpsendmail check`, `explain` and `keys list`: they read the
+//! same configuration and keys as the sendmail face and say what it would do, without
+//! sending anything. main.rs parses their arguments (clap) and calls these.
+//!
+//! Output goes to the writer given (stdout in main); exit codes: `check` 0 / 1 (warnings)
+//! / 78 (errors), for cron and monitoring; `explain` the status sending would end with;
+//! `keys list` 0, or 1 when nothing matches.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{BufRead, Write};
+
+use serde::Serialize;
+
+use crate::address::Address;
+use crate::args::{self, Sender};
+use crate::config::{Config, Flavor};
+use crate::deliver;
+use crate::diag::sanitize;
+use crate::error::{Error, ExitCode};
+use crate::keys::{Cert, EncryptionKey, Keyring, format_date};
+use crate::message::Input;
+use crate::pgpmime::{self, Child, Payload, Synth};
+use crate::recipients::{self, Decision, Route};
+use crate::{Env, config};
+
+fn unix_now(env: &Env) -> u64 {
+    env.now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn flavor_name(f: Flavor) -> String {
+    format!("{f:?}").to_lowercase()
+}
+
+/// `pgpsendmail check`: the configuration, the real sendmail and every keyring source.
+pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io::Result<i32> {
+    let cfg = match Config::load(env.config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(ExitCode::Config.code());
+        }
+    };
+    let warn_days = warn_days.unwrap_or(cfg.warn_days);
+    let (mut errors, mut warnings) = (0, 0);
+    match &cfg.path {
+        Some(p) => writeln!(out, "configuration: {} (valid)", p.display())?,
+        None => writeln!(
+            out,
+            "configuration: {} not found, using defaults",
+            config::DEFAULT_PATH
+        )?,
+    }
+    match deliver::find_sendmail(&cfg, env.self_exe.as_deref()) {
+        Ok(p) => {
+            let (flavor, how) = match cfg.flavor {
+                Some(f) => (f, "configured"),
+                None => (Flavor::infer(&p), "inferred"),
+            };
+            writeln!(
+                out,
+                "real sendmail: {} (flavor {}, {how})",
+                p.display(),
+                flavor_name(flavor)
+            )?;
+        }
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            errors += 1;
+        }
+    }
+    let kr = Keyring::load(&cfg.keyring, env.now);
+    for p in &kr.problems {
+        writeln!(out, "warning: keyring {p}")?;
+        warnings += 1;
+    }
+    let usable = kr.certs.iter().filter(|c| c.usable.is_ok()).count();
+    writeln!(
+        out,
+        "certificates: {} loaded, {usable} usable for encryption",
+        kr.certs.len()
+    )?;
+    if usable == 0 {
+        writeln!(
+            out,
+            "warning: no usable certificate in the keyring: every recipient would be refused"
+        )?;
+        warnings += 1;
+    }
+    let horizon = unix_now(env) + u64::from(warn_days) * 86_400;
+    for c in &kr.certs {
+        let src = sanitize(&c.source.display().to_string());
+        match (&c.usable, c.expires) {
+            (Err(why), _) => {
+                writeln!(
+                    out,
+                    "warning: certificate {} ({src}) is not usable: {why}",
+                    c.fingerprint
+                )?;
+                warnings += 1;
+            }
+            (Ok(_), Some(exp)) if exp <= horizon => {
+                writeln!(
+                    out,
+                    "warning: certificate {} ({src}) for {} expires on {} (within {warn_days} days)",
+                    c.fingerprint,
+                    c.emails.join(", "),
+                    format_date(exp)
+                )?;
+                warnings += 1;
+            }
+            _ => {}
+        }
+    }
+    // Several usable certificates for one address: all are used (keys.md); say so.
+    let mut by_addr: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for c in kr.certs.iter().filter(|c| c.usable.is_ok()) {
+        for e in &c.emails {
+            by_addr.entry(e).or_default().push(&c.fingerprint);
+        }
+    }
+    for (addr, fprs) in by_addr.iter().filter(|(_, f)| f.len() > 1) {
+        let mut fprs = fprs.clone();
+        fprs.dedup();
+        if fprs.len() > 1 {
+            writeln!(
+                out,
+                "note: {} has {} usable certificates; messages are encrypted to all of them: {}",
+                sanitize(addr),
+                fprs.len(),
+                fprs.join(", ")
+            )?;
+        }
+    }
+    // Every [recipients] entry must lead to a usable key (an "@domain" entry without key
+    // has nothing to resolve).
+    for (name, rule) in &cfg.recipients {
+        let probe = if let Some(domain) = name.strip_prefix('@') {
+            if rule.key.is_none() {
+                continue;
+            }
+            Address::parse_single(&format!("nobody-{}@{domain}", std::process::id()))
+        } else {
+            Address::parse_single(name)
+        };
+        let Ok(probe) = probe else { continue };
+        let res = recipients::resolve(&probe, &cfg, &kr);
+        if let Decision::Refuse { reason } | Decision::Plaintext { reason } = res.decision {
+            let why = reason.split_once(": ").map_or(reason.as_str(), |(_, w)| w);
+            writeln!(
+                out,
+                "warning: [recipients] \"{}\" resolves to no usable key: {why}",
+                sanitize(name)
+            )?;
+            warnings += 1;
+        }
+    }
+    Ok(if errors > 0 {
+        writeln!(out, "{errors} error(s), {warnings} warning(s)")?;
+        ExitCode::Config.code()
+    } else if warnings > 0 {
+        writeln!(out, "{warnings} warning(s)")?;
+        1
+    } else {
+        writeln!(out, "all well")?;
+        0
+    })
+}
+
+/// One certificate as `explain` and `keys list` show it.
+#[derive(Debug, Serialize)]
+pub struct CertView {
+    pub fingerprint: String,
+    pub source: String,
+    pub addresses: Vec<String>,
+    pub usable: bool,
+    /// Why not, when not usable.
+    pub reason: Option<String>,
+    /// YYYY-MM-DD when it stops being usable.
+    pub expires: Option<String>,
+    pub encryption_keys: Vec<String>,
+}
+
+impl CertView {
+    fn of(c: &Cert) -> CertView {
+        CertView {
+            fingerprint: c.fingerprint.clone(),
+            source: c.source.display().to_string(),
+            addresses: c.emails.clone(),
+            usable: c.usable.is_ok(),
+            reason: c.usable.as_ref().err().map(|u| u.to_string()),
+            expires: c.expires.map(format_date),
+            encryption_keys: c
+                .usable
+                .as_ref()
+                .map(|k| k.iter().map(EncryptionKey::fingerprint).collect())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct RecipientView {
+    address: String,
+    visible: bool,
+    lookup: String,
+    route: String,
+    decision: &'static str,
+    reason: Option<String>,
+    certificates: Vec<CertView>,
+}
+
+#[derive(Debug, Serialize)]
+struct CopyView {
+    recipients: Vec<String>,
+    encrypted: bool,
+    argv: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Explanation {
+    real_sendmail: Option<String>,
+    flavor: String,
+    already_encrypted: bool,
+    recipients: Vec<RecipientView>,
+    cipher: Option<String>,
+    copies: Vec<CopyView>,
+    outer_header: Vec<String>,
+    /// The exit status sending this message would end with (before the real sendmail's own).
+    exit: i32,
+    error: Option<String>,
+}
+
+fn route_text(route: &Route, rcpt: &Address, lookup: &Address) -> String {
+    match route {
+        Route::Own => "own address".into(),
+        Route::Alias => format!("alias of {} in [recipients]", sanitize(rcpt.as_str())),
+        Route::Untagged(a) => format!("+tag dropped: {}", sanitize(a.as_str())),
+        Route::Pinned => "key pinned in [recipients]".into(),
+        Route::DomainKey => format!(
+            "domain key (no personal key for {})",
+            sanitize(lookup.as_str())
+        ),
+        Route::DomainAlways => "domain key (always = true)".into(),
+    }
+}
+
+/// `pgpsendmail explain [--json] [sendmail arguments] < message`: what sending would do.
+pub fn explain<R: BufRead>(
+    args: Vec<OsString>,
+    env: &Env,
+    stdin: R,
+    json: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<i32> {
+    let mut ex = Explanation {
+        real_sendmail: None,
+        flavor: String::new(),
+        already_encrypted: false,
+        recipients: Vec::new(),
+        cipher: None,
+        copies: Vec::new(),
+        outer_header: Vec::new(),
+        exit: 0,
+        error: None,
+    };
+    if let Err(e) = explain_into(&mut ex, args, env, stdin) {
+        ex.exit = e.exit_code().code();
+        ex.error = Some(e.to_string());
+    }
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &ex)?;
+        writeln!(out)?;
+    } else {
+        write_text(&ex, out)?;
+    }
+    Ok(ex.exit)
+}
+
+fn explain_into<R: BufRead>(
+    ex: &mut Explanation,
+    args: Vec<OsString>,
+    env: &Env,
+    stdin: R,
+) -> crate::error::Result<()> {
+    let inv = args::parse(args)?;
+    if let args::Mode::NotYet(m) = &inv.mode {
+        return Err(Error::Usage(format!("mode {m} is not supported yet")));
+    }
+    let cfg = Config::load(env.config_path.as_deref())?;
+    let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref());
+    let flavor = match (&program, cfg.flavor) {
+        (_, Some(f)) => f,
+        (Ok(p), None) => Flavor::infer(p),
+        (Err(_), None) => Flavor::Postfix,
+    };
+    ex.flavor = flavor_name(flavor);
+    let program = program?;
+    ex.real_sendmail = Some(program.display().to_string());
+    let head = Input::new(stdin, inv.ignore_dots).read_head()?;
+    let envelope = recipients::envelope(&inv.recipients, &head, inv.extract_recipients, flavor)?;
+    ex.already_encrypted = pgpmime::is_protected_by_header(&head);
+    let argv = |rcpts: &[Address]| -> crate::error::Result<Vec<String>> {
+        let mut v = vec![program.display().to_string()];
+        v.extend(
+            deliver::downstream_args(&inv, flavor, rcpts)?
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned()),
+        );
+        Ok(v)
+    };
+    if ex.already_encrypted {
+        ex.copies.push(CopyView {
+            recipients: envelope.recipients.iter().map(|a| a.to_string()).collect(),
+            encrypted: false,
+            argv: argv(&envelope.recipients)?,
+        });
+        return Ok(());
+    }
+    let keyring = Keyring::load(&cfg.keyring, env.now);
+    let mut decisions = Vec::new();
+    let mut refused = false;
+    for r in &envelope.recipients {
+        let res = recipients::resolve(r, &cfg, &keyring);
+        let (decision, reason, certs) = match &res.decision {
+            Decision::Encrypt { certs, .. } => (
+                "encrypt",
+                None,
+                certs
+                    .iter()
+                    .filter_map(|f| keyring.by_fingerprint(f))
+                    .map(CertView::of)
+                    .collect(),
+            ),
+            Decision::Plaintext { reason } => ("plaintext", Some(reason.clone()), Vec::new()),
+            Decision::Refuse { reason } => {
+                refused = true;
+                ("refuse", Some(reason.clone()), Vec::new())
+            }
+        };
+        ex.recipients.push(RecipientView {
+            address: r.to_string(),
+            visible: envelope.is_visible(r),
+            lookup: res.lookup.to_string(),
+            route: route_text(&res.route, r, &res.lookup),
+            decision,
+            reason,
+            certificates: certs,
+        });
+        decisions.push((r.clone(), res.decision));
+    }
+    if refused {
+        ex.exit = ExitCode::NoUser.code();
+        return Ok(());
+    }
+    let plan = recipients::plan(&decisions, &envelope);
+    if !plan.encrypted.is_empty() {
+        ex.cipher = Some(format!("{:?}", plan.cipher));
+    }
+    for (rcpts, _) in &plan.encrypted {
+        ex.copies.push(CopyView {
+            recipients: rcpts.iter().map(|a| a.to_string()).collect(),
+            encrypted: true,
+            argv: argv(rcpts)?,
+        });
+    }
+    for r in &plan.plaintext {
+        ex.copies.push(CopyView {
+            recipients: vec![r.to_string()],
+            encrypted: false,
+            argv: argv(std::slice::from_ref(r))?,
+        });
+    }
+    // The outer header section as it would be (synthesized fields get fresh values).
+    let synth = Synth {
+        from_addr: match &inv.sender {
+            Some(Sender::Address(a)) if Address::parse_single(a).is_ok() => a.clone(),
+            _ => env.login.clone(),
+        },
+        full_name: inv.full_name.clone(),
+        host: env.hostname.clone(),
+        now: env.now,
+    };
+    let payload = Payload::build(&head, &Child::for_head(&head, None), &cfg.subject, &synth);
+    let outer = String::from_utf8_lossy(&payload.outer_prefix).into_owned();
+    let header = outer.split("\n\n").next().unwrap_or("");
+    ex.outer_header = header.lines().map(String::from).collect();
+    Ok(())
+}
+
+fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
+    if let Some(p) = &ex.real_sendmail {
+        writeln!(out, "real sendmail: {p} (flavor {})", ex.flavor)?;
+    }
+    if ex.already_encrypted {
+        writeln!(
+            out,
+            "the message is already encrypted: it would be handed on as it is, Bcc removed"
+        )?;
+    }
+    for r in &ex.recipients {
+        let vis = if r.visible { "visible" } else { "hidden" };
+        writeln!(out, "recipient {} ({vis})", sanitize(&r.address))?;
+        writeln!(
+            out,
+            "  keys looked up as {} ({})",
+            sanitize(&r.lookup),
+            r.route
+        )?;
+        for c in &r.certificates {
+            let exp = c
+                .expires
+                .as_deref()
+                .map_or(String::new(), |d| format!(", expires {d}"));
+            writeln!(
+                out,
+                "  certificate {} from {}{exp}",
+                c.fingerprint,
+                sanitize(&c.source)
+            )?;
+            for k in &c.encryption_keys {
+                writeln!(out, "    encryption key {k}")?;
+            }
+        }
+        match r.decision {
+            "refuse" => writeln!(
+                out,
+                "  REFUSED: {}",
+                r.reason.as_deref().unwrap_or_default()
+            )?,
+            "plaintext" => writeln!(
+                out,
+                "  no usable key; gets an UNENCRYPTED copy (missing_key = \"plaintext\"): {}",
+                r.reason.as_deref().unwrap_or_default()
+            )?,
+            _ => {}
+        }
+    }
+    for (i, c) in ex.copies.iter().enumerate() {
+        let how = match (&ex.cipher, c.encrypted) {
+            (Some(cipher), true) => format!("encrypted, {cipher}"),
+            _ if ex.already_encrypted => "as given".to_string(),
+            _ => "NOT encrypted".to_string(),
+        };
+        writeln!(out, "copy {} ({how}): {}", i + 1, c.recipients.join(", "))?;
+        writeln!(out, "  {}", c.argv.join(" "))?;
+    }
+    if !ex.outer_header.is_empty() {
+        writeln!(out, "outer header:")?;
+        for l in &ex.outer_header {
+            writeln!(out, "  {l}")?;
+        }
+    }
+    match (&ex.error, ex.exit) {
+        (Some(e), code) => writeln!(out, "error: {e} (sending would exit {code})")?,
+        (None, 0) => writeln!(out, "result: would be sent")?,
+        (None, code) => writeln!(out, "result: nothing would be sent (exit {code})")?,
+    }
+    Ok(())
+}
+
+/// `pgpsendmail keys list [ADDRESS]`: every certificate, or those for one address.
+pub fn keys_list(
+    env: &Env,
+    address: Option<&str>,
+    json: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<i32> {
+    let cfg = match Config::load(env.config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(ExitCode::Config.code());
+        }
+    };
+    let kr = Keyring::load(&cfg.keyring, env.now);
+    let want = address.map(|a| a.to_lowercase());
+    let certs: Vec<CertView> = kr
+        .certs
+        .iter()
+        .filter(|c| want.as_ref().is_none_or(|w| c.emails.contains(w)))
+        .map(CertView::of)
+        .collect();
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &certs)?;
+        writeln!(out)?;
+    } else {
+        for c in &certs {
+            let state = match (&c.reason, &c.expires) {
+                (Some(r), _) => format!("NOT USABLE: {r}"),
+                (None, Some(d)) => format!("usable until {d}"),
+                (None, None) => "usable".into(),
+            };
+            writeln!(out, "{} {state}", c.fingerprint)?;
+            writeln!(out, "  addresses: {}", c.addresses.join(", "))?;
+            writeln!(out, "  source: {}", sanitize(&c.source))?;
+        }
+        for p in &kr.problems {
+            writeln!(out, "warning: keyring {p}")?;
+        }
+    }
+    Ok(if certs.is_empty() { 1 } else { 0 })
+}

@@ -1,0 +1,194 @@
+//! The admin commands: `check`, `explain` (text and JSON) and `keys list` tell the truth
+//! about what sending would do, and never send.
+
+use crate::harness::*;
+
+fn admin(h: &H, args: &[&str], stdin: &[u8]) -> (i32, String) {
+    let out = h
+        .cmd()
+        .args(args)
+        .write_stdin(stdin.to_vec())
+        .output()
+        .unwrap();
+    assert!(
+        h.captures().is_empty(),
+        "an admin command handed something on"
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+const MSG: &[u8] = b"From: me@example.org\nTo: alice@example.org, root\nBcc: carol@example.net\n\
+Subject: secret subject\nX-Cron-Env: <A=1>\n\nbody\n";
+
+#[test]
+fn explain_tells_every_recipient_copy_header_and_argv() {
+    let h = H::new();
+    let (code, text) = admin(&h, &["explain", "-t"], MSG);
+    assert_eq!(code, 0, "{text}");
+    for want in [
+        "recipient alice@example.org (visible)",
+        "keys looked up as alice@example.org (own address)",
+        &format!("certificate {} from ", fingerprint("alice")),
+        "recipient root (visible)",
+        "keys looked up as ops@example.org (alias of root in [recipients])",
+        &format!("certificate {} from ", fingerprint("ops")),
+        "recipient carol@example.net (hidden)",
+        "copy 1 (encrypted, AES256): alice@example.org, root",
+        "copy 2 (encrypted, AES256): carol@example.net",
+        " -i -- alice@example.org root",
+        " -i -- carol@example.net",
+        "  Subject: [...]",
+        "result: would be sent",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("secret subject") && !text.contains("X-Cron-Env"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_says_why_a_recipient_is_refused_and_exits_67() {
+    let h = H::with_keys(&["alice", "expired", "signonly"], "");
+    let (code, text) = admin(
+        &h,
+        &[
+            "explain",
+            "-i",
+            "--",
+            "alice@example.org",
+            "expired@example.org",
+            "signonly@example.org",
+            "nobody@example.org",
+        ],
+        b"To: alice@example.org\n\nx\n",
+    );
+    assert_eq!(code, 67, "{text}");
+    assert!(
+        text.contains("REFUSED: expired@example.org: certificate"),
+        "{text}"
+    );
+    assert!(text.contains("expired on "), "{text}");
+    assert!(text.contains("no usable encryption subkey"), "{text}");
+    assert!(
+        text.contains("REFUSED: nobody@example.org: no certificate"),
+        "{text}"
+    );
+    assert!(
+        text.contains("result: nothing would be sent (exit 67)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_json_for_scripts() {
+    let fpr = fingerprint("gateway");
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!(
+            "[recipients]\n\"root\" = {{ alias = \"ops@example.org\" }}\n\"@example.com\" = {{ key = \"{fpr}\" }}\n"
+        ),
+    );
+    let (code, text) = admin(
+        &h,
+        &[
+            "explain",
+            "--json",
+            "-i",
+            "--",
+            "alice+cron@example.org",
+            "x@example.com",
+        ],
+        b"To: alice+cron@example.org\n\nx\n",
+    );
+    assert_eq!(code, 0, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["exit"], 0);
+    let r = &v["recipients"];
+    assert_eq!(r[0]["address"], "alice+cron@example.org");
+    assert_eq!(r[0]["route"], "+tag dropped: alice@example.org");
+    assert_eq!(
+        r[0]["certificates"][0]["fingerprint"],
+        fingerprint("alice").as_str()
+    );
+    assert_eq!(r[1]["visible"], false);
+    assert!(r[1]["route"].as_str().unwrap().starts_with("domain key"));
+    assert_eq!(r[1]["certificates"][0]["fingerprint"], fpr.as_str());
+    assert_eq!(v["copies"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        v["copies"][1]["argv"].as_array().unwrap().last().unwrap(),
+        "x@example.com"
+    );
+}
+
+#[test]
+fn explain_reports_usage_errors_with_their_code() {
+    let h = H::new();
+    let (code, text) = admin(&h, &["explain", "-X", "/tmp/x", "a@example.org"], b"");
+    assert_eq!(code, 64);
+    assert!(text.contains("error: option -X is refused"), "{text}");
+}
+
+#[test]
+fn check_flags_a_key_that_expires_next_week() {
+    let Some(cert) = gpg_make_cert("Next Week <nextweek@example.org>", "7d") else {
+        return;
+    };
+    let h = H::with_keys(&[], "");
+    std::fs::write(h.keys.join("nextweek.asc"), cert).unwrap();
+    let (code, text) = admin(&h, &["check"], b"");
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("for nextweek@example.org expires on "),
+        "{text}"
+    );
+    let (code, text) = admin(&h, &["check", "--warn-days", "3"], b"");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("all well"), "{text}");
+}
+
+#[test]
+fn check_reports_dead_recipients_entries_and_shared_addresses() {
+    let h = H::with_keys(
+        &["alice", "two"],
+        "[recipients]\n\"root\" = { alias = \"nobody@example.org\" }\n\"www-data\" = { alias = \"alice@example.org\" }\n",
+    );
+    let (code, text) = admin(&h, &["check"], b"");
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("warning: [recipients] \"root\" resolves to no usable key"),
+        "{text}"
+    );
+    assert!(!text.contains("\"www-data\""), "{text}");
+    assert!(
+        text.contains("note: two@example.org has 2 usable certificates"),
+        "{text}"
+    );
+}
+
+#[test]
+fn keys_list_shows_usability() {
+    let h = H::with_keys(&["alice", "revoked"], "");
+    let (code, text) = admin(&h, &["keys", "list"], b"");
+    assert_eq!(code, 0);
+    assert!(
+        text.contains(&format!("{} usable", fingerprint("alice"))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{} NOT USABLE: revoked", fingerprint("revoked"))),
+        "{text}"
+    );
+    let (code, text) = admin(&h, &["keys", "list", "Alice@Example.org"], b"");
+    assert_eq!(code, 0);
+    assert!(!text.contains(&fingerprint("revoked")));
+    let (code, _) = admin(&h, &["keys", "list", "nobody@example.org"], b"");
+    assert_eq!(code, 1);
+    let (_, json) = admin(&h, &["keys", "list", "--json"], b"");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+}
