@@ -157,9 +157,9 @@ fn bsd_mailx_t_with_bcc_header() {
     assert_eq!(c[0].rcpts(), ["alice@example.org"]);
     assert_eq!(c[1].rcpts(), ["carol@example.net"]);
     for copy in &c {
-        assert!(!contains(&copy.stdin, b"Bcc"), "Bcc outside");
+        assert!(!contains(&copy.cleartext(), b"Bcc"), "Bcc outside");
         assert!(
-            !contains(&copy.stdin, b"carol"),
+            !contains(&copy.cleartext(), b"carol"),
             "hidden recipient named outside"
         );
     }
@@ -195,7 +195,7 @@ fn row04_debian_cron_local_name_and_lone_dot() {
     assert_eq!(body, crlf(b"backup started\n.\nbackup finished\n"));
     for secret in [&b"X-Cron-Env"[..], b"hunter2", b"secret-flag", b"backup"] {
         assert!(
-            !contains(&c[0].stdin, secret),
+            !contains(&c[0].cleartext(), secret),
             "{} outside",
             String::from_utf8_lossy(secret)
         );
@@ -405,10 +405,10 @@ fn row16_php_mail_crlf_headers_lf_body_bcc() {
     assert_eq!(c[1].rcpts(), ["carol@example.net"]);
     for copy in &c {
         assert!(
-            !contains(&copy.stdin, b"\r"),
+            !contains(&copy.cleartext(), b"\r"),
             "LF only towards the local sendmail"
         );
-        assert!(!contains(&copy.stdin, b"Bcc"));
+        assert!(!contains(&copy.cleartext(), b"Bcc"));
     }
     let o = c[0].open("alice");
     assert!(!contains(&o.payload, b"Bcc"));
@@ -422,7 +422,7 @@ fn row17_phpmailer() {
     let msg = b"To: alice@example.org\nBcc: bob@example.org\nSubject: x\n\nb\n";
     let c = h.ok(&["-oi", "-fsender@example.org", "-t"], msg);
     assert_eq!(c.len(), 2);
-    assert!(c.iter().all(|c| !contains(&c.stdin, b"Bcc")));
+    assert!(c.iter().all(|c| !contains(&c.cleartext(), b"Bcc")));
 }
 
 #[test]
@@ -444,7 +444,7 @@ fn row18_nodemailer_bcc_header_without_t() {
     assert_eq!(c.len(), 2);
     assert_eq!(c[1].rcpts(), ["bob@example.org"]);
     for copy in &c {
-        assert!(!contains(&copy.stdin, b"Bcc"));
+        assert!(!contains(&copy.cleartext(), b"Bcc"));
     }
     assert!(!contains(&c[0].open("alice").payload, b"Bcc"));
 }
@@ -579,7 +579,7 @@ fn row28_undisclosed_recipients_and_bcc() {
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].rcpts(), ["carol@example.net"]);
     assert!(c[0].outer_header().contains("To: undisclosed-recipients:;"));
-    assert!(!contains(&c[0].stdin, b"Bcc"));
+    assert!(!contains(&c[0].cleartext(), b"Bcc"));
 }
 
 #[test]
@@ -597,7 +597,7 @@ fn row31_mbox_from_line_dropped() {
     let c = h.ok(&["-i", "alice@example.org"], msg);
     let o = c[0].open("alice");
     assert!(!contains(&o.payload, b"From me@example.org Sat"));
-    assert!(!contains(&c[0].stdin, b"From me@example.org Sat"));
+    assert!(!contains(&c[0].cleartext(), b"From me@example.org Sat"));
 }
 
 #[test]
@@ -744,7 +744,7 @@ MIME-Version: 1.0\nContent-Type: multipart/encrypted; protocol=\"application/pgp
         c[0].text().contains("Subject: already\n"),
         "not encrypted again"
     );
-    assert!(!contains(&c[0].stdin, b"Bcc"));
+    assert!(!contains(&c[0].cleartext(), b"Bcc"));
     assert_eq!(c[0].text().matches("BEGIN PGP MESSAGE").count(), 1);
 
     let h = H::new();

@@ -77,6 +77,25 @@ impl Capture {
         a[i + 1..].to_vec()
     }
 
+    /// What is readable without a key: the bytes handed on with the armored ciphertext
+    /// lines taken out (base64 can spell any short word by chance, like "Bcc").
+    pub fn cleartext(&self) -> Vec<u8> {
+        let text = String::from_utf8_lossy(&self.stdin);
+        let mut out = String::new();
+        let mut inside = false;
+        for line in text.split_inclusive('\n') {
+            if line.starts_with("-----BEGIN PGP MESSAGE-----") {
+                inside = true;
+            } else if line.starts_with("-----END PGP MESSAGE-----") {
+                inside = false;
+            } else if inside {
+                continue;
+            }
+            out.push_str(line);
+        }
+        out.into_bytes()
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8(self.stdin.clone()).expect("output is ASCII")
     }

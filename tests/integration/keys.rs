@@ -181,9 +181,9 @@ fn missing_key_plaintext_for_one_recipient_only() {
         c[1].text().contains("body MARKER\n"),
         "plaintext copy as given"
     );
-    assert!(!contains(&c[1].stdin, b"Bcc"));
-    assert!(!contains(&c[1].stdin, b"-----BEGIN PGP"));
-    assert!(!contains(&c[0].stdin, b"MARKER"));
+    assert!(!contains(&c[1].cleartext(), b"Bcc"));
+    assert!(!contains(&c[1].cleartext(), b"-----BEGIN PGP"));
+    assert!(!contains(&c[0].cleartext(), b"MARKER"));
 }
 
 #[test]
