@@ -2,14 +2,14 @@
 //! (spec/keys.md).
 //!
 //! Owns: reading the `keyring` sources (directories of `*.asc *.gpg *.pgp *.key`, armored or
-//! binary files with any number of certificates and armor blocks), the validity rules
+//! binary files with any number of certificates and armor blocks, GnuPG keyboxes and GnuPG
+//! home directories, through [`crate::kbx`]), the validity rules
 //! (self-signatures only, newest wins, revocation, expiry, key flags, weak algorithms) and
 //! matching a user ID's e-mail to an address. The `pgp` crate parses packets and verifies
 //! signatures; it decides nothing about validity, so every rule lives here.
 //!
 //! Does not own: the `[recipients]` table and the `missing_key` policy (see
-//! [`crate::recipients`]), GnuPG keyboxes and a lookup index (a later issue: a keybox is
-//! reported as an unreadable source).
+//! [`crate::recipients`]), or a lookup index (every source is parsed for every message).
 //!
 //! Untrusted input: every byte of every key file. A file that cannot be read or parsed is a
 //! [`SourceProblem`] (path and reason) and never stops mail to recipients whose keys are
@@ -142,6 +142,14 @@ impl Keyring {
     }
 
     fn load_dir(&mut self, dir: &Path, now: SystemTime) {
+        // A GnuPG home directory: its public keyring, nothing else (trustdb.gpg and
+        // friends are not keyrings). GnuPG 2.1+ writes pubring.kbx, older ones pubring.gpg.
+        for ring in ["pubring.kbx", "pubring.gpg"] {
+            let p = dir.join(ring);
+            if p.is_file() {
+                return self.load_file(&p, now);
+            }
+        }
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) => return self.problem(dir, format!("cannot read directory: {e}")),
@@ -207,18 +215,19 @@ fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Parses every certificate in a file: armored (any number of armor blocks, each with any
-/// number of certificates) or binary. Returns the certificates and one message per
-/// certificate that could not be parsed; `Err` when nothing in the file is usable at all.
+/// Parses every certificate in a file: a GnuPG keybox, armored (any number of armor
+/// blocks, each with any number of certificates) or binary. Returns the certificates and one
+/// message per certificate that could not be parsed; `Err` when nothing in the file is
+/// usable at all.
 pub fn parse_certificates(
     bytes: &[u8],
 ) -> std::result::Result<(Vec<SignedPublicKey>, Vec<String>), String> {
-    if bytes.len() >= 12 && &bytes[8..12] == b"KBXf" {
-        return Err(
-            "a GnuPG keybox (pubring.kbx) is not supported yet; export it with \
-                    'gpg --export > FILE.gpg' and name that file instead"
-                .into(),
-        );
+    if crate::kbx::is_keybox(bytes) {
+        let kbx = crate::kbx::read_keybox(bytes)?;
+        if kbx.certs.is_empty() && !kbx.errors.is_empty() {
+            return Err(kbx.errors.join("; "));
+        }
+        return Ok((kbx.certs, kbx.errors));
     }
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
@@ -738,8 +747,12 @@ mod tests {
         assert!(parse_certificates(b"").is_err());
         assert!(parse_certificates(b"hello").is_err());
         assert!(parse_certificates(&[0x99, 0x00, 0x01]).is_err());
+        // A keybox header and a blob cut short: an error, not an empty success.
         let mut kbx = vec![0u8; 32];
+        kbx[3] = 32;
+        kbx[4] = 1;
         kbx[8..12].copy_from_slice(b"KBXf");
-        assert!(parse_certificates(&kbx).unwrap_err().contains("keybox"));
+        kbx.extend_from_slice(&[0, 0, 0, 200, 2, 1]);
+        assert!(parse_certificates(&kbx).is_err());
     }
 }

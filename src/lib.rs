@@ -26,6 +26,7 @@ pub mod deliver;
 pub mod diag;
 pub mod encrypt;
 pub mod error;
+pub mod kbx;
 pub mod keys;
 pub mod message;
 pub mod pgpmime;

@@ -236,16 +236,135 @@ fn keyring_files_armored_blocks_binary_and_a_broken_file() {
 }
 
 #[test]
-fn gnupg_keybox_is_reported_not_silently_empty() {
+fn gnupg_keybox_as_a_keyring_file() {
+    let h = H::with_keys(&[], "");
+    let kbx = keys_dir().join("pubring.kbx");
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            stand_in().display(),
+            kbx.display()
+        ),
+    )
+    .unwrap();
+    let out = h.run(
+        &[
+            "-i",
+            "alice@example.org",
+            "carol@example.net",
+            "certified@example.org",
+        ],
+        b"To: alice@example.org, carol@example.net, certified@example.org\n\nx\n",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = h.captures();
+    for who in ["alice", "carol", "certified"] {
+        c[0].open(who);
+    }
+}
+
+#[test]
+fn a_broken_keybox_is_reported_and_other_keys_still_work() {
     let h = H::with_keys(&["alice"], "");
-    let mut kbx = vec![0u8; 32];
-    kbx[3] = 32;
-    kbx[4] = 1;
-    kbx[8..12].copy_from_slice(b"KBXf");
-    std::fs::write(h.keys.join("pubring.gpg"), kbx).unwrap();
+    let kbx = std::fs::read(keys_dir().join("pubring.kbx")).unwrap();
+    std::fs::write(h.keys.join("cut.gpg"), &kbx[..kbx.len() / 2]).unwrap();
     let out = h.run(&["-i", "alice@example.org"], &msg("alice@example.org"));
     assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("keybox"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cut.gpg") && err.contains("blob"), "{err}");
+    assert_eq!(h.captures().len(), 1);
+}
+
+#[test]
+fn gnupg_home_directory_as_the_keyring_and_explain_tells_the_truth() {
+    let Some(gpg) = gpg() else { return };
+    let home = tempfile::Builder::new()
+        .prefix("gh")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let mut files = Vec::new();
+    for k in ["alice", "bob", "expired", "revoked"] {
+        files.push(keys_dir().join(format!("{k}.asc")).display().to_string());
+    }
+    let out = std::process::Command::new(gpg)
+        .env("GNUPGHOME", home.path())
+        .args(["--batch", "--quiet", "--import"])
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::process::Command::new("gpgconf")
+        .env("GNUPGHOME", home.path())
+        .args(["--kill", "gpg-agent"])
+        .status();
+    assert!(home.path().join("pubring.kbx").exists());
+    let h = H::with_keys(&[], "");
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            stand_in().display(),
+            home.path().display()
+        ),
+    )
+    .unwrap();
+    let m = b"To: alice@example.org, expired@example.org\nCc: revoked@example.org\nBcc: bob@example.org\n\nx\n";
+    let out = h
+        .cmd()
+        .args(["explain", "-t"])
+        .write_stdin(m.to_vec())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(67), "{text}");
+    assert!(
+        text.contains(&format!("certificate {} from", fingerprint("alice"))),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("certificate {} from", fingerprint("bob"))),
+        "{text}"
+    );
+    assert!(
+        text.contains("REFUSED: expired@example.org: certificate"),
+        "{text}"
+    );
+    assert!(text.contains("expired on"), "{text}");
+    assert!(
+        text.contains("REFUSED: revoked@example.org: certificate"),
+        "{text}"
+    );
+    assert!(text.contains("revoked"), "{text}");
+    assert!(
+        !text.contains("trustdb"),
+        "only the public keyring of a GnuPG home is read"
+    );
+    let out = h.run(
+        &["-i", "alice@example.org", "bob@example.org"],
+        b"To: alice@example.org\n\nx\n",
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    h.captures()[1].open("bob");
 }
 
 #[test]
