@@ -9,7 +9,9 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
 
+use pgp::types::KeyDetails;
 use serde::Serialize;
 
 use crate::address::Address;
@@ -18,7 +20,7 @@ use crate::config::{Config, Flavor};
 use crate::deliver;
 use crate::diag::sanitize;
 use crate::error::{Error, ExitCode};
-use crate::keys::{Cert, EncryptionKey, Keyring, format_date};
+use crate::keys::{self, Cert, EncryptionKey, Keyring, Unusable, format_date};
 use crate::message::Input;
 use crate::pgpmime::{self, Child, Payload, Synth};
 use crate::recipients::{self, Decision, Route};
@@ -502,4 +504,119 @@ pub fn keys_list(
         }
     }
     Ok(if certs.is_empty() { 1 } else { 0 })
+}
+
+/// Writes `text` to `path` through a temporary file in the same directory and a rename, so
+/// that a concurrent reader sees the old file or the new one, never half of one.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// `pgpsendmail keys import FILE...`: validates the certificates in each file and writes
+/// each to the key directory (the first directory in `keyring` that is not a GnuPG home)
+/// as `FINGERPRINT.asc`, merging new user IDs, subkeys and signatures (revocations above
+/// all) into a certificate already there. Exit 0, or 1 when something was refused.
+pub fn keys_import(env: &Env, files: &[PathBuf], out: &mut dyn Write) -> std::io::Result<i32> {
+    let cfg = match Config::load(env.config_path.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            return Ok(ExitCode::Config.code());
+        }
+    };
+    let Some(dir) = cfg
+        .keyring
+        .iter()
+        .find(|p| p.is_dir() && keys::gnupg_keyring(p).is_none())
+    else {
+        writeln!(
+            out,
+            "error: no key directory in keyring (a GnuPG home or a file cannot be written to)"
+        )?;
+        return Ok(ExitCode::Config.code());
+    };
+    let mut refused = 0;
+    for file in files {
+        let shown = sanitize(&file.display().to_string());
+        let parsed = keys::read_capped(file).and_then(|b| keys::parse_certificates(&b));
+        let (certs, errors) = match parsed {
+            Ok(p) => p,
+            Err(why) => {
+                writeln!(out, "refused {shown}: {why}")?;
+                refused += 1;
+                continue;
+            }
+        };
+        for e in errors {
+            writeln!(out, "refused {shown}: {e}")?;
+            refused += 1;
+        }
+        for cert in certs {
+            let ev = keys::evaluate(&cert, file, env.now);
+            if let Err(why @ (Unusable::NoValidSelfSignature | Unusable::Unsupported(_))) =
+                &ev.usable
+            {
+                writeln!(out, "refused {} from {shown}: {why}", ev.fingerprint)?;
+                refused += 1;
+                continue;
+            }
+            let target = dir.join(format!("{}.asc", ev.fingerprint));
+            let stored = keys::read_capped(&target)
+                .ok()
+                .and_then(|b| keys::parse_certificates(&b).ok())
+                .and_then(|(cs, _)| {
+                    cs.into_iter().find(|c| {
+                        keys::hex_upper(c.primary_key.fingerprint().as_bytes()) == ev.fingerprint
+                    })
+                });
+            let (to_write, verb) = match stored {
+                Some(mut s) => {
+                    let m = keys::merge(&mut s, &cert);
+                    if m.is_empty() {
+                        writeln!(out, "unchanged {}", ev.fingerprint)?;
+                        continue;
+                    }
+                    (s, format!("updated {} ({m})", ev.fingerprint))
+                }
+                None => (cert, format!("added {}", ev.fingerprint)),
+            };
+            let armored = match to_write.to_armored_string(pgp::composed::ArmorOptions::default()) {
+                Ok(a) => a,
+                Err(e) => {
+                    writeln!(out, "refused {}: cannot serialize: {e}", ev.fingerprint)?;
+                    refused += 1;
+                    continue;
+                }
+            };
+            if let Err(e) = write_atomically(&target, &armored) {
+                writeln!(
+                    out,
+                    "error: {}: {e}",
+                    sanitize(&target.display().to_string())
+                )?;
+                return Ok(ExitCode::IoErr.code());
+            }
+            let now_state = keys::evaluate(&to_write, &target, env.now);
+            let state = match &now_state.usable {
+                Ok(_) => "usable".to_string(),
+                Err(why) => format!("not usable: {why}"),
+            };
+            writeln!(
+                out,
+                "{verb}: {} -> {} ({state})",
+                now_state.emails.join(", "),
+                sanitize(&target.display().to_string())
+            )?;
+        }
+    }
+    Ok(if refused > 0 { 1 } else { 0 })
 }

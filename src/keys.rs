@@ -142,13 +142,8 @@ impl Keyring {
     }
 
     fn load_dir(&mut self, dir: &Path, now: SystemTime) {
-        // A GnuPG home directory: its public keyring, nothing else (trustdb.gpg and
-        // friends are not keyrings). GnuPG 2.1+ writes pubring.kbx, older ones pubring.gpg.
-        for ring in ["pubring.kbx", "pubring.gpg"] {
-            let p = dir.join(ring);
-            if p.is_file() {
-                return self.load_file(&p, now);
-            }
+        if let Some(ring) = gnupg_keyring(dir) {
+            return self.load_file(&ring, now);
         }
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
@@ -199,7 +194,17 @@ impl Keyring {
     }
 }
 
-fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
+/// The public keyring of a GnuPG home directory, when `dir` is one: only that file is read
+/// there (trustdb.gpg and friends are not keyrings). GnuPG 2.1+ writes pubring.kbx, older
+/// versions pubring.gpg.
+pub fn gnupg_keyring(dir: &Path) -> Option<PathBuf> {
+    ["pubring.kbx", "pubring.gpg"]
+        .iter()
+        .map(|r| dir.join(r))
+        .find(|p| p.is_file())
+}
+
+pub fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
     let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
     let meta = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {
@@ -622,6 +627,80 @@ fn weak_reason(params: &PublicParams) -> Option<String> {
         Some(bits) if bits < 2048 => Some(format!("RSA with {bits} bits")),
         _ => None,
     }
+}
+
+/// What [`merge`] added to a stored certificate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Merged {
+    pub user_ids: usize,
+    pub subkeys: usize,
+    pub signatures: usize,
+}
+
+impl Merged {
+    pub fn is_empty(&self) -> bool {
+        *self == Merged::default()
+    }
+}
+
+impl std::fmt::Display for Merged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} new user IDs, {} new subkeys, {} new signatures",
+            self.user_ids, self.subkeys, self.signatures
+        )
+    }
+}
+
+fn add_signatures(into: &mut Vec<Signature>, from: &[Signature]) -> usize {
+    let mut n = 0;
+    for s in from {
+        if !into.contains(s) {
+            into.push(s.clone());
+            n += 1;
+        }
+    }
+    n
+}
+
+/// Adds to `stored` what `new` (the same primary key) has and `stored` lacks: user IDs,
+/// subkeys, and signatures (revocations above all: an update must never be dropped).
+/// Nothing is removed. Validity is judged later, by [`evaluate`], as for any certificate.
+pub fn merge(stored: &mut SignedPublicKey, new: &SignedPublicKey) -> Merged {
+    let mut m = Merged::default();
+    m.signatures += add_signatures(
+        &mut stored.details.revocation_signatures,
+        &new.details.revocation_signatures,
+    );
+    m.signatures += add_signatures(
+        &mut stored.details.direct_signatures,
+        &new.details.direct_signatures,
+    );
+    for u in &new.details.users {
+        match stored.details.users.iter_mut().find(|s| s.id == u.id) {
+            Some(s) => m.signatures += add_signatures(&mut s.signatures, &u.signatures),
+            None => {
+                stored.details.users.push(u.clone());
+                m.user_ids += 1;
+            }
+        }
+    }
+    for k in &new.public_subkeys {
+        let fpr = k.key.fingerprint();
+        match stored
+            .public_subkeys
+            .iter_mut()
+            .find(|s| s.key.fingerprint() == fpr)
+        {
+            Some(s) => m.signatures += add_signatures(&mut s.signatures, &k.signatures),
+            None => {
+                stored.public_subkeys.push(k.clone());
+                m.subkeys += 1;
+            }
+        }
+    }
+    m
 }
 
 pub fn hex_upper(b: &[u8]) -> String {

@@ -62,6 +62,12 @@ enum AdminCommand {
 
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
+    /// Validate the certificates in FILEs and write each to the key directory as
+    /// FINGERPRINT.asc, merging into one already there
+    Import {
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<std::path::PathBuf>,
+    },
     /// List every certificate, or those for ADDRESS, and whether each is usable
     List {
         /// Print JSON instead of text
@@ -209,6 +215,9 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
         AdminCommand::Keys {
             command: KeysCommand::List { json, address },
         } => admin::keys_list(&env, address.as_deref(), json, &mut out),
+        AdminCommand::Keys {
+            command: KeysCommand::Import { files },
+        } => admin::keys_import(&env, &files, &mut out),
     };
     res.unwrap_or_else(|e| {
         diag::say(format_args!("cannot write the output: {e}"));

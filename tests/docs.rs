@@ -25,6 +25,7 @@ fn man8_documents_every_option() {
         "check",
         "explain",
         "keys list",
+        "keys import",
         "warn\\-days",
         "PGPSENDMAIL_CONFIG",
         "EXIT STATUS",

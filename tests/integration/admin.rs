@@ -4,14 +4,16 @@
 use crate::harness::*;
 
 fn admin(h: &H, args: &[&str], stdin: &[u8]) -> (i32, String) {
+    let before = h.captures().len();
     let out = h
         .cmd()
         .args(args)
         .write_stdin(stdin.to_vec())
         .output()
         .unwrap();
-    assert!(
-        h.captures().is_empty(),
+    assert_eq!(
+        h.captures().len(),
+        before,
         "an admin command handed something on"
     );
     (
@@ -191,4 +193,174 @@ fn keys_list_shows_usability() {
     let (_, json) = admin(&h, &["keys", "list", "--json"], b"");
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn keys_import_adds_and_refuses_with_reasons() {
+    let h = H::with_keys(&[], "");
+    let k = |n: &str| keys_dir().join(n).display().to_string();
+    let (code, text) = admin(
+        &h,
+        &[
+            "keys",
+            "import",
+            &k("alice.asc"),
+            &k("blocks.asc"),
+            &k("expired.asc"),
+            &k("bob.sec.asc"),
+            &k("fingerprints.txt"),
+        ],
+        b"",
+    );
+    assert_eq!(code, 1, "{text}");
+    let alice = fingerprint("alice");
+    assert!(
+        text.contains(&format!("added {alice}: alice@example.org -> ")),
+        "{text}"
+    );
+    assert!(text.contains(&format!("unchanged {alice}")), "{text}");
+    assert!(
+        text.contains(&format!("added {}", fingerprint("bob"))),
+        "{text}"
+    );
+    assert!(text.contains("(not usable: expired on "), "{text}");
+    assert!(
+        text.contains("bob.sec.asc: armor block 1: a secret key block"),
+        "{text}"
+    );
+    assert!(
+        text.contains("refused") && text.contains("fingerprints.txt"),
+        "{text}"
+    );
+    assert!(h.keys.join(format!("{alice}.asc")).exists());
+    // What was imported is used for mail.
+    let c = h.ok(&["-i", "bob@example.org"], b"To: bob@example.org\n\nx\n");
+    c[0].open("bob");
+}
+
+#[test]
+fn keys_import_merges_a_revocation_into_the_stored_certificate() {
+    let Some(gpg) = gpg() else { return };
+    let home = tempfile::Builder::new()
+        .prefix("gh")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let run = |args: &[&str], input: Option<&[u8]>| {
+        use std::io::Write;
+        let mut p = std::process::Command::new(gpg)
+            .env("GNUPGHOME", home.path())
+            .args([
+                "--batch",
+                "--quiet",
+                "--passphrase",
+                "",
+                "--pinentry-mode",
+                "loopback",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        p.stdin
+            .take()
+            .unwrap()
+            .write_all(input.unwrap_or(b""))
+            .unwrap();
+        let out = p.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    run(
+        &[
+            "--quick-gen-key",
+            "Rev Later <revlater@example.org>",
+            "ed25519",
+            "sign,cert",
+            "never",
+        ],
+        None,
+    );
+    let listing = String::from_utf8(run(
+        &["--with-colons", "--list-keys", "revlater@example.org"],
+        None,
+    ))
+    .unwrap();
+    let fpr = listing
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .unwrap()
+        .split(':')
+        .nth(9)
+        .unwrap()
+        .to_string();
+    run(&["--quick-add-key", &fpr, "cv25519", "encr", "never"], None);
+    let before = run(&["--export", "--armor", &fpr], None);
+    let rev =
+        std::fs::read_to_string(home.path().join(format!("openpgp-revocs.d/{fpr}.rev"))).unwrap();
+    run(
+        &["--import"],
+        Some(rev.replace(":-----BEGIN", "-----BEGIN").as_bytes()),
+    );
+    let after = run(&["--export", "--armor", &fpr], None);
+    let _ = std::process::Command::new("gpgconf")
+        .env("GNUPGHOME", home.path())
+        .args(["--kill", "gpg-agent"])
+        .status();
+    let h = H::with_keys(&[], "");
+    let v1 = h.dir.path().join("v1.asc");
+    let v2 = h.dir.path().join("v2.asc");
+    std::fs::write(&v1, before).unwrap();
+    std::fs::write(&v2, after).unwrap();
+    let (code, text) = admin(&h, &["keys", "import", v1.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("added {fpr}")) && text.contains("(usable)"),
+        "{text}"
+    );
+    h.ok(
+        &["-i", "revlater@example.org"],
+        b"To: revlater@example.org\n\nx\n",
+    );
+    let (code, text) = admin(&h, &["keys", "import", v2.to_str().unwrap()], b"");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "updated {fpr} (0 new user IDs, 0 new subkeys, 1 new signatures)"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("(not usable: revoked)"), "{text}");
+    assert_eq!(
+        std::fs::read_dir(&h.keys).unwrap().count(),
+        1,
+        "one file per certificate"
+    );
+    let out = h.run(
+        &["-i", "revlater@example.org"],
+        b"To: revlater@example.org\n\nx\n",
+    );
+    assert_eq!(out.status.code(), Some(67), "the revocation took effect");
+}
+
+#[test]
+fn keys_import_needs_a_key_directory() {
+    let h = H::with_keys(&[], "");
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            stand_in().display(),
+            keys_dir().join("pubring.kbx").display()
+        ),
+    )
+    .unwrap();
+    let (code, text) = admin(&h, &["keys", "import", "/dev/null"], b"");
+    assert_eq!(code, 78, "{text}");
+    assert!(text.contains("no key directory"), "{text}");
 }
