@@ -321,7 +321,8 @@ fn explain_into<R: BufRead>(
         });
         return Ok(());
     }
-    let keyring = Keyring::load(&cfg.keyring, env.now);
+    let want = recipients::wanted(&envelope.recipients, &cfg);
+    let keyring = Keyring::load_for(&cfg.keyring, Some(&cfg.cache_dir), &want, env.now);
     let mut decisions = Vec::new();
     let mut refused = false;
     for r in &envelope.recipients {

@@ -21,6 +21,7 @@ pub const DEFAULT_PATH: &str = "/etc/pgpsendmail/pgpsendmail.toml";
 pub const DEFAULT_KEYRING: &str = "/etc/pgpsendmail/keys";
 pub const DEFAULT_SUBJECT: &str = "[...]";
 pub const DEFAULT_WARN_DAYS: u32 = 30;
+pub const DEFAULT_CACHE_DIR: &str = "/var/cache/pgpsendmail";
 /// Largest configuration file read, so a hostile path (a device, a huge file) cannot stall us.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
@@ -105,6 +106,7 @@ struct RawConfig {
     missing_key: Option<MissingKey>,
     subject: Option<String>,
     warn_days: Option<u32>,
+    cache_dir: Option<PathBuf>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
 }
@@ -122,6 +124,8 @@ pub struct Config {
     pub subject: String,
     /// A key used for a message that expires within this many days is warned about.
     pub warn_days: u32,
+    /// Where key indexes are kept (see [`crate::index`]); used only when it is a directory.
+    pub cache_dir: PathBuf,
     /// Keys normalized: addresses lower-cased, domains as `@domain` lower-cased, fingerprints
     /// as upper-case hex without spaces, aliases parsed.
     pub recipients: BTreeMap<String, Rule>,
@@ -146,6 +150,7 @@ impl Default for Config {
             missing_key: MissingKey::Refuse,
             subject: DEFAULT_SUBJECT.to_string(),
             warn_days: DEFAULT_WARN_DAYS,
+            cache_dir: PathBuf::from(DEFAULT_CACHE_DIR),
             recipients: BTreeMap::new(),
         }
     }
@@ -265,6 +270,12 @@ impl Config {
                 ));
             }
             cfg.warn_days = d;
+        }
+        if let Some(d) = raw.cache_dir {
+            if !d.is_absolute() {
+                return Err(err("cache_dir", "must be an absolute path".into()));
+            }
+            cfg.cache_dir = d;
         }
         for (name, rule) in raw.recipients {
             let key = normalize_rule_key(&name).map_err(|m| err(&name, m))?;

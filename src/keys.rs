@@ -15,6 +15,7 @@
 //! [`SourceProblem`] (path and reason) and never stops mail to recipients whose keys are
 //! elsewhere; nothing is dropped silently: certificates found vs. loaded are counted.
 
+use std::collections::HashSet;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,6 +28,7 @@ use pgp::ser::Serialize;
 use pgp::types::{KeyDetails, KeyVersion, PublicParams, Tag};
 
 use crate::diag::sanitize;
+use crate::index;
 
 /// Largest key file read; larger ones are reported, not read (they would stall every message).
 const MAX_KEY_FILE: u64 = 64 << 20;
@@ -120,18 +122,160 @@ pub struct Keyring {
     pub problems: Vec<SourceProblem>,
 }
 
+/// What one message needs from the keyring: the addresses and fingerprints its recipients'
+/// keys are looked up under (see [`crate::recipients::wanted`]).
+#[derive(Debug, Clone, Default)]
+pub struct Wanted {
+    /// Lower-cased e-mail addresses.
+    pub emails: HashSet<String>,
+    /// Upper-case hex fingerprints.
+    pub fingerprints: HashSet<String>,
+}
+
+/// The files a `keyring` source contributes: the file itself; for a directory its key
+/// files, sorted (so that results do not depend on directory order), or the keyring of a
+/// GnuPG home.
+fn source_files(src: &Path) -> std::result::Result<Vec<PathBuf>, String> {
+    let meta = std::fs::metadata(src).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_dir() {
+        return Ok(vec![src.to_path_buf()]);
+    }
+    if let Some(ring) = gnupg_keyring(src) {
+        return Ok(vec![ring]);
+    }
+    let entries = std::fs::read_dir(src).map_err(|e| format!("cannot read directory: {e}"))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| KEY_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Everything in these files, in the index's form, with the problems found.
+fn read_contents(files: &[PathBuf]) -> index::Contents {
+    let mut c = index::Contents::default();
+    for f in files {
+        let parsed = read_capped(f).and_then(|b| parse_certificates(&b));
+        match parsed {
+            Ok((certs, errors)) => {
+                for cert in certs {
+                    let Ok(bytes) = cert.to_bytes() else {
+                        c.problems
+                            .push((f.clone(), "a certificate cannot be serialized".into()));
+                        continue;
+                    };
+                    c.entries.push(index::Entry {
+                        source: f.clone(),
+                        fingerprint: hex_upper(cert.primary_key.fingerprint().as_bytes()),
+                        emails: cert
+                            .details
+                            .users
+                            .iter()
+                            .filter_map(|u| uid_email(u.id.id()))
+                            .collect(),
+                        bytes,
+                    });
+                }
+                c.problems
+                    .extend(errors.into_iter().map(|e| (f.clone(), e)));
+            }
+            Err(reason) => c.problems.push((f.clone(), reason)),
+        }
+    }
+    c
+}
+
 impl Keyring {
-    /// Loads every source in order; problems are collected, not fatal.
+    /// Loads every source in order, whole; problems are collected, not fatal.
     pub fn load(sources: &[PathBuf], now: SystemTime) -> Keyring {
         let mut kr = Keyring::default();
         for src in sources {
-            match std::fs::metadata(src) {
-                Ok(m) if m.is_dir() => kr.load_dir(src, now),
-                Ok(_) => kr.load_file(src, now),
-                Err(e) => kr.problem(src, format!("cannot read: {e}")),
+            match source_files(src) {
+                Ok(files) => {
+                    for f in files {
+                        kr.load_file(&f, now);
+                    }
+                }
+                Err(reason) => kr.problem(src, reason),
             }
         }
         kr
+    }
+
+    /// Loads only the certificates a message needs, through the index of each source in
+    /// `cache_dir` (rebuilt when missing, stale or corrupt). Without a usable cache
+    /// directory every source is read whole, as [`Keyring::load`] does.
+    pub fn load_for(
+        sources: &[PathBuf],
+        cache_dir: Option<&Path>,
+        want: &Wanted,
+        now: SystemTime,
+    ) -> Keyring {
+        let Some(cache) = cache_dir.filter(|d| d.is_dir()) else {
+            return Self::load(sources, now);
+        };
+        let mut kr = Keyring::default();
+        for src in sources {
+            let files = match source_files(src) {
+                Ok(f) => f,
+                Err(reason) => {
+                    kr.problem(src, reason);
+                    continue;
+                }
+            };
+            let stamp = index::stamp(&files);
+            let ipath = index::path_for(cache, src);
+            let found = index::query(&ipath, &stamp, &want.emails, &want.fingerprints);
+            let contents = match found.and_then(|c| kr.take_verified(c, now)) {
+                Some(problems) => {
+                    for (p, r) in problems {
+                        kr.problem(&p, r);
+                    }
+                    continue;
+                }
+                None => {
+                    let contents = read_contents(&files);
+                    // Best effort: an unwritable cache only costs speed.
+                    let _ = index::write(&ipath, &stamp, &contents);
+                    contents
+                }
+            };
+            for e in &contents.entries {
+                let hit = want.fingerprints.contains(&e.fingerprint)
+                    || e.emails.iter().any(|m| want.emails.contains(m));
+                if hit && let Ok(c) = SignedPublicKey::from_bytes(&e.bytes[..]) {
+                    kr.certs.push(evaluate(&c, &e.source, now));
+                }
+            }
+            for (p, r) in contents.problems {
+                kr.problem(&p, r);
+            }
+        }
+        kr
+    }
+
+    /// Parses the certificates an index returned and checks each against the fingerprint
+    /// the index claims; `None` (the index is not believed) on any mismatch.
+    fn take_verified(
+        &mut self,
+        c: index::Contents,
+        now: SystemTime,
+    ) -> Option<Vec<(PathBuf, String)>> {
+        let mut certs = Vec::with_capacity(c.entries.len());
+        for e in &c.entries {
+            let cert = SignedPublicKey::from_bytes(&e.bytes[..]).ok()?;
+            if hex_upper(cert.primary_key.fingerprint().as_bytes()) != e.fingerprint {
+                return None;
+            }
+            certs.push(evaluate(&cert, &e.source, now));
+        }
+        self.certs.extend(certs);
+        Some(c.problems)
     }
 
     fn problem(&mut self, path: &Path, reason: String) {
@@ -139,29 +283,6 @@ impl Keyring {
             path: path.to_path_buf(),
             reason,
         });
-    }
-
-    fn load_dir(&mut self, dir: &Path, now: SystemTime) {
-        if let Some(ring) = gnupg_keyring(dir) {
-            return self.load_file(&ring, now);
-        }
-        let entries = match std::fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) => return self.problem(dir, format!("cannot read directory: {e}")),
-        };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| KEY_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
-            })
-            .collect();
-        // Sorted, so that results and messages do not depend on directory order.
-        files.sort();
-        for f in files {
-            self.load_file(&f, now);
-        }
     }
 
     fn load_file(&mut self, path: &Path, now: SystemTime) {

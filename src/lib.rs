@@ -26,6 +26,7 @@ pub mod deliver;
 pub mod diag;
 pub mod encrypt;
 pub mod error;
+pub mod index;
 pub mod kbx;
 pub mod keys;
 pub mod message;
@@ -285,7 +286,8 @@ pub fn run_sendmail<R: BufRead>(
     let keyring = if protected {
         Keyring::default()
     } else {
-        let kr = Keyring::load(&cfg.keyring, env.now);
+        let want = recipients::wanted(&envelope.recipients, &cfg);
+        let kr = Keyring::load_for(&cfg.keyring, Some(&cfg.cache_dir), &want, env.now);
         for p in &kr.problems {
             diag::say(format_args!("warning: keyring {p}"));
         }

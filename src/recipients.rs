@@ -120,6 +120,33 @@ pub enum Decision {
     Refuse { reason: String },
 }
 
+/// The addresses and fingerprints [`resolve`] can look `rcpts` up under, so that only those
+/// certificates are loaded ([`crate::keys::Keyring::load_for`]). It follows `resolve`
+/// step by step: the lookup address (alias or own), the same without `+tag`, a pinned key,
+/// and the domain key.
+pub fn wanted(rcpts: &[Address], cfg: &Config) -> crate::keys::Wanted {
+    let mut w = crate::keys::Wanted::default();
+    for rcpt in rcpts {
+        let exact = cfg.recipients.get(&rcpt.normalized());
+        let domain_rule = rcpt
+            .domain()
+            .and_then(|d| cfg.recipients.get(&format!("@{}", d.to_lowercase())));
+        let lookup = exact
+            .and_then(|r| r.alias.clone())
+            .unwrap_or_else(|| rcpt.clone());
+        w.emails.insert(lookup.normalized());
+        if let Some(u) = strip_tag(&lookup) {
+            w.emails.insert(u.normalized());
+        }
+        for rule in [exact, domain_rule].into_iter().flatten() {
+            if let Some(k) = &rule.key {
+                w.fingerprints.insert(k.clone());
+            }
+        }
+    }
+    w
+}
+
 /// How a recipient's keys were found (for `explain`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {

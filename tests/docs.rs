@@ -45,6 +45,7 @@ fn man5_documents_every_setting_and_its_example_parses() {
         "missing_key",
         "subject",
         "warn_days",
+        "cache_dir",
         "recipients",
         "alias",
         "key",

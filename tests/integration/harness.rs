@@ -170,12 +170,16 @@ impl H {
         h
     }
 
-    /// Rewrites the configuration: sendmail and keyring lines, then `extra`.
+    /// Rewrites the configuration: sendmail, keyring and cache_dir lines, then `extra`.
+    /// (With a cache directory every message goes through the key index.)
     pub fn write_config(&self, extra: &str) {
+        let cache = self.dir.path().join("cache");
+        std::fs::create_dir_all(&cache).unwrap();
         let text = format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n{extra}",
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n{extra}",
             stand_in().display(),
-            self.keys.display()
+            self.keys.display(),
+            cache.display()
         );
         std::fs::write(&self.config, text).unwrap();
     }
@@ -217,10 +221,11 @@ impl H {
     /// Runs and asserts the exit code, that nothing reached the real sendmail, and that
     /// stderr is one line starting with "pgpsendmail: ". Returns that line.
     pub fn fails(&self, code: i32, args: &[&str], stdin: &[u8]) -> String {
+        let before = self.captures().len();
         let out = self.run(args, stdin);
         let err = String::from_utf8_lossy(&out.stderr).to_string();
         assert_eq!(out.status.code(), Some(code), "stderr: {err}");
-        assert!(self.captures().is_empty(), "something was handed on");
+        assert_eq!(self.captures().len(), before, "something was handed on");
         assert_eq!(err.lines().count(), 1, "not one line: {err}");
         assert!(err.starts_with("pgpsendmail: "), "{err}");
         err

@@ -409,3 +409,109 @@ fn key_expiring_soon_is_used_with_a_warning() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn index_files(h: &H) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(h.dir.path().join("cache"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+        .collect()
+}
+
+#[test]
+fn key_index_is_built_then_used_and_rebuilt_when_the_source_changes() {
+    let h = H::with_keys(&[], "");
+    let ring = h.dir.path().join("ring.asc");
+    std::fs::copy(keys_dir().join("blocks.asc"), &ring).unwrap(); // alice and bob
+    h.write_config("");
+    let cfg = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace(&h.keys.display().to_string(), &ring.display().to_string());
+    std::fs::write(&h.config, cfg).unwrap();
+
+    h.ok(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    let idx = index_files(&h);
+    assert_eq!(idx.len(), 1, "one index for the one source");
+    let built = std::fs::read(&idx[0]).unwrap();
+    h.ok(&["-i", "bob@example.org"], &msg("bob@example.org"));
+    assert_eq!(
+        std::fs::read(&idx[0]).unwrap(),
+        built,
+        "a fresh index is used, not rebuilt"
+    );
+
+    // The source changes: carol replaces alice and bob; the index is not believed.
+    std::fs::copy(keys_dir().join("carol.asc"), &ring).unwrap();
+    h.fails(67, &["-i", "alice@example.org"], &msg("alice@example.org"));
+    let c = h.ok(&["-i", "carol@example.net"], &msg("carol@example.net"));
+    c.last().unwrap().open("carol");
+    assert_ne!(std::fs::read(&idx[0]).unwrap(), built, "rebuilt");
+}
+
+#[test]
+fn a_corrupt_or_foreign_index_is_rebuilt_not_believed() {
+    let h = H::with_keys(&["alice", "bob"], "");
+    h.ok(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    let idx = index_files(&h).pop().unwrap();
+    let good = std::fs::read(&idx).unwrap();
+    // Garbage; a flipped byte; and the index of another keyring under this name.
+    let mut flipped = good.clone();
+    flipped[good.len() / 3] ^= 1;
+    let other = {
+        let h2 = H::with_keys(&["carol"], "");
+        h2.ok(&["-i", "carol@example.net"], &msg("carol@example.net"));
+        std::fs::read(index_files(&h2).pop().unwrap()).unwrap()
+    };
+    for bad in [b"garbage".to_vec(), flipped, other] {
+        std::fs::write(&idx, &bad).unwrap();
+        let c = h.ok(&["-i", "bob@example.org"], &msg("bob@example.org"));
+        c.last().unwrap().open("bob");
+        h.fails(67, &["-i", "carol@example.net"], &msg("carol@example.net"));
+    }
+}
+
+#[test]
+fn concurrent_rebuilds_leave_a_whole_index() {
+    let h = H::with_keys(&["alice", "bob", "carol", "dave"], "");
+    let procs: Vec<_> = (0..8)
+        .map(|_| {
+            let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+            c.env("PGPSENDMAIL_CONFIG", &h.config)
+                .env("STAND_IN_DIR", &h.capture)
+                .args(["-i", "dave@example.net"])
+                .stdin(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            let mut p = c.spawn().unwrap();
+            use std::io::Write;
+            p.stdin
+                .take()
+                .unwrap()
+                .write_all(&msg("dave@example.net"))
+                .unwrap();
+            p
+        })
+        .collect();
+    for p in procs {
+        let out = p.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(h.captures().len(), 8);
+    assert_eq!(index_files(&h).len(), 1, "no temporary files left behind");
+    let c = h.ok(&["-i", "carol@example.net"], &msg("carol@example.net"));
+    c.last().unwrap().open("carol");
+}
+
+#[test]
+fn keyring_warnings_come_back_through_the_index() {
+    let h = H::with_keys(&["alice"], "");
+    std::fs::write(h.keys.join("broken.asc"), "not a key\n").unwrap();
+    for _ in 0..2 {
+        let out = h.run(&["-i", "alice@example.org"], &msg("alice@example.org"));
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("broken.asc"));
+    }
+}
