@@ -156,40 +156,6 @@ fn source_files(src: &Path) -> std::result::Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// Everything in these files, in the index's form, with the problems found.
-fn read_contents(files: &[PathBuf]) -> index::Contents {
-    let mut c = index::Contents::default();
-    for f in files {
-        let parsed = read_capped(f).and_then(|b| parse_certificates(&b));
-        match parsed {
-            Ok((certs, errors)) => {
-                for cert in certs {
-                    let Ok(bytes) = cert.to_bytes() else {
-                        c.problems
-                            .push((f.clone(), "a certificate cannot be serialized".into()));
-                        continue;
-                    };
-                    c.entries.push(index::Entry {
-                        source: f.clone(),
-                        fingerprint: hex_upper(cert.primary_key.fingerprint().as_bytes()),
-                        emails: cert
-                            .details
-                            .users
-                            .iter()
-                            .filter_map(|u| uid_email(u.id.id()))
-                            .collect(),
-                        bytes,
-                    });
-                }
-                c.problems
-                    .extend(errors.into_iter().map(|e| (f.clone(), e)));
-            }
-            Err(reason) => c.problems.push((f.clone(), reason)),
-        }
-    }
-    c
-}
-
 impl Keyring {
     /// Loads every source in order, whole; problems are collected, not fatal.
     pub fn load(sources: &[PathBuf], now: SystemTime) -> Keyring {
@@ -231,29 +197,56 @@ impl Keyring {
             let stamp = index::stamp(&files);
             let ipath = index::path_for(cache, src);
             let found = index::query(&ipath, &stamp, &want.emails, &want.fingerprints);
-            let contents = match found.and_then(|c| kr.take_verified(c, now)) {
-                Some(problems) => {
-                    for (p, r) in problems {
-                        kr.problem(&p, r);
+            if let Some(problems) = found.and_then(|c| kr.take_verified(c, now)) {
+                for (p, r) in problems {
+                    kr.problem(&p, r);
+                }
+                continue;
+            }
+            // Read the source, keeping only what this message wants, and rebuild the
+            // index on the way. Best effort: an unwritable cache only costs speed.
+            let mut builder = index::Builder::new(None).ok();
+            for f in &files {
+                let parsed =
+                    read_capped(f).and_then(|bytes| {
+                        each_certificate(&bytes, &mut |cert| {
+                            let fpr = cert.primary_key.fingerprint();
+                            let fpr_hex = hex_upper(fpr.as_bytes());
+                            let emails: Vec<String> = cert
+                                .details
+                                .users
+                                .iter()
+                                .filter_map(|u| uid_email(u.id.id()))
+                                .collect();
+                            if let Some(b) = builder.as_mut() {
+                                let added =
+                                    cert.to_bytes().map_err(std::io::Error::other).and_then(
+                                        |bytes| b.add(f, fpr.as_bytes(), &fpr_hex, &emails, &bytes),
+                                    );
+                                if added.is_err() {
+                                    builder = None;
+                                }
+                            }
+                            if want.fingerprints.contains(&fpr_hex)
+                                || emails.iter().any(|m| want.emails.contains(m))
+                            {
+                                kr.certs.push(evaluate(&cert, f, now));
+                            }
+                        })
+                    });
+                let problems = match parsed {
+                    Ok(errors) => errors,
+                    Err(reason) => vec![reason],
+                };
+                for reason in problems {
+                    if let Some(b) = builder.as_mut() {
+                        b.problem(f, &reason);
                     }
-                    continue;
-                }
-                None => {
-                    let contents = read_contents(&files);
-                    // Best effort: an unwritable cache only costs speed.
-                    let _ = index::write(&ipath, &stamp, &contents);
-                    contents
-                }
-            };
-            for e in &contents.entries {
-                let hit = want.fingerprints.contains(&e.fingerprint)
-                    || e.emails.iter().any(|m| want.emails.contains(m));
-                if hit && let Ok(c) = SignedPublicKey::from_bytes(&e.bytes[..]) {
-                    kr.certs.push(evaluate(&c, &e.source, now));
+                    kr.problem(f, reason);
                 }
             }
-            for (p, r) in contents.problems {
-                kr.problem(&p, r);
+            if let Some(b) = builder {
+                let _ = b.write(&ipath, &stamp);
             }
         }
         kr
@@ -348,19 +341,45 @@ pub fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
 pub fn parse_certificates(
     bytes: &[u8],
 ) -> std::result::Result<(Vec<SignedPublicKey>, Vec<String>), String> {
+    let mut certs = Vec::new();
+    let errors = each_certificate(bytes, &mut |c| certs.push(c))?;
+    Ok((certs, errors))
+}
+
+/// [`parse_certificates`], handing each certificate to `f` as it is parsed instead of
+/// collecting them (a large keyring is never held whole). Returns the per-certificate
+/// errors; `Err` when nothing in the file is usable at all.
+pub fn each_certificate(
+    bytes: &[u8],
+    f: &mut dyn FnMut(SignedPublicKey),
+) -> std::result::Result<Vec<String>, String> {
+    let mut found = 0usize;
+    let mut errors = Vec::new();
+    let mut take = |iter: Box<dyn Iterator<Item = pgp::errors::Result<SignedPublicKey>> + '_>,
+                    errors: &mut Vec<String>| {
+        for (n, r) in iter.enumerate() {
+            match r {
+                Ok(c) => {
+                    found += 1;
+                    f(c);
+                }
+                Err(e) => errors.push(format!("certificate {}: {}", n + 1, one_line(&e))),
+            }
+        }
+    };
     if crate::kbx::is_keybox(bytes) {
         let kbx = crate::kbx::read_keybox(bytes)?;
         if kbx.certs.is_empty() && !kbx.errors.is_empty() {
             return Err(kbx.errors.join("; "));
         }
-        return Ok((kbx.certs, kbx.errors));
+        take(Box::new(kbx.certs.into_iter().map(Ok)), &mut errors);
+        errors.extend(kbx.errors);
+        return Ok(errors);
     }
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         return Err("empty file".into());
     };
-    let mut certs = Vec::new();
-    let mut errors = Vec::new();
     if bytes[start..].starts_with(b"-----BEGIN ") {
         // The crate returns only the first armor block by itself: split them.
         let blocks = split_armor_blocks(&bytes[start..]);
@@ -373,39 +392,26 @@ pub fn parse_certificates(
                 continue;
             }
             match SignedPublicKey::from_armor_many(Cursor::new(*block)) {
-                Ok((iter, _)) => collect(iter, &mut certs, &mut errors),
+                Ok((iter, _)) => take(iter, &mut errors),
                 Err(e) => errors.push(format!("armor block {}: {}", n + 1, one_line(&e))),
             }
         }
     } else if bytes[start] & 0x80 != 0 {
         match SignedPublicKey::from_bytes_many(Cursor::new(&bytes[start..])) {
-            Ok(iter) => collect(iter, &mut certs, &mut errors),
+            Ok(iter) => take(iter, &mut errors),
             Err(e) => return Err(format!("not an OpenPGP keyring: {}", one_line(&e))),
         }
-        if certs.is_empty() && errors.is_empty() {
+        if found == 0 && errors.is_empty() {
             // The crate returns nothing, silently, for a binary secret keyring.
             return Err("no public certificate found (a secret keyring?)".into());
         }
     } else {
         return Err("neither an armored nor a binary OpenPGP file".into());
     }
-    if certs.is_empty() && !errors.is_empty() {
+    if found == 0 && !errors.is_empty() {
         return Err(errors.join("; "));
     }
-    Ok((certs, errors))
-}
-
-fn collect(
-    iter: Box<dyn Iterator<Item = pgp::errors::Result<SignedPublicKey>> + '_>,
-    certs: &mut Vec<SignedPublicKey>,
-    errors: &mut Vec<String>,
-) {
-    for (n, r) in iter.enumerate() {
-        match r {
-            Ok(c) => certs.push(c),
-            Err(e) => errors.push(format!("certificate {}: {}", n + 1, one_line(&e))),
-        }
-    }
+    Ok(errors)
 }
 
 fn one_line(e: &dyn std::fmt::Display) -> String {

@@ -290,8 +290,10 @@ fn run_limited(
 
 #[test]
 fn ex_oserr_71_no_file_for_the_ciphertext() {
-    // Four descriptors: 0-2 and one more; the second copy's file cannot be created.
+    // Four descriptors: 0-2 and one more; the second copy's file cannot be created. (A
+    // first run builds the key index, so that the limited run reads keys through it.)
     let h = H::new();
+    h.ok(&["-i", "bob@example.org"], b"To: bob@example.org\n\nx\n");
     let out = run_limited(
         &h,
         libc::RLIMIT_NOFILE,
@@ -302,7 +304,7 @@ fn ex_oserr_71_no_file_for_the_ciphertext() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(71), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(h.captures().is_empty());
+    assert_eq!(h.captures().len(), 1, "only the first run handed on");
 }
 
 #[test]
