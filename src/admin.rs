@@ -15,14 +15,14 @@ use pgp::types::KeyDetails;
 use serde::Serialize;
 
 use crate::address::Address;
-use crate::args::{self, Sender};
+use crate::args;
 use crate::config::{Config, Flavor};
 use crate::deliver;
 use crate::diag::sanitize;
 use crate::error::{Error, ExitCode};
 use crate::keys::{self, Cert, EncryptionKey, Keyring, Unusable, format_date};
 use crate::message::Input;
-use crate::pgpmime::{self, Child, Payload, Synth};
+use crate::pgpmime::{self, Child, Payload};
 use crate::recipients::{self, Decision, Route};
 use crate::{Env, config};
 
@@ -377,16 +377,12 @@ fn explain_into<R: BufRead>(
         });
     }
     // The outer header section as it would be (synthesized fields get fresh values).
-    let synth = Synth {
-        from_addr: match &inv.sender {
-            Some(Sender::Address(a)) if Address::parse_single(a).is_ok() => a.clone(),
-            _ => env.login.clone(),
-        },
-        full_name: inv.full_name.clone(),
-        host: env.hostname.clone(),
-        now: env.now,
-    };
-    let payload = Payload::build(&head, &Child::for_head(&head, None), &cfg.subject, &synth);
+    let payload = Payload::build(
+        &head,
+        &Child::for_head(&head, None),
+        &cfg.subject,
+        &crate::synth(&inv, env),
+    );
     let outer = String::from_utf8_lossy(&payload.outer_prefix).into_owned();
     let header = outer.split("\n\n").next().unwrap_or("");
     ex.outer_header = header.lines().map(String::from).collect();

@@ -119,6 +119,20 @@ fn host_name() -> String {
     }
 }
 
+/// The values for header fields a message lacks (message.md rule 5): From from the `-f`
+/// sender when it is an address, else the login name; `-F` as its display name.
+pub fn synth(inv: &args::Invocation, env: &Env) -> Synth {
+    Synth {
+        from_addr: match &inv.sender {
+            Some(Sender::Address(a)) if Address::parse_single(a).is_ok() => a.clone(),
+            _ => env.login.clone(),
+        },
+        full_name: inv.full_name.clone(),
+        host: env.hostname.clone(),
+        now: env.now,
+    }
+}
+
 /// Remembers the first read error of standard input, so that it is reported as such (66)
 /// even when it surfaces wrapped inside the encryptor's error.
 struct Track<R> {
@@ -342,16 +356,7 @@ pub fn run_sendmail<R: BufRead>(
     if !groups.is_empty() {
         let stats = store.as_ref().map(|s| s.stats());
         let child = Child::for_head(&head, stats);
-        let synth = Synth {
-            from_addr: match &inv.sender {
-                Some(Sender::Address(a)) if Address::parse_single(a).is_ok() => a.clone(),
-                _ => env.login.clone(),
-            },
-            full_name: inv.full_name.clone(),
-            host: env.hostname.clone(),
-            now: env.now,
-        };
-        let payload = Payload::build(&head, &child, &cfg.subject, &synth);
+        let payload = Payload::build(&head, &child, &cfg.subject, &synth(&inv, env));
         let body_src: Box<dyn Read + '_> = match (&store, body.take()) {
             (Some(s), _) => Box::new(s.reader()),
             (None, Some(b)) => Box::new(b),

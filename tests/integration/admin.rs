@@ -240,78 +240,16 @@ fn keys_import_adds_and_refuses_with_reasons() {
 
 #[test]
 fn keys_import_merges_a_revocation_into_the_stored_certificate() {
-    let Some(gpg) = gpg() else { return };
-    let home = tempfile::Builder::new()
-        .prefix("gh")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let run = |args: &[&str], input: Option<&[u8]>| {
-        use std::io::Write;
-        let mut p = std::process::Command::new(gpg)
-            .env("GNUPGHOME", home.path())
-            .args([
-                "--batch",
-                "--quiet",
-                "--passphrase",
-                "",
-                "--pinentry-mode",
-                "loopback",
-            ])
-            .args(args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        p.stdin
-            .take()
-            .unwrap()
-            .write_all(input.unwrap_or(b""))
-            .unwrap();
-        let out = p.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    };
-    run(
-        &[
-            "--quick-gen-key",
-            "Rev Later <revlater@example.org>",
-            "ed25519",
-            "sign,cert",
-            "never",
-        ],
-        None,
-    );
-    let listing = String::from_utf8(run(
-        &["--with-colons", "--list-keys", "revlater@example.org"],
-        None,
-    ))
-    .unwrap();
-    let fpr = listing
-        .lines()
-        .find(|l| l.starts_with("fpr:"))
-        .unwrap()
-        .split(':')
-        .nth(9)
-        .unwrap()
-        .to_string();
-    run(&["--quick-add-key", &fpr, "cv25519", "encr", "never"], None);
-    let before = run(&["--export", "--armor", &fpr], None);
+    let Some(g) = GpgHome::new() else { return };
+    let fpr = g.make_key("Rev Later <revlater@example.org>", "never");
+    let before = g.run(&["--export", "--armor", &fpr], b"");
     let rev =
-        std::fs::read_to_string(home.path().join(format!("openpgp-revocs.d/{fpr}.rev"))).unwrap();
-    run(
+        std::fs::read_to_string(g.home.path().join(format!("openpgp-revocs.d/{fpr}.rev"))).unwrap();
+    g.run(
         &["--import"],
-        Some(rev.replace(":-----BEGIN", "-----BEGIN").as_bytes()),
+        rev.replace(":-----BEGIN", "-----BEGIN").as_bytes(),
     );
-    let after = run(&["--export", "--armor", &fpr], None);
-    let _ = std::process::Command::new("gpgconf")
-        .env("GNUPGHOME", home.path())
-        .args(["--kill", "gpg-agent"])
-        .status();
+    let after = g.run(&["--export", "--armor", &fpr], b"");
     let h = H::with_keys(&[], "");
     let v1 = h.dir.path().join("v1.asc");
     let v2 = h.dir.path().join("v2.asc");

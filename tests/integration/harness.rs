@@ -322,17 +322,29 @@ pub fn gpg() -> Option<&'static str> {
     None
 }
 
-/// A fresh public certificate for `uid` made by gpg in a throw-away home, expiring after
-/// `expire` (gpg syntax: "7d", "never"); armored. `None` when gpg is missing (outside CI).
-pub fn gpg_make_cert(uid: &str, expire: &str) -> Option<String> {
-    let gpg = gpg()?;
-    let home = tempfile::Builder::new()
-        .prefix("gh")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let run = |args: &[&str]| {
-        let out = StdCommand::new(gpg)
-            .env("GNUPGHOME", home.path())
+/// A throw-away GnuPG home in /tmp (short paths for gpg-agent's socket); its agent is
+/// stopped when it is dropped.
+pub struct GpgHome {
+    pub home: tempfile::TempDir,
+    gpg: &'static str,
+}
+
+impl GpgHome {
+    /// `None` when gpg is missing (outside CI; under CI=true, a failure).
+    pub fn new() -> Option<GpgHome> {
+        let gpg = gpg()?;
+        let home = tempfile::Builder::new()
+            .prefix("gh")
+            .tempdir_in("/tmp")
+            .unwrap();
+        Some(GpgHome { home, gpg })
+    }
+
+    /// Runs gpg in batch mode with `args` and `input` on stdin; asserts success.
+    pub fn run(&self, args: &[&str], input: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut p = StdCommand::new(self.gpg)
+            .env("GNUPGHOME", self.home.path())
             .args([
                 "--batch",
                 "--quiet",
@@ -342,28 +354,53 @@ pub fn gpg_make_cert(uid: &str, expire: &str) -> Option<String> {
                 "loopback",
             ])
             .args(args)
-            .output()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        p.stdin.take().unwrap().write_all(input).unwrap();
+        let out = p.wait_with_output().unwrap();
         assert!(
             out.status.success(),
             "gpg {args:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         out.stdout
-    };
-    run(&["--quick-gen-key", uid, "ed25519", "sign,cert", expire]);
-    let fpr = String::from_utf8(run(&["--with-colons", "--list-keys", uid]))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("fpr:"))
-        .and_then(|l| l.split(':').nth(9))
-        .unwrap()
-        .to_string();
-    run(&["--quick-add-key", &fpr, "cv25519", "encr", expire]);
-    let armored = String::from_utf8(run(&["--export", "--armor", &fpr])).unwrap();
-    let _ = StdCommand::new("gpgconf")
-        .env("GNUPGHOME", home.path())
-        .args(["--kill", "gpg-agent"])
-        .status();
-    Some(armored)
+    }
+
+    /// Makes an Ed25519 + Cv25519 key for `uid` expiring after `expire` (gpg syntax: "7d",
+    /// "never"); returns its fingerprint.
+    pub fn make_key(&self, uid: &str, expire: &str) -> String {
+        self.run(
+            &["--quick-gen-key", uid, "ed25519", "sign,cert", expire],
+            b"",
+        );
+        let fpr = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid], b""))
+            .unwrap()
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .and_then(|l| l.split(':').nth(9))
+            .unwrap()
+            .to_string();
+        self.run(&["--quick-add-key", &fpr, "cv25519", "encr", expire], b"");
+        fpr
+    }
+}
+
+impl Drop for GpgHome {
+    fn drop(&mut self) {
+        let _ = StdCommand::new("gpgconf")
+            .env("GNUPGHOME", self.home.path())
+            .args(["--kill", "gpg-agent"])
+            .status();
+    }
+}
+
+/// A fresh public certificate for `uid` made by gpg, expiring after `expire`; armored.
+/// `None` when gpg is missing (outside CI).
+pub fn gpg_make_cert(uid: &str, expire: &str) -> Option<String> {
+    let g = GpgHome::new()?;
+    let fpr = g.make_key(uid, expire);
+    Some(String::from_utf8(g.run(&["--export", "--armor", &fpr], b"")).unwrap())
 }

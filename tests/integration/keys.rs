@@ -288,30 +288,15 @@ fn a_broken_keybox_is_reported_and_other_keys_still_work() {
 
 #[test]
 fn gnupg_home_directory_as_the_keyring_and_explain_tells_the_truth() {
-    let Some(gpg) = gpg() else { return };
-    let home = tempfile::Builder::new()
-        .prefix("gh")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let mut files = Vec::new();
-    for k in ["alice", "bob", "expired", "revoked"] {
-        files.push(keys_dir().join(format!("{k}.asc")).display().to_string());
-    }
-    let out = std::process::Command::new(gpg)
-        .env("GNUPGHOME", home.path())
-        .args(["--batch", "--quiet", "--import"])
-        .args(&files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let _ = std::process::Command::new("gpgconf")
-        .env("GNUPGHOME", home.path())
-        .args(["--kill", "gpg-agent"])
-        .status();
+    let Some(g) = GpgHome::new() else { return };
+    let files: Vec<String> = ["alice", "bob", "expired", "revoked"]
+        .iter()
+        .map(|k| keys_dir().join(format!("{k}.asc")).display().to_string())
+        .collect();
+    let mut args = vec!["--import"];
+    args.extend(files.iter().map(String::as_str));
+    g.run(&args, b"");
+    let home = &g.home;
     assert!(home.path().join("pubring.kbx").exists());
     let h = H::with_keys(&[], "");
     std::fs::write(
