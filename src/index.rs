@@ -78,6 +78,15 @@ pub fn stamp(files: &[PathBuf]) -> Vec<u8> {
     s
 }
 
+/// Whether a cache directory or index file may be believed at all: owned by root or by us,
+/// and writable by nobody else. An index decides which certificates a message is encrypted
+/// to, so one that another user could have written (a cache in /tmp, say) is never used.
+pub fn trusted(meta: &std::fs::Metadata) -> bool {
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    (meta.uid() == 0 || meta.uid() == me) && meta.mode() & 0o022 == 0
+}
+
 /// Where the index of `source` lives in `cache_dir`.
 pub fn path_for(cache_dir: &Path, source: &Path) -> PathBuf {
     let canon = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
@@ -207,6 +216,9 @@ impl Builder {
                 .truncate(true)
                 .mode(0o644)
                 .open(&tmp)?;
+            // Our umask (077) would make it 0600: set the mode itself.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
             let mut f = io::BufWriter::new(file);
             f.write_all(MAGIC)?;
             f.write_all(&(small.len() as u64).to_le_bytes())?;
@@ -286,7 +298,11 @@ pub fn query(
     fingerprints: &HashSet<String>,
 ) -> Option<Contents> {
     let mut f = File::open(path).ok()?;
-    let file_len = f.metadata().ok()?.len();
+    let meta = f.metadata().ok()?;
+    if !trusted(&meta) {
+        return None;
+    }
+    let file_len = meta.len();
     let mut head = [0u8; HEADER as usize];
     f.read_exact(&mut head).ok()?;
     if &head[..8] != MAGIC {

@@ -182,7 +182,9 @@ impl Keyring {
         want: &Wanted,
         now: SystemTime,
     ) -> Keyring {
-        let Some(cache) = cache_dir.filter(|d| d.is_dir()) else {
+        let usable =
+            |d: &&Path| std::fs::metadata(d).is_ok_and(|m| m.is_dir() && index::trusted(&m));
+        let Some(cache) = cache_dir.filter(usable) else {
             return Self::load(sources, now);
         };
         let mut kr = Keyring::default();

@@ -500,3 +500,24 @@ fn keyring_warnings_come_back_through_the_index() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("broken.asc"));
     }
 }
+
+#[test]
+fn a_cache_directory_others_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = H::with_keys(&["alice"], "");
+    let cache = h.dir.path().join("cache");
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o777)).unwrap();
+    h.ok(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    assert!(
+        index_files(&h).is_empty(),
+        "no index in a world-writable directory"
+    );
+    // An index file others can write is not believed either: it is rebuilt.
+    std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o755)).unwrap();
+    h.ok(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    let idx = index_files(&h).pop().unwrap();
+    std::fs::set_permissions(&idx, std::fs::Permissions::from_mode(0o666)).unwrap();
+    h.ok(&["-i", "alice@example.org"], &msg("alice@example.org"));
+    let mode = std::fs::metadata(&idx).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644, "rebuilt with its own mode");
+}
