@@ -285,7 +285,7 @@ fn to_utf8(a: OsString) -> Result<String> {
     })
 }
 
-/// Parses the sendmail arguments (without argv[0]).
+/// Parses the sendmail arguments (without `argv[0]`).
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation> {
     let mut inv = Invocation::default();
     let mut it = args.into_iter();

@@ -93,7 +93,7 @@ pub fn find_sendmail(cfg: &Config, self_exe: Option<&Path>) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The downstream arguments (without argv[0]) for these recipients.
+/// The downstream arguments (without `argv[0]`) for these recipients.
 pub fn downstream_args(
     inv: &Invocation,
     flavor: Flavor,

@@ -231,7 +231,7 @@ fn copy_as_lf<R: Read>(mut r: R, w: &mut dyn Write) -> io::Result<()> {
     w.flush()
 }
 
-/// Runs the sendmail interface: `args` without argv[0], the message on `stdin`, the copies
+/// Runs the sendmail interface: `args` without `argv[0]`, the message on `stdin`, the copies
 /// handed to `deliverer`. Returns the exit status for the caller.
 pub fn run_sendmail<R: BufRead>(
     args: Vec<OsString>,
