@@ -301,9 +301,19 @@ fn explain_into<R: BufRead>(
     ex.flavor = flavor_name(flavor);
     let program = program?;
     ex.real_sendmail = Some(program.display().to_string());
-    let head = Input::new(stdin, inv.ignore_dots).read_head()?;
+    let mut input = Input::new(stdin, inv.ignore_dots);
+    let head = input.read_head()?;
     let envelope = recipients::envelope(&inv.recipients, &head, inv.extract_recipients, flavor)?;
-    ex.already_encrypted = pgpmime::is_protected_by_header(&head);
+    // As sending does: a body that is one inline PGP message (up to the in-memory limit)
+    // is handed on as it is. Only that much of the body is read.
+    let mut start = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(input.body(), crate::spool::MEM_LIMIT as u64 + 1),
+        &mut start,
+    )
+    .map_err(|e| Error::NoInput(format!("cannot read the message from standard input: {e}")))?;
+    ex.already_encrypted = pgpmime::is_protected_by_header(&head)
+        || (start.len() <= crate::spool::MEM_LIMIT && pgpmime::is_inline_pgp(&start));
     let argv = |rcpts: &[Address]| -> crate::error::Result<Vec<String>> {
         let mut v = vec![program.display().to_string()];
         v.extend(

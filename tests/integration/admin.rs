@@ -302,3 +302,17 @@ fn keys_import_needs_a_key_directory() {
     assert_eq!(code, 78, "{text}");
     assert!(text.contains("no key directory"), "{text}");
 }
+
+#[test]
+fn explain_recognizes_already_encrypted_input() {
+    let h = H::new();
+    let inline =
+        b"To: nokey@example.org\n\n-----BEGIN PGP MESSAGE-----\n\nabc\n-----END PGP MESSAGE-----\n";
+    let (code, text) = admin(&h, &["explain", "-t"], inline);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("already encrypted"), "{text}");
+    assert!(
+        text.contains("copy 1 (as given): nokey@example.org"),
+        "{text}"
+    );
+}
