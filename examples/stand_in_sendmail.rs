@@ -4,12 +4,22 @@
 //! For each call N (1, 2, ...) it writes, in the directory `$STAND_IN_DIR`:
 //!   N.argv   argv[0] and every argument, one per line
 //!   N.stdin  the bytes it received on standard input
+//!   N.fd     only with `$STAND_IN_CHECK_FD=K`: "open" or "closed", whether descriptor K
+//!            was inherited (pgpsendmail must pass on only 0-2)
 //! and exits with `$STAND_IN_EXIT` (default 0).
 
 use std::io::Write;
 use std::path::PathBuf;
 
 fn main() {
+    // Before this program opens anything of its own.
+    let fd_state = std::env::var("STAND_IN_CHECK_FD").ok().map(|k| {
+        if std::path::Path::new(&format!("/proc/self/fd/{k}")).exists() {
+            "open\n"
+        } else {
+            "closed\n"
+        }
+    });
     let Some(dir) = std::env::var_os("STAND_IN_DIR").map(PathBuf::from) else {
         eprintln!("stand-in sendmail: STAND_IN_DIR is not set");
         std::process::exit(78);
@@ -35,6 +45,12 @@ fn main() {
         .collect();
     // Streamed, not read into memory: tests measure the peak memory of this process too
     // (pgpsendmail execs us).
+    if let Some(state) = fd_state
+        && let Err(e) = std::fs::write(dir.join(format!("{n}.fd")), state)
+    {
+        eprintln!("stand-in sendmail: {}: {e}", dir.display());
+        std::process::exit(74);
+    }
     let write = std::fs::File::create(dir.join(format!("{n}.stdin")))
         .and_then(|mut f| std::io::copy(&mut std::io::stdin().lock(), &mut f))
         .and_then(|_| (&argv_file).write_all((argv.join("\n") + "\n").as_bytes()));

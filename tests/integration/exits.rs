@@ -389,3 +389,42 @@ fn a_closed_stderr_pipe_does_not_stop_delivery() {
     assert_eq!(out.code(), Some(0));
     assert_eq!(h.captures().len(), 1);
 }
+
+#[test]
+fn the_real_sendmail_inherits_only_descriptors_0_to_2() {
+    // cli.md 6.5: a descriptor the caller left open (here 9, without close-on-exec) is not
+    // passed on, whether the copy is exec'ed (one copy) or spawned (two copies).
+    use std::os::unix::process::CommandExt;
+    let h = H::new();
+    for rcpts in [
+        &["bob@example.org"][..],
+        &["bob@example.org", "carol@example.net"],
+    ] {
+        let before = h.captures().len();
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+        cmd.env("PGPSENDMAIL_CONFIG", &h.config)
+            .env("STAND_IN_DIR", &h.capture)
+            .env("STAND_IN_CHECK_FD", "9")
+            .arg("-i")
+            .args(rcpts)
+            .stdin(std::fs::File::open(h.config.as_path()).unwrap());
+        let leak = std::fs::File::open("/dev/null").unwrap();
+        let leak_fd = std::os::fd::AsRawFd::as_raw_fd(&leak);
+        // SAFETY: dup2 between fork and exec; the new fd 9 has no close-on-exec flag.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(leak_fd, 9) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        assert!(cmd.status().unwrap().success());
+        let after = h.captures().len();
+        assert_eq!(after - before, rcpts.len());
+        for n in before + 1..=after {
+            let state = std::fs::read_to_string(h.capture.join(format!("{n}.fd"))).unwrap();
+            assert_eq!(state, "closed\n", "copy {n}: descriptor 9 was passed on");
+        }
+    }
+}
