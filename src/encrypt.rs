@@ -137,7 +137,7 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
 /// more than one copy, and is read back for the others.
 pub fn encrypt_copies<R, W, S>(
     payload: R,
-    copies: &[Vec<EncryptionKey>],
+    copies: &[&[EncryptionKey]],
     cipher: SymmetricKeyAlgorithm,
     outs: &mut [W],
     spool: Option<&mut S>,
@@ -166,7 +166,7 @@ where
         .map_err(|e| Error::Internal(format!("data mode: {e}")))?;
 
     let mut pkesks: Vec<Vec<u8>> = Vec::with_capacity(copies.len());
-    for keys in copies {
+    for &keys in copies {
         if keys.is_empty() {
             return Err(Error::Internal("a copy without keys".into()));
         }

@@ -389,7 +389,7 @@ pub fn run_sendmail<R: BufRead>(
         } else {
             None
         };
-        let key_sets: Vec<Vec<EncryptionKey>> = groups.iter().map(|g| g.1.clone()).collect();
+        let key_sets: Vec<&[EncryptionKey]> = groups.iter().map(|g| g.1.as_slice()).collect();
         let res = encrypt::encrypt_copies(plain, &key_sets, cipher, &mut files, shared.as_mut());
         if let Some(e) = read_error.borrow().clone() {
             return Err(Error::NoInput(format!(

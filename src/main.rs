@@ -19,9 +19,7 @@ use pgpsendmail::{Env, admin, deliver, diag};
 OpenPGP keys (PGP/MIME, RFC 3156, with RFC 9788 header protection) before handing only \
 ciphertext to the real sendmail.\n\n\
 Used as sendmail:  pgpsendmail [sendmail options] [--] recipient...  < message\n\
-(the sendmail options are listed after the commands below)",
-    after_help = "Configuration: /etc/pgpsendmail/pgpsendmail.toml, or the file named by \
-PGPSENDMAIL_CONFIG. See pgpsendmail(8) and pgpsendmail.toml(5)."
+(the sendmail options are listed after the commands below)"
 )]
 struct Admin {
     #[command(subcommand)]

@@ -52,7 +52,6 @@ fn near_1mib_of_encoded_words_in_recipient_and_subject_fields() {
 
 #[test]
 fn many_header_lines_and_a_to_with_10000_addresses() {
-    let h = H::with_keys(&["alice"], "missing_key = \"plaintext\"\n");
     let mut msg = b"To: alice@example.org".to_vec();
     for i in 0..10_000 {
         msg.extend_from_slice(format!(",\n u{i}@example.net").as_bytes());
@@ -64,7 +63,6 @@ fn many_header_lines_and_a_to_with_10000_addresses() {
     assert!(h2.captures().is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1);
-    drop(h);
 }
 
 #[test]
