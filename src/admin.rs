@@ -33,7 +33,7 @@ fn unix_now(env: &Env) -> u64 {
 }
 
 fn flavor_name(f: Flavor) -> String {
-    format!("{f:?}").to_lowercase()
+    f.name().to_string()
 }
 
 /// `pgpsendmail check`: the configuration, the real sendmail and every keyring source.
@@ -288,8 +288,11 @@ fn explain_into<R: BufRead>(
     stdin: R,
 ) -> crate::error::Result<()> {
     let inv = args::parse(args)?;
-    if let args::Mode::NotYet(m) = &inv.mode {
-        return Err(Error::Usage(format!("mode {m} is not supported yet")));
+    if inv.mode != args::Mode::Deliver {
+        return Err(Error::Usage(format!(
+            "explain shows what sending a message (-bm) would do; mode {} is not explained",
+            inv.mode.flag()
+        )));
     }
     let cfg = Config::load(env.config_path.as_deref())?;
     let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref());

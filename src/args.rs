@@ -146,7 +146,7 @@ pub const OPTIONS: &[OptSpec] = &[
         Value,
         Honoured,
         "MODE",
-        "mode: -bm (deliver, the default); -bs, -bp, -bi and -bv are not supported yet; others are refused",
+        "mode: -bm deliver (the default); -bs speak SMTP on stdin and stdout, encrypting each message; -bp list the queue, -bi rebuild the aliases, -bv verify addresses (handed to the real sendmail, stdin /dev/null); others are refused",
     ),
     opt(
         'B',
@@ -160,14 +160,14 @@ pub const OPTIONS: &[OptSpec] = &[
         OptionalGlued,
         Honoured,
         "[TIME]",
-        "queue run: not supported yet (exit 64)",
+        "run the queue (handed to the real sendmail as -q with the same value)",
     ),
     opt(
         'I',
         Flag,
         Honoured,
         "",
-        "initialize the alias database: not supported yet (exit 64)",
+        "rebuild the alias database, the same as -bi",
     ),
     opt('v', Flag, Ignored, "", "verbose; ignored"),
     opt('m', Flag, Ignored, "", "me too; ignored"),
@@ -208,14 +208,62 @@ pub fn spec(letter: char) -> Option<&'static OptSpec> {
     OPTIONS.iter().find(|o| o.letter == letter)
 }
 
-/// What the invocation asks for (cli.md section 4).
+/// What the invocation asks for (cli.md section 4). The last mode option wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// `-bm`: read, encrypt, deliver.
     Deliver,
-    /// A mode that is valid for sendmail but not implemented yet (`-bs`, `-bp`, `-q`, ...):
-    /// refused with exit 64 so nothing can bypass encryption.
-    NotYet(String),
+    /// `-bs`: an SMTP session on stdin/stdout; each message is encrypted and delivered.
+    Smtp,
+    /// `-bp`, or invoked as `mailq`: list the queue (the real sendmail's job).
+    ListQueue,
+    /// `-q[VALUE]`: run the queue (the real sendmail's job). The value is kept as given.
+    RunQueue(String),
+    /// `-bi`, `-I`, or invoked as `newaliases`: rebuild the alias database.
+    Aliases,
+    /// `-bv`: verify the recipient addresses (the real sendmail's job; reads no message).
+    Verify,
+}
+
+impl Mode {
+    /// The option that selects this mode, for messages.
+    pub fn flag(&self) -> String {
+        match self {
+            Mode::Deliver => "-bm".into(),
+            Mode::Smtp => "-bs".into(),
+            Mode::ListQueue => "-bp".into(),
+            Mode::RunQueue(v) => format!("-q{}", sanitize(v)),
+            Mode::Aliases => "-bi".into(),
+            Mode::Verify => "-bv".into(),
+        }
+    }
+
+    /// Whether the mode reads a message (and so must encrypt).
+    pub fn sends(&self) -> bool {
+        matches!(self, Mode::Deliver | Mode::Smtp)
+    }
+}
+
+/// The name pgpsendmail was invoked as (its `argv[0]`), where it changes the meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invoked {
+    Sendmail,
+    /// `mailq`: the same as `sendmail -bp`.
+    Mailq,
+    /// `newaliases`: the same as `sendmail -bi`.
+    Newaliases,
+}
+
+impl Invoked {
+    /// From the file name of `argv[0]`: `mailq` and `newaliases` are special, every other
+    /// name is sendmail.
+    pub fn from_name(name: &str) -> Invoked {
+        match name {
+            "mailq" => Invoked::Mailq,
+            "newaliases" => Invoked::Newaliases,
+            _ => Invoked::Sendmail,
+        }
+    }
 }
 
 /// The envelope sender given with `-f`/`-r`.
@@ -231,6 +279,7 @@ pub enum Sender {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
     pub mode: Mode,
+    pub invoked: Invoked,
     /// `-t`
     pub extract_recipients: bool,
     /// `-i`, `-oi`, `-oitrue`
@@ -248,6 +297,7 @@ impl Default for Invocation {
     fn default() -> Self {
         Invocation {
             mode: Mode::Deliver,
+            invoked: Invoked::Sendmail,
             extract_recipients: false,
             ignore_dots: false,
             sender: None,
@@ -285,8 +335,55 @@ fn to_utf8(a: OsString) -> Result<String> {
     })
 }
 
-/// Parses the sendmail arguments (without `argv[0]`).
+/// Parses the sendmail arguments (without `argv[0]`) of pgpsendmail invoked as sendmail.
 pub fn parse<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation> {
+    parse_as(Invoked::Sendmail, args)
+}
+
+/// Parses the arguments (without `argv[0]`) of pgpsendmail invoked under `name`: as `mailq`
+/// the mode is always -bp, as `newaliases` always -bi.
+pub fn parse_as<I: IntoIterator<Item = OsString>>(name: Invoked, args: I) -> Result<Invocation> {
+    let mut inv = parse_args(args)?;
+    inv.invoked = name;
+    match name {
+        Invoked::Mailq => inv.mode = Mode::ListQueue,
+        Invoked::Newaliases => inv.mode = Mode::Aliases,
+        Invoked::Sendmail => {}
+    }
+    let m = inv.mode.flag();
+    let what = match name {
+        Invoked::Mailq => "mailq".to_string(),
+        Invoked::Newaliases => "newaliases".to_string(),
+        Invoked::Sendmail => m.clone(),
+    };
+    match &inv.mode {
+        Mode::Deliver => {}
+        Mode::Smtp if inv.extract_recipients => {
+            return Err(usage_err(
+                "-bs takes its recipients from RCPT TO: -t cannot be used with it".into(),
+            ));
+        }
+        Mode::Smtp | Mode::ListQueue | Mode::RunQueue(_) | Mode::Aliases
+            if !inv.recipients.is_empty() =>
+        {
+            return Err(usage_err(format!(
+                "{what} takes no recipient arguments{}",
+                if inv.mode == Mode::Smtp {
+                    " (they come from RCPT TO)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        Mode::Verify if inv.recipients.is_empty() => {
+            return Err(usage_err("-bv needs the addresses to verify".into()));
+        }
+        _ => {}
+    }
+    Ok(inv)
+}
+
+fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation> {
     let mut inv = Invocation::default();
     let mut it = args.into_iter();
     let mut operands: Vec<String> = Vec::new();
@@ -425,9 +522,10 @@ fn apply(inv: &mut Invocation, c: char, v: Option<String>) -> Result<()> {
             check_value("-b", &v)?;
             match v.as_str() {
                 "m" => inv.mode = Mode::Deliver,
-                "s" | "p" | "i" | "v" => {
-                    inv.mode = Mode::NotYet(format!("-b{v}"));
-                }
+                "s" => inv.mode = Mode::Smtp,
+                "p" => inv.mode = Mode::ListQueue,
+                "i" => inv.mode = Mode::Aliases,
+                "v" => inv.mode = Mode::Verify,
                 _ => {
                     return Err(usage_err(format!(
                         "mode -b{} is not supported",
@@ -437,10 +535,19 @@ fn apply(inv: &mut Invocation, c: char, v: Option<String>) -> Result<()> {
             }
         }
         'q' => {
-            check_value("-q", &v)?;
-            inv.mode = Mode::NotYet(format!("-q{}", sanitize(&v)));
+            // Handed on glued as one argument: -q30m, -qRexample.org, -qIABC123, -qf.
+            let ok = v.len() <= 255
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b".@_:!+=%/-[]".contains(&b));
+            if !ok {
+                return Err(usage_err(format!(
+                    "-q: '{}' is not a queue run interval or selector",
+                    sanitize(&v)
+                )));
+            }
+            inv.mode = Mode::RunQueue(v);
         }
-        'I' => inv.mode = Mode::NotYet("-I".into()),
+        'I' => inv.mode = Mode::Aliases,
         'B' | 'h' | 'L' => check_value(&format!("-{c}"), &v)?,
         'v' | 'm' | 'U' | 'G' | 'n' => {}
         _ => {
@@ -638,19 +745,38 @@ mod tests {
     }
 
     #[test]
-    fn modes_not_yet_supported() {
-        for m in [
-            &["-bs"][..],
-            &["-bp"],
-            &["-q"],
-            &["-q30m"],
-            &["-bi"],
-            &["-I"],
-            &["-bv", "a@x"],
+    fn modes() {
+        for (m, want) in [
+            (&["-bs", "-odb", "-oem"][..], Mode::Smtp),
+            (&["-bp"], Mode::ListQueue),
+            (&["-q"], Mode::RunQueue("".into())),
+            (&["-q30m"], Mode::RunQueue("30m".into())),
+            (&["-qRexample.org"], Mode::RunQueue("Rexample.org".into())),
+            (&["-bi"], Mode::Aliases),
+            (&["-I"], Mode::Aliases),
+            (&["-bv", "a@x"], Mode::Verify),
+            (&["-bm", "a@x"], Mode::Deliver),
+            (&["-bp", "-bm", "a@x"], Mode::Deliver),
         ] {
-            assert!(matches!(p(m).unwrap().mode, Mode::NotYet(_)), "{m:?}");
+            assert_eq!(p(m).unwrap().mode, want, "{m:?}");
         }
-        assert_eq!(p(&["-bm", "a@x"]).unwrap().mode, Mode::Deliver);
+        let q = |name, args: &[&str]| parse_as(name, args.iter().map(OsString::from));
+        assert_eq!(q(Invoked::Mailq, &[]).unwrap().mode, Mode::ListQueue);
+        assert_eq!(q(Invoked::Mailq, &["-v"]).unwrap().mode, Mode::ListQueue);
+        assert_eq!(q(Invoked::Newaliases, &[]).unwrap().mode, Mode::Aliases);
+        for bad in [
+            q(Invoked::Sendmail, &["-bs", "a@x"]),
+            q(Invoked::Sendmail, &["-bs", "-t"]),
+            q(Invoked::Sendmail, &["-bp", "a@x"]),
+            q(Invoked::Sendmail, &["-q", "a@x"]),
+            q(Invoked::Sendmail, &["-bv"]),
+            q(Invoked::Sendmail, &["-q30m;rm"]),
+            q(Invoked::Sendmail, &["-q", "30m"]),
+            q(Invoked::Mailq, &["a@x"]),
+            q(Invoked::Newaliases, &["a@x"]),
+        ] {
+            assert_eq!(bad.unwrap_err().exit_code().code(), 64);
+        }
     }
 
     #[test]

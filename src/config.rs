@@ -41,6 +41,20 @@ pub enum Flavor {
 }
 
 impl Flavor {
+    /// The configuration value naming this flavor (`postfix`, `exim`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavor::Postfix => "postfix",
+            Flavor::Sendmail => "sendmail",
+            Flavor::Exim => "exim",
+            Flavor::Msmtp => "msmtp",
+            Flavor::Opensmtpd => "opensmtpd",
+            Flavor::Nullmailer => "nullmailer",
+            Flavor::Dma => "dma",
+            Flavor::Ssmtp => "ssmtp",
+        }
+    }
+
     /// The flavor of a real sendmail, from the name of the file it resolves to (its
     /// symlinks followed): `exim4` is Exim, `msmtp` msmtp, `smtpctl` OpenSMTPD, ... ;
     /// anything else is Postfix, the default.

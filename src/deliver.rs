@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::address::Address;
-use crate::args::{Invocation, Sender};
+use crate::args::{Invocation, Invoked, Mode, Sender};
 use crate::config::{Config, Flavor};
 use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
@@ -142,6 +142,83 @@ pub fn downstream_args(
     Ok(a)
 }
 
+/// What a mode that sends no message (`-bp`, `-q`, `-bi`, `-bv`, `mailq`, `newaliases`)
+/// becomes for a flavor (cli.md section 4, research 4.1 and 4.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PassThrough {
+    /// Run the real sendmail under this `argv[0]` with these arguments, stdin /dev/null.
+    Run {
+        argv0: &'static str,
+        args: Vec<OsString>,
+    },
+    /// Nothing to run for this flavor: exit with `code` after saying `note`.
+    Done { code: i32, note: String },
+}
+
+/// The pass-through call for a mode that sends no message. The arguments are rebuilt from
+/// parsed values, never copied from the caller. A flavor that cannot do the mode through
+/// its sendmail program is refused (64) rather than handed something it would read as a
+/// message to send (OpenSMTPD reads -bp as a send, nullmailer -q, dma -bv).
+pub fn pass_through(inv: &Invocation, flavor: Flavor) -> Result<PassThrough> {
+    use Flavor::*;
+    let run = |argv0, args: &[&str]| {
+        Ok(PassThrough::Run {
+            argv0,
+            args: args.iter().map(OsString::from).collect(),
+        })
+    };
+    let done = |note: String| Ok(PassThrough::Done { code: 0, note });
+    let cannot = |what: &str| {
+        Err(Error::Usage(format!(
+            "flavor {} cannot {what} through its sendmail program",
+            flavor.name()
+        )))
+    };
+    match &inv.mode {
+        Mode::ListQueue => match flavor {
+            Postfix | Sendmail | Exim | Dma if inv.invoked == Invoked::Sendmail => {
+                run("sendmail", &["-bp"])
+            }
+            Postfix | Sendmail | Exim | Dma | Opensmtpd | Ssmtp => run("mailq", &[]),
+            Msmtp => done("flavor msmtp keeps no mail queue: nothing to list".into()),
+            Nullmailer => cannot("list its queue (use nullmailer's own mailq)"),
+        },
+        Mode::RunQueue(v) => match flavor {
+            Postfix | Sendmail | Exim | Dma => Ok(PassThrough::Run {
+                argv0: "sendmail",
+                args: vec![format!("-q{v}").into()],
+            }),
+            Msmtp => done("flavor msmtp keeps no mail queue: nothing to run".into()),
+            Nullmailer | Opensmtpd | Ssmtp => cannot("run its queue"),
+        },
+        Mode::Aliases => match flavor {
+            Postfix | Sendmail | Exim if inv.invoked == Invoked::Sendmail => {
+                run("sendmail", &["-bi"])
+            }
+            Postfix | Sendmail | Exim | Dma | Opensmtpd | Ssmtp => run("newaliases", &[]),
+            Msmtp | Nullmailer => done(format!(
+                "flavor {} has no alias database: nothing to rebuild",
+                flavor.name()
+            )),
+        },
+        Mode::Verify => match flavor {
+            Postfix | Sendmail | Exim => {
+                let mut args: Vec<OsString> = vec!["-bv".into(), "--".into()];
+                args.extend(inv.recipients.iter().map(|r| OsString::from(r.as_str())));
+                Ok(PassThrough::Run {
+                    argv0: "sendmail",
+                    args,
+                })
+            }
+            _ => cannot("verify addresses (-bv)"),
+        },
+        Mode::Deliver | Mode::Smtp => Err(Error::Internal(format!(
+            "mode {} sends a message; it is never passed through",
+            inv.mode.flag()
+        ))),
+    }
+}
+
 /// One message ready to go: its recipients and its complete ciphertext (or, for a
 /// `plaintext` recipient, the bytes to write into a pipe).
 pub struct Copy {
@@ -162,12 +239,31 @@ pub enum CopyBody {
 /// How the copies are handed on; tests replace it to record in-process.
 pub trait Deliverer {
     /// Hands every copy on; returns the exit status for the caller. A single file copy may
-    /// replace the process (exec) and never return.
+    /// replace the process (exec) and never return, unless [`Deliverer::smtp_session`] was
+    /// called.
     fn deliver(&mut self, program: &Path, argv: Vec<(Vec<OsString>, Copy)>) -> Result<i32>;
+
+    /// Runs the real sendmail for a mode that sends no message, with stdin /dev/null; may
+    /// replace the process. The default refuses: a recorder that does not model it.
+    fn pass(&mut self, program: &Path, argv0: &str, args: Vec<OsString>) -> Result<i32> {
+        let _ = (program, argv0, args);
+        Err(Error::Internal(
+            "this deliverer cannot pass a mode through".into(),
+        ))
+    }
+
+    /// Called once before an SMTP session (`-bs`): from now on every copy is spawned and
+    /// waited for (never exec), and the real sendmail's standard output goes to our
+    /// standard error, since ours carries SMTP replies only.
+    fn smtp_session(&mut self) {}
 }
 
 /// The real thing: exec for one file copy, spawn and wait otherwise.
-pub struct Exec;
+#[derive(Debug, Default)]
+pub struct Exec {
+    /// Set by [`Deliverer::smtp_session`].
+    smtp: bool,
+}
 
 /// Marks every descriptor above 2 close-on-exec, so the real sendmail inherits only 0-2.
 fn cloexec_above_stderr() {
@@ -203,11 +299,43 @@ fn who(rcpts: &[Address]) -> String {
         .join(", ")
 }
 
+/// Standard output for a spawned real sendmail: ours, or in an SMTP session our standard
+/// error (the SMTP client must see nothing but replies).
+fn child_stdout(smtp: bool) -> Stdio {
+    use std::os::fd::AsFd;
+    if smtp {
+        match std::io::stderr().as_fd().try_clone_to_owned() {
+            Ok(fd) => Stdio::from(fd),
+            Err(_) => Stdio::null(),
+        }
+    } else {
+        Stdio::inherit()
+    }
+}
+
 impl Deliverer for Exec {
+    fn smtp_session(&mut self) {
+        self.smtp = true;
+    }
+
+    fn pass(&mut self, program: &Path, argv0: &str, args: Vec<OsString>) -> Result<i32> {
+        cloexec_above_stderr();
+        let err = Command::new(program)
+            .arg0(argv0)
+            .args(&args)
+            .stdin(Stdio::null())
+            .exec();
+        Err(Error::Unavailable(format!(
+            "cannot run real sendmail {}: {err}",
+            sanitize(&program.display().to_string())
+        )))
+    }
+
     fn deliver(&mut self, program: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
         cloexec_above_stderr();
         let shown = sanitize(&program.display().to_string());
         if copies.len() == 1
+            && !self.smtp
             && let CopyBody::File(_) = &copies[0].1.body
         {
             let (args, copy) = copies.into_iter().next().expect("one copy");
@@ -226,11 +354,13 @@ impl Deliverer for Exec {
             let status = match copy.body {
                 CopyBody::File(f) => command(program, &args)
                     .stdin(Stdio::from(f))
+                    .stdout(child_stdout(self.smtp))
                     .status()
                     .map(|s| (s.code(), ())),
                 CopyBody::Pipe(write) => {
                     command(program, &args)
                         .stdin(Stdio::piped())
+                        .stdout(child_stdout(self.smtp))
                         .spawn()
                         .and_then(|mut child| {
                             let mut stdin = child.stdin.take().expect("piped");

@@ -32,6 +32,7 @@ pub mod keys;
 pub mod message;
 pub mod pgpmime;
 pub mod recipients;
+pub mod smtp;
 pub mod spool;
 pub mod syslog;
 
@@ -43,9 +44,9 @@ use std::rc::Rc;
 use std::time::SystemTime;
 
 use crate::address::Address;
-use crate::args::{Mode, Sender};
-use crate::config::Config;
-use crate::deliver::{Copy, CopyBody, Deliverer};
+use crate::args::{Invocation, Invoked, Mode, Sender};
+use crate::config::{Config, Flavor};
+use crate::deliver::{Copy, CopyBody, Deliverer, PassThrough};
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
 use crate::keys::{EncryptionKey, Keyring};
@@ -231,21 +232,38 @@ fn copy_as_lf<R: Read>(mut r: R, w: &mut dyn Write) -> io::Result<()> {
     w.flush()
 }
 
-/// Runs the sendmail interface: `args` without `argv[0]`, the message on `stdin`, the copies
-/// handed to `deliverer`. Returns the exit status for the caller.
+/// Runs the sendmail interface invoked as sendmail: `args` without `argv[0]`, the message
+/// on `stdin`, the copies handed to `deliverer`. Returns the exit status for the caller.
+/// (`-bs` replies go nowhere here; see [`run`].)
 pub fn run_sendmail<R: BufRead>(
     args: Vec<OsString>,
     env: &Env,
     stdin: R,
     deliverer: &mut dyn Deliverer,
 ) -> Result<i32> {
-    let inv = args::parse(args)?;
-    if let Mode::NotYet(m) = &inv.mode {
-        return Err(Error::Usage(format!(
-            "mode {m} is not supported yet (only sending, -bm, is)"
-        )));
-    }
-    if !inv.extract_recipients && inv.recipients.is_empty() {
+    run(
+        Invoked::Sendmail,
+        args,
+        env,
+        stdin,
+        &mut io::sink(),
+        deliverer,
+    )
+}
+
+/// Runs the sendmail interface invoked under `name` (`sendmail`, `mailq`, `newaliases`):
+/// parses `args`, then sends the message on `stdin` (`-bm`), serves an SMTP session on
+/// `stdin` and `stdout` (`-bs`), or passes a mode that sends nothing to the real sendmail.
+pub fn run<R: BufRead>(
+    name: Invoked,
+    args: Vec<OsString>,
+    env: &Env,
+    stdin: R,
+    stdout: &mut dyn Write,
+    deliverer: &mut dyn Deliverer,
+) -> Result<i32> {
+    let inv = args::parse_as(name, args)?;
+    if inv.mode == Mode::Deliver && !inv.extract_recipients && inv.recipients.is_empty() {
         // Fail before reading a byte: a caller at a terminal would otherwise wait for EOF.
         return Err(Error::Usage(
             "no recipients: give them as arguments, or use -t to read them from the message".into(),
@@ -253,10 +271,34 @@ pub fn run_sendmail<R: BufRead>(
     }
     let cfg = Config::load(env.config_path.as_deref())?;
     let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref())?;
-    let flavor = cfg
-        .flavor
-        .unwrap_or_else(|| config::Flavor::infer(&program));
+    let flavor = cfg.flavor.unwrap_or_else(|| Flavor::infer(&program));
+    match inv.mode {
+        Mode::Deliver => send(&inv, &cfg, &program, flavor, env, stdin, deliverer),
+        Mode::Smtp => {
+            deliverer.smtp_session();
+            smtp::serve(&inv, &cfg, &program, flavor, env, stdin, stdout, deliverer)
+        }
+        _ => match deliver::pass_through(&inv, flavor)? {
+            PassThrough::Run { argv0, args } => deliverer.pass(&program, argv0, args),
+            PassThrough::Done { code, note } => {
+                diag::say(format_args!("{note}"));
+                Ok(code)
+            }
+        },
+    }
+}
 
+/// Reads one message from `stdin`, encrypts it and hands every copy to `deliverer`: the
+/// pipeline of `-bm`, and of each message of a `-bs` session.
+pub fn send<R: Read>(
+    inv: &Invocation,
+    cfg: &Config,
+    program: &std::path::Path,
+    flavor: Flavor,
+    env: &Env,
+    stdin: R,
+    deliverer: &mut dyn Deliverer,
+) -> Result<i32> {
     let read_error = Rc::new(RefCell::new(None));
     let tracked = io::BufReader::with_capacity(
         64 * 1024,
@@ -300,7 +342,7 @@ pub fn run_sendmail<R: BufRead>(
     let keyring = if protected {
         Keyring::default()
     } else {
-        let want = recipients::wanted(&envelope.recipients, &cfg);
+        let want = recipients::wanted(&envelope.recipients, cfg);
         let kr = Keyring::load_for(&cfg.keyring, Some(&cfg.cache_dir), &want, env.now);
         for p in &kr.problems {
             diag::say(format_args!("warning: keyring {p}"));
@@ -313,7 +355,7 @@ pub fn run_sendmail<R: BufRead>(
     if !protected {
         let mut refused = Vec::new();
         for r in &envelope.recipients {
-            let d = recipients::decide(r, &cfg, &keyring);
+            let d = recipients::decide(r, cfg, &keyring);
             if let Decision::Refuse { reason } = &d {
                 refused.push(reason.clone());
             }
@@ -325,7 +367,7 @@ pub fn run_sendmail<R: BufRead>(
                 refused.join("; ")
             )));
         }
-        warn_expiring(&decisions, &keyring, &cfg, env.now);
+        warn_expiring(&decisions, &keyring, cfg, env.now);
     }
     let recipients::Plan {
         encrypted: groups,
@@ -344,19 +386,19 @@ pub fn run_sendmail<R: BufRead>(
             .ok_or_else(|| Error::Internal("no body kept".into()))?;
         let rcpts = envelope.recipients.clone();
         copies.push(plain_copy(
-            &inv,
+            inv,
             flavor,
             rcpts,
             pgpmime::plain_header(&head),
             store,
         )?);
-        return deliverer.deliver(&program, copies);
+        return deliverer.deliver(program, copies);
     }
 
     if !groups.is_empty() {
         let stats = store.as_ref().map(|s| s.stats());
         let child = Child::for_head(&head, stats);
-        let payload = Payload::build(&head, &child, &cfg.subject, &synth(&inv, env));
+        let payload = Payload::build(&head, &child, &cfg.subject, &synth(inv, env));
         let body_src: Box<dyn Read + '_> = match (&store, body.take()) {
             (Some(s), _) => Box::new(s.reader()),
             (None, Some(b)) => Box::new(b),
@@ -402,7 +444,7 @@ pub fn run_sendmail<R: BufRead>(
             f.write_all(&payload.outer_suffix).map_err(wr)?;
             spool::rewind(&mut f).map_err(wr)?;
             copies.push((
-                deliver::downstream_args(&inv, flavor, &rcpts)?,
+                deliver::downstream_args(inv, flavor, &rcpts)?,
                 Copy {
                     recipients: rcpts,
                     body: CopyBody::File(f),
@@ -421,7 +463,7 @@ pub fn run_sendmail<R: BufRead>(
         ));
         for r in plaintext {
             copies.push(plain_copy(
-                &inv,
+                inv,
                 flavor,
                 vec![r],
                 header.clone(),
@@ -429,7 +471,7 @@ pub fn run_sendmail<R: BufRead>(
             )?);
         }
     }
-    deliverer.deliver(&program, copies)
+    deliverer.deliver(program, copies)
 }
 
 /// Warns (stderr and syslog) about every certificate used for this message that stops

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::{Parser, Subcommand};
+use pgpsendmail::args::Invoked;
 use pgpsendmail::error::ExitCode;
 use pgpsendmail::{Env, admin, deliver, diag};
 
@@ -154,17 +155,12 @@ fn main() {
     if name == "pgpsendmail" && argv.first().is_some_and(is_admin_word) {
         std::process::exit(admin(argv0, argv));
     }
-    if name == "mailq" || name == "newaliases" {
-        // Pass-through to the real sendmail comes in a later version; until then, say so
-        // instead of treating the call as a message without recipients.
-        diag::say(format_args!(
-            "invoked as {name}: not supported yet; run the MTA's own {name}"
-        ));
-        std::process::exit(ExitCode::Usage.code());
-    }
     let env = Env::snapshot();
     let stdin = std::io::stdin().lock();
-    let code = match pgpsendmail::run_sendmail(argv, &env, stdin, &mut deliver::Exec) {
+    let mut stdout = std::io::stdout().lock();
+    let mut exec = deliver::Exec::default();
+    let invoked = Invoked::from_name(&name);
+    let code = match pgpsendmail::run(invoked, argv, &env, stdin, &mut stdout, &mut exec) {
         Ok(code) => code,
         Err(e) => {
             diag::say(format_args!("{e}"));

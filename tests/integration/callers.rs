@@ -659,27 +659,7 @@ fn row35_grouped_either_order() {
     }
 }
 
-#[test]
-fn row36_alpine_bs_not_supported_yet() {
-    let h = H::new();
-    let e = h.fails(64, &["-bs", "-odb", "-oem"], b"EHLO x\r\nQUIT\r\n");
-    assert!(e.contains("-bs"), "{e}");
-}
-
-#[test]
-fn rows37_40_pass_through_modes_not_supported_yet() {
-    let h = H::new();
-    for args in [
-        &["-bp"][..],
-        &["-q"],
-        &["-q30m"],
-        &["-bi"],
-        &["-I"],
-        &["-bv", "alice@example.org"],
-    ] {
-        h.fails(64, args, b"");
-    }
-}
+// Rows 36 to 40 and 49 (-bs and the modes that send no message) are in modes.rs.
 
 #[test]
 fn row41_no_key_refused_and_sendmail_never_started() {

@@ -223,27 +223,6 @@ fn no_recipients_fails_before_reading_input() {
     assert_eq!(p.wait().unwrap().code(), Some(64));
 }
 
-#[test]
-fn invoked_as_mailq_or_newaliases_is_not_supported_yet() {
-    let h = H::new();
-    for name in ["mailq", "newaliases"] {
-        let link = h.dir.path().join(name);
-        std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("pgpsendmail"), &link).unwrap();
-        let out = std::process::Command::new(&link)
-            .env("PGPSENDMAIL_CONFIG", &h.config)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(64));
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            err.contains(name) && err.contains("not supported yet"),
-            "{err}"
-        );
-    }
-    assert!(h.captures().is_empty());
-}
-
 /// Runs pgpsendmail with a resource limit set in the child (and SIGXFSZ ignored, so that
 /// a write over RLIMIT_FSIZE fails with EFBIG instead of killing the process).
 fn run_limited(

@@ -5,6 +5,7 @@
 //! * callers.rs: every caller of spec/cli.md section 1 (rows of the research checklist);
 //! * exits.rs: every exit code of spec/cli.md section 7;
 //! * message.rs: every rule of spec/message.md;
+//! * modes.rs: `-bs` and the modes passed to the real sendmail (spec/cli.md section 4);
 //! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
 //! * interop.rs: GnuPG decrypts the output (fails under CI=true when gpg is missing);
 //! * inprocess.rs: the pipeline in-process on generated inputs (no panic, no leak);
@@ -20,3 +21,4 @@ mod inprocess;
 mod interop;
 mod keys;
 mod message;
+mod modes;
