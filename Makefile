@@ -10,7 +10,8 @@ SBINDIR  = $(PREFIX)/sbin
 MANDIR   = $(PREFIX)/share/man
 DEMO     = target/demo
 
-.PHONY: all build release demo test test-fast lint bench-keys install uninstall clean
+.PHONY: all build release demo test test-fast lint bench-keys install uninstall \
+	install-sendmail uninstall-sendmail clean
 
 all: build
 
@@ -25,9 +26,11 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 
-# The integration tests run last, so that the closing line is theirs.
+# The integration tests run last, so that the closing line is theirs. tests/system.rs runs
+# alone: as root with Postfix it takes over this machine's /usr/sbin/sendmail for a while.
 test: lint build
 	$(CARGO) test --lib --bins --test docs --test streaming
+	$(CARGO) test --test system -- --test-threads=1
 	$(CARGO) test --test integration
 
 test-fast: lint build
@@ -60,6 +63,18 @@ install: release
 	install -D -m 0644 man/pgpsendmail.toml.5 $(DESTDIR)$(MANDIR)/man5/pgpsendmail.toml.5
 	install -d -m 0755 $(DESTDIR)/etc/pgpsendmail/keys
 	install -d -m 0755 $(DESTDIR)/var/cache/pgpsendmail
+
+# Make the installed pgpsendmail the system's /usr/sbin/sendmail (as root): a dpkg
+# diversion on Debian, a higher-priority mta alternative where alternatives manage it, or
+# the symlink taken over; the real sendmail's new path goes into the configuration.
+# uninstall-sendmail puts back exactly what was there. See scripts/sendmail-takeover.
+install-sendmail: install
+	@if [ -n "$(DESTDIR)" ]; then echo "install-sendmail changes this system: no DESTDIR"; exit 1; fi
+	PGPSENDMAIL=$(SBINDIR)/pgpsendmail sh scripts/sendmail-takeover install
+	-$(SBINDIR)/pgpsendmail check
+
+uninstall-sendmail:
+	PGPSENDMAIL=$(SBINDIR)/pgpsendmail sh scripts/sendmail-takeover uninstall
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pgpsendmail $(DESTDIR)$(MANDIR)/man8/pgpsendmail.8 \
