@@ -380,6 +380,20 @@ fn row14_logwatch_without_i_stops_at_dot() {
     );
     let body = c[0].body("ops");
     assert_eq!(body, b"before\r\n");
+    // The row says the msmtp, OpenSMTPD and nullmailer profiles read the whole body; the
+    // spec (cli.md 3: "without -i input ends at the first line that is exactly '.'") wins,
+    // whatever the flavor: the caller's convention is sendmail's, not the MTA's.
+    for flavor in ["msmtp", "opensmtpd", "nullmailer"] {
+        let h = H::new();
+        h.write_config(&format!(
+            "flavor = \"{flavor}\"\n[recipients]\n\"root\" = {{ alias = \"ops@example.org\" }}\n"
+        ));
+        let c = h.ok(
+            &["-t"],
+            b"To: root\nSubject: logwatch\n\nbefore\n.\nafter\n",
+        );
+        assert_eq!(c[0].body("ops"), b"before\r\n", "{flavor}");
+    }
 }
 
 #[test]
@@ -569,6 +583,14 @@ fn row27_lone_resent_from_does_not_switch() {
     let msg = b"To: alice@example.org\nResent-From: z@example.org\nSubject: s\n\nx\n";
     let c = h.ok(&["-t"], msg);
     assert_eq!(c[0].rcpts(), ["alice@example.org"]);
+    // The row expects "no recipients" (64) for the sendmail, exim and nullmailer profiles;
+    // the spec (cli.md 3: only Resent-To/-Cc/-Bcc switch) wins for every flavor, so no
+    // message is refused for a header that names no recipient.
+    for flavor in ["sendmail", "exim", "nullmailer"] {
+        h.write_config(&format!("flavor = \"{flavor}\"\n"));
+        h.ok(&["-t"], msg);
+        assert_eq!(h.captures().last().unwrap().rcpts(), ["alice@example.org"]);
+    }
 }
 
 #[test]
@@ -609,6 +631,14 @@ fn row32_dot_rules() {
     );
     let body = c[0].body("alice");
     assert_eq!(body, b"x\r\n..y\r\n", "postfix profile: no unstuffing");
+    // The row's Sendmail profile unstuffs "..y" to ".y"; the spec (cli.md 3) does not, for
+    // any flavor: a local submission is not SMTP, and the text is the caller's.
+    h.write_config("flavor = \"sendmail\"\n");
+    h.ok(
+        &["alice@example.org"],
+        b"To: alice@example.org\n\nx\n..y\n.\nz\n",
+    );
+    assert_eq!(h.captures()[1].body("alice"), b"x\r\n..y\r\n");
     let h = H::new();
     let c = h.ok(
         &["-oi", "alice@example.org"],
@@ -662,6 +692,49 @@ fn row35_grouped_either_order() {
 // Rows 36 to 40 and 49 (-bs and the modes that send no message) are in modes.rs.
 
 #[test]
+fn row43_real_sendmail_is_pgpsendmail_by_symlink_or_hard_link() {
+    // exits.rs ex_config_78_real_sendmail_is_pgpsendmail tries the file itself, a
+    // symbolic link and a hard link; this row is the symlink case through the candidates'
+    // own loop check, no recursion (the call returns at once with 78).
+    let h = H::new();
+    let link = h.dir.path().join("sendmail.real");
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("pgpsendmail"), &link).unwrap();
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            link.display(),
+            h.keys.display()
+        ),
+    )
+    .unwrap();
+    let e = h.fails(78, &["-i", "alice@example.org"], SIMPLE);
+    assert!(e.contains("pgpsendmail itself"), "{e}");
+}
+
+#[test]
+fn row44_real_sendmail_missing_or_not_executable() {
+    let h = H::new();
+    for (path, make) in [("missing", false), ("not-executable", true)] {
+        let p = h.dir.path().join(path);
+        if make {
+            std::fs::write(&p, "#!/bin/sh\n").unwrap();
+        }
+        std::fs::write(
+            &h.config,
+            format!(
+                "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+                p.display(),
+                h.keys.display()
+            ),
+        )
+        .unwrap();
+        let e = h.fails(69, &["-i", "alice@example.org"], SIMPLE);
+        assert!(e.contains(path), "{e}");
+    }
+}
+
+#[test]
 fn row41_no_key_refused_and_sendmail_never_started() {
     let h = H::new();
     let e = h.fails(67, &["-i", "nokey@example.org"], SIMPLE);
@@ -706,6 +779,32 @@ fn row45_writer_killed_sends_nothing() {
     let st = p.wait().unwrap();
     assert!(!st.success());
     assert!(h.captures().is_empty(), "a half message was handed on");
+}
+
+/// A writer that trickles its message (a slow pipe, a CGI that computes as it goes) is
+/// waited for: there is no read timeout. (Memory for a 200 MiB message is measured in
+/// tests/streaming.rs.)
+#[test]
+fn row50_a_trickling_writer_is_waited_for() {
+    let h = H::new();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
+        .args(["-i", "alice@example.org"])
+        .env_clear()
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"Subject: slow\n\n").unwrap();
+    for i in 0..6 {
+        std::thread::sleep(Duration::from_millis(500));
+        writeln!(stdin, "line {i}").unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let body = h.captures()[0].body("alice");
+    assert!(contains(&body, b"line 0\r\n") && contains(&body, b"line 5\r\n"));
 }
 
 #[test]
