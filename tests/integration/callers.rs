@@ -941,3 +941,49 @@ Content-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHA6CAMIACAQAxggFOMIIBSgIBADA
     assert_eq!(c.len(), 1);
     assert_eq!(c[0].text().as_bytes(), &msg[..], "handed on unchanged");
 }
+
+/// cli.md section 5: each flavor gets the DSN options it understands, `--` unless it is
+/// ssmtp, and argv[0] "sendmail" (OpenSMTPD's smtpctl needs that name).
+#[test]
+fn every_flavor_gets_its_own_downstream_argv() {
+    let args = [
+        "-oi",
+        "-f",
+        "me@example.org",
+        "-F",
+        "Cron Daemon",
+        "-N",
+        "failure",
+        "-R",
+        "hdrs",
+        "-V",
+        "env1",
+        "--",
+        "alice@example.org",
+    ];
+    let base = ["-i", "-f", "me@example.org", "-F", "Cron Daemon"];
+    let nr = ["-N", "failure", "-R", "hdrs"];
+    let v = ["-V", "env1"];
+    let end = ["--", "alice@example.org"];
+    let cat = |parts: &[&[&str]]| -> Vec<String> {
+        parts.concat().iter().map(|s| s.to_string()).collect()
+    };
+    for (flavor, want) in [
+        ("postfix", cat(&[&base, &nr, &v, &end])),
+        ("sendmail", cat(&[&base, &nr, &v, &end])),
+        ("opensmtpd", cat(&[&base, &nr, &v, &end])),
+        ("msmtp", cat(&[&base, &nr, &end])),
+        ("exim", cat(&[&base, &end])),
+        ("nullmailer", cat(&[&base, &end])),
+        ("dma", cat(&[&base, &end])),
+        ("ssmtp", cat(&[&base, &["alice@example.org"]])),
+    ] {
+        let h = H::new();
+        h.write_config(&format!("flavor = \"{flavor}\"\n"));
+        let c = h.ok(&args, SIMPLE);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].argv[0], "sendmail", "{flavor}");
+        assert_eq!(c[0].args(), want, "{flavor}");
+        c[0].open("alice");
+    }
+}
