@@ -269,8 +269,21 @@ pub fn run<R: BufRead>(
             "no recipients: give them as arguments, or use -t to read them from the message".into(),
         ));
     }
-    let cfg = Config::load(env.config_path.as_deref())?;
-    let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref())?;
+    let setup = Config::load(env.config_path.as_deref()).and_then(|cfg| {
+        let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref())?;
+        Ok((cfg, program))
+    });
+    let (cfg, program) = match setup {
+        Ok(s) => s,
+        Err(e) => {
+            if inv.mode == Mode::Smtp {
+                // An SMTP client expects a greeting: it gets the reason as a 421 instead.
+                let _ = write!(stdout, "421 4.3.0 {}\r\n", sanitize(&e.to_string()));
+                let _ = stdout.flush();
+            }
+            return Err(e);
+        }
+    };
     let flavor = cfg.flavor.unwrap_or_else(|| Flavor::infer(&program));
     match inv.mode {
         Mode::Deliver => send(&inv, &cfg, &program, flavor, env, stdin, deliverer),

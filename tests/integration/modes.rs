@@ -191,6 +191,22 @@ fn bs_with_a_plain_message_on_stdin_sends_nothing() {
     assert!(codes(&out.stdout).iter().skip(1).all(|&c| c >= 500));
 }
 
+/// A broken setup is told to the client as a 421 greeting (and on stderr, with its exit
+/// code), not as a closed connection.
+#[test]
+fn bs_with_a_broken_configuration_greets_with_421() {
+    let h = H::new();
+    std::fs::write(&h.config, "sendmail = \"/nonexistent/sendmail\"\n").unwrap();
+    let out = session(&h, &[], b"EHLO x\r\nQUIT\r\n");
+    assert_eq!(out.status.code(), Some(69));
+    assert_eq!(codes(&out.stdout), [421]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/nonexistent/sendmail"));
+    std::fs::write(&h.config, "flavor = \"qmail\"\n").unwrap();
+    let out = session(&h, &[], b"EHLO x\r\nQUIT\r\n");
+    assert_eq!(out.status.code(), Some(78));
+    assert_eq!(codes(&out.stdout), [421]);
+}
+
 #[test]
 fn bs_refuses_t_and_argument_recipients() {
     let h = H::new();
