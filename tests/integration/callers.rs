@@ -987,3 +987,43 @@ fn every_flavor_gets_its_own_downstream_argv() {
         c[0].open("alice");
     }
 }
+
+/// Row 43 by bind mount: the loop check compares device and inode, which a bind mount
+/// keeps, so path comparison alone would miss it. Needs mount(2) rights (root); skipped,
+/// loudly, where they are missing.
+#[test]
+fn row43_real_sendmail_is_pgpsendmail_by_bind_mount() {
+    let h = H::new();
+    let target = h.dir.path().join("sendmail.bound");
+    std::fs::write(&target, "").unwrap();
+    let me = assert_cmd::cargo::cargo_bin("pgpsendmail");
+    let mounted = Command::new("mount")
+        .arg("--bind")
+        .arg(&me)
+        .arg(&target)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED: cannot bind-mount here (needs root and mount rights)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(target.clone());
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            target.display(),
+            h.keys.display()
+        ),
+    )
+    .unwrap();
+    let e = h.fails(78, &["-i", "alice@example.org"], SIMPLE);
+    assert!(e.contains("pgpsendmail itself"), "{e}");
+}
