@@ -699,15 +699,7 @@ fn row43_real_sendmail_is_pgpsendmail_by_symlink_or_hard_link() {
     let h = H::new();
     let link = h.dir.path().join("sendmail.real");
     std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("pgpsendmail"), &link).unwrap();
-    std::fs::write(
-        &h.config,
-        format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
-            link.display(),
-            h.keys.display()
-        ),
-    )
-    .unwrap();
+    h.use_sendmail(&link);
     let e = h.fails(78, &["-i", "alice@example.org"], SIMPLE);
     assert!(e.contains("pgpsendmail itself"), "{e}");
 }
@@ -720,15 +712,7 @@ fn row44_real_sendmail_missing_or_not_executable() {
         if make {
             std::fs::write(&p, "#!/bin/sh\n").unwrap();
         }
-        std::fs::write(
-            &h.config,
-            format!(
-                "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
-                p.display(),
-                h.keys.display()
-            ),
-        )
-        .unwrap();
+        h.use_sendmail(&p);
         let e = h.fails(69, &["-i", "alice@example.org"], SIMPLE);
         assert!(e.contains(path), "{e}");
     }
@@ -884,15 +868,7 @@ fn flavor_is_inferred_from_the_real_sendmail_name() {
     let h = H::new();
     let exim = h.dir.path().join("exim4");
     std::os::unix::fs::symlink(stand_in(), &exim).unwrap();
-    std::fs::write(
-        &h.config,
-        format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
-            exim.display(),
-            h.keys.display()
-        ),
-    )
-    .unwrap();
+    h.use_sendmail(&exim);
     let c = h.ok(
         &["-oi", "-N", "failure,delay", "--", "alice@example.org"],
         SIMPLE,
@@ -1015,15 +991,7 @@ fn row43_real_sendmail_is_pgpsendmail_by_bind_mount() {
         }
     }
     let _guard = Unmount(target.clone());
-    std::fs::write(
-        &h.config,
-        format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
-            target.display(),
-            h.keys.display()
-        ),
-    )
-    .unwrap();
+    h.use_sendmail(&target);
     let e = h.fails(78, &["-i", "alice@example.org"], SIMPLE);
     assert!(e.contains("pgpsendmail itself"), "{e}");
 }

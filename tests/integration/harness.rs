@@ -184,6 +184,17 @@ impl H {
         std::fs::write(&self.config, text).unwrap();
     }
 
+    /// Rewrites the configuration to name `program` as the real sendmail (with the same key
+    /// directory, no cache directory and no flavor: it is inferred from the name).
+    pub fn use_sendmail(&self, program: &Path) {
+        let text = format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            program.display(),
+            self.keys.display()
+        );
+        std::fs::write(&self.config, text).unwrap();
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("pgpsendmail").unwrap();
         c.env_clear()

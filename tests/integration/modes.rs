@@ -128,15 +128,7 @@ fn bs_stdout_carries_only_replies() {
     )
     .unwrap();
     std::fs::set_permissions(&noisy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    std::fs::write(
-        &h.config,
-        format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
-            noisy.display(),
-            h.keys.display()
-        ),
-    )
-    .unwrap();
+    h.use_sendmail(&noisy);
     let script = b"EHLO x\r\nMAIL FROM:<me@example.org>\r\nRCPT TO:<alice@example.org>\r\n\
 DATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n";
     let out = session(&h, &[], script);
@@ -401,15 +393,7 @@ fn pass_through_still_refuses_dangerous_options_and_loops() {
     h.fails(64, &["-bp", "-X", "/tmp/x"], b"");
     h.fails(64, &["-q", "-C/tmp/cf"], b"");
     let me = assert_cmd::cargo::cargo_bin("pgpsendmail");
-    std::fs::write(
-        &h.config,
-        format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
-            me.display(),
-            h.keys.display()
-        ),
-    )
-    .unwrap();
+    h.use_sendmail(&me);
     let out = invoked_as(&h, "mailq", &[], b"");
     assert_eq!(out.status.code(), Some(78));
 }
@@ -419,15 +403,7 @@ fn row49_opensmtpd_smtpctl_is_called_as_sendmail() {
     let h = H::new();
     let smtpctl = h.dir.path().join("smtpctl");
     std::os::unix::fs::symlink(stand_in(), &smtpctl).unwrap();
-    std::fs::write(
-        &h.config,
-        format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
-            smtpctl.display(),
-            h.keys.display()
-        ),
-    )
-    .unwrap();
+    h.use_sendmail(&smtpctl);
     let c = h.ok(
         &["-i", "-N", "never", "alice@example.org"],
         b"Subject: s\n\nx\n",
@@ -470,15 +446,7 @@ fn pgpsendmail_called_again_by_the_mtas_child_works() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    std::fs::write(
-        &h.config,
-        format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
-            forwarding.display(),
-            h.keys.display()
-        ),
-    )
-    .unwrap();
+    h.use_sendmail(&forwarding);
     let c = h.ok(&["-i", "alice@example.org"], b"Subject: s\n\nx\n");
     assert_eq!(c.len(), 2);
     assert_eq!(c[0].rcpts(), ["bob@example.org"]);
