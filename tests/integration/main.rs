@@ -9,6 +9,9 @@
 //! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
 //! * interop.rs: GnuPG decrypts the output (fails under CI=true when gpg is missing);
 //! * inprocess.rs: the pipeline in-process on generated inputs (no panic, no leak);
+//! * real.rs and real_*.rs: real software end to end (a private Postfix, msmtp, mail
+//!   programs, decryptors, notmuch); fails under CI=true when a program is missing,
+//!   skipped with PGPSENDMAIL_NO_REAL set (make test-fast);
 //! * hostile header sections are in hostile.rs; memory for a 200 MiB message is the
 //!   separate test binary tests/streaming.rs (it reads its children's peak memory).
 
@@ -22,3 +25,5 @@ mod interop;
 mod keys;
 mod message;
 mod modes;
+mod real;
+mod real_mta;
