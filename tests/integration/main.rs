@@ -26,4 +26,5 @@ mod keys;
 mod message;
 mod modes;
 mod real;
+mod real_callers;
 mod real_mta;
