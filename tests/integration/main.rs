@@ -27,4 +27,5 @@ mod message;
 mod modes;
 mod real;
 mod real_callers;
+mod real_decrypt;
 mod real_mta;

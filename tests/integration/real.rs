@@ -34,7 +34,7 @@ pub fn wanted(test: &str) -> bool {
     true
 }
 
-/// The first of `paths` that exists, for the program `what` of Debian package `pkg`; or
+/// The first of `paths` that exists, for the program `what` of package `pkg`; or
 /// `None` (a loud skip) outside CI. Under CI=true a missing program fails the test.
 pub fn need(test: &str, what: &str, pkg: &str, paths: &[&str]) -> Option<PathBuf> {
     if !wanted(test) {
@@ -43,7 +43,7 @@ pub fn need(test: &str, what: &str, pkg: &str, paths: &[&str]) -> Option<PathBuf
     if let Some(p) = paths.iter().map(PathBuf::from).find(|p| p.exists()) {
         return Some(p);
     }
-    let why = format!("{what} is not installed (Debian package {pkg}; .ci/run installs it)");
+    let why = format!("{what} is not installed (package {pkg}; .ci/run installs it)");
     assert!(!in_ci(), "{test}: {why}, and CI=true");
     eprintln!("SKIPPED: {test}: {why}");
     None

@@ -1,0 +1,196 @@
+//! Real decryptors (issue 5, part 3): GnuPG, Sequoia (`sq`), RNP (Thunderbird's OpenPGP
+//! engine) and OpenPGP.js (tests/js/decrypt.mjs under node) open pgpsendmail's output for
+//! one recipient, three visible recipients, and visible plus hidden, each importing the
+//! secret key its own way, and give back the payload pgpsendmail's own decrypt gives.
+//! Each also fails to open the hidden copy with a visible recipient's key.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::harness::*;
+use crate::real::*;
+
+/// One message of every shape; each copy with the keys that must open it.
+struct Outputs {
+    _h: H,
+    dir: tempfile::TempDir,
+    /// (what, copy, the recipients whose keys open it)
+    copies: Vec<(&'static str, Capture, Vec<&'static str>)>,
+}
+
+const BODY: &str = "Payload line\n.\nthe end\n";
+
+fn outputs() -> Outputs {
+    let h = H::new();
+    let mut copies = Vec::new();
+    let one = format!("From: me@example.org\nTo: alice@example.org\nSubject: one\n\n{BODY}");
+    let c = h.ok(&["-t", "-i"], one.as_bytes());
+    copies.push(("one recipient", c[0].clone(), vec!["alice"]));
+    let three = format!(
+        "From: me@example.org\nTo: alice@example.org, bob@example.org\n\
+         Cc: carol@example.net\nSubject: three\n\n{BODY}"
+    );
+    let c = h.ok(&["-t", "-i"], three.as_bytes());
+    let n = c.len();
+    copies.push((
+        "three visible",
+        c[n - 1].clone(),
+        vec!["alice", "bob", "carol"],
+    ));
+    let hidden = format!(
+        "From: me@example.org\nTo: alice@example.org\nBcc: carol@example.net\n\
+         Subject: hidden\n\n{BODY}"
+    );
+    let c = h.ok(&["-t", "-i"], hidden.as_bytes());
+    let n = c.len();
+    copies.push(("visible copy", c[n - 2].clone(), vec!["alice"]));
+    copies.push(("hidden copy", c[n - 1].clone(), vec!["carol"]));
+    assert_eq!(h.captures().len(), 4);
+    Outputs {
+        _h: h,
+        dir: tempfile::tempdir().unwrap(),
+        copies,
+    }
+}
+
+fn secret(name: &str) -> PathBuf {
+    keys_dir().join(format!("{name}.sec.asc"))
+}
+
+fn output(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
+}
+
+/// Every copy opened by `open(secret key name, armored message file)`; the payload must be
+/// the one pgpsendmail's own decrypt gives and carry the original body. Then the hidden
+/// copy must not open with alice's key.
+fn check(tool: &str, open: impl Fn(&str, &Path) -> Output) {
+    let o = outputs();
+    for (i, (what, copy, keys)) in o.copies.iter().enumerate() {
+        let file = o.dir.path().join(format!("{i}.asc"));
+        std::fs::write(
+            &file,
+            pgpsendmail::decrypt::armored_block(&copy.stdin).unwrap(),
+        )
+        .unwrap();
+        for k in keys {
+            let out = open(k, &file);
+            assert!(
+                out.status.success(),
+                "{tool}, {what}, {k}'s key: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let ours = copy.open(k).payload;
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&ours),
+                "{tool}, {what}, {k}'s key: not the same payload"
+            );
+            assert_eq!(payload_parts(&out.stdout).2, crlf(BODY.as_bytes()));
+        }
+    }
+    let hidden = o.dir.path().join("3.asc");
+    let out = open("alice", &hidden);
+    assert!(
+        !out.status.success() || !contains(&out.stdout, b"Payload line"),
+        "{tool} opened carol's hidden copy with alice's key"
+    );
+}
+
+#[test]
+fn gpg_opens_every_shape() {
+    let test = "gpg_opens_every_shape";
+    if !wanted(test) || gpg().is_none() {
+        return;
+    }
+    check("gpg", |k, file| {
+        let g = GpgHome::new().unwrap();
+        g.run(&["--import", secret(k).to_str().unwrap()], b"");
+        output(
+            Command::new("gpg")
+                .env("GNUPGHOME", g.home.path())
+                .args(["--batch", "--quiet", "--decrypt"])
+                .arg(file),
+        )
+    });
+}
+
+#[test]
+fn sequoia_sq_opens_every_shape() {
+    let test = "sequoia_sq_opens_every_shape";
+    let Some(sq) = need(test, "Sequoia sq", "sq", &["/usr/bin/sq"]) else {
+        return;
+    };
+    // sq takes the secret key file itself; no keyring.
+    check("sq", |k, file| {
+        output(
+            Command::new(&sq)
+                .args(["decrypt", "--recipient-key"])
+                .arg(secret(k))
+                .arg(file),
+        )
+    });
+}
+
+#[test]
+fn rnp_opens_every_shape() {
+    let test = "rnp_opens_every_shape";
+    let Some(rnp) = need(test, "rnp", "rnp", &["/usr/bin/rnp"]) else {
+        return;
+    };
+    let rnpkeys = need(test, "rnpkeys", "rnp", &["/usr/bin/rnpkeys"]).unwrap();
+    // rnpkeys imports into an RNP home directory of its own; rnp decrypts from it.
+    check("rnp", |k, file| {
+        let home = tempfile::tempdir().unwrap();
+        run_ok(
+            Command::new(&rnpkeys)
+                .arg("--homedir")
+                .arg(home.path())
+                .arg("--import")
+                .arg(secret(k)),
+            b"",
+        );
+        output(
+            Command::new(&rnp)
+                .arg("--homedir")
+                .arg(home.path())
+                .args(["--notty", "--decrypt", "--output=-"])
+                .arg(file),
+        )
+    });
+}
+
+#[test]
+fn openpgp_js_opens_every_shape() {
+    let test = "openpgp_js_opens_every_shape";
+    let Some(node) = need(
+        test,
+        "node",
+        "nodejs",
+        &["/usr/bin/node", "/usr/local/bin/node"],
+    ) else {
+        return;
+    };
+    let js = Path::new(ROOT).join("tests/js");
+    let lib = js.join("node_modules/openpgp");
+    if need(
+        test,
+        "OpenPGP.js (npm ci in tests/js)",
+        "openpgp from npm",
+        &[lib.to_str().unwrap()],
+    )
+    .is_none()
+    {
+        return;
+    }
+    // readPrivateKey on the armored key file, readMessage on the armored message.
+    check("OpenPGP.js", |k, file| {
+        output(
+            Command::new(&node)
+                .arg(js.join("decrypt.mjs"))
+                .arg(secret(k))
+                .stdin(std::fs::File::open(file).unwrap()),
+        )
+    });
+}
