@@ -29,3 +29,4 @@ mod real;
 mod real_callers;
 mod real_decrypt;
 mod real_mta;
+mod real_readers;
