@@ -8,18 +8,21 @@ use std::process::Command;
 use crate::harness::*;
 use crate::real::*;
 
-#[test]
-fn notmuch_shows_the_protected_subject() {
-    let test = "notmuch_shows_the_protected_subject";
-    let Some(notmuch) = need(test, "notmuch", "notmuch", &["/usr/bin/notmuch"]) else {
-        return;
-    };
-    let Some(pf) = Postfix::start(test, Options::default()) else {
-        return;
-    };
-    let Some(g) = GpgHome::new() else {
-        return;
-    };
+/// One message to alice delivered by a private Postfix, and a GnuPG home with her secret
+/// key.
+struct Delivered {
+    pf: Postfix,
+    h: H,
+    g: GpgHome,
+    subject: String,
+    word: String,
+    body_mark: String,
+    mid: String,
+}
+
+fn deliver_to_alice(test: &str) -> Option<Delivered> {
+    let pf = Postfix::start(test, Options::default())?;
+    let g = GpgHome::new()?;
     g.run(
         &[
             "--import",
@@ -39,7 +42,35 @@ fn notmuch_shows_the_protected_subject() {
     let out = h.run(&["-t", "-i"], msg.as_bytes());
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     check_mailboxes(&pf, &["alice"], &[], &body_mark, &subject);
+    Some(Delivered {
+        pf,
+        h,
+        g,
+        subject,
+        word,
+        body_mark,
+        mid,
+    })
+}
 
+#[test]
+fn notmuch_shows_the_protected_subject() {
+    let test = "notmuch_shows_the_protected_subject";
+    let Some(notmuch) = need(test, "notmuch", "notmuch", &["/usr/bin/notmuch"]) else {
+        return;
+    };
+    let Some(d) = deliver_to_alice(test) else {
+        return;
+    };
+    let Delivered {
+        pf,
+        h,
+        g,
+        subject,
+        word,
+        body_mark,
+        mid,
+    } = &d;
     let maildir = pf.mail.join("example.org/alice");
     let config = h.dir.path().join("notmuch-config");
     std::fs::write(
@@ -70,7 +101,7 @@ fn notmuch_shows_the_protected_subject() {
     assert_eq!(nm(&["count", &id]).trim(), "1", "notmuch did not index it");
     let found = nm(&["search", "--output=messages", &format!("subject:{word}")]);
     assert_eq!(found.trim(), id, "the protected Subject is not indexed");
-    let found = nm(&["search", "--output=messages", &body_mark]);
+    let found = nm(&["search", "--output=messages", body_mark]);
     assert_eq!(found.trim(), id, "the encrypted body is not indexed");
 
     let shown = nm(&["show", "--format=json", "--decrypt=true", &id]);
@@ -83,15 +114,122 @@ fn notmuch_shows_the_protected_subject() {
         shown.contains("\"header-mask\": {\"Subject\": \"[...]\"}"),
         "{shown}"
     );
-    assert!(shown.contains(&body_mark), "body not shown: {shown}");
+    assert!(
+        shown.contains(body_mark.as_str()),
+        "body not shown: {shown}"
+    );
     // Without decryption notmuch sees what is stored: the placeholder.
     let stored = nm(&["show", "--format=json", "--decrypt=false", &id]);
     assert!(stored.contains("\"Subject\": \"[...]\""), "{stored}");
     assert!(
-        !stored.contains(&word) && !stored.contains(&body_mark),
+        !stored.contains(word.as_str()) && !stored.contains(body_mark.as_str()),
         "{stored}"
     );
     let file = nm(&["search", "--output=files", &id]);
     let raw = std::fs::read_to_string(file.trim()).unwrap();
     assert!(raw.contains("\nSubject: [...]\n"), "{raw}");
+}
+
+/// A tmux server of its own (socket in a temporary directory); killed when dropped.
+struct Tmux {
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.arg("-S").arg(self.dir.path().join("sock"));
+        c
+    }
+
+    /// The visible screen.
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&run_ok(self.cmd().args(["capture-pane", "-p"]), b"").stdout)
+            .to_string()
+    }
+
+    /// Waits (up to 20 s) until the screen shows `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(20),
+                "the screen never showed {text:?}:\n{s}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+#[test]
+fn neomutt_in_tmux_shows_the_protected_subject() {
+    let test = "neomutt_in_tmux_shows_the_protected_subject";
+    let Some(neomutt) = need(test, "neomutt", "neomutt", &["/usr/bin/neomutt"]) else {
+        return;
+    };
+    if need(test, "tmux", "tmux", &["/usr/bin/tmux"]).is_none() {
+        return;
+    }
+    let Some(d) = deliver_to_alice(test) else {
+        return;
+    };
+    let maildir = d.pf.mail.join("example.org/alice");
+    let rc = d.h.dir.path().join("neomuttrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set crypt_use_gpgme=yes\nset crypt_protected_headers_read=yes\n\
+             set mbox_type=Maildir\nset folder={m}\nset spoolfile={m}\n\
+             set header_cache=\"\"\nset message_cachedir=\"\"\nset wait_key=no\n\
+             set help=no\nset pager_stop=yes\n",
+            m = maildir.display()
+        ),
+    )
+    .unwrap();
+    let tmux = Tmux {
+        dir: tempfile::Builder::new()
+            .prefix("tm")
+            .tempdir_in("/tmp")
+            .unwrap(),
+    };
+    let shell_quote = |p: &std::path::Path| format!("'{}'", p.display());
+    let line = format!(
+        "env -i TERM=xterm PATH=/usr/bin:/bin HOME={} GNUPGHOME={} {} -n -F {} -f {}",
+        shell_quote(d.h.dir.path()),
+        shell_quote(d.g.home.path()),
+        shell_quote(&neomutt),
+        shell_quote(&rc),
+        shell_quote(&maildir),
+    );
+    run_ok(
+        tmux.cmd()
+            .args(["new-session", "-d", "-x", "160", "-y", "40"])
+            .arg(line),
+        b"",
+    );
+    // The index shows what is stored: the placeholder.
+    let index = tmux.wait_for("[...]");
+    assert!(!index.contains(&d.word), "{index}");
+    // Opening the message decrypts it: the protected Subject and the body show.
+    run_ok(tmux.cmd().args(["send-keys", "Enter"]), b"");
+    let pager = tmux.wait_for(&d.body_mark);
+    assert!(
+        pager.contains(&format!("Subject: {}", d.subject)),
+        "protected Subject not shown:\n{pager}"
+    );
+    // Back in the index, the real Subject replaces the placeholder.
+    run_ok(tmux.cmd().args(["send-keys", "q"]), b"");
+    let index = tmux.wait_for(&d.word);
+    assert!(!index.contains("[...]"), "{index}");
+    assert!(index.contains(&d.subject), "{index}");
 }
