@@ -21,6 +21,20 @@ pub const NO_REAL: &str = "PGPSENDMAIL_NO_REAL";
 /// Postfix's sendmail, the one the private instances are reached through.
 pub const POSTFIX_SENDMAIL: &str = "/usr/sbin/sendmail";
 
+/// Where Postfix's sendmail is now: [`POSTFIX_SENDMAIL`], or the file a dpkg diversion
+/// moved it to while `make install-sendmail` (tests/system.rs) has taken that path over.
+pub fn postfix_sendmail() -> String {
+    Command::new("dpkg-divert")
+        .args(["--truename", POSTFIX_SENDMAIL])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map(|s| s.trim().to_string())
+        .filter(|s| s.starts_with('/'))
+        .unwrap_or_else(|| POSTFIX_SENDMAIL.to_string())
+}
+
 fn in_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
 }
@@ -265,7 +279,7 @@ impl Postfix {
 
     /// pgpsendmail in front of this instance's sendmail.
     pub fn harness(&self) -> H {
-        self.harness_with(POSTFIX_SENDMAIL, "postfix")
+        self.harness_with(&postfix_sendmail(), "postfix")
     }
 
     /// The environment a caller program runs pgpsendmail with: the harness's

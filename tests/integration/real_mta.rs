@@ -77,7 +77,8 @@ fn at_rest(test: &str, route: Route) {
         }
         Route::PassThrough => {
             let cat = h.dir.path().join("cat-sendmail");
-            std::fs::write(&cat, "#!/bin/sh\ncat | /usr/sbin/sendmail \"$@\"\n").unwrap();
+            let text = format!("#!/bin/sh\ncat | {} \"$@\"\n", postfix_sendmail());
+            std::fs::write(&cat, text).unwrap();
             run_ok(
                 Command::new("/bin/sh")
                     .arg(&cat)

@@ -148,17 +148,18 @@ impl Tmux {
             .to_string()
     }
 
-    /// Waits (up to 20 s) until the screen shows `text`; returns the screen.
-    fn wait_for(&self, text: &str) -> String {
+    /// Waits (up to 20 s) until the screen shows `text` and not `gone`; returns the
+    /// screen.
+    fn wait_for(&self, text: &str, gone: &str) -> String {
         let start = std::time::Instant::now();
         loop {
             let s = self.screen();
-            if s.contains(text) {
+            if s.contains(text) && !s.contains(gone) {
                 return s;
             }
             assert!(
                 start.elapsed() < std::time::Duration::from_secs(20),
-                "the screen never showed {text:?}:\n{s}"
+                "the screen never showed {text:?} without {gone:?}:\n{s}"
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
@@ -218,18 +219,18 @@ fn neomutt_in_tmux_shows_the_protected_subject() {
         b"",
     );
     // The index shows what is stored: the placeholder.
-    let index = tmux.wait_for("[...]");
+    let index = tmux.wait_for("[...]", "Return-Path");
     assert!(!index.contains(&d.word), "{index}");
     // Opening the message decrypts it: the protected Subject and the body show.
     run_ok(tmux.cmd().args(["send-keys", "Enter"]), b"");
-    let pager = tmux.wait_for(&d.body_mark);
+    let pager = tmux.wait_for(&d.body_mark, "\u{0}");
     assert!(
         pager.contains(&format!("Subject: {}", d.subject)),
         "protected Subject not shown:\n{pager}"
     );
     // Back in the index, the real Subject replaces the placeholder.
     run_ok(tmux.cmd().args(["send-keys", "q"]), b"");
-    let index = tmux.wait_for(&d.word);
+    let index = tmux.wait_for(&d.word, &d.body_mark);
     assert!(!index.contains("[...]"), "{index}");
     assert!(index.contains(&d.subject), "{index}");
 }
