@@ -249,10 +249,26 @@ fn php_mail_with_bcc_header() {
 
 #[test]
 fn git_send_email_patch_with_a_lone_dot_line() {
-    // git send-email calls `sendmail-cmd -i to cc bcc` (no --): the lone dot in the commit
-    // message is safe only because of -i.
-    let Some(c) = Caller::new(
+    // git send-email runs `sh -c 'CMD "$@"'` with `-i to cc bcc` (no --): the lone dot in
+    // the commit message is safe only because of -i.
+    git_send_email(
         "git_send_email_patch_with_a_lone_dot_line",
+        &format!("--sendmail-cmd={}", pgpsendmail().display()),
+    );
+}
+
+#[test]
+fn git_send_email_smtp_server_path() {
+    // An absolute --smtp-server path is executed directly, with the same arguments.
+    git_send_email(
+        "git_send_email_smtp_server_path",
+        &format!("--smtp-server={}", pgpsendmail().display()),
+    );
+}
+
+fn git_send_email(test: &str, how: &str) {
+    let Some(c) = Caller::new(
+        test,
         "git send-email",
         "git-email",
         "/usr/lib/git-core/git-send-email",
@@ -292,7 +308,7 @@ fn git_send_email_patch_with_a_lone_dot_line() {
         "--to=alice@example.org",
         "--cc=bob@example.org",
         "--bcc=carol@example.net",
-        &format!("--sendmail-cmd={}", pgpsendmail().display()),
+        how,
         patch.to_str().unwrap(),
     ]);
     c.check();
