@@ -2,7 +2,8 @@
 //! engine) and OpenPGP.js (tests/js/decrypt.mjs under node) open pgpsendmail's output for
 //! one recipient, three visible recipients, and visible plus hidden, each importing the
 //! secret key its own way, and give back the payload pgpsendmail's own decrypt gives.
-//! Each also fails to open the hidden copy with a visible recipient's key.
+//! Each also fails to open the hidden copy with a visible recipient's key, and opens the
+//! copies a private Postfix delivered into the Maildirs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,12 +11,14 @@ use std::process::{Command, Output};
 use crate::harness::*;
 use crate::real::*;
 
+/// A copy: what it is, the copy, the recipients whose keys open it.
+type Copy = (&'static str, Capture, Vec<&'static str>);
+
 /// One message of every shape; each copy with the keys that must open it.
 struct Outputs {
     _h: H,
     dir: tempfile::TempDir,
-    /// (what, copy, the recipients whose keys open it)
-    copies: Vec<(&'static str, Capture, Vec<&'static str>)>,
+    copies: Vec<Copy>,
 }
 
 const BODY: &str = "Payload line\n.\nthe end\n";
@@ -61,13 +64,52 @@ fn output(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"))
 }
 
-/// Every copy opened by `open(secret key name, armored message file)`; the payload must be
-/// the one pgpsendmail's own decrypt gives and carry the original body. Then the hidden
-/// copy must not open with alice's key.
-fn check(tool: &str, open: impl Fn(&str, &Path) -> Output) {
+/// The copies of one To/Cc/Bcc message as a private Postfix delivered them into the
+/// Maildirs (alice and bob To, carol Cc, dave Bcc); `None` when Postfix is not there
+/// (outside CI).
+fn delivered(test: &str) -> Option<(Postfix, Vec<Copy>)> {
+    let pf = Postfix::start(test, Options::default())?;
+    let h = pf.harness();
+    let msg = format!(
+        "From: me@example.org\nTo: alice@example.org, bob@example.org\n\
+         Cc: carol@example.net\nBcc: dave@example.net\nSubject: delivered\n\n{BODY}"
+    );
+    let out = h.run(&["-t", "-i"], msg.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    pf.wait_delivered(&[("alice", 1), ("bob", 1), ("carol", 1), ("dave", 1)]);
+    let mut copies = Vec::new();
+    for who in ["alice", "bob", "carol"] {
+        copies.push(("delivered visible", pf.mailbox(who).remove(0), vec![who]));
+    }
+    copies.push((
+        "delivered hidden",
+        pf.mailbox("dave").remove(0),
+        vec!["dave"],
+    ));
+    Some((pf, copies))
+}
+
+/// Every copy opened by `open(secret key name, armored message file)`: pgpsendmail's
+/// output of every shape, then the copies a private Postfix delivered. The payload must be
+/// the one pgpsendmail's own decrypt gives and carry the original body. The hidden copy
+/// must not open with alice's key.
+fn check(test: &str, tool: &str, open: impl Fn(&str, &Path) -> Output) {
     let o = outputs();
-    for (i, (what, copy, keys)) in o.copies.iter().enumerate() {
-        let file = o.dir.path().join(format!("{i}.asc"));
+    check_copies(tool, &o.copies, o.dir.path(), &open);
+    let hidden = o.dir.path().join("3.asc");
+    let out = open("alice", &hidden);
+    assert!(
+        !out.status.success() || !contains(&out.stdout, b"Payload line"),
+        "{tool} opened carol's hidden copy with alice's key"
+    );
+    if let Some((pf, copies)) = delivered(test) {
+        check_copies(tool, &copies, pf.dir.path(), &open);
+    }
+}
+
+fn check_copies(tool: &str, copies: &[Copy], dir: &Path, open: &impl Fn(&str, &Path) -> Output) {
+    for (i, (what, copy, keys)) in copies.iter().enumerate() {
+        let file = dir.join(format!("{i}.asc"));
         std::fs::write(
             &file,
             pgpsendmail::decrypt::armored_block(&copy.stdin).unwrap(),
@@ -90,12 +132,6 @@ fn check(tool: &str, open: impl Fn(&str, &Path) -> Output) {
             assert_eq!(payload_parts(&out.stdout).2, crlf(BODY.as_bytes()));
         }
     }
-    let hidden = o.dir.path().join("3.asc");
-    let out = open("alice", &hidden);
-    assert!(
-        !out.status.success() || !contains(&out.stdout, b"Payload line"),
-        "{tool} opened carol's hidden copy with alice's key"
-    );
 }
 
 #[test]
@@ -104,7 +140,7 @@ fn gpg_opens_every_shape() {
     if !wanted(test) || gpg().is_none() {
         return;
     }
-    check("gpg", |k, file| {
+    check(test, "gpg", |k, file| {
         let g = GpgHome::new().unwrap();
         g.run(&["--import", secret(k).to_str().unwrap()], b"");
         output(
@@ -123,7 +159,7 @@ fn sequoia_sq_opens_every_shape() {
         return;
     };
     // sq takes the secret key file itself; no keyring.
-    check("sq", |k, file| {
+    check(test, "sq", |k, file| {
         output(
             Command::new(&sq)
                 .args(["decrypt", "--recipient-key"])
@@ -143,7 +179,7 @@ fn rnp_opens_every_shape() {
         return;
     };
     // rnpkeys imports into an RNP home directory of its own; rnp decrypts from it.
-    check("rnp", |k, file| {
+    check(test, "rnp", |k, file| {
         let home = tempfile::tempdir().unwrap();
         run_ok(
             Command::new(&rnpkeys)
@@ -187,7 +223,7 @@ fn openpgp_js_opens_every_shape() {
         return;
     }
     // readPrivateKey on the armored key file, readMessage on the armored message.
-    check("OpenPGP.js", |k, file| {
+    check(test, "OpenPGP.js", |k, file| {
         output(
             Command::new(&node)
                 .arg(js.join("decrypt.mjs"))
