@@ -11,7 +11,7 @@ SBINDIR  = $(PREFIX)/sbin
 MANDIR   = $(PREFIX)/share/man
 DEMO     = target/demo
 
-.PHONY: all build release demo test test-fast lint bench-keys install uninstall \
+.PHONY: all build release demo test test-fast lint bench bench-keys install uninstall \
 	install-sendmail uninstall-sendmail clean
 
 all: build
@@ -57,6 +57,12 @@ demo: build
 # test: the keyrings are generated once under target/bench-keys/).
 bench-keys:
 	$(CARGO) run --release --example bench_keys
+
+# pgpsendmail against `gpg --encrypt --armor | sendmail` in one run (bench/README.md):
+# needs gpg and openssl, and gnuplot for the plot; installs nothing.
+bench:
+	$(CARGO) build --release --bins --examples
+	target/release/examples/bench
 
 install: release
 	install -D -m 0755 target/release/pgpsendmail $(DESTDIR)$(SBINDIR)/pgpsendmail

@@ -7,7 +7,8 @@
 //! - the median over 50 messages of finding the keys of 10 recipients through the index;
 //! - for comparison, reading the whole keyring without an index (up to 10,000).
 //!
-//! A benchmark, not a test: run it with `make bench-keys` (release build).
+//! A benchmark, not a test: run it with `make bench-keys` (release build). `--make N` only
+//! makes the keyring of N certificates (`make bench` uses it).
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -126,6 +127,13 @@ fn run(mode: &str, ring: &Path, cache: &Path, n: usize) -> (f64, f64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--make") {
+        // `--make N`: only make target/bench-keys/ring-N.gpg (for `make bench`).
+        let n: usize = args[1].parse().expect("a number of certificates");
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-keys");
+        std::fs::create_dir_all(&dir).unwrap();
+        return make_ring(&dir.join(format!("ring-{n}.gpg")), n);
+    }
     if args.first().map(String::as_str) == Some("--run") {
         return child(
             &args[1],

@@ -1,0 +1,780 @@
+//! `make bench`: pgpsendmail against the pipeline a user would otherwise write,
+//! `gpg --batch --trust-model always --encrypt --armor --compress-algo none -r ... | sendmail`,
+//! in one run, on the same inputs, with GnuPG holding the same certificates. Both sides hand
+//! their output to the same sendmail, `bench_sink` (reads its input and drops it).
+//!
+//! What it needs: a release build of pgpsendmail and the examples (`make bench` builds
+//! them), `gpg` and `openssl` on PATH, and `gnuplot` for the plot (skipped without it). It
+//! installs nothing. It keeps its keyrings and GnuPG homes under target/bench-keys/ (made
+//! once: 100,000 certificates take minutes) and its messages, data and plot under
+//! target/bench/.
+//!
+//! Environment: `BENCH_RUNS` (runs per median, default 15 for small messages; large ones
+//! use a third of it, at least 3), `BENCH_MESSAGES` (messages per throughput batch, default
+//! 1000), `BENCH_BATCH_SECONDS` (a batch stops early after this long, default 60; the table
+//! says how many it did), `BENCH_LARGE_MIB` (default 256), `BENCH_ONLY` (`small`, `large`,
+//! `bcc` or `ceiling`: one part only).
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SIZES: [usize; 3] = [10, 10_000, 100_000];
+/// The keyring for the large and the Bcc messages (51 recipients needed).
+const WIDE: usize = 1_000;
+const GPG_ARGS: [&str; 7] = [
+    "--batch",
+    "--trust-model",
+    "always",
+    "--encrypt",
+    "--armor",
+    "--compress-algo",
+    "none",
+];
+
+fn addr(i: usize) -> String {
+    format!("user{i}@bench.example")
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// One measured process run (or pipeline): wall time, CPU time, peak resident set.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    wall: f64,
+    cpu: f64,
+    rss_kib: i64,
+}
+
+/// Waits for `child` and returns its exit status and resource usage (which
+/// `Child::wait` does not give).
+fn wait4(child: std::process::Child) -> (i32, libc::rusage) {
+    let pid = child.id();
+    let mut status = 0;
+    // SAFETY: wait4 fills the status and the rusage struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut ru) };
+    assert_eq!(r, pid as i32, "wait4: {}", std::io::Error::last_os_error());
+    (status, ru)
+}
+
+fn cpu_of(ru: &libc::rusage) -> f64 {
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+fn input(path: &Path) -> Stdio {
+    Stdio::from(File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+struct Setup {
+    sink: PathBuf,
+    pgpsendmail: PathBuf,
+    work: PathBuf,
+}
+
+impl Setup {
+    /// `pgpsendmail -i RCPT...` with the configuration of keyring size `n`.
+    fn pgpsendmail(&self, n: usize, msg: &Path, rcpts: &[String]) -> Run {
+        let t = Instant::now();
+        let child = Command::new(&self.pgpsendmail)
+            .env("PGPSENDMAIL_CONFIG", self.work.join(format!("{n}.toml")))
+            .arg("-i")
+            .args(rcpts)
+            .stdin(input(msg))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("pgpsendmail runs");
+        let (status, ru) = wait4(child);
+        let wall = t.elapsed().as_secs_f64();
+        assert_eq!(status, 0, "pgpsendmail failed on {}", msg.display());
+        Run {
+            wall,
+            cpu: cpu_of(&ru),
+            rss_kib: ru.ru_maxrss,
+        }
+    }
+
+    /// `gpg ... -r RCPT... | sink`, as a shell would run it (both at once, joined by a pipe).
+    fn gpg(&self, n: usize, msg: &Path, rcpts: &[String]) -> Run {
+        let t = Instant::now();
+        let mut gpg = Command::new("gpg");
+        gpg.arg("--homedir")
+            .arg(gpg_home(n))
+            .args(["--no-autostart", "--quiet"])
+            .args(GPG_ARGS);
+        for r in rcpts {
+            gpg.args(["-r", r]);
+        }
+        let mut g = gpg
+            .stdin(input(msg))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("gpg runs");
+        let pipe = g.stdout.take().unwrap();
+        let s = Command::new(&self.sink)
+            .arg("-i")
+            .args(rcpts)
+            .stdin(pipe)
+            .spawn()
+            .expect("sink runs");
+        let (gs, gru) = wait4(g);
+        let (ss, sru) = wait4(s);
+        let wall = t.elapsed().as_secs_f64();
+        assert!(
+            gs == 0 && ss == 0,
+            "gpg pipeline failed on {}",
+            msg.display()
+        );
+        Run {
+            wall,
+            cpu: cpu_of(&gru) + cpu_of(&sru),
+            rss_kib: gru.ru_maxrss.max(sru.ru_maxrss),
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// Runs `a` and `b` alternately `runs` times (so that the machine's load falls on both
+/// alike); returns the medians of wall and CPU time and the highest peak memory.
+fn paired(runs: usize, mut a: impl FnMut() -> Run, mut b: impl FnMut() -> Run) -> [Run; 2] {
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        ra.push(a());
+        rb.push(b());
+    }
+    let summary = |v: &[Run]| Run {
+        wall: median(v.iter().map(|r| r.wall).collect()),
+        cpu: median(v.iter().map(|r| r.cpu).collect()),
+        rss_kib: v.iter().map(|r| r.rss_kib).max().unwrap_or(0),
+    };
+    [summary(&ra), summary(&rb)]
+}
+
+/// Messages per second over a batch of up to `count` messages, one after the other,
+/// stopping early after `budget`; returns (messages/s, messages done).
+fn batch(count: usize, budget: Duration, mut one: impl FnMut() -> Run) -> (f64, usize) {
+    let t = Instant::now();
+    let mut done = 0;
+    while done < count {
+        one();
+        done += 1;
+        if t.elapsed() > budget {
+            break;
+        }
+    }
+    (done as f64 / t.elapsed().as_secs_f64(), done)
+}
+
+fn keys_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-keys")
+}
+
+fn ring(n: usize) -> PathBuf {
+    keys_dir().join(format!("ring-{n}.gpg"))
+}
+
+fn gpg_home(n: usize) -> PathBuf {
+    keys_dir().join(format!("gnupg-{n}"))
+}
+
+/// Splits a binary keyring into its certificates (each starts with a public-key packet).
+fn split_certs(data: &[u8]) -> Vec<&[u8]> {
+    let mut certs = Vec::new();
+    let (mut start, mut pos) = (0, 0);
+    while pos < data.len() {
+        let h = data[pos];
+        assert!(h & 0x80 != 0, "not an OpenPGP packet at {pos}");
+        let (tag, hlen, len) = if h & 0x40 != 0 {
+            let tag = h & 0x3f;
+            let b = data[pos + 1] as usize;
+            match b {
+                0..=191 => (tag, 2, b),
+                192..=223 => (tag, 3, ((b - 192) << 8) + data[pos + 2] as usize + 192),
+                255 => (
+                    tag,
+                    6,
+                    u32::from_be_bytes(data[pos + 2..pos + 6].try_into().unwrap()) as usize,
+                ),
+                _ => panic!("partial length in a keyring"),
+            }
+        } else {
+            let tag = (h >> 2) & 0x0f;
+            match h & 3 {
+                0 => (tag, 2, data[pos + 1] as usize),
+                1 => (
+                    tag,
+                    3,
+                    u16::from_be_bytes([data[pos + 1], data[pos + 2]]) as usize,
+                ),
+                2 => (
+                    tag,
+                    5,
+                    u32::from_be_bytes(data[pos + 1..pos + 5].try_into().unwrap()) as usize,
+                ),
+                _ => panic!("indeterminate length in a keyring"),
+            }
+        };
+        if tag == 6 && pos > start {
+            certs.push(&data[start..pos]);
+            start = pos;
+        }
+        pos += hlen + len;
+    }
+    if pos > start {
+        certs.push(&data[start..pos]);
+    }
+    certs
+}
+
+/// A GnuPG home holding ring-N's certificates in a pubring.kbx. `gpg --import` rewrites the
+/// whole keybox for every certificate (quadratic: 100,000 would take hours), so the ring is
+/// imported in slices of 500 into scratch homes, and their keyboxes' blobs are joined behind
+/// one header blob (blobs are self-contained; GnuPG 2.2 keyboxes have no index).
+fn ensure_gpg_home(n: usize) {
+    let home = gpg_home(n);
+    if home.join("pubring.kbx").exists() {
+        return;
+    }
+    let data = std::fs::read(ring(n)).unwrap();
+    let certs = split_certs(&data);
+    assert_eq!(certs.len(), n, "certificates in {}", ring(n).display());
+    eprintln!(
+        "importing {n} certificates into GnuPG (once; kept in {}) ...",
+        home.display()
+    );
+    let scratch = keys_dir().join(format!("gnupg-{n}.tmp"));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let mut kbx: Vec<u8> = Vec::new();
+    let t = Instant::now();
+    for (i, slice) in certs.chunks(500).enumerate() {
+        let h = scratch.join(format!("h{i}"));
+        std::fs::create_dir(&h).unwrap();
+        std::fs::set_permissions(&h, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        let file = scratch.join(format!("s{i}.gpg"));
+        std::fs::write(&file, slice.concat()).unwrap();
+        let st = Command::new("gpg")
+            .arg("--homedir")
+            .arg(&h)
+            .args([
+                "--batch",
+                "--quiet",
+                "--no-autostart",
+                "--no-auto-check-trustdb",
+                "--import-options",
+                "import-minimal",
+                "--import",
+            ])
+            .arg(&file)
+            .stderr(Stdio::null())
+            .status()
+            .expect("gpg runs");
+        assert!(st.success(), "gpg --import failed");
+        let part = std::fs::read(h.join("pubring.kbx")).unwrap();
+        let first = u32::from_be_bytes(part[..4].try_into().unwrap()) as usize;
+        assert_eq!(part[4], 1, "a keybox starts with its header blob");
+        if kbx.is_empty() {
+            kbx.extend_from_slice(&part[..first]);
+        }
+        kbx.extend_from_slice(&part[first..]);
+        std::fs::remove_dir_all(&h).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        if i % 20 == 19 {
+            eprintln!(
+                "  {} of {n} ({:.0} s)",
+                (i + 1) * 500,
+                t.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let tmp_home = keys_dir().join(format!("gnupg-{n}.new"));
+    let _ = std::fs::remove_dir_all(&tmp_home);
+    std::fs::create_dir(&tmp_home).unwrap();
+    std::fs::set_permissions(
+        &tmp_home,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::write(tmp_home.join("pubring.kbx"), &kbx).unwrap();
+    std::fs::rename(&tmp_home, &home).unwrap();
+    std::fs::remove_dir_all(&scratch).unwrap();
+}
+
+/// A message: the header section, then body lines until `size` bytes.
+fn make_message(path: &Path, head: &str, size: usize, base64_attachment: bool) {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() as usize == size) {
+        return;
+    }
+    let mut f = std::io::BufWriter::new(File::create(path).unwrap());
+    let mut n = 0;
+    let put = |f: &mut std::io::BufWriter<File>, n: &mut usize, s: &[u8]| {
+        f.write_all(s).unwrap();
+        *n += s.len();
+    };
+    put(&mut f, &mut n, head.as_bytes());
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let end = if base64_attachment {
+        put(
+            &mut f,
+            &mut n,
+            b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n\
+              Content-Type: text/plain; charset=us-ascii\n\nThe report is attached.\n\n--b1\n\
+              Content-Type: application/octet-stream; name=\"report.bin\"\n\
+              Content-Transfer-Encoding: base64\n\n",
+        );
+        &b"--b1--\n"[..]
+    } else {
+        put(&mut f, &mut n, b"\n");
+        &b""[..]
+    };
+    const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut line = Vec::with_capacity(80);
+    let mut i = 0usize;
+    while n + end.len() < size {
+        line.clear();
+        if base64_attachment {
+            while line.len() < 76 {
+                // xorshift: incompressible, and fast to make.
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                line.extend(x.to_le_bytes().iter().map(|b| B64[(b & 63) as usize]));
+            }
+            line.truncate(76);
+        } else {
+            write!(
+                &mut line as &mut dyn std::io::Write,
+                "line {i:05} of the nightly job output: all checks passed"
+            )
+            .unwrap();
+            i += 1;
+        }
+        line.push(b'\n');
+        let room = size - end.len() - n;
+        if line.len() > room {
+            line.truncate(room.saturating_sub(1));
+            line.push(b'\n');
+        }
+        put(&mut f, &mut n, &line);
+    }
+    put(&mut f, &mut n, end);
+    f.flush().unwrap();
+}
+
+fn openssl(args: &[&str], file: &Path) -> Run {
+    let t = Instant::now();
+    let c = Command::new("openssl")
+        .args(args)
+        .arg("-in")
+        .arg(file)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("openssl runs");
+    let (st, ru) = wait4(c);
+    assert_eq!(st, 0, "openssl {args:?} failed");
+    Run {
+        wall: t.elapsed().as_secs_f64(),
+        cpu: cpu_of(&ru),
+        rss_kib: ru.ru_maxrss,
+    }
+}
+
+/// Whether `prog ARG` runs at all.
+fn runs(prog: &str, arg: &str) -> bool {
+    Command::new(prog)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+fn main() {
+    for (prog, arg) in [("gpg", "--version"), ("openssl", "version")] {
+        if !runs(prog, arg) {
+            eprintln!("bench: {prog} is needed (see bench/README.md)");
+            std::process::exit(69);
+        }
+    }
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let part = |p: &str| only.is_empty() || only == p;
+    let runs = env_num("BENCH_RUNS", 15).max(1);
+    let large_runs = (runs / 3).max(3);
+    let messages = env_num("BENCH_MESSAGES", 1000).max(1);
+    let budget = Duration::from_secs(env_num("BENCH_BATCH_SECONDS", 60) as u64);
+    let large_mib = env_num("BENCH_LARGE_MIB", 256).max(1);
+
+    let exe_dir = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let work = root.join("target/bench");
+    std::fs::create_dir_all(&work).unwrap();
+    let setup = Setup {
+        sink: exe_dir.join("bench_sink"),
+        pgpsendmail: exe_dir.parent().unwrap().join("pgpsendmail"),
+        work: work.clone(),
+    };
+    for p in [&setup.sink, &setup.pgpsendmail] {
+        assert!(p.exists(), "{} missing: run `make bench`", p.display());
+    }
+
+    // Keys: the rings (Rust), the same certificates for GnuPG, one configuration each.
+    let mut sizes: Vec<usize> = Vec::new();
+    if part("small") {
+        sizes.extend(SIZES);
+    }
+    if part("large") || part("bcc") {
+        sizes.push(WIDE);
+    }
+    for &n in &sizes {
+        if !ring(n).exists() {
+            let st = Command::new(exe_dir.join("bench_keys"))
+                .args(["--make", &n.to_string()])
+                .status()
+                .expect("bench_keys runs");
+            assert!(st.success());
+        }
+        ensure_gpg_home(n);
+        let cache = work.join(format!("cache-{n}"));
+        std::fs::create_dir_all(&cache).unwrap();
+        std::fs::write(
+            work.join(format!("{n}.toml")),
+            format!(
+                "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n",
+                setup.sink.display(),
+                ring(n).display(),
+                cache.display()
+            ),
+        )
+        .unwrap();
+    }
+
+    let mut table = String::new();
+    let mut data = String::new();
+    let machine = machine();
+    let _ = writeln!(table, "{machine}\n");
+    let _ = writeln!(
+        table,
+        "| case | measure | pgpsendmail | gpg pipeline | ratio |\n|---|---|---:|---:|---:|"
+    );
+    let row =
+        |table: &mut String, case: &str, what: &str, ours: String, theirs: String, ratio: f64| {
+            let line = format!("| {case} | {what} | {ours} | {theirs} | {ratio:.2}× |");
+            println!("{line}");
+            let _ = writeln!(table, "{line}");
+        };
+    println!("{machine}");
+
+    if part("small") {
+        for n in SIZES {
+            let msg = work.join(format!("small-{n}.eml"));
+            let who = addr(n / 2);
+            make_message(
+                &msg,
+                &format!("From: cron@bench.example\nTo: {who}\nSubject: nightly report\n"),
+                2048,
+                false,
+            );
+            let rc = [who.clone()];
+            // Warm-up: builds pgpsendmail's key index, fills the page cache for both.
+            for _ in 0..2 {
+                setup.pgpsendmail(n, &msg, &rc);
+                setup.gpg(n, &msg, &rc);
+            }
+            let [ours, theirs] = paired(
+                runs,
+                || setup.pgpsendmail(n, &msg, &rc),
+                || setup.gpg(n, &msg, &rc),
+            );
+            let (mps_ours, k_ours) = batch(messages, budget, || setup.pgpsendmail(n, &msg, &rc));
+            let (mps_theirs, k_theirs) = batch(messages, budget, || setup.gpg(n, &msg, &rc));
+            let case = format!("2 KiB, 1 rcpt, {n} certs");
+            row(
+                &mut table,
+                &case,
+                &format!("wall per message (median of {runs})"),
+                format!("{:.2} ms", ours.wall * 1e3),
+                format!("{:.2} ms", theirs.wall * 1e3),
+                theirs.wall / ours.wall,
+            );
+            row(
+                &mut table,
+                &case,
+                "CPU per message (median)",
+                format!("{:.2} ms", ours.cpu * 1e3),
+                format!("{:.2} ms", theirs.cpu * 1e3),
+                theirs.cpu / ours.cpu,
+            );
+            row(
+                &mut table,
+                &case,
+                "messages/s, one after another",
+                format!("{mps_ours:.0} (of {k_ours})"),
+                format!("{mps_theirs:.1} (of {k_theirs})"),
+                mps_ours / mps_theirs,
+            );
+            let _ = writeln!(
+                data,
+                "small {n} {:.4} {:.4} {mps_ours:.2} {mps_theirs:.2}",
+                ours.wall * 1e3,
+                theirs.wall * 1e3
+            );
+        }
+    }
+
+    let large = work.join(format!("large-{large_mib}.eml"));
+    let large_size = large_mib << 20;
+    let mib = large_size as f64 / (1 << 20) as f64;
+    if part("large") || part("ceiling") {
+        make_message(
+            &large,
+            &format!(
+                "From: backup@bench.example\nTo: {}, {}, {}\nSubject: the weekly archive\n",
+                addr(1),
+                addr(2),
+                addr(3)
+            ),
+            large_size,
+            true,
+        );
+    }
+    if part("large") {
+        let rc = [addr(1), addr(2), addr(3)];
+        setup.pgpsendmail(WIDE, &large, &rc);
+        let [ours, theirs] = paired(
+            large_runs,
+            || setup.pgpsendmail(WIDE, &large, &rc),
+            || setup.gpg(WIDE, &large, &rc),
+        );
+        let case = format!("{large_mib} MiB, 3 rcpts");
+        row(
+            &mut table,
+            &case,
+            &format!("MiB/s, wall (median of {large_runs})"),
+            format!("{:.0}", mib / ours.wall),
+            format!("{:.0}", mib / theirs.wall),
+            theirs.wall / ours.wall,
+        );
+        row(
+            &mut table,
+            &case,
+            "MiB/s of CPU time (median)",
+            format!("{:.0}", mib / ours.cpu),
+            format!("{:.0}", mib / theirs.cpu),
+            theirs.cpu / ours.cpu,
+        );
+        row(
+            &mut table,
+            &case,
+            "peak resident memory",
+            format!("{:.1} MiB", ours.rss_kib as f64 / 1024.0),
+            format!("{:.1} MiB", theirs.rss_kib as f64 / 1024.0),
+            theirs.rss_kib as f64 / ours.rss_kib as f64,
+        );
+        let _ = writeln!(
+            data,
+            "large {:.2} {:.2} {:.2} {:.2}",
+            mib / ours.wall,
+            mib / theirs.wall,
+            ours.rss_kib as f64 / 1024.0,
+            theirs.rss_kib as f64 / 1024.0
+        );
+    }
+    if part("ceiling") {
+        let key = "00".repeat(32);
+        let iv = "00".repeat(16);
+        let enc = [
+            "enc",
+            "-aes-256-cfb",
+            "-K",
+            &key,
+            "-iv",
+            &iv,
+            "-out",
+            "/dev/null",
+        ];
+        let dgst = ["dgst", "-sha1"];
+        let [aes, sha] = paired(
+            large_runs,
+            || openssl(&enc, &large),
+            || openssl(&dgst, &large),
+        );
+        for (name, r) in [
+            ("openssl enc -aes-256-cfb", aes),
+            ("openssl dgst -sha1", sha),
+        ] {
+            let line = format!(
+                "| {large_mib} MiB, ceiling | {name}: MiB/s wall (CPU) | {:.0} ({:.0}) | | |",
+                mib / r.wall,
+                mib / r.cpu
+            );
+            println!("{line}");
+            let _ = writeln!(table, "{line}");
+        }
+        let _ = writeln!(data, "ceiling {:.2} {:.2}", mib / aes.wall, mib / sha.wall);
+    }
+    if part("bcc") {
+        let bcc = work.join("bcc.eml");
+        let one = work.join("one.eml");
+        let hidden: Vec<String> = (1..=50).map(addr).collect();
+        make_message(
+            &bcc,
+            &format!(
+                "From: list@bench.example\nTo: {}\nBcc: {}\nSubject: the newsletter\n",
+                addr(0),
+                hidden.join(", ")
+            ),
+            10 << 20,
+            true,
+        );
+        make_message(
+            &one,
+            &format!(
+                "From: list@bench.example\nTo: {}\nSubject: the newsletter\n",
+                addr(0)
+            ),
+            10 << 20,
+            true,
+        );
+        let all: Vec<String> = std::iter::once(addr(0)).chain(hidden.clone()).collect();
+        let rc1 = [addr(0)];
+        let r = large_runs.max(5);
+        let [ours_bcc, ours_one] = paired(
+            r,
+            || setup.pgpsendmail(WIDE, &bcc, &all),
+            || setup.pgpsendmail(WIDE, &one, &rc1),
+        );
+        // GnuPG: one pipeline per copy, as a user must to keep Bcc recipients hidden.
+        let [gpg_bcc, gpg_one] = paired(
+            3,
+            || {
+                let mut sum = setup.gpg(WIDE, &bcc, &rc1);
+                for h in &hidden {
+                    let x = setup.gpg(WIDE, &bcc, std::slice::from_ref(h));
+                    sum.wall += x.wall;
+                    sum.cpu += x.cpu;
+                }
+                sum
+            },
+            || setup.gpg(WIDE, &one, &rc1),
+        );
+        let case = "10 MiB, 1 To + 50 Bcc (51 copies)";
+        row(
+            &mut table,
+            case,
+            &format!("wall, all copies (median of {r}; gpg 3)"),
+            format!("{:.0} ms", ours_bcc.wall * 1e3),
+            format!("{:.0} ms", gpg_bcc.wall * 1e3),
+            gpg_bcc.wall / ours_bcc.wall,
+        );
+        row(
+            &mut table,
+            "10 MiB, 1 rcpt",
+            "wall, one copy",
+            format!("{:.0} ms", ours_one.wall * 1e3),
+            format!("{:.0} ms", gpg_one.wall * 1e3),
+            gpg_one.wall / ours_one.wall,
+        );
+        row(
+            &mut table,
+            "51 copies / 1 copy",
+            "cost of the hidden copies",
+            format!("{:.2}×", ours_bcc.wall / ours_one.wall),
+            format!("{:.2}×", gpg_bcc.wall / gpg_one.wall),
+            (gpg_bcc.wall / gpg_one.wall) / (ours_bcc.wall / ours_one.wall),
+        );
+        let _ = writeln!(
+            data,
+            "bcc {:.2} {:.2} {:.2} {:.2}",
+            ours_one.wall * 1e3,
+            ours_bcc.wall * 1e3,
+            gpg_one.wall * 1e3,
+            gpg_bcc.wall * 1e3
+        );
+    }
+
+    std::fs::write(work.join("table.md"), &table).unwrap();
+    std::fs::write(work.join("data.txt"), &data).unwrap();
+    println!(
+        "(table in {}, data in {})",
+        work.join("table.md").display(),
+        work.join("data.txt").display()
+    );
+    plot(&root, &work);
+}
+
+/// The machine, the date and the load, for the record.
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("?")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let date = Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let gpg = Command::new("gpg")
+        .arg("--version")
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    format!(
+        "{date}; {cpu}, {cores} cores; load average at start {}; {gpg}",
+        load.join(" ")
+    )
+}
+
+/// The PNG, from the data just measured (needs gnuplot; skipped without it).
+fn plot(root: &Path, work: &Path) {
+    let script = root.join("bench/plot.gp");
+    let out = work.join("results.png");
+    let st = Command::new("gnuplot")
+        .arg("-e")
+        .arg(format!(
+            "datafile='{}'; outfile='{}'",
+            work.join("data.txt").display(),
+            out.display()
+        ))
+        .arg(&script)
+        .status();
+    match st {
+        Ok(s) if s.success() => println!("plot: {}", out.display()),
+        Ok(s) => eprintln!("bench: gnuplot failed ({s}); no plot"),
+        Err(_) => eprintln!("bench: gnuplot not found; no plot (the table is complete)"),
+    }
+}

@@ -1,0 +1,44 @@
+//! One message through the whole pipeline in-process, for profilers: `valgrind
+//! --tool=callgrind target/release/examples/bench_profile MESSAGE RECIPIENT...` with
+//! `PGPSENDMAIL_CONFIG` set. The real `pgpsendmail` execs the sendmail at the end, which
+//! takes the profile away with it; here the copies are read to their end and dropped.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::Path;
+
+use pgpsendmail::deliver::{Copy, CopyBody, Deliverer};
+use pgpsendmail::error::Result;
+
+struct Drain(u64);
+
+impl Deliverer for Drain {
+    fn deliver(&mut self, _program: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
+        for (_, copy) in copies {
+            if let CopyBody::File(mut f) = copy.body {
+                let mut buf = vec![0u8; 1 << 16];
+                loop {
+                    match f.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => self.0 += n as u64,
+                    }
+                }
+            }
+        }
+        Ok(0)
+    }
+}
+
+fn main() {
+    let mut args = std::env::args_os().skip(1);
+    let msg = args
+        .next()
+        .expect("usage: bench_profile MESSAGE RECIPIENT...");
+    let mut argv: Vec<OsString> = vec!["-i".into()];
+    argv.extend(args);
+    let input = std::io::BufReader::new(std::fs::File::open(msg).expect("message"));
+    let env = pgpsendmail::Env::snapshot();
+    let mut drain = Drain(0);
+    let code = pgpsendmail::run_sendmail(argv, &env, input, &mut drain).expect("sent");
+    eprintln!("exit {code}, {} bytes of ciphertext", drain.0);
+}
