@@ -10,7 +10,6 @@
 //! Does not own: which keys or which copies (see [`crate::recipients`]), or the MIME around
 //! the armor (see [`crate::pgpmime`]).
 
-use std::hash::Hasher;
 use std::io::{self, Read, Write};
 
 use base64::Engine;
@@ -23,12 +22,108 @@ use pgp::ser::Serialize;
 use crate::error::{Error, Result};
 use crate::keys::EncryptionKey;
 
+/// CRC-24 (RFC 9580 section 6.1.1), eight bytes per step ("slicing by 8"): a byte-at-a-time
+/// table costs more than the AES in a large message. The register is kept in the top 24 bits
+/// of a `u32`, so that the usual MSB-first slicing tables apply.
+#[derive(Clone, Copy)]
+pub struct Crc24(u32);
+
+const CRC24_INIT: u32 = 0x00B7_04CE;
+const CRC24_POLY: u32 = 0x0086_4CFB;
+
+const CRC24_TABLES: [[u32; 256]; 8] = {
+    let mut t = [[0u32; 256]; 8];
+    let mut b = 0;
+    while b < 256 {
+        let mut v = (b as u32) << 24;
+        let mut k = 0;
+        while k < 8 {
+            v = if v & 0x8000_0000 != 0 {
+                (v << 1) ^ (CRC24_POLY << 8)
+            } else {
+                v << 1
+            };
+            k += 1;
+        }
+        t[0][b] = v;
+        b += 1;
+    }
+    let mut i = 1;
+    while i < 8 {
+        let mut b = 0;
+        while b < 256 {
+            let prev = t[i - 1][b];
+            t[i][b] = (prev << 8) ^ t[0][(prev >> 24) as usize];
+            b += 1;
+        }
+        i += 1;
+    }
+    t
+};
+
+impl Default for Crc24 {
+    fn default() -> Self {
+        Crc24(CRC24_INIT << 8)
+    }
+}
+
+impl Crc24 {
+    pub fn update(&mut self, data: &[u8]) {
+        let t = &CRC24_TABLES;
+        let mut c = self.0;
+        let mut chunks = data.chunks_exact(8);
+        for d in &mut chunks {
+            let x = c ^ u32::from_be_bytes([d[0], d[1], d[2], d[3]]);
+            c = t[7][(x >> 24) as usize]
+                ^ t[6][((x >> 16) & 0xff) as usize]
+                ^ t[5][((x >> 8) & 0xff) as usize]
+                ^ t[4][(x & 0xff) as usize]
+                ^ t[3][d[4] as usize]
+                ^ t[2][d[5] as usize]
+                ^ t[1][d[6] as usize]
+                ^ t[0][d[7] as usize];
+        }
+        for &b in chunks.remainder() {
+            c = (c << 8) ^ t[0][((c >> 24) ^ u32::from(b)) as usize];
+        }
+        self.0 = c;
+    }
+
+    pub fn value(&self) -> u32 {
+        self.0 >> 8
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Two base64 characters for every 12-bit value: three input bytes take two look-ups.
+const B64_PAIRS: [[u8; 2]; 4096] = {
+    let mut t = [[0u8; 2]; 4096];
+    let mut i = 0;
+    while i < 4096 {
+        t[i] = [B64[i >> 6], B64[i & 63]];
+        i += 1;
+    }
+    t
+};
+
+/// Appends the base64 of `data` (a multiple of 3 bytes long) to `out`.
+fn b64_append(data: &[u8], out: &mut Vec<u8>) {
+    debug_assert_eq!(data.len() % 3, 0);
+    for g in data.chunks_exact(3) {
+        let v = (usize::from(g[0]) << 16) | (usize::from(g[1]) << 8) | usize::from(g[2]);
+        let [a, b] = B64_PAIRS[v >> 12];
+        let [c, d] = B64_PAIRS[v & 0xfff];
+        out.extend_from_slice(&[a, b, c, d]);
+    }
+}
+
 /// Writes ASCII armor (RFC 9580 section 6) of a `PGP MESSAGE` to the inner writer.
 pub struct ArmorWriter<W: Write> {
     inner: W,
     /// Bytes not yet encoded (fewer than 48: one line's worth).
     pending: Vec<u8>,
-    crc: crc24::Crc24Hasher,
+    crc: Crc24,
     line: Vec<u8>,
 }
 
@@ -41,20 +136,16 @@ impl<W: Write> ArmorWriter<W> {
         Ok(ArmorWriter {
             inner,
             pending: Vec::with_capacity(LINE_IN),
-            crc: crc24::Crc24Hasher::new(),
-            line: Vec::with_capacity(64 * 1024),
+            crc: Crc24::default(),
+            line: Vec::with_capacity(LINES_PER_WRITE * 65),
         })
     }
 
     fn encode_lines(&mut self, data: &[u8]) -> io::Result<()> {
         debug_assert_eq!(data.len() % LINE_IN, 0);
         self.line.clear();
-        let mut tmp = [0u8; 64];
-        for chunk in data.chunks(LINE_IN) {
-            let n = STANDARD
-                .encode_slice(chunk, &mut tmp)
-                .map_err(io::Error::other)?;
-            self.line.extend_from_slice(&tmp[..n]);
+        for chunk in data.chunks_exact(LINE_IN) {
+            b64_append(chunk, &mut self.line);
             self.line.push(b'\n');
         }
         self.inner.write_all(&self.line)
@@ -67,7 +158,7 @@ impl<W: Write> ArmorWriter<W> {
             self.inner.write_all(line.as_bytes())?;
             self.inner.write_all(b"\n")?;
         }
-        let crc = self.crc.finish() as u32;
+        let crc = self.crc.value();
         let crc = STANDARD.encode([(crc >> 16) as u8, (crc >> 8) as u8, crc as u8]);
         self.inner.write_all(b"=")?;
         self.inner.write_all(crc.as_bytes())?;
@@ -76,10 +167,13 @@ impl<W: Write> ArmorWriter<W> {
     }
 }
 
+/// Lines encoded per write to the inner writer (64 KiB of input).
+const LINES_PER_WRITE: usize = 1365;
+
 impl<W: Write> Write for ArmorWriter<W> {
     fn write(&mut self, mut buf: &[u8]) -> io::Result<usize> {
         let n = buf.len();
-        self.crc.write(buf);
+        self.crc.update(buf);
         if !self.pending.is_empty() {
             let take = (LINE_IN - self.pending.len()).min(buf.len());
             self.pending.extend_from_slice(&buf[..take]);
@@ -94,7 +188,7 @@ impl<W: Write> Write for ArmorWriter<W> {
         }
         let whole = buf.len() / LINE_IN * LINE_IN;
         // Encode in slices, so that the line buffer stays bounded.
-        for part in buf[..whole].chunks(LINE_IN * 1024) {
+        for part in buf[..whole].chunks(LINE_IN * LINES_PER_WRITE) {
             self.encode_lines(part)?;
         }
         self.pending.extend_from_slice(&buf[whole..]);
@@ -264,7 +358,53 @@ mod tests {
         assert_eq!(d.typ, Some(pgp::armor::BlockType::Message));
         assert!(d.headers.is_empty());
         assert_eq!(bytes, data);
-        assert_eq!(d.checksum, Some(u64::from(crc24::hash_raw(&data))));
+        let mut crc = Crc24::default();
+        crc.update(&data);
+        assert_eq!(d.checksum, Some(u64::from(crc.value())));
         assert!(a.contains("\n=") && a.ends_with("-----END PGP MESSAGE-----\n"));
+    }
+
+    /// The bit-at-a-time CRC-24 of RFC 9580 section 6.1.1, as the reference.
+    fn crc24_bitwise(data: &[u8]) -> u32 {
+        let mut crc = CRC24_INIT;
+        for &b in data {
+            crc ^= u32::from(b) << 16;
+            for _ in 0..8 {
+                crc <<= 1;
+                if crc & 0x0100_0000 != 0 {
+                    crc ^= 0x0186_4CFB;
+                }
+            }
+        }
+        crc & 0x00FF_FFFF
+    }
+
+    #[test]
+    fn crc24_matches_the_rfc_in_any_pieces() {
+        let mut check = Crc24::default();
+        check.update(b"123456789");
+        assert_eq!(check.value(), 0x0021_CF02, "the CRC-24/OPENPGP check value");
+        assert_eq!(Crc24::default().value(), CRC24_INIT);
+        let data: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 4999] {
+            let want = crc24_bitwise(&data[..len]);
+            for step in [1, 3, 8, 13, 4096] {
+                let mut c = Crc24::default();
+                for piece in data[..len].chunks(step) {
+                    c.update(piece);
+                }
+                assert_eq!(c.value(), want, "len {len}, pieces of {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn base64_table_matches_the_crate() {
+        let data: Vec<u8> = (0..3 * 300u32).map(|i| (i * 131 % 256) as u8).collect();
+        let mut out = Vec::new();
+        b64_append(&data, &mut out);
+        assert_eq!(out, STANDARD.encode(&data).into_bytes());
     }
 }
