@@ -11,6 +11,7 @@
 //! the armor (see [`crate::pgpmime`]).
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -221,6 +222,69 @@ impl<A: Write, B: Write> Write for Tee<A, B> {
     }
 }
 
+/// Bytes per buffer handed from the encryptor to the armor thread.
+const PIECE: usize = 256 * 1024;
+/// Buffers waiting for the armor thread at most (with one in the works on each side, the
+/// queue holds at most 6 x 256 KiB).
+const QUEUE: usize = 4;
+
+/// The encryptor's end of the queue to the armor thread: collects writes into buffers of
+/// [`PIECE`] bytes, reusing the buffers the armor thread gives back.
+struct Feed {
+    buf: Vec<u8>,
+    to_armor: Option<mpsc::SyncSender<Vec<u8>>>,
+    recycled: mpsc::Receiver<Vec<u8>>,
+}
+
+impl Feed {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let next = self
+            .recycled
+            .try_recv()
+            .map(|mut b| {
+                b.clear();
+                b
+            })
+            .unwrap_or_else(|_| Vec::with_capacity(PIECE));
+        let full = std::mem::replace(&mut self.buf, next);
+        let tx = self
+            .to_armor
+            .as_ref()
+            .ok_or_else(|| io::Error::other("the ciphertext was closed"))?;
+        tx.send(full)
+            .map_err(|_| io::Error::other("the armor thread stopped"))
+    }
+
+    /// Sends what is left and hangs up.
+    fn close(&mut self) -> io::Result<()> {
+        self.send()?;
+        self.to_armor = None;
+        Ok(())
+    }
+}
+
+impl Write for Feed {
+    fn write(&mut self, mut data: &[u8]) -> io::Result<usize> {
+        let n = data.len();
+        while !data.is_empty() {
+            let take = (PIECE - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.buf.len() == PIECE {
+                self.send()?;
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Io(format!("{what}: {e}"))
 }
@@ -238,8 +302,8 @@ pub fn encrypt_copies<R, W, S>(
 ) -> Result<()>
 where
     R: Read,
-    W: Write,
-    S: Read + Write + io::Seek,
+    W: Write + Send,
+    S: Read + Write + io::Seek + Send,
 {
     if copies.is_empty() || copies.len() != outs.len() {
         return Err(Error::Internal(
@@ -294,21 +358,48 @@ where
     }
 
     let (first, rest) = outs.split_at_mut(1);
-    let mut armor = ArmorWriter::new(&mut first[0]).map_err(|e| io_err("writing ciphertext", e))?;
-    armor
-        .write_all(&pkesks[0])
-        .map_err(|e| io_err("writing ciphertext", e))?;
     let mut spool = spool;
-    {
-        let tee = Tee(&mut armor, spool.as_deref_mut());
-        builder.to_writer(&mut rng, tee).map_err(|e| {
-            // A read error from stdin surfaces here, wrapped by the crate.
-            Error::Io(format!("encrypting the message: {e}"))
-        })?;
-    }
-    armor
-        .finish()
-        .map_err(|e| io_err("writing ciphertext", e))?;
+    // The encryptor (CFB and SHA-1) runs here; the armor (CRC-24, base64) and the writes
+    // run on a second thread, fed through a bounded queue of buffers (memory stays flat).
+    std::thread::scope(|scope| -> Result<()> {
+        let (to_armor, queue) = mpsc::sync_channel::<Vec<u8>>(QUEUE);
+        let (give_back, recycled) = mpsc::channel::<Vec<u8>>();
+        let first = &mut first[0];
+        let pk = &pkesks[0];
+        let spool_w = spool.as_deref_mut();
+        let armorer = scope.spawn(move || -> io::Result<()> {
+            let mut armor = ArmorWriter::new(first)?;
+            armor.write_all(pk)?;
+            let mut tee = Tee(armor, spool_w);
+            for buf in queue {
+                tee.write_all(&buf)?;
+                // The encryptor may have gone already: then the buffer is simply dropped.
+                let _ = give_back.send(buf);
+            }
+            tee.0.finish()?;
+            Ok(())
+        });
+        let mut feed = Feed {
+            buf: Vec::with_capacity(PIECE),
+            to_armor: Some(to_armor),
+            recycled,
+        };
+        let enc = builder
+            .to_writer(&mut rng, &mut feed)
+            .map_err(|e| {
+                // A read error from stdin surfaces here, wrapped by the crate.
+                Error::Io(format!("encrypting the message: {e}"))
+            })
+            .and_then(|()| feed.close().map_err(|e| io_err("writing ciphertext", e)));
+        // Hang up first, so that the armorer ends whatever happened here.
+        drop(feed);
+        let armored = armorer
+            .join()
+            .map_err(|_| Error::Internal("the armor thread panicked".into()))?;
+        // The armorer's own error explains a closed queue better than the encryptor's.
+        armored.map_err(|e| io_err("writing ciphertext", e))?;
+        enc
+    })?;
 
     if let Some(spool) = spool {
         for (out, pk) in rest.iter_mut().zip(&pkesks[1..]) {
