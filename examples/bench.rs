@@ -388,7 +388,11 @@ fn openssl(args: &[&str], file: &Path) -> Run {
     // `enc` reads `-in FILE`; `dgst` takes the file as an operand.
     let c = Command::new("openssl")
         .args(args)
-        .args(if args[0] == "enc" { &["-in"][..] } else { &[][..] })
+        .args(if args[0] == "enc" {
+            &["-in"][..]
+        } else {
+            &[][..]
+        })
         .arg(file)
         .stdout(Stdio::null())
         .spawn()
