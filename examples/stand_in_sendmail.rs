@@ -6,7 +6,15 @@
 //!   N.stdin  the bytes it received on standard input
 //!   N.fd     only with `$STAND_IN_CHECK_FD=K`: "open" or "closed", whether descriptor K
 //!            was inherited (pgpsendmail must pass on only 0-2)
+//!   N.env    its whole environment, each `NAME=VALUE` followed by a NUL byte
+//!   N.fds    what descriptors 0, 1 and 2 are, one `K TARGET` line each (readlink)
 //! and exits with `$STAND_IN_EXIT` (default 0).
+//!
+//! Faults, for the tests of tests/integration/faults.rs (with `$STAND_IN_ONLY=N` they apply
+//! to call N alone; the other calls behave):
+//!   STAND_IN_READ=B    read only B bytes of standard input, then close it
+//!   STAND_IN_HANG=1    record the call, then sleep without reading (until killed)
+//!   STAND_IN_SIGNAL=S  after reading, kill itself with signal S
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -40,6 +48,39 @@ fn main() {
             }
         }
     };
+    let faulty = std::env::var("STAND_IN_ONLY")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .is_none_or(|only| only == n);
+    let fault = |name: &str| {
+        if faulty {
+            std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok())
+        } else {
+            None
+        }
+    };
+    let mut env = Vec::new();
+    for (k, v) in std::env::vars_os() {
+        use std::os::unix::ffi::OsStrExt;
+        env.extend_from_slice(k.as_bytes());
+        env.push(b'=');
+        env.extend_from_slice(v.as_bytes());
+        env.push(0);
+    }
+    let fds: String = (0..=2)
+        .map(|k| {
+            let t = std::fs::read_link(format!("/proc/self/fd/{k}"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| "closed".into());
+            format!("{k} {t}\n")
+        })
+        .collect();
+    if let Err(e) = std::fs::write(dir.join(format!("{n}.env")), env)
+        .and_then(|_| std::fs::write(dir.join(format!("{n}.fds")), fds))
+    {
+        eprintln!("stand-in sendmail: {}: {e}", dir.display());
+        std::process::exit(74);
+    }
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
@@ -51,16 +92,44 @@ fn main() {
         eprintln!("stand-in sendmail: {}: {e}", dir.display());
         std::process::exit(74);
     }
+    if fault("STAND_IN_HANG").is_some() {
+        let _ = std::fs::File::create(dir.join(format!("{n}.stdin")));
+        let _ = (&argv_file).write_all((argv.join("\n") + "\n").as_bytes());
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+    let limit = fault("STAND_IN_READ").unwrap_or(u64::MAX);
     let write = std::fs::File::create(dir.join(format!("{n}.stdin")))
-        .and_then(|mut f| std::io::copy(&mut std::io::stdin().lock(), &mut f))
+        .and_then(|mut f| {
+            use std::io::Read;
+            std::io::copy(&mut std::io::stdin().lock().take(limit), &mut f)
+        })
         .and_then(|_| (&argv_file).write_all((argv.join("\n") + "\n").as_bytes()));
+    if limit != u64::MAX {
+        // SAFETY: closing our own standard input; nothing reads it afterwards.
+        unsafe {
+            libc::close(0);
+        }
+    }
     if let Err(e) = write {
         eprintln!("stand-in sendmail: {}: {e}", dir.display());
         std::process::exit(74);
     }
-    let code = std::env::var("STAND_IN_EXIT")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    if let Some(sig) = fault("STAND_IN_SIGNAL") {
+        // SAFETY: raise() with a signal number from the test.
+        unsafe {
+            libc::signal(sig as i32, libc::SIG_DFL);
+            libc::raise(sig as i32);
+        }
+    }
+    let code = if faulty {
+        std::env::var("STAND_IN_EXIT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    } else {
+        0
+    };
     std::process::exit(code);
 }

@@ -18,6 +18,9 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use crate::address::Address;
 use crate::args::{Invocation, Invoked, Mode, Sender};
@@ -313,6 +316,112 @@ fn child_stdout(smtp: bool) -> Stdio {
     }
 }
 
+/// How long one run of the real sendmail may take when copies are spawned (an `exec`ed
+/// single copy is the caller's to wait for). Ten minutes: a local submission (postdrop,
+/// exim -bm, dma) takes well under a second, a relaying one (msmtp) a few seconds per MiB.
+pub const WAIT_SECONDS: u64 = 600;
+
+/// [`WAIT_SECONDS`], or the whole seconds in `PGPSENDMAIL_WAIT_SECONDS` (for tests;
+/// documented in pgpsendmail(8)).
+fn wait_limit() -> Duration {
+    let secs = std::env::var("PGPSENDMAIL_WAIT_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .unwrap_or(WAIT_SECONDS);
+    Duration::from_secs(secs)
+}
+
+/// Runs one copy: spawns `cmd` with `stdin`, lets `feed` write into the pipe when there is
+/// one, and waits at most `limit` for it to end. A run still going then is killed (SIGKILL)
+/// and is an error: the copy is not known to be queued. Returns the exit code (`None`:
+/// killed by a signal).
+fn run_bounded(
+    mut cmd: Command,
+    stdin: Stdio,
+    feed: Option<PipeWriter>,
+    limit: Duration,
+) -> std::io::Result<(Option<i32>, ())> {
+    let mut child = cmd.stdin(stdin).spawn()?;
+    let pid = child.id() as libc::pid_t;
+    // The watchdog kills only a child not yet reaped (its pid cannot have been reused):
+    // `done` is set, under the lock, after the child ended and before it is reaped.
+    let state = Arc::new((Mutex::new(false), Condvar::new()));
+    let timed_out = Arc::new(AtomicBool::new(false));
+    let dog = {
+        let (state, timed_out) = (Arc::clone(&state), Arc::clone(&timed_out));
+        // A small stack: the watchdog must start under a low RLIMIT_AS too.
+        std::thread::Builder::new()
+            .stack_size(64 << 10)
+            .spawn(move || {
+                let (lock, cv) = &*state;
+                let done = lock.lock().unwrap_or_else(|e| e.into_inner());
+                let (done, _) = cv
+                    .wait_timeout_while(done, limit, |d| !*d)
+                    .unwrap_or_else(|e| e.into_inner());
+                if !*done {
+                    timed_out.store(true, Ordering::SeqCst);
+                    // SAFETY: kill() on our own unreaped child; it cannot fail harmfully.
+                    unsafe {
+                        libc::kill(pid, libc::SIGKILL);
+                    }
+                }
+            })
+    };
+    let dog = match dog {
+        Ok(d) => d,
+        Err(e) => {
+            // No watchdog, no bound: stop the run rather than wait without one.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
+    let wrote = feed.map(|write| {
+        let mut pipe = child.stdin.take().expect("piped");
+        let r = write(&mut pipe);
+        drop(pipe);
+        r
+    });
+    // Wait for the end without reaping (WNOWAIT), so that the watchdog can still kill.
+    loop {
+        // SAFETY: waitid fills the zeroed siginfo_t we own.
+        let r = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            break;
+        }
+    }
+    {
+        let (lock, cv) = &*state;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+    }
+    let _ = dog.join();
+    let st = child.wait()?;
+    if timed_out.load(Ordering::SeqCst) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "still running after {} s (PGPSENDMAIL_WAIT_SECONDS); stopped it",
+                limit.as_secs()
+            ),
+        ));
+    }
+    match wrote {
+        // It exited 0 without reading all: not known to be sent.
+        Some(Err(e)) if st.success() => Err(e),
+        _ => Ok((st.code(), ())),
+    }
+}
+
 impl Deliverer for Exec {
     fn smtp_session(&mut self) {
         self.smtp = true;
@@ -350,30 +459,13 @@ impl Deliverer for Exec {
         let total = copies.len();
         let mut failed: Vec<(String, i32)> = Vec::new();
         let mut sent = 0usize;
+        let limit = wait_limit();
         for (args, copy) in copies {
+            let mut cmd = command(program, &args);
+            cmd.stdout(child_stdout(self.smtp));
             let status = match copy.body {
-                CopyBody::File(f) => command(program, &args)
-                    .stdin(Stdio::from(f))
-                    .stdout(child_stdout(self.smtp))
-                    .status()
-                    .map(|s| (s.code(), ())),
-                CopyBody::Pipe(write) => {
-                    command(program, &args)
-                        .stdin(Stdio::piped())
-                        .stdout(child_stdout(self.smtp))
-                        .spawn()
-                        .and_then(|mut child| {
-                            let mut stdin = child.stdin.take().expect("piped");
-                            let wrote = write(&mut stdin);
-                            drop(stdin);
-                            let st = child.wait()?;
-                            match wrote {
-                                // It exited 0 without reading all: not known to be sent.
-                                Err(e) if st.success() => Err(e),
-                                _ => Ok((st.code(), ())),
-                            }
-                        })
-                }
+                CopyBody::File(f) => run_bounded(cmd, Stdio::from(f), None, limit),
+                CopyBody::Pipe(write) => run_bounded(cmd, Stdio::piped(), Some(write), limit),
             };
             match status {
                 Ok((Some(0), _)) => sent += 1,

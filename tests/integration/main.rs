@@ -4,6 +4,8 @@
 //! * admin.rs: check, explain and keys list;
 //! * callers.rs: every caller of spec/cli.md section 1 (rows of the research checklist);
 //! * exits.rs: every exit code of spec/cli.md section 7;
+//! * faults.rs: the fault matrix (the real sendmail failing, input cut, no room, broken
+//!   keyrings and configurations): nothing partial handed on, nothing leaked;
 //! * message.rs: every rule of spec/message.md;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (spec/cli.md section 4);
 //! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
@@ -18,6 +20,7 @@
 mod admin;
 mod callers;
 mod exits;
+mod faults;
 mod harness;
 mod hostile;
 mod inprocess;

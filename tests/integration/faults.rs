@@ -1,0 +1,843 @@
+//! The fault matrix (issue 7, item 1): the real sendmail failing in every way, input cut
+//! or abandoned, no room for the ciphertext, scarce resources, broken keyrings and
+//! configurations. Every case asserts (a) the exit status, (b) what the real sendmail
+//! received: nothing, or every copy complete (it decrypts, body intact), never a partial or
+//! plaintext copy it accepted, and (c) that the secret words of the message are in no file
+//! pgpsendmail created (key index, TMPDIR, anything under the test tree), not in its stderr
+//! and not in the real sendmail's environment.
+//!
+//! The stand-in sendmail's faults (STAND_IN_READ, STAND_IN_HANG, STAND_IN_SIGNAL,
+//! STAND_IN_ONLY) are described in examples/stand_in_sendmail.rs. Cases kept elsewhere:
+//! exits.rs has 69 for a missing/non-executable program, 71 under RLIMIT_NOFILE=4, 74 under
+//! RLIMIT_FSIZE, a directory/non-UTF-8 configuration, a closed stderr pipe.
+
+use std::io::Write;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// Words that exist only in the message: finding them anywhere but inside a ciphertext is
+/// a leak.
+const SECRET: &str = "Zebra-Quince-4711";
+
+fn msg(to: &str) -> Vec<u8> {
+    format!(
+        "From: me@example.org\nTo: {to}\nSubject: {SECRET} subject\nX-Env: LEAK={SECRET}\n\n\
+         first line {SECRET}\nsecond line\n"
+    )
+    .into_bytes()
+}
+
+/// The body pgpsendmail must deliver for [`msg`], as the payload carries it.
+fn body() -> Vec<u8> {
+    crlf(format!("first line {SECRET}\nsecond line\n").as_bytes())
+}
+
+/// A harness whose TMPDIR is inside the test tree, so that files pgpsendmail might create
+/// there are seen by [`no_leak`].
+fn fresh() -> H {
+    let mut h = H::new();
+    let tmp = h.dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    h.env.push(("TMPDIR".into(), tmp.display().to_string()));
+    h
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() && !p.is_symlink() {
+            files_under(&p, out);
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+}
+
+/// (c): the secret is in no file of the test tree (the captured copies are searched outside
+/// their armor; the message a test wrote itself is skipped), not in `stderr`, and not in
+/// any environment the real sendmail got.
+fn no_leak(h: &H, stderr: &[u8], except_plain: &[usize]) {
+    assert!(
+        !contains(stderr, SECRET.as_bytes()),
+        "secret on stderr: {}",
+        String::from_utf8_lossy(stderr)
+    );
+    assert!(
+        !contains(stderr, b"second line"),
+        "message content on stderr"
+    );
+    let mut files = Vec::new();
+    files_under(h.dir.path(), &mut files);
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if name == "input.eml" {
+            continue;
+        }
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        let bytes = if let Some(n) = name.strip_suffix(".stdin") {
+            if except_plain.contains(&n.parse().unwrap()) {
+                continue;
+            }
+            Capture {
+                argv: vec![],
+                stdin: bytes,
+            }
+            .cleartext()
+        } else {
+            bytes
+        };
+        assert!(
+            !contains(&bytes, SECRET.as_bytes()),
+            "secret in {}",
+            f.display()
+        );
+    }
+}
+
+/// (b) for a copy the real sendmail accepted: complete and readable by `key`.
+fn complete(c: &Capture, key: &str) {
+    assert_eq!(c.body(key), body(), "copy for {key} is not the whole body");
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// One line starting "pgpsendmail: ".
+fn one_line(err: &str) {
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("pgpsendmail: "), "{err}");
+}
+
+fn run_env(h: &H, env: &[(&str, &str)], args: &[&str], input: &[u8]) -> Output {
+    let mut c = h.cmd();
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.args(args)
+        .write_stdin(input.to_vec())
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap()
+}
+
+// ---- the real sendmail ------------------------------------------------------------------
+
+#[test]
+fn real_sendmail_missing_not_executable_or_a_directory_gets_nothing() {
+    let h = fresh();
+    let plain = h.dir.path().join("not-executable");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let dir = h.dir.path().join("a-directory");
+    std::fs::create_dir(&dir).unwrap();
+    for target in [Path::new("/nonexistent/sendmail"), &plain, &dir] {
+        std::fs::write(
+            &h.config,
+            format!(
+                "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+                target.display(),
+                h.keys.display()
+            ),
+        )
+        .unwrap();
+        for rcpts in [
+            &["alice@example.org"][..],
+            &["alice@example.org", "bob@example.org"],
+        ] {
+            let mut args = vec!["-i"];
+            args.extend(rcpts);
+            let out = run_env(&h, &[], &args, &msg("alice@example.org"));
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(69), "{}: {err}", target.display());
+            one_line(&err);
+            assert!(h.captures().is_empty());
+            no_leak(&h, &out.stderr, &[]);
+        }
+    }
+}
+
+#[test]
+fn real_sendmail_status_1_69_75_is_passed_on_with_the_copy_complete() {
+    // One copy: exec, so the caller sees the real sendmail's own status.
+    for code in [1, 69, 75] {
+        let mut h = fresh();
+        h.exit = code;
+        let out = run_env(
+            &h,
+            &[],
+            &["-i", "alice@example.org"],
+            &msg("alice@example.org"),
+        );
+        assert_eq!(out.status.code(), Some(code));
+        let c = h.captures();
+        assert_eq!(c.len(), 1);
+        complete(&c[0], "alice");
+        no_leak(&h, &out.stderr, &[]);
+    }
+    // Two copies (bob is hidden): both fail, the status is the first failure's, and one
+    // line names every recipient not sent to.
+    for code in [1, 69, 75] {
+        let mut h = fresh();
+        h.exit = code;
+        let out = run_env(
+            &h,
+            &[],
+            &["-i", "alice@example.org", "bob@example.org"],
+            &msg("alice@example.org"),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        one_line(&err);
+        assert!(err.contains("0 of 2 copies handed on"), "{err}");
+        assert!(
+            err.contains(&format!("alice@example.org (status {code})")),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("bob@example.org (status {code})")),
+            "{err}"
+        );
+        no_leak(&h, &out.stderr, &[]);
+    }
+}
+
+#[test]
+fn real_sendmail_killed_by_a_signal() {
+    // One copy (exec): the caller sees the signal itself.
+    let h = fresh();
+    let out = run_env(
+        &h,
+        &[("STAND_IN_SIGNAL", "9")],
+        &["-i", "alice@example.org"],
+        &msg("alice@example.org"),
+    );
+    assert_eq!(out.status.signal(), Some(9));
+    complete(&h.captures()[0], "alice");
+    no_leak(&h, &out.stderr, &[]);
+    // Two copies, the second killed after reading all: not known to be queued, so it is
+    // reported as not sent, with 69.
+    let h = fresh();
+    let out = run_env(
+        &h,
+        &[("STAND_IN_SIGNAL", "15"), ("STAND_IN_ONLY", "2")],
+        &["-i", "alice@example.org", "bob@example.org"],
+        &msg("alice@example.org"),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    one_line(&err);
+    assert!(
+        err.contains("1 of 2 copies handed on; not sent to: bob@example.org (status 69)"),
+        "{err}"
+    );
+    let c = h.captures();
+    complete(&c[0], "alice");
+    no_leak(&h, &out.stderr, &[]);
+}
+
+/// A recipient without a key who gets plaintext by configuration: its copy goes through a
+/// pipe, which is where "closing stdin early" can be seen.
+fn plaintext_h() -> H {
+    let h = fresh();
+    h.write_config("[recipients]\n\"nokey@example.net\" = { missing_key = \"plaintext\" }\n");
+    h
+}
+
+fn big_msg(to: &str) -> Vec<u8> {
+    let mut m = msg(to);
+    // More than a pipe holds, so that a reader that stops makes the writer fail.
+    for _ in 0..4000 {
+        m.extend_from_slice(b"filler filler filler filler filler filler filler filler\n");
+    }
+    m
+}
+
+#[test]
+fn real_sendmail_closing_its_stdin_early() {
+    // A plaintext copy through a pipe: the real sendmail reads 100 bytes, closes its stdin
+    // and exits 0. That copy is not known to be complete: reported as not sent, 69 or 74.
+    let h = plaintext_h();
+    let out = run_env(
+        &h,
+        &[("STAND_IN_READ", "100"), ("STAND_IN_ONLY", "2")],
+        &["-i", "alice@example.org", "nokey@example.net"],
+        &big_msg("alice@example.org, nokey@example.net"),
+    );
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("1 of 2 copies handed on; not sent to: nokey@example.net"),
+        "{err}"
+    );
+    assert!(!err.contains(SECRET));
+    let c = h.captures();
+    assert_eq!(c.len(), 2);
+    assert_eq!(c[0].rcpts(), ["alice@example.org"]);
+    assert!(contains(&c[0].open("alice").payload, SECRET.as_bytes()));
+    // The plaintext copy (call 2) is plaintext by configuration; nothing else leaks.
+    no_leak(&h, &out.stderr, &[2]);
+    // An encrypted copy from a file: the real sendmail decides how much it reads; the
+    // status is its own.
+    let mut h2 = fresh();
+    h2.exit = 1;
+    let out = run_env(
+        &h2,
+        &[("STAND_IN_READ", "10")],
+        &["-i", "alice@example.org"],
+        &msg("alice@example.org"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    no_leak(&h2, &out.stderr, &[]);
+}
+
+#[test]
+fn a_hanging_real_sendmail_is_stopped_after_the_bound() {
+    // Bound: PGPSENDMAIL_WAIT_SECONDS=2 here (600 s by default); the test allows 60 s.
+    for (only, sent, missed) in [("2", "alice", "bob"), ("1", "bob", "alice")] {
+        let h = fresh();
+        let start = Instant::now();
+        let out = run_env(
+            &h,
+            &[
+                ("STAND_IN_HANG", "1"),
+                ("STAND_IN_ONLY", only),
+                ("PGPSENDMAIL_WAIT_SECONDS", "2"),
+            ],
+            &["-i", "alice@example.org", "bob@example.org"],
+            &msg("alice@example.org"),
+        );
+        assert!(start.elapsed() < Duration::from_secs(60), "waited too long");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(69), "{err}");
+        // One line says why, one line says who did not get it.
+        assert_eq!(err.lines().count(), 2, "{err}");
+        assert!(err.contains("still running after 2 s"), "{err}");
+        assert!(
+            err.contains(&format!(
+                "1 of 2 copies handed on; not sent to: {missed}@example.org (status 69)"
+            )),
+            "{err}"
+        );
+        let c = h.captures();
+        let good = c
+            .iter()
+            .find(|c| c.rcpts() == [format!("{sent}@example.org")])
+            .unwrap();
+        complete(good, sent);
+        let hung = c
+            .iter()
+            .find(|c| c.rcpts() == [format!("{missed}@example.org")])
+            .unwrap();
+        assert!(hung.stdin.is_empty());
+        no_leak(&h, &out.stderr, &[]);
+    }
+    // A hanging reader of a plaintext pipe: the write blocks, the bound still holds.
+    let h = plaintext_h();
+    let out = run_env(
+        &h,
+        &[
+            ("STAND_IN_HANG", "1"),
+            ("STAND_IN_ONLY", "2"),
+            ("PGPSENDMAIL_WAIT_SECONDS", "2"),
+        ],
+        &["-i", "alice@example.org", "nokey@example.net"],
+        &big_msg("alice@example.org"),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(err.contains("not sent to: nokey@example.net"), "{err}");
+    no_leak(&h, &out.stderr, &[2]);
+}
+
+#[test]
+fn several_hidden_copies_the_second_submission_fails() {
+    // alice visible, bob and carol hidden: three copies; the second fails with 75.
+    let mut h = fresh();
+    h.exit = 75;
+    let out = run_env(
+        &h,
+        &[("STAND_IN_ONLY", "2")],
+        &[
+            "-i",
+            "alice@example.org",
+            "bob@example.org",
+            "carol@example.net",
+        ],
+        &msg("alice@example.org"),
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    one_line(&err);
+    let c = h.captures();
+    assert_eq!(c.len(), 3, "the third copy is still tried");
+    // Whoever call 2 was for is the one named, and only they.
+    let failed: Vec<&str> = c[1].rcpts();
+    assert_eq!(failed.len(), 1);
+    assert!(
+        err.contains(&format!(
+            "2 of 3 copies handed on; not sent to: {} (status 75)",
+            failed[0]
+        )),
+        "{err}"
+    );
+    for (i, cap) in c.iter().enumerate() {
+        if i == 1 {
+            continue;
+        }
+        let who = cap.rcpts()[0].split('@').next().unwrap().to_string();
+        complete(cap, &who);
+        assert!(!err.contains(cap.rcpts()[0]), "{err}");
+    }
+    no_leak(&h, &out.stderr, &[]);
+}
+
+// ---- standard input ---------------------------------------------------------------------
+
+/// Spawns pgpsendmail with piped stdin and stderr.
+fn spawn(h: &H, args: &[&str]) -> Child {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture);
+    for (k, v) in &h.env {
+        c.env(k, v);
+    }
+    c.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn wait_bounded(mut p: Child, what: &str) -> Output {
+    let start = Instant::now();
+    while p.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = p.kill();
+            panic!("{what}: pgpsendmail still running after 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.wait_with_output().unwrap()
+}
+
+#[test]
+fn stdin_cut_mid_header_or_mid_body_sends_what_was_read_encrypted() {
+    // A writer that dies mid-message closes the pipe: to sendmail that is the end of the
+    // message (no -i: no dot line needed either). What was read goes out, encrypted and
+    // complete as ciphertext; never half a ciphertext.
+    let full = msg("alice@example.org");
+    let cut_header = &full[..full.len() / 4]; // inside "Subject: ..."
+    let cut_body = &full[..full.len() - 8]; // inside "second line"
+    for (cut, args) in [
+        (cut_header, &["alice@example.org"][..]),
+        (cut_body, &["-i", "alice@example.org"]),
+    ] {
+        let h = fresh();
+        let mut p = spawn(&h, args);
+        let mut stdin = p.stdin.take().unwrap();
+        stdin.write_all(cut).unwrap();
+        drop(stdin);
+        let out = wait_bounded(p, "cut stdin");
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let c = h.captures();
+        assert_eq!(c.len(), 1);
+        let opened = c[0].open("alice");
+        assert!(c[0].text().ends_with("\n"));
+        assert!(!opened.payload.is_empty());
+        no_leak(&h, &out.stderr, &[]);
+    }
+}
+
+#[test]
+fn sigint_or_sigterm_while_reading_hands_nothing_on() {
+    // Nodemailer aborts a submission by killing sendmail: half a message must not go out.
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        let h = fresh();
+        let mut p = spawn(&h, &["-i", "alice@example.org"]);
+        let mut stdin = p.stdin.take().unwrap();
+        let full = msg("alice@example.org");
+        stdin.write_all(&full[..full.len() - 8]).unwrap();
+        // Give it time to read what was written, then the signal; stdin stays open.
+        std::thread::sleep(Duration::from_millis(300));
+        // SAFETY: kill() on our own child.
+        unsafe {
+            libc::kill(p.id() as i32, sig);
+        }
+        let out = wait_bounded(p, "signal");
+        drop(stdin);
+        assert_eq!(out.status.signal(), Some(sig), "{}", stderr(&out));
+        assert!(h.captures().is_empty(), "something was handed on");
+        no_leak(&h, &out.stderr, &[]);
+    }
+}
+
+#[test]
+fn a_writer_keeping_the_pipe_open_after_the_dot_line() {
+    // Without -i a lone "." ends the message; pgpsendmail must not wait for EOF.
+    let h = fresh();
+    let mut p = spawn(&h, &["alice@example.org"]);
+    let mut stdin = p.stdin.take().unwrap();
+    let mut m = msg("alice@example.org");
+    m.extend_from_slice(b".\nnot part of the message\n");
+    stdin.write_all(&m).unwrap();
+    let out = wait_bounded(p, "dot line");
+    drop(stdin);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let c = h.captures();
+    assert_eq!(c.len(), 1);
+    complete(&c[0], "alice");
+    no_leak(&h, &out.stderr, &[]);
+}
+
+// ---- no room, few resources -------------------------------------------------------------
+
+/// A seccomp filter that makes memfd_create fail with ENOSYS (as on kernels before 3.17).
+fn deny_memfd(cmd: &mut Command) {
+    // SAFETY: prctl with a filter program that lives until exec (the closure owns it); only
+    // async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let nr = libc::SYS_memfd_create as u32;
+            let filter = [
+                // A = seccomp_data.nr
+                libc::sock_filter {
+                    code: 0x20,
+                    jt: 0,
+                    jf: 0,
+                    k: 0,
+                },
+                // if A == nr: next, else skip one
+                libc::sock_filter {
+                    code: 0x15,
+                    jt: 0,
+                    jf: 1,
+                    k: nr,
+                },
+                libc::sock_filter {
+                    code: 0x06,
+                    jt: 0,
+                    jf: 0,
+                    k: 0x0005_0000 | libc::ENOSYS as u32,
+                },
+                libc::sock_filter {
+                    code: 0x06,
+                    jt: 0,
+                    jf: 0,
+                    k: 0x7fff_0000,
+                },
+            ];
+            let prog = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr() as *mut libc::sock_filter,
+            };
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &prog as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+fn run_no_memfd(h: &H, tmpdir: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture)
+        .env("TMPDIR", tmpdir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    deny_memfd(&mut c);
+    let mut p = c.spawn().unwrap();
+    p.stdin.take().unwrap().write_all(input).unwrap();
+    wait_bounded(p, "no memfd")
+}
+
+#[test]
+fn no_memfd_falls_back_to_unlinked_files_and_no_room_at_all_is_71() {
+    // memfd_create fails: unlinked 0600 files in TMPDIR hold the ciphertext, and none is
+    // left behind.
+    let h = fresh();
+    let tmp = h.dir.path().join("tmp");
+    let out = run_no_memfd(
+        &h,
+        &tmp,
+        &["-i", "alice@example.org", "bob@example.org"],
+        &msg("alice@example.org"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "a file was left"
+    );
+    let c = h.captures();
+    complete(&c[0], "alice");
+    complete(&c[1], "bob");
+    no_leak(&h, &out.stderr, &[]);
+    // ...and TMPDIR is /dev/full (not a directory) or missing: no file at all, exit 71,
+    // nothing handed on.
+    for bad in [Path::new("/dev/full"), Path::new("/nonexistent/tmp")] {
+        let h = fresh();
+        let out = run_no_memfd(
+            &h,
+            bad,
+            &["-i", "alice@example.org"],
+            &msg("alice@example.org"),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(71), "{}: {err}", bad.display());
+        one_line(&err);
+        assert!(h.captures().is_empty());
+        no_leak(&h, &out.stderr, &[]);
+    }
+}
+
+#[test]
+fn dev_full_as_stderr_does_not_change_the_outcome() {
+    // Diagnostics that cannot be written (ENOSPC) change nothing: failures keep their
+    // status, successes go out.
+    let h = fresh();
+    for (args, code, sent) in [
+        (&["-i", "alice@example.org"][..], 0, 1),
+        (&["-i", "nobody@example.org"][..], 67, 0),
+    ] {
+        let before = h.captures().len();
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+        let st = c
+            .env_clear()
+            .env("PGPSENDMAIL_CONFIG", &h.config)
+            .env("STAND_IN_DIR", &h.capture)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap(),
+            )
+            .spawn()
+            .and_then(|mut p| {
+                p.stdin
+                    .take()
+                    .unwrap()
+                    .write_all(&msg("alice@example.org"))?;
+                p.wait()
+            })
+            .unwrap();
+        assert_eq!(st.code(), Some(code));
+        assert_eq!(h.captures().len() - before, sent);
+    }
+}
+
+/// Runs pgpsendmail under one resource limit.
+fn run_rlimit(
+    h: &H,
+    resource: libc::__rlimit_resource_t,
+    limit: u64,
+    args: &[&str],
+    input: &[u8],
+) -> Output {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+    c.env_clear()
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: setrlimit only, between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            let r = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(resource, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut p = c.spawn().unwrap();
+    let mut stdin = p.stdin.take().unwrap();
+    let input = input.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = wait_bounded(p, "rlimit");
+    w.join().unwrap();
+    out
+}
+
+#[test]
+fn rlimit_nofile_low_is_a_clean_error_or_a_clean_result() {
+    // Descriptors 0-2 and 0..4 more: each limit either sends every copy or fails cleanly
+    // with nothing handed on (71 for a file that cannot be made).
+    let h = fresh();
+    h.ok(&["-i", "bob@example.org"], b"To: bob@example.org\n\nx\n");
+    let base = h.captures().len();
+    // (Below 4 the dynamic loader itself cannot open libgcc_s: exit 127 before main.)
+    for limit in 4..=8 {
+        let before = h.captures().len();
+        let out = run_rlimit(
+            &h,
+            libc::RLIMIT_NOFILE,
+            limit,
+            &["-i", "alice@example.org", "bob@example.org"],
+            &msg("alice@example.org"),
+        );
+        let err = stderr(&out);
+        let got = h.captures().len() - before;
+        match out.status.code() {
+            Some(0) => assert_eq!(got, 2, "limit {limit}"),
+            Some(66 | 69 | 71 | 74 | 78) => {
+                assert_eq!(got, 0, "limit {limit}: {err}");
+                one_line(&err);
+            }
+            other => panic!("limit {limit}: {other:?} {err}"),
+        }
+        no_leak(&h, &out.stderr, &[]);
+    }
+    assert!(h.captures().len() >= base);
+}
+
+#[test]
+fn rlimit_as_low_is_a_clean_error_or_a_clean_result() {
+    // Address space of 48 to 1024 MiB, for a 4 MiB message to two copies: either every copy
+    // goes out complete, or nothing does. A failed allocation aborts (SIGABRT): that is an
+    // error with nothing handed on, never a partial hand-off.
+    let mut big = msg("alice@example.org");
+    for _ in 0..70_000 {
+        big.extend_from_slice(b"0123456789012345678901234567890123456789012345678901234567\n");
+    }
+    let mut worked = false;
+    for mib in [48u64, 96, 256, 1024] {
+        let h = fresh();
+        let out = run_rlimit(
+            &h,
+            libc::RLIMIT_AS,
+            mib << 20,
+            &["-i", "alice@example.org", "bob@example.org"],
+            &big,
+        );
+        let got = h.captures();
+        match out.status.code() {
+            Some(0) => {
+                assert_eq!(got.len(), 2, "{mib} MiB");
+                for (c, k) in got.iter().zip(["alice", "bob"]) {
+                    assert!(c.try_open(k).is_ok(), "{mib} MiB: copy for {k}");
+                }
+                worked = true;
+            }
+            _ => assert!(
+                got.is_empty(),
+                "{mib} MiB: {:?} {}",
+                out.status,
+                stderr(&out)
+            ),
+        }
+        no_leak(&h, &out.stderr, &[]);
+    }
+    assert!(worked, "not even 1 GiB of address space was enough");
+}
+
+// ---- keyrings and configuration ---------------------------------------------------------
+
+#[test]
+fn broken_keyring_files_among_good_ones() {
+    // A dangling link, a directory, a FIFO (opening it must not block), garbage, a
+    // truncated certificate and an empty file sit beside alice's key: the message still goes
+    // to alice, with warnings at most.
+    let h = fresh();
+    std::os::unix::fs::symlink("/nonexistent/key.asc", h.keys.join("dangling.asc")).unwrap();
+    std::fs::create_dir(h.keys.join("dir.asc")).unwrap();
+    let fifo = std::ffi::CString::new(h.keys.join("fifo.asc").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::write(h.keys.join("garbage.asc"), b"\x99\x01\x0d garbage \xff\xfe").unwrap();
+    let alice = std::fs::read(keys_dir().join("alice.asc")).unwrap();
+    std::fs::write(h.keys.join("truncated.asc"), &alice[..alice.len() / 2]).unwrap();
+    std::fs::write(h.keys.join("empty.asc"), b"").unwrap();
+    // Twice: building the key index, then reading through it.
+    for _ in 0..2 {
+        let before = h.captures().len();
+        let out = run_env(
+            &h,
+            &[],
+            &["-i", "alice@example.org"],
+            &msg("alice@example.org"),
+        );
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        for l in err.lines() {
+            assert!(l.starts_with("pgpsendmail: "), "{err}");
+        }
+        let c = h.captures();
+        assert_eq!(c.len(), before + 1);
+        complete(&c[before], "alice");
+        no_leak(&h, &out.stderr, &[]);
+    }
+}
+
+#[test]
+fn configuration_empty_directory_or_not_utf8() {
+    let h = fresh();
+    // Not UTF-8 and a directory: 78, naming the file.
+    std::fs::write(&h.config, b"sendmail = \"/usr/sbin/\xff\"\n").unwrap();
+    let out = run_env(
+        &h,
+        &[],
+        &["-i", "alice@example.org"],
+        &msg("alice@example.org"),
+    );
+    assert_eq!(out.status.code(), Some(78));
+    one_line(&stderr(&out));
+    assert!(stderr(&out).contains(&h.config.display().to_string()));
+    let dir = h.dir.path().join("cfg.d");
+    std::fs::create_dir(&dir).unwrap();
+    let out = run_env(
+        &h,
+        &[("PGPSENDMAIL_CONFIG", dir.to_str().unwrap())],
+        &["-i", "alice@example.org"],
+        &msg("alice@example.org"),
+    );
+    assert_eq!(out.status.code(), Some(78));
+    one_line(&stderr(&out));
+    no_leak(&h, &out.stderr, &[]);
+    // Empty: the defaults, exactly as a file with only a comment (no parse error). Which real
+    // sendmail and keys the defaults find depends on the machine, so compare the two.
+    std::fs::write(&h.config, b"").unwrap();
+    let empty = run_env(
+        &h,
+        &[],
+        &["-i", "alice@example.org"],
+        b"To: x@example.org\n\nx\n",
+    );
+    std::fs::write(&h.config, b"# nothing set\n").unwrap();
+    let comment = run_env(
+        &h,
+        &[],
+        &["-i", "alice@example.org"],
+        b"To: x@example.org\n\nx\n",
+    );
+    assert_eq!(empty.status.code(), comment.status.code());
+    assert_eq!(stderr(&empty), stderr(&comment));
+    assert!(!stderr(&empty).contains("line"), "{}", stderr(&empty));
+    assert!(h.captures().is_empty());
+}
