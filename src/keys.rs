@@ -321,7 +321,14 @@ pub fn gnupg_keyring(dir: &Path) -> Option<PathBuf> {
 }
 
 pub fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
-    let f = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO (or a device) dropped among the key files must not wait
+    // for a writer; a regular file ignores the flag.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("cannot read: {e}"))?;
     let meta = f.metadata().map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_file() {
         return Err("not a regular file".into());
@@ -856,6 +863,22 @@ pub fn format_date(t: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_among_the_key_files_is_refused_without_waiting() {
+        // Regression (fault matrix): opening a FIFO blocked until a writer came, forever.
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.asc");
+        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(read_capped(&fifo)).unwrap());
+        let r = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("read_capped blocked on a FIFO");
+        assert_eq!(r.unwrap_err(), "not a regular file");
+    }
 
     #[test]
     fn uid_emails() {
