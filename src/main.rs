@@ -112,8 +112,12 @@ fn harden() {
         )
     };
     if ruid != euid || rgid != egid {
-        diag::say(format_args!("refusing to run set-uid or set-gid"));
-        std::process::exit(ExitCode::Software.code());
+        // An installation mistake, not a bug: EX_CONFIG.
+        diag::say(format_args!(
+            "refusing to run set-uid or set-gid (real uid {ruid}, effective uid {euid}, \
+             real gid {rgid}, effective gid {egid}): install pgpsendmail without the set-ID bits"
+        ));
+        std::process::exit(ExitCode::Config.code());
     }
 }
 

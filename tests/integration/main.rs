@@ -9,6 +9,8 @@
 //! * message.rs: every rule of spec/message.md;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (spec/cli.md section 4);
 //! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
+//! * privenv.rs: never set-ID; empty environment, HOME=/, unwritable cwd, closed stdout
+//!   and stderr; the environment passed on untouched;
 //! * interop.rs: GnuPG decrypts the output (fails under CI=true when gpg is missing);
 //! * inprocess.rs: the pipeline in-process on generated inputs (no panic, no leak);
 //! * real.rs and real_*.rs: real software end to end (a private Postfix, msmtp, mail
@@ -28,6 +30,7 @@ mod interop;
 mod keys;
 mod message;
 mod modes;
+mod privenv;
 mod real;
 mod real_callers;
 mod real_decrypt;
