@@ -1,6 +1,8 @@
-//! Hostile header sections: bounded, linear, and a clean result or a clear error.
+//! Hostile inputs (messages and keys): bounded, linear, and a clean result or a clear
+//! error. The message corpus is tests/data/hostile/ with its MANIFEST of outcomes.
 //! (The time guard only catches a hang; speed is measured by benchmarks, not here.)
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::harness::*;
@@ -110,4 +112,235 @@ fn eight_bit_header_values_are_accepted() {
         &c[0].open("alice").payload,
         b"Subject: caf\xe9\r\n"
     ));
+}
+
+// ---- the hostile corpus (tests/data/hostile/MANIFEST) and hostile keys ------------------
+
+/// Peak resident memory allowed for one run, in KiB (wait4's ru_maxrss of pgpsendmail,
+/// measured by examples/peak_rss.rs; it includes the stand-in sendmail pgpsendmail execs).
+/// The header section is capped at 1 MiB and the body streams: the highest measured peak
+/// was 31 MiB (100,000 header lines, debug build), printed by the test.
+const MAX_RSS_KIB: i64 = 64 * 1024;
+/// Wall time allowed for one run: only a hang guard, never a speed measurement.
+const MAX_SECONDS: u64 = 60;
+
+/// What one measured run did.
+struct Run {
+    code: Option<i32>,
+    signal: Option<i32>,
+    stderr: String,
+    max_rss_kib: i64,
+}
+
+/// Runs pgpsendmail as `h.cmd()` would, feeding `input`, under examples/peak_rss.rs (a
+/// small parent, so that the peak is pgpsendmail's own, not this test binary's pages it
+/// was forked with). Panics if it runs longer than [`MAX_SECONDS`] (then kills it).
+fn measured(h: &H, args: &[&str], input: Vec<u8>) -> Run {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let peak_rss = stand_in().with_file_name("peak_rss");
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut c = Command::new(&peak_rss);
+    c.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture)
+        .env("STAND_IN_EXIT", h.exit.to_string());
+    for (k, v) in &h.env {
+        c.env(k, v);
+    }
+    let mut p = c
+        .arg(report.path())
+        .arg(assert_cmd::cargo::cargo_bin("pgpsendmail"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = p.stdin.take().unwrap();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut err_pipe = p.stderr.take().unwrap();
+    let r = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err_pipe.read_to_end(&mut s);
+        s
+    });
+    let start = Instant::now();
+    while p.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(MAX_SECONDS) {
+            let _ = p.kill();
+            panic!("pgpsendmail {args:?} still running after {MAX_SECONDS} s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    w.join().unwrap();
+    let stderr = String::from_utf8_lossy(&r.join().unwrap()).into_owned();
+    let rep = std::fs::read_to_string(report.path()).unwrap();
+    let v: Vec<i64> = rep.split_whitespace().map(|x| x.parse().unwrap()).collect();
+    Run {
+        code: (v[1] >= 0).then_some(v[1] as i32),
+        signal: (v[2] >= 0).then_some(v[2] as i32),
+        stderr,
+        max_rss_kib: v[0],
+    }
+}
+
+/// The inputs too large to commit, named gen:NAME in the manifest.
+fn generate(name: &str) -> Vec<u8> {
+    let mut m = b"From: me@example.org\nTo: alice@example.org\nSubject: Okapi-Secret\n".to_vec();
+    let field = |m: &mut Vec<u8>, total: usize| {
+        while m.len() < total {
+            m.extend_from_slice(b"X-Filler: Okapi-Secret filler filler filler filler filler\n");
+        }
+    };
+    match name {
+        "header-over-1mib" => field(&mut m, (1 << 20) + 100),
+        "header-just-under-1mib" => field(&mut m, (1 << 20) - 100),
+        "100000-header-lines" => {
+            for i in 0..100_000 {
+                m.extend_from_slice(format!("X{}: v\n", i % 100).as_bytes());
+            }
+            assert!(m.len() < 1 << 20);
+        }
+        "10mib-line-in-body" => {
+            m.extend_from_slice(b"\nOkapi-Secret ");
+            m.extend(std::iter::repeat_n(b'x', 10 << 20));
+            m.push(b'\n');
+            return m;
+        }
+        "10mib-line-in-header" => {
+            m.extend_from_slice(b"X-Long: ");
+            m.extend(std::iter::repeat_n(b'x', 10 << 20));
+            m.push(b'\n');
+        }
+        "10mib-body-no-newline" => {
+            m.extend_from_slice(b"\n");
+            m.extend(std::iter::repeat_n(b'y', 10 << 20));
+            return m;
+        }
+        "to-10000-addresses" | "to-10000-without-keys" => {
+            let domain = if name == "to-10000-addresses" {
+                "example.net"
+            } else {
+                "example.com"
+            };
+            m = b"From: me@example.org\nSubject: Okapi-Secret\nTo: u0@".to_vec();
+            m.extend_from_slice(domain.as_bytes());
+            for i in 1..10_000 {
+                m.extend_from_slice(format!(",\n u{i}@{domain}").as_bytes());
+            }
+            m.push(b'\n');
+        }
+        other => panic!("no generator for gen:{other}"),
+    }
+    m.extend_from_slice(b"\nbody Okapi-Secret\n");
+    m
+}
+
+/// The test key that opens a copy for `rcpt` (example.net is bob's, by the configuration).
+fn key_for(rcpt: &str) -> &str {
+    match rcpt.split_once('@') {
+        Some((_, "example.net")) => "bob",
+        Some((local, _)) => DEFAULT_KEYS
+            .iter()
+            .find(|k| **k == local)
+            .unwrap_or_else(|| panic!("no key for {rcpt}")),
+        None => panic!("bare recipient {rcpt}"),
+    }
+}
+
+#[test]
+fn hostile_corpus_from_the_manifest() {
+    let dir = Path::new(ROOT).join("tests/data/hostile");
+    let manifest = std::fs::read_to_string(dir.join("MANIFEST")).unwrap();
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!(
+            "[recipients]\n\"@example.net\" = {{ key = \"{}\" }}\n",
+            fingerprint("bob")
+        ),
+    );
+    let mut cases = 0;
+    let mut peak = (0i64, String::new());
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('|').map(str::trim).collect();
+        assert_eq!(cols.len(), 3, "MANIFEST line: {line}");
+        let (file, args, outcome) = (cols[0], cols[1], cols[2]);
+        let input = match file.strip_prefix("gen:") {
+            Some(g) => generate(g),
+            None => std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}")),
+        };
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let before = h.captures().len();
+        let run = measured(&h, &args, input);
+        let what = format!("{file} {args:?}");
+        let got = &h.captures()[before..];
+        assert!(
+            run.max_rss_kib <= MAX_RSS_KIB,
+            "{what}: peak memory {} KiB over the bound {MAX_RSS_KIB} KiB",
+            run.max_rss_kib
+        );
+        if run.max_rss_kib > peak.0 {
+            peak = (run.max_rss_kib, what.clone());
+        }
+        assert!(
+            !run.stderr.contains("Okapi-Secret"),
+            "{what}: message content on stderr: {}",
+            run.stderr
+        );
+        if let Some(n) = outcome.strip_prefix("sent=") {
+            let n: usize = n.parse().unwrap();
+            assert_eq!(run.code, Some(0), "{what}: {}", run.stderr);
+            assert_eq!(got.len(), n, "{what}: copies");
+            for c in got {
+                let opened = c.open(key_for(c.rcpts()[0]));
+                assert!(!opened.payload.is_empty());
+                assert!(
+                    !contains(&c.cleartext(), b"Okapi-Secret"),
+                    "{what}: secret outside the armor"
+                );
+                assert!(
+                    !c.outer_header().lines().any(|l| l.starts_with("Bcc")),
+                    "{what}: a Bcc line in the outer header"
+                );
+            }
+            if file == "rfc2047-crlf.eml" {
+                let p = &got[0].open("alice").payload;
+                assert!(
+                    !contains(p, b"\r\nBcc:"),
+                    "{what}: decoded CR/LF in the payload"
+                );
+                assert_eq!(got[0].rcpts(), ["alice@example.org"]);
+            }
+        } else if let Some(rest) = outcome.strip_prefix("exit=") {
+            let (code, words) = rest.split_once(' ').unwrap_or((rest, ""));
+            let code: i32 = code.parse().unwrap();
+            assert_eq!(
+                run.code,
+                Some(code),
+                "{what}: {:?} {}",
+                run.signal,
+                run.stderr
+            );
+            assert!(got.is_empty(), "{what}: something was handed on");
+            assert_eq!(run.stderr.lines().count(), 1, "{what}: {}", run.stderr);
+            assert!(run.stderr.starts_with("pgpsendmail: "), "{what}");
+            assert!(run.stderr.contains(words), "{what}: {}", run.stderr);
+        } else {
+            panic!("MANIFEST outcome: {outcome}");
+        }
+        cases += 1;
+    }
+    assert!(cases >= 30, "only {cases} cases in the manifest");
+    eprintln!(
+        "hostile corpus: {cases} cases; peak memory {} KiB ({}), bound {MAX_RSS_KIB} KiB",
+        peak.0, peak.1
+    );
 }
