@@ -344,3 +344,191 @@ fn hostile_corpus_from_the_manifest() {
         peak.0, peak.1
     );
 }
+
+/// OpenPGP packets of a binary certificate: (tag, body). Both header formats.
+fn packets(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let h = b[0];
+        assert!(h & 0x80 != 0, "not a packet header");
+        let (tag, len, hl) = if h & 0x40 != 0 {
+            let o = b[1] as usize;
+            match o {
+                0..192 => (h & 0x3f, o, 2),
+                192..224 => (h & 0x3f, ((o - 192) << 8) + b[2] as usize + 192, 3),
+                255 => (
+                    h & 0x3f,
+                    u32::from_be_bytes(b[2..6].try_into().unwrap()) as usize,
+                    6,
+                ),
+                _ => panic!("partial length"),
+            }
+        } else {
+            let tag = (h >> 2) & 0x0f;
+            match h & 3 {
+                0 => (tag, b[1] as usize, 2),
+                1 => (tag, u16::from_be_bytes([b[1], b[2]]) as usize, 3),
+                2 => (
+                    tag,
+                    u32::from_be_bytes(b[1..5].try_into().unwrap()) as usize,
+                    5,
+                ),
+                _ => panic!("indeterminate length"),
+            }
+        };
+        out.push((tag, b[hl..hl + len].to_vec()));
+        b = &b[hl + len..];
+    }
+    out
+}
+
+/// One packet, new format with a five-octet length.
+fn packet(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut p = vec![0xc0 | tag, 255];
+    p.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    p.extend_from_slice(body);
+    p
+}
+
+fn join(pkts: &[(u8, Vec<u8>)]) -> Vec<u8> {
+    pkts.iter().flat_map(|(t, b)| packet(*t, b)).collect()
+}
+
+/// bob's certificate, binary: primary key (6), user ID (13), its self-signature (2),
+/// encryption subkey (14), its binding signature (2).
+fn bob_binary() -> Vec<(u8, Vec<u8>)> {
+    use pgp::composed::{Deserializable, SignedPublicKey};
+    use pgp::ser::Serialize;
+    let f = std::fs::File::open(keys_dir().join("bob.asc")).unwrap();
+    let (k, _) = SignedPublicKey::from_armor_single(f).unwrap();
+    let p = packets(&k.to_bytes().unwrap());
+    let tags: Vec<u8> = p.iter().map(|(t, _)| *t).collect();
+    assert_eq!(tags, [6, 13, 2, 14, 2], "bob.asc changed shape");
+    p
+}
+
+/// Flips the last byte of a signature packet: its last MPI, so it no longer verifies.
+fn spoil(sig: &mut [u8]) {
+    let n = sig.len();
+    sig[n - 2] ^= 0x55;
+}
+
+/// Puts `cert` as bob's key beside alice's good one and sends to alice (must work: a bad
+/// file never harms another key) and to bob (`bob_ok`: sent and readable, else 67 naming
+/// bob). Bounded like the corpus.
+fn key_case(name: &str, cert: &[u8], bob_ok: Option<bool>) -> i64 {
+    let h = H::with_keys(&["alice"], "");
+    std::fs::write(h.keys.join("hostile.gpg"), cert).unwrap();
+    let mut peak = 0;
+    for rcpt in ["alice@example.org", "bob@example.org"] {
+        let before = h.captures().len();
+        let msg = format!("To: {rcpt}\nSubject: Okapi-Secret\n\nbody\n").into_bytes();
+        let run = measured(&h, &["-i", rcpt], msg);
+        peak = peak.max(run.max_rss_kib);
+        assert!(
+            run.max_rss_kib <= MAX_RSS_KIB,
+            "{name}: peak memory {} KiB",
+            run.max_rss_kib
+        );
+        let got = &h.captures()[before..];
+        let sent = run.code == Some(0);
+        if sent {
+            assert_eq!(got.len(), 1, "{name} {rcpt}");
+            got[0].open(key_for(rcpt));
+        } else {
+            assert_eq!(
+                run.code,
+                Some(67),
+                "{name} {rcpt}: {:?} {}",
+                run.signal,
+                run.stderr
+            );
+            assert!(got.is_empty());
+            // Warnings about the bad file, then the one line that says why.
+            let lines: Vec<&str> = run.stderr.lines().collect();
+            let (last, warnings) = lines.split_last().expect("an error line");
+            for w in warnings {
+                assert!(w.starts_with("pgpsendmail: warning: "), "{name}: {w}");
+            }
+            assert!(last.starts_with("pgpsendmail: "), "{name}: {last}");
+            assert!(last.contains(rcpt), "{name}: {last}");
+        }
+        if rcpt.starts_with("alice") {
+            assert!(sent, "{name}: alice's good key was harmed: {}", run.stderr);
+        } else if let Some(want) = bob_ok {
+            assert_eq!(sent, want, "{name}: {}", run.stderr);
+        }
+    }
+    peak
+}
+
+#[test]
+fn hostile_keys_truncated_and_bit_flipped() {
+    let bob = join(&bob_binary());
+    // Truncated anywhere: either a shorter but whole certificate or none.
+    for cut in [
+        1,
+        10,
+        bob.len() / 4,
+        bob.len() / 2,
+        bob.len() * 3 / 4,
+        bob.len() - 1,
+    ] {
+        key_case(&format!("truncated at {cut}"), &bob[..cut], None);
+    }
+    let armored = std::fs::read(keys_dir().join("bob.asc")).unwrap();
+    key_case(
+        "armor cut in half",
+        &armored[..armored.len() / 2],
+        Some(false),
+    );
+    // One bit flipped, at 40 places spread over the certificate.
+    let step = (bob.len() / 40).max(1);
+    for pos in (0..bob.len()).step_by(step) {
+        let mut b = bob.clone();
+        b[pos] ^= 1 << (pos % 8);
+        key_case(&format!("bit {} of byte {pos} flipped", pos % 8), &b, None);
+    }
+}
+
+#[test]
+fn hostile_keys_enormous_user_ids_many_subkeys_failing_bindings() {
+    let bob = bob_binary();
+    let mut peak = 0;
+    // A 2 MiB user ID with bob's address, carrying a copy of bob's self-signature (which
+    // does not verify for it): ignored, bob's real user ID still works.
+    let mut huge = vec![b'A'; 2 << 20];
+    huge.extend_from_slice(b" <bob@example.org>");
+    let mut p = bob.clone();
+    p.insert(3, (13, huge.clone()));
+    p.insert(4, bob[2].clone());
+    peak = peak.max(key_case("2 MiB user ID added", &join(&p), Some(true)));
+    // Only the enormous user ID: no valid binding for bob's address.
+    let p = vec![
+        bob[0].clone(),
+        (13, huge),
+        bob[2].clone(),
+        bob[3].clone(),
+        bob[4].clone(),
+    ];
+    peak = peak.max(key_case("only a 2 MiB user ID", &join(&p), Some(false)));
+    // 1,000 extra subkeys (distinct creation times), each with a binding that fails.
+    let mut p = bob.clone();
+    for i in 0..1000u32 {
+        let mut sub = bob[3].1.clone();
+        let t = u32::from_be_bytes(sub[1..5].try_into().unwrap()) - 1 - i;
+        sub[1..5].copy_from_slice(&t.to_be_bytes());
+        p.push((14, sub));
+        p.push(bob[4].clone());
+    }
+    peak = peak.max(key_case("1,000 subkeys", &join(&p), Some(true)));
+    // The encryption subkey's binding signature fails: no subkey to encrypt to.
+    let mut p = bob.clone();
+    spoil(&mut p[4].1);
+    peak = peak.max(key_case("subkey binding fails", &join(&p), Some(false)));
+    // The user ID's self-signature fails: the address is not bound to the key.
+    let mut p = bob.clone();
+    spoil(&mut p[2].1);
+    peak = peak.max(key_case("user ID binding fails", &join(&p), Some(false)));
+    eprintln!("hostile keys: peak memory {peak} KiB, bound {MAX_RSS_KIB} KiB");
+}
