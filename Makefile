@@ -11,7 +11,7 @@ SBINDIR  = $(PREFIX)/sbin
 MANDIR   = $(PREFIX)/share/man
 DEMO     = target/demo
 
-.PHONY: all build release demo test test-fast lint bench bench-keys install uninstall \
+.PHONY: all build release demo test test-fast lint bench bench-keys fuzz install uninstall \
 	install-sendmail uninstall-sendmail clean
 
 all: build
@@ -63,6 +63,13 @@ bench-keys:
 bench:
 	$(CARGO) build --release --bins --examples
 	target/release/examples/bench
+
+# Every cargo-fuzz target in fuzz/ (args, header, address, keyring, keybox; the -bs SMTP
+# reader's goes beside them) for FUZZ_SECONDS each, at nice 15, on the stable toolchain
+# (fuzz/run.sh; needs `cargo install cargo-fuzz`). Findings: fuzz/artifacts/, fuzz/RESULTS.md.
+FUZZ_SECONDS ?= 60
+fuzz:
+	fuzz/run.sh $(FUZZ_SECONDS)
 
 install: release
 	install -D -m 0755 target/release/pgpsendmail $(DESTDIR)$(SBINDIR)/pgpsendmail
