@@ -82,3 +82,35 @@ fn readme_shows_demo_test_and_a_valid_configuration() {
         .unwrap();
     Config::parse(toml, "README").unwrap();
 }
+
+#[test]
+fn security_md_names_only_tests_that_exist() {
+    // Every `FILE.rs::NAME` in SECURITY.md is a test function in that file
+    // (tests/integration/FILE.rs, or src/FILE.rs for unit tests).
+    let text = read("SECURITY.md");
+    let mut named = 0;
+    for piece in text.split('`') {
+        let Some((file, name)) = piece.split_once(".rs::") else {
+            continue;
+        };
+        // (Not the placeholders of the introduction, MODULE.rs::NAME.)
+        if !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            continue;
+        }
+        let path = if file.starts_with("src/") {
+            format!("{file}.rs")
+        } else {
+            format!("tests/integration/{file}.rs")
+        };
+        let source = read(&path);
+        assert!(
+            source.contains(&format!("fn {name}()")),
+            "SECURITY.md names {piece}, which is not a test in {path}"
+        );
+        named += 1;
+    }
+    assert!(named >= 40, "SECURITY.md names only {named} tests");
+}
