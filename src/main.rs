@@ -10,6 +10,11 @@ use pgpsendmail::args::Invoked;
 use pgpsendmail::error::ExitCode;
 use pgpsendmail::{Env, admin, deliver, diag};
 
+mod oom;
+
+#[global_allocator]
+static ALLOC: oom::ExitOnOom = oom::ExitOnOom;
+
 /// The admin interface (invoked as `pgpsendmail` with a subcommand or --help/--version).
 #[derive(Parser, Debug)]
 #[command(
