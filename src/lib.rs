@@ -375,10 +375,17 @@ pub fn send<R: Read>(
             decisions.push((r.clone(), d));
         }
         if !refused.is_empty() {
-            return Err(Error::NoKey(format!(
-                "no usable key, nothing sent: {}",
-                refused.join("; ")
-            )));
+            // One readable line even for 10,000 refused recipients: the first few, then a
+            // count (`pgpsendmail explain` lists every one).
+            const SHOWN: usize = 10;
+            let mut text = refused[..refused.len().min(SHOWN)].join("; ");
+            if refused.len() > SHOWN {
+                text.push_str(&format!(
+                    "; and {} more (pgpsendmail explain lists them)",
+                    refused.len() - SHOWN
+                ));
+            }
+            return Err(Error::NoKey(format!("no usable key, nothing sent: {text}")));
         }
         warn_expiring(&decisions, &keyring, cfg, env.now);
     }
