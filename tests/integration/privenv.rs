@@ -7,6 +7,7 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::harness::*;
@@ -37,7 +38,8 @@ fn feed(mut c: Command, input: &[u8]) -> std::process::Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    p.stdin.take().unwrap().write_all(input).unwrap();
+    // A refusal comes before reading: the pipe may be closed already.
+    let _ = p.stdin.take().unwrap().write_all(input);
     p.wait_with_output().unwrap()
 }
 
@@ -54,8 +56,19 @@ fn refuses_to_run_set_uid_or_set_gid() {
         return;
     }
     let h = H::new();
+    // Set-ID bits only work outside nosuid mounts (/tmp often is one): the copies go under
+    // target/.
+    let place = tempfile::tempdir_in(Path::new(ROOT).join("target")).unwrap();
+    let c = std::ffi::CString::new(place.path().to_str().unwrap()).unwrap();
+    // SAFETY: statvfs fills the zeroed struct we own.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statvfs(c.as_ptr(), &mut st) }, 0);
+    if st.f_flag & libc::ST_NOSUID != 0 {
+        eprintln!("SKIPPED: refuses_to_run_set_uid_or_set_gid: target/ is on a nosuid mount");
+        return;
+    }
     for (mode, what) in [(0o4755, "set-uid"), (0o2755, "set-gid")] {
-        let copy = h.dir.path().join(format!("sendmail-{mode:o}"));
+        let copy = place.path().join(format!("sendmail-{mode:o}"));
         std::fs::copy(assert_cmd::cargo::cargo_bin("pgpsendmail"), &copy).unwrap();
         let c = std::ffi::CString::new(copy.to_str().unwrap()).unwrap();
         // SAFETY: chown with a NUL-terminated path; 65534 is nobody/nogroup.
@@ -201,7 +214,7 @@ fn stdout_and_stderr_closed_as_sudo_may_run_the_mailer() {
             });
         }
         let mut p = c.spawn().unwrap();
-        p.stdin.take().unwrap().write_all(MSG).unwrap();
+        let _ = p.stdin.take().unwrap().write_all(MSG);
         let st = p.wait().unwrap();
         assert_eq!(st.code(), code, "{rcpts:?}");
         let caps = h.captures();
