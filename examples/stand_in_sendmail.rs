@@ -13,7 +13,8 @@
 //! Faults, for the tests of tests/integration/faults.rs (with `$STAND_IN_ONLY=N` they apply
 //! to call N alone; the other calls behave):
 //!   STAND_IN_READ=B    read only B bytes of standard input, then close it
-//!   STAND_IN_HANG=1    record the call, then sleep without reading (until killed)
+//!   STAND_IN_HANG=1    record the call, then sleep without reading (until killed; it
+//!                      gives up after two minutes with 75)
 //!   STAND_IN_SIGNAL=S  after reading, kill itself with signal S
 
 use std::io::Write;
@@ -95,9 +96,9 @@ fn main() {
     if fault("STAND_IN_HANG").is_some() {
         let _ = std::fs::File::create(dir.join(format!("{n}.stdin")));
         let _ = (&argv_file).write_all((argv.join("\n") + "\n").as_bytes());
-        loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        }
+        // Until killed, or two minutes at most: a test that died must not leave it behind.
+        std::thread::sleep(std::time::Duration::from_secs(120));
+        std::process::exit(75);
     }
     let limit = fault("STAND_IN_READ").unwrap_or(u64::MAX);
     let write = std::fs::File::create(dir.join(format!("{n}.stdin")))
