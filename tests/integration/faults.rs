@@ -498,41 +498,26 @@ fn a_writer_keeping_the_pipe_open_after_the_dot_line() {
 
 // ---- no room, few resources -------------------------------------------------------------
 
-/// A seccomp filter that makes memfd_create fail with ENOSYS (as on kernels before 3.17).
-fn deny_memfd(cmd: &mut Command) {
-    // SAFETY: prctl with a filter program that lives until exec (the closure owns it); only
-    // async-signal-safe calls between fork and exec.
+/// One classic-BPF instruction.
+const fn bpf(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter { code, jt, jf, k }
+}
+const LD_NR: libc::sock_filter = bpf(0x20, 0, 0, 0); // A = seccomp_data.nr
+const LD_ARG0: libc::sock_filter = bpf(0x20, 0, 0, 16); // A = low half of args[0]
+const ALLOW: libc::sock_filter = bpf(0x06, 0, 0, 0x7fff_0000);
+const fn fail(errno: i32) -> libc::sock_filter {
+    bpf(0x06, 0, 0, 0x0005_0000 | errno as u32)
+}
+const fn jeq(k: u32, jt: u8, jf: u8) -> libc::sock_filter {
+    bpf(0x15, jt, jf, k)
+}
+
+/// Installs a seccomp filter in the child (inherited by what it runs).
+fn seccomp(cmd: &mut Command, filter: Vec<libc::sock_filter>) {
+    // SAFETY: prctl with a filter program owned by the closure; only async-signal-safe
+    // calls between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
-            let nr = libc::SYS_memfd_create as u32;
-            let filter = [
-                // A = seccomp_data.nr
-                libc::sock_filter {
-                    code: 0x20,
-                    jt: 0,
-                    jf: 0,
-                    k: 0,
-                },
-                // if A == nr: next, else skip one
-                libc::sock_filter {
-                    code: 0x15,
-                    jt: 0,
-                    jf: 1,
-                    k: nr,
-                },
-                libc::sock_filter {
-                    code: 0x06,
-                    jt: 0,
-                    jf: 0,
-                    k: 0x0005_0000 | libc::ENOSYS as u32,
-                },
-                libc::sock_filter {
-                    code: 0x06,
-                    jt: 0,
-                    jf: 0,
-                    k: 0x7fff_0000,
-                },
-            ];
+        cmd.pre_exec(move || {
             let prog = libc::sock_fprog {
                 len: filter.len() as u16,
                 filter: filter.as_ptr() as *mut libc::sock_filter,
@@ -549,6 +534,31 @@ fn deny_memfd(cmd: &mut Command) {
             Ok(())
         });
     }
+}
+
+/// memfd_create fails with ENOSYS (as on kernels before 3.17).
+fn deny_memfd(cmd: &mut Command) {
+    let nr = libc::SYS_memfd_create as u32;
+    seccomp(cmd, vec![LD_NR, jeq(nr, 0, 1), fail(libc::ENOSYS), ALLOW]);
+}
+
+/// write, writev and pwrite64 to any descriptor above 2 fail with ENOSPC: a full disk
+/// under every file, memfds included (stderr still works).
+fn no_space(cmd: &mut Command) {
+    seccomp(
+        cmd,
+        vec![
+            LD_NR,
+            jeq(libc::SYS_write as u32, 3, 0),
+            jeq(libc::SYS_writev as u32, 2, 0),
+            jeq(libc::SYS_pwrite64 as u32, 1, 0),
+            ALLOW,
+            LD_ARG0,
+            bpf(0x35, 0, 1, 3), // if A >= 3: fail, else allow
+            fail(libc::ENOSPC),
+            ALLOW,
+        ],
+    );
 }
 
 fn run_no_memfd(h: &H, tmpdir: &Path, args: &[&str], input: &[u8]) -> Output {
@@ -604,6 +614,39 @@ fn no_memfd_falls_back_to_unlinked_files_and_no_room_at_all_is_71() {
         assert_eq!(out.status.code(), Some(71), "{}: {err}", bad.display());
         one_line(&err);
         assert!(h.captures().is_empty());
+        no_leak(&h, &out.stderr, &[]);
+    }
+}
+
+#[test]
+fn no_space_left_for_the_ciphertext_is_74_with_nothing_handed_on() {
+    // Every write to a file fails with ENOSPC (the key index was built by a first run, so
+    // only the ciphertext is written). One copy and two copies.
+    let h = fresh();
+    h.ok(&["-i", "bob@example.org"], b"To: bob@example.org\n\nx\n");
+    for rcpts in [
+        &["alice@example.org"][..],
+        &["alice@example.org", "bob@example.org"],
+    ] {
+        let before = h.captures().len();
+        let mut c = Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+        c.env_clear()
+            .env("PGPSENDMAIL_CONFIG", &h.config)
+            .env("STAND_IN_DIR", &h.capture)
+            .arg("-i")
+            .args(rcpts)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        no_space(&mut c);
+        let mut p = c.spawn().unwrap();
+        let _ = p.stdin.take().unwrap().write_all(&msg("alice@example.org"));
+        let out = wait_bounded(p, "no space");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(74), "{rcpts:?}: {err}");
+        assert!(err.contains("No space left on device"), "{err}");
+        one_line(&err);
+        assert_eq!(h.captures().len(), before, "something was handed on");
         no_leak(&h, &out.stderr, &[]);
     }
 }
