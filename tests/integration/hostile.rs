@@ -334,7 +334,11 @@ fn hostile_corpus_from_the_manifest() {
             assert!(run.stderr.starts_with("pgpsendmail: "), "{what}");
             assert!(run.stderr.contains(words), "{what}: {}", run.stderr);
             // A line a person can read: 10,000 refused recipients are not all listed.
-            assert!(run.stderr.len() < 4096, "{what}: {} bytes on stderr", run.stderr.len());
+            assert!(
+                run.stderr.len() < 4096,
+                "{what}: {} bytes on stderr",
+                run.stderr.len()
+            );
         } else {
             panic!("MANIFEST outcome: {outcome}");
         }
