@@ -19,12 +19,16 @@ status=0
 for t in $TARGETS; do
     echo "fuzz: $t for ${SECONDS_EACH}s"
     # -timeout: an input taking more than 10 s is a finding (hang or super-linear time).
-    if ! nice -n 15 cargo fuzz run $FLAGS "$t" "corpus/$t" -- \
+    # The CPU time the target got (nice 15 on a shared machine: less than the wall time) is
+    # the last line of its log, from GNU time when it is installed.
+    TIME=""
+    [ -x /usr/bin/time ] && TIME="/usr/bin/time -a -o logs/$t.log -f cpu_seconds:%U+%S"
+    if ! nice -n 15 $TIME cargo fuzz run $FLAGS "$t" "corpus/$t" -- \
         -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 >"logs/$t.log" 2>&1; then
         echo "fuzz: $t FOUND A PROBLEM: see fuzz/logs/$t.log and fuzz/artifacts/$t/"
         status=1
     fi
-    grep -E '^stat::number_of_executed_units|^Done' "logs/$t.log" | tail -2 || true
+    grep -E '^stat::number_of_executed_units|^Done|^cpu_seconds' "logs/$t.log" | tail -3 || true
 done
 exit $status
