@@ -30,5 +30,6 @@ for f in "$T"/keys/*.asc "$T"/keys/keyring.gpg "$T"/hostile/keys/*; do
 done
 cp "$T"/keys/pubring.kbx corpus/keybox/pubring.kbx
 cp "$T"/keys/pubring.kbx corpus/keyring/pubring.kbx
-# Binary (dearmored) certificates as keybox blobs' contents are found by the fuzzer itself.
+# smtp (the -bs reader, src/smtp.rs, when its target lands): SMTP sessions from the -bs
+# tests go in corpus/smtp here, one session per file.
 echo "seeded: $(ls corpus/*/ | wc -l) files"
