@@ -498,6 +498,14 @@ impl Deliverer for Exec {
             "{sent} of {total} copies handed on; not sent to: {}",
             list.join("; ")
         ));
-        Ok(failed[0].1)
+        // The first failure's status; but after a partial send never 75, which callers
+        // read as "queued, will be delivered": the failed copies will not be.
+        let first = failed[0].1;
+        let tempfail = 75;
+        Ok(if sent > 0 && first == tempfail {
+            crate::error::ExitCode::Unavailable.code()
+        } else {
+            first
+        })
     }
 }
