@@ -64,8 +64,8 @@ bench:
 	$(CARGO) build --release --bins --examples
 	target/release/examples/bench
 
-# Every cargo-fuzz target in fuzz/ (args, header, address, keyring, keybox; the -bs SMTP
-# reader's goes beside them) for FUZZ_SECONDS each, at nice 15, on the stable toolchain
+# Every cargo-fuzz target in fuzz/ (args, header, address, keyring, keybox, and smtp, the
+# -bs reader) for FUZZ_SECONDS each, at nice 15, on the stable toolchain
 # (fuzz/run.sh; needs `cargo install cargo-fuzz`). Findings: fuzz/artifacts/, fuzz/RESULTS.md.
 FUZZ_SECONDS ?= 60
 fuzz:

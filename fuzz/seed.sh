@@ -30,6 +30,12 @@ for f in "$T"/keys/*.asc "$T"/keys/keyring.gpg "$T"/hostile/keys/*; do
 done
 cp "$T"/keys/pubring.kbx corpus/keybox/pubring.kbx
 cp "$T"/keys/pubring.kbx corpus/keyring/pubring.kbx
-# smtp (the -bs reader, src/smtp.rs, when its target lands): SMTP sessions from the -bs
-# tests go in corpus/smtp here, one session per file.
+# smtp (the -bs reader, src/smtp.rs): sessions like those of tests/integration/modes.rs.
+mkdir -p corpus/smtp
+printf 'EHLO c.example\r\nMAIL FROM:<me@example.org> BODY=8BITMIME\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nFrom: me@example.org\r\nTo: alice@example.org\r\nSubject: s\r\n\r\nfirst\r\n..stuffed\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<nokey@example.org>\r\nDATA\r\nSubject: two\r\n\r\nx\r\n.\r\nQUIT\r\n' \
+    > corpus/smtp/two-messages
+printf 'HELO x\nMAIL FROM:<a@x>\nRCPT TO:<@r:b@x>\nRCPT TO:<c@x> NOTIFY=NEVER\nDATA\nTo: b@x\nBcc: c@x\n\nhi\n.\nRSET\nVRFY b\nNOOP\nHELP\nSTARTTLS\nQUIT\n' \
+    > corpus/smtp/lf-and-errors
+printf 'EHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: cut\r\n\r\nhalf' \
+    > corpus/smtp/cut-in-data
 echo "seeded: $(ls corpus/*/ | wc -l) files"

@@ -1,0 +1,64 @@
+//! The -bs SMTP reader (src/smtp.rs): any byte stream on stdin gives a session whose
+//! standard output is well-formed SMTP replies only, never a panic. Messages go through the
+//! whole pipeline to a recording deliverer; with no keys and missing_key = plaintext each
+//! accepted message becomes a plaintext copy written into memory (no crypto per input, so
+//! the reader and the message path get the executions).
+#![no_main]
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use libfuzzer_sys::fuzz_target;
+use pgpsendmail::args::Invocation;
+use pgpsendmail::config::{Config, Flavor, MissingKey};
+use pgpsendmail::deliver::{Copy, CopyBody, Deliverer};
+use pgpsendmail::error::Result;
+use pgpsendmail::{Env, smtp};
+
+struct Record;
+
+impl Deliverer for Record {
+    fn deliver(&mut self, _: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
+        for (_, copy) in copies {
+            match copy.body {
+                CopyBody::Pipe(write) => {
+                    let mut sink = Vec::new();
+                    write(&mut sink).expect("writing into memory");
+                }
+                CopyBody::File(_) => {}
+            }
+        }
+        Ok(0)
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let cfg = Config {
+        keyring: Vec::new(),
+        missing_key: MissingKey::Plaintext,
+        ..Config::default()
+    };
+    let mut env = Env::snapshot();
+    env.hostname = "fuzz.example".into();
+    let mut out = Vec::new();
+    let _ = smtp::serve(
+        &Invocation::default(),
+        &cfg,
+        Path::new("/nonexistent/sendmail"),
+        Flavor::Postfix,
+        &env,
+        data,
+        &mut out,
+        &mut Record,
+    );
+    // Replies only: every line is "NNN " or "NNN-" and text, CRLF-terminated.
+    let text = std::str::from_utf8(&out).expect("replies are UTF-8");
+    assert!(text.is_empty() || text.ends_with("\r\n"), "{text:?}");
+    for line in text.split_terminator("\r\n") {
+        let b = line.as_bytes();
+        assert!(b.len() >= 4, "{line:?}");
+        assert!(b[..3].iter().all(u8::is_ascii_digit), "{line:?}");
+        assert!(b[3] == b' ' || b[3] == b'-', "{line:?}");
+        assert!(!line.contains('\r') && !line.contains('\n'), "{line:?}");
+    }
+});
