@@ -517,10 +517,13 @@ pub fn serve<R: BufRead>(
 fn strip_keyword<'a>(arg: &'a str, kw: &str) -> Option<&'a str> {
     let arg = arg.trim_start();
     let name = &kw[..kw.len() - 1];
-    if arg.len() < name.len() || !arg[..name.len()].eq_ignore_ascii_case(name) {
-        return None;
+    // `get`: the argument is any UTF-8, and the keyword's length may end inside a character.
+    match arg.get(..name.len()) {
+        Some(head) if head.eq_ignore_ascii_case(name) => {
+            arg[name.len()..].trim_start().strip_prefix(':')
+        }
+        _ => None,
     }
-    arg[name.len()..].trim_start().strip_prefix(':')
 }
 
 #[cfg(test)]
@@ -600,6 +603,10 @@ mod tests {
         assert_eq!(strip_keyword("from:<a>", "FROM:"), Some("<a>"));
         assert_eq!(strip_keyword("FROM : <a>", "FROM:"), Some(" <a>"));
         assert_eq!(strip_keyword("TO:<a>", "FROM:"), None);
+        // Found by fuzz/fuzz_targets/smtp.rs: a multi-byte character across the keyword's
+        // length panicked on slicing.
+        assert_eq!(strip_keyword("RPT\u{5eb}O:<b@x>", "TO:"), None);
+        assert_eq!(strip_keyword("T\u{5eb}:<b@x>", "TO:"), None);
         assert!(mail_params("BODY=8BITMIME SIZE=100").is_ok());
         assert!(mail_params("SMTPUTF8").is_err());
         assert!(mail_params("BODY=BINARYMIME").is_err());
