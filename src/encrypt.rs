@@ -15,13 +15,14 @@ use std::sync::mpsc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use pgp::composed::{Esk, MessageBuilder};
+use pgp::composed::Esk;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::packet::PublicKeyEncryptedSessionKey;
 use pgp::ser::Serialize;
 
 use crate::error::{Error, Result};
 use crate::keys::EncryptionKey;
+use crate::seipd;
 
 /// CRC-24 (RFC 9580 section 6.1.1), eight bytes per step ("slicing by 8"): a byte-at-a-time
 /// table costs more than the AES in a large message. The register is kept in the top 24 bits
@@ -316,12 +317,9 @@ where
         ));
     }
     let mut rng = rand::thread_rng();
-    let mut builder = MessageBuilder::from_reader("", payload).seipd_v1(&mut rng, cipher);
-    let session_key = builder.session_key().clone();
-    // Literal data in binary mode with an empty name; the builder sets date 0.
-    builder
-        .data_mode(pgp::packet::DataMode::Binary)
-        .map_err(|e| Error::Internal(format!("data mode: {e}")))?;
+    // The session key as rpgp's MessageBuilder makes it; the SEIPD packet is ours
+    // (crate::seipd: binary literal data, empty name, date 0).
+    let session_key = cipher.new_session_key(&mut rng);
 
     let mut pkesks: Vec<Vec<u8>> = Vec::with_capacity(copies.len());
     for &keys in copies {
@@ -384,13 +382,14 @@ where
             to_armor: Some(to_armor),
             recycled,
         };
-        let enc = builder
-            .to_writer(&mut rng, &mut feed)
-            .map_err(|e| {
-                // A read error from stdin surfaces here, wrapped by the crate.
-                Error::Io(format!("encrypting the message: {e}"))
+        let enc = seipd::write_seipd_v1(&mut rng, cipher, session_key.as_ref(), payload, &mut feed)
+            .map_err(|e| match e {
+                // A read error from stdin surfaces here.
+                seipd::Fail::Read(e) => Error::Io(format!("encrypting the message: {e}")),
+                seipd::Fail::Write(e) => io_err("writing ciphertext", e),
+                seipd::Fail::Cipher(e) => Error::Internal(e),
             })
-            .and_then(|()| feed.close().map_err(|e| io_err("writing ciphertext", e)));
+            .and_then(|f| f.close().map_err(|e| io_err("writing ciphertext", e)));
         // Hang up first, so that the armorer ends whatever happened here.
         drop(feed);
         let armored = armorer

@@ -32,6 +32,7 @@ pub mod keys;
 pub mod message;
 pub mod pgpmime;
 pub mod recipients;
+pub mod seipd;
 pub mod smtp;
 pub mod spool;
 pub mod syslog;

@@ -1,0 +1,516 @@
+//! Our own streaming SEIPD v1 encryptor (RFC 9580 section 5.13.1, version 1; RFC 4880
+//! section 5.13): the body of every message, in place of rpgp's `MessageBuilder`, which
+//! runs AES-CFB 8 KiB at a time through `cfb_mode::BufEncryptor` and copies its buffers
+//! and partial packets around (bench/RESULTS.md). The session key and the PKESK packets are
+//! still rpgp's (see [`crate::encrypt`]).
+//!
+//! Owns: [`write_seipd_v1`], which reads the payload once and writes one SEIPD v1 packet:
+//! version 1, then, encrypted with AES in OpenPGP CFB mode without resynchronization and
+//! a zero IV: a random prefix of one block plus its last two bytes repeated, a literal data
+//! packet (binary, empty file name, date 0) and the modification detection code packet
+//! (0xD3 0x14 and the SHA-1 of everything before it, 0xD3 0x14 included). Both the literal
+//! packet and the SEIPD packet use partial body lengths, so nothing needs the payload's
+//! length and memory stays at a few hundred KiB whatever the size.
+//!
+//! Does not own: the session key, the PKESK packets, the armor or the copies.
+
+use std::io::{self, Read, Write};
+
+use aes::cipher::consts::U16;
+use aes::cipher::{BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, KeyInit};
+use pgp::crypto::sym::SymmetricKeyAlgorithm;
+use rand::{CryptoRng, RngCore};
+use sha1::{Digest, Sha1};
+
+/// log2 of the size of each partial body of the literal data packet (256 KiB): the
+/// payload is read, hashed and encrypted this much at a time.
+const LIT_CHUNK_LOG2: u8 = 18;
+const LIT_CHUNK: usize = 1 << LIT_CHUNK_LOG2;
+/// log2 of the size of each partial body of the SEIPD packet (256 KiB).
+const SEIPD_CHUNK_LOG2: u8 = 18;
+const SEIPD_CHUNK: usize = 1 << SEIPD_CHUNK_LOG2;
+
+/// New-format packet tags (RFC 9580 section 4.2.1): literal data (11), SEIPD (18).
+const TAG_LITERAL: u8 = 0xC0 | 11;
+const TAG_SEIPD: u8 = 0xC0 | 18;
+/// The MDC packet's header: new-format tag 19, length 20.
+const MDC_HEADER: [u8; 2] = [0xD3, 0x14];
+
+/// Why [`write_seipd_v1`] stopped.
+#[derive(Debug)]
+pub enum Fail {
+    /// Reading the payload failed.
+    Read(io::Error),
+    /// Writing the packet failed.
+    Write(io::Error),
+    /// The cipher or the key does not fit (only AES-128, -192 and -256 are made here).
+    Cipher(String),
+}
+
+impl std::fmt::Display for Fail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fail::Read(e) => write!(f, "reading the message: {e}"),
+            Fail::Write(e) => write!(f, "writing ciphertext: {e}"),
+            Fail::Cipher(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// The block ciphers this encryptor makes (the ones our cipher choice can yield).
+enum Aes {
+    A128(aes::Aes128),
+    A192(aes::Aes192),
+    A256(aes::Aes256),
+}
+
+impl Aes {
+    fn new(alg: SymmetricKeyAlgorithm, key: &[u8]) -> Result<Aes, Fail> {
+        let bad = |_| Fail::Cipher(format!("a {alg:?} session key of {} bytes", key.len()));
+        Ok(match alg {
+            SymmetricKeyAlgorithm::AES128 => {
+                Aes::A128(aes::Aes128::new_from_slice(key).map_err(bad)?)
+            }
+            SymmetricKeyAlgorithm::AES192 => {
+                Aes::A192(aes::Aes192::new_from_slice(key).map_err(bad)?)
+            }
+            SymmetricKeyAlgorithm::AES256 => {
+                Aes::A256(aes::Aes256::new_from_slice(key).map_err(bad)?)
+            }
+            other => {
+                return Err(Fail::Cipher(format!(
+                    "cannot encrypt with {other:?}: only AES is made here"
+                )));
+            }
+        })
+    }
+}
+
+/// OpenPGP CFB (RFC 9580 section 5.13.1 / RFC 4880 section 13.9 without the resync step),
+/// which is plain CFB-128 with a zero IV over prefix and data.
+struct Cfb {
+    aes: Aes,
+    /// The key stream block being used up; its first `pos` bytes have already been
+    /// replaced by ciphertext (they become the next block's cipher input).
+    block: aes::Block,
+    pos: usize,
+}
+
+/// One call of the block cipher's backend over a whole buffer: the CPU-feature dispatch
+/// of the `aes` crate happens once per buffer instead of once per block.
+struct CfbRun<'a> {
+    block: &'a mut aes::Block,
+    pos: &'a mut usize,
+    data: &'a mut [u8],
+}
+
+impl BlockSizeUser for CfbRun<'_> {
+    type BlockSize = U16;
+}
+
+impl BlockClosure for CfbRun<'_> {
+    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
+        let CfbRun { block, pos, data } = self;
+        let mut data = data;
+        if *pos > 0 {
+            let n = (16 - *pos).min(data.len());
+            for (d, k) in data[..n].iter_mut().zip(&mut block[*pos..*pos + n]) {
+                *d ^= *k;
+                *k = *d;
+            }
+            *pos += n;
+            data = &mut data[n..];
+            if *pos < 16 {
+                return;
+            }
+            backend.proc_block(block.into());
+            *pos = 0;
+        }
+        let mut chunks = data.chunks_exact_mut(16);
+        for c in &mut chunks {
+            let x = u128::from_ne_bytes(c.try_into().expect("16 bytes"))
+                ^ u128::from_ne_bytes(block.as_slice().try_into().expect("16 bytes"));
+            let x = x.to_ne_bytes();
+            c.copy_from_slice(&x);
+            block.copy_from_slice(&x);
+            backend.proc_block(block.into());
+        }
+        let rest = chunks.into_remainder();
+        for (d, k) in rest.iter_mut().zip(block.iter_mut()) {
+            *d ^= *k;
+            *k = *d;
+        }
+        *pos = rest.len();
+    }
+}
+
+impl Cfb {
+    fn new(aes: Aes) -> Cfb {
+        let mut block = aes::Block::default();
+        match &aes {
+            Aes::A128(c) => c.encrypt_block(&mut block),
+            Aes::A192(c) => c.encrypt_block(&mut block),
+            Aes::A256(c) => c.encrypt_block(&mut block),
+        }
+        Cfb { aes, block, pos: 0 }
+    }
+
+    /// Encrypts `data` in place, continuing the stream.
+    fn encrypt(&mut self, data: &mut [u8]) {
+        let run = CfbRun {
+            block: &mut self.block,
+            pos: &mut self.pos,
+            data,
+        };
+        match &self.aes {
+            Aes::A128(c) => c.encrypt_with_backend(run),
+            Aes::A192(c) => c.encrypt_with_backend(run),
+            Aes::A256(c) => c.encrypt_with_backend(run),
+        }
+    }
+}
+
+/// The new-format length of a packet's (last) body part (RFC 9580 section 4.2.1).
+fn put_length(len: usize, out: &mut Vec<u8>) {
+    if len < 192 {
+        out.push(len as u8);
+    } else if len < 8384 {
+        let l = len - 192;
+        out.extend_from_slice(&[(l >> 8) as u8 + 192, l as u8]);
+    } else {
+        out.push(0xFF);
+        out.extend_from_slice(&(len as u32).to_be_bytes());
+    }
+}
+
+/// The SEIPD packet's framing: ciphertext goes out in partial bodies of [`SEIPD_CHUNK`]
+/// bytes. A partial body is only started with a whole chunk in hand, and the MDC always
+/// comes after, so the last part is never empty.
+struct Framer<W> {
+    out: W,
+    /// Ciphertext not yet sent (less than one chunk).
+    carry: Vec<u8>,
+}
+
+impl<W: Write> Framer<W> {
+    fn chunk(&mut self, data: &[u8]) -> io::Result<()> {
+        debug_assert_eq!(data.len(), SEIPD_CHUNK);
+        self.out.write_all(&[0xE0 | SEIPD_CHUNK_LOG2])?;
+        self.out.write_all(data)
+    }
+
+    /// Sends ciphertext that is not the end of the packet.
+    fn push(&mut self, mut data: &[u8]) -> io::Result<()> {
+        if !self.carry.is_empty() {
+            let take = (SEIPD_CHUNK - self.carry.len()).min(data.len());
+            self.carry.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.carry.len() < SEIPD_CHUNK {
+                return Ok(());
+            }
+            let c = std::mem::take(&mut self.carry);
+            self.chunk(&c)?;
+            self.carry = c;
+            self.carry.clear();
+        }
+        let mut chunks = data.chunks_exact(SEIPD_CHUNK);
+        for c in &mut chunks {
+            self.chunk(c)?;
+        }
+        self.carry.extend_from_slice(chunks.remainder());
+        Ok(())
+    }
+
+    /// Sends the last ciphertext (the MDC) as the packet's last part.
+    fn finish(mut self, last: &[u8]) -> io::Result<W> {
+        self.carry.extend_from_slice(last);
+        let mut head = Vec::with_capacity(5);
+        put_length(self.carry.len(), &mut head);
+        self.out.write_all(&head)?;
+        self.out.write_all(&self.carry)?;
+        Ok(self.out)
+    }
+}
+
+/// Hashes, encrypts and frames plaintext of the encrypted stream.
+struct Sealer<W> {
+    cfb: Cfb,
+    sha: Sha1,
+    framer: Framer<W>,
+}
+
+impl<W: Write> Sealer<W> {
+    /// Hashes and encrypts `data` in place, then sends it.
+    fn seal(&mut self, data: &mut [u8]) -> io::Result<()> {
+        self.sha.update(&*data);
+        self.cfb.encrypt(data);
+        self.framer.push(data)
+    }
+
+    fn finish(mut self) -> io::Result<W> {
+        let mut mdc = [0u8; 22];
+        mdc[..2].copy_from_slice(&MDC_HEADER);
+        self.sha.update(MDC_HEADER);
+        mdc[2..].copy_from_slice(&self.sha.finalize());
+        self.cfb.encrypt(&mut mdc);
+        self.framer.finish(&mdc)
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes it read.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes one SEIPD v1 packet holding `payload` as binary literal data, encrypted with
+/// `alg` under `key` (the session key the PKESK packets carry). Returns the writer.
+pub fn write_seipd_v1<R, W, G>(
+    rng: &mut G,
+    alg: SymmetricKeyAlgorithm,
+    key: &[u8],
+    mut payload: R,
+    mut out: W,
+) -> Result<W, Fail>
+where
+    R: Read,
+    W: Write,
+    G: RngCore + CryptoRng,
+{
+    let aes = Aes::new(alg, key)?;
+    out.write_all(&[TAG_SEIPD]).map_err(Fail::Write)?;
+    let mut sealer = Sealer {
+        cfb: Cfb::new(aes),
+        sha: Sha1::new(),
+        framer: Framer {
+            out,
+            carry: Vec::with_capacity(SEIPD_CHUNK),
+        },
+    };
+    // The version byte is the first byte of the first part, outside the encryption.
+    sealer.framer.push(&[1]).map_err(Fail::Write)?;
+
+    // The prefix: one random block, its last two bytes repeated; then the literal
+    // packet's tag.
+    let mut head = [0u8; 19];
+    rng.fill_bytes(&mut head[..16]);
+    head[16] = head[14];
+    head[17] = head[15];
+    head[18] = TAG_LITERAL;
+    sealer.seal(&mut head).map_err(Fail::Write)?;
+
+    // The literal packet's body: format 'b', an empty file name, date 0, the payload; in
+    // partial bodies of LIT_CHUNK bytes. Room for one more byte before the chunk: its
+    // partial-length octet, so that both go through the cipher in one call.
+    let mut buf = vec![0u8; 1 + LIT_CHUNK];
+    const LIT_HEADER: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
+    buf[1..7].copy_from_slice(&LIT_HEADER);
+    let mut len = LIT_HEADER.len();
+    loop {
+        len += read_full(&mut payload, &mut buf[1 + len..]).map_err(Fail::Read)?;
+        if len < LIT_CHUNK {
+            break;
+        }
+        // A whole chunk: a partial body only if more follows (the last part must be a
+        // regular length).
+        let mut next = [0u8; 1];
+        if read_full(&mut payload, &mut next).map_err(Fail::Read)? == 0 {
+            break;
+        }
+        buf[0] = 0xE0 | LIT_CHUNK_LOG2;
+        sealer.seal(&mut buf).map_err(Fail::Write)?;
+        buf[1] = next[0];
+        len = 1;
+    }
+    // The last part: its length, then the bytes.
+    let mut last = Vec::with_capacity(5);
+    put_length(len, &mut last);
+    sealer.seal(&mut last).map_err(Fail::Write)?;
+    sealer.seal(&mut buf[1..1 + len]).map_err(Fail::Write)?;
+    sealer.finish().map_err(Fail::Write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pgp::composed::{Message, PlainSessionKey};
+
+    /// Deterministic payload bytes (with line breaks, like a message).
+    fn payload(len: usize) -> Vec<u8> {
+        (0..len as u64)
+            .map(|i| {
+                let v = (i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 37) as u8;
+                if i % 77 == 76 { b'\n' } else { v }
+            })
+            .collect()
+    }
+
+    /// A reader that gives at most `step` bytes per call (tests the chunking).
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.0.len()).min(self.1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn seal(data: &[u8], alg: SymmetricKeyAlgorithm, step: usize) -> (Vec<u8>, Vec<u8>) {
+        let mut rng = rand::thread_rng();
+        let key = alg.new_session_key(&mut rng);
+        let out =
+            write_seipd_v1(&mut rng, alg, key.as_ref(), Trickle(data, step), Vec::new()).unwrap();
+        (out, key.as_ref().to_vec())
+    }
+
+    /// Decrypts a lone SEIPD packet with rpgp, checking the literal packet's header.
+    fn open(bytes: &[u8], alg: SymmetricKeyAlgorithm, key: &[u8]) -> Result<Vec<u8>, String> {
+        let m = Message::from_bytes(bytes).map_err(|e| e.to_string())?;
+        let mut d = m
+            .decrypt_with_session_key(PlainSessionKey::V3_4 {
+                sym_alg: alg,
+                key: key.to_vec().into(),
+            })
+            .map_err(|e| e.to_string())?;
+        let h = d.literal_data_header().ok_or("no literal data")?;
+        assert_eq!(h.mode(), pgp::packet::DataMode::Binary);
+        assert!(h.file_name().is_empty());
+        assert_eq!(h.created().as_secs(), 0);
+        let mut out = Vec::new();
+        d.read_to_end(&mut out).map_err(|e| e.to_string())?;
+        Ok(out)
+    }
+
+    #[test]
+    fn edge_sizes_decrypt_with_rpgp() {
+        // Literal body = 6 + n bytes; the partial boundaries of both packets sit near
+        // multiples of 256 KiB (the SEIPD adds 1 + 18 + the literal's framing + 22).
+        let c = LIT_CHUNK;
+        let sizes = [
+            0,
+            1,
+            15,
+            16,
+            185,
+            186,
+            8000,
+            c - 7,
+            c - 6,
+            c - 5,
+            c - 4,
+            c - 44,
+            c - 45,
+            c - 46,
+            c,
+            2 * c - 7,
+            2 * c - 6,
+            2 * c - 5,
+            3 * c + 1000,
+        ];
+        for n in sizes {
+            let data = payload(n);
+            for step in [usize::MAX, 4093] {
+                let (ct, key) = seal(&data, SymmetricKeyAlgorithm::AES256, step);
+                let back = open(&ct, SymmetricKeyAlgorithm::AES256, &key)
+                    .unwrap_or_else(|e| panic!("{n} bytes in reads of {step}: {e}"));
+                assert!(
+                    back == data,
+                    "{n} bytes in reads of {step}: wrong plaintext"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ten_mib_and_every_aes_decrypt_with_rpgp() {
+        let data = payload(10 << 20);
+        for alg in [
+            SymmetricKeyAlgorithm::AES128,
+            SymmetricKeyAlgorithm::AES192,
+            SymmetricKeyAlgorithm::AES256,
+        ] {
+            let (ct, key) = seal(&data, alg, 65536);
+            assert!(open(&ct, alg, &key).unwrap() == data, "{alg:?}");
+        }
+    }
+
+    #[test]
+    fn the_packet_is_seipd_v1_with_partial_lengths() {
+        let (ct, _) = seal(
+            &payload(3 * LIT_CHUNK),
+            SymmetricKeyAlgorithm::AES256,
+            1 << 20,
+        );
+        assert_eq!(ct[0], 0xD2, "new-format tag 18");
+        assert_eq!(ct[1], 0xE0 | SEIPD_CHUNK_LOG2, "a partial body");
+        assert_eq!(ct[2], 1, "version 1");
+        // Walk the partial bodies to the last part, which must end the packet.
+        let mut pos = 1;
+        let mut body = 0;
+        loop {
+            let b = ct[pos];
+            if (224..255).contains(&b) {
+                body += 1usize << (b & 0x1F);
+                pos += 1 + (1 << (b & 0x1F));
+                continue;
+            }
+            let (len, hl) = match b {
+                0..192 => (b as usize, 1),
+                192..224 => (((b as usize - 192) << 8) + ct[pos + 1] as usize + 192, 2),
+                _ => (
+                    u32::from_be_bytes(ct[pos + 1..pos + 5].try_into().unwrap()) as usize,
+                    5,
+                ),
+            };
+            body += len;
+            assert_eq!(pos + hl + len, ct.len(), "the last part ends the packet");
+            break;
+        }
+        assert!(body > 3 * LIT_CHUNK);
+    }
+
+    #[test]
+    fn a_changed_ciphertext_byte_fails_the_mdc_check() {
+        let data = payload(100_000);
+        let (ct, key) = seal(&data, SymmetricKeyAlgorithm::AES256, usize::MAX);
+        assert!(open(&ct, SymmetricKeyAlgorithm::AES256, &key).unwrap() == data);
+        // One byte in the middle of the literal data, then one in the MDC's digest.
+        for at in [ct.len() / 2, ct.len() - 3] {
+            let mut bad = ct.clone();
+            bad[at] ^= 0x01;
+            let r = open(&bad, SymmetricKeyAlgorithm::AES256, &key);
+            assert!(r.is_err(), "a changed byte at {at} went unnoticed");
+        }
+    }
+
+    #[test]
+    fn other_ciphers_are_refused() {
+        let mut rng = rand::thread_rng();
+        let r = write_seipd_v1(
+            &mut rng,
+            SymmetricKeyAlgorithm::Twofish,
+            &[0; 32],
+            &b"x"[..],
+            Vec::new(),
+        );
+        assert!(matches!(r, Err(Fail::Cipher(_))));
+        let r = write_seipd_v1(
+            &mut rng,
+            SymmetricKeyAlgorithm::AES256,
+            &[0; 16],
+            &b"x"[..],
+            Vec::new(),
+        );
+        assert!(matches!(r, Err(Fail::Cipher(_))));
+    }
+}
