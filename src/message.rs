@@ -255,30 +255,8 @@ pub struct Body<R> {
 
 impl<R: BufRead> Body<R> {
     /// Appends input bytes to `out`, canonicalizing line endings.
-    fn emit(&mut self, mut data: &[u8]) {
-        while !data.is_empty() {
-            match data.iter().position(|&b| b == b'\n') {
-                Some(p) => {
-                    self.out.extend_from_slice(&data[..p]);
-                    let cr_before = if p > 0 {
-                        data[p - 1] == b'\r'
-                    } else {
-                        self.last_cr
-                    };
-                    if !cr_before {
-                        self.out.push(b'\r');
-                    }
-                    self.out.push(b'\n');
-                    self.last_cr = false;
-                    data = &data[p + 1..];
-                }
-                None => {
-                    self.out.extend_from_slice(data);
-                    self.last_cr = data.last() == Some(&b'\r');
-                    data = &[];
-                }
-            }
-        }
+    fn emit(&mut self, data: &[u8]) {
+        emit_crlf(&mut self.out, &mut self.last_cr, data);
     }
 
     /// Refills `out` with the next piece of the body; leaves it empty at the end.
@@ -293,9 +271,8 @@ impl<R: BufRead> Body<R> {
                     break;
                 }
                 let n = buf.len().min(CHUNK);
-                let chunk = buf[..n].to_vec();
+                emit_crlf(&mut self.out, &mut self.last_cr, &buf[..n]);
                 self.inner.consume(n);
-                self.emit(&chunk);
                 continue;
             }
             // Dot rule: look at whole lines, but never hold more than CHUNK of one line.
@@ -328,6 +305,30 @@ impl<R: BufRead> Read for Body<R> {
         self.pos += n;
         Ok(n)
     }
+}
+
+/// Appends `data` to `out` with every bare LF turned into CRLF; `last_cr` says whether the
+/// byte before `data` was a CR (and is updated). Runs of canonical text are copied whole:
+/// memchr finds the line ends (SIMD), so already-CRLF input is one copy.
+fn emit_crlf(out: &mut Vec<u8>, last_cr: &mut bool, data: &[u8]) {
+    let Some(&last) = data.last() else {
+        return;
+    };
+    let mut start = 0;
+    for p in memchr::memchr_iter(b'\n', data) {
+        let cr_before = if p > 0 {
+            data[p - 1] == b'\r'
+        } else {
+            *last_cr
+        };
+        if !cr_before {
+            out.extend_from_slice(&data[start..p]);
+            out.extend_from_slice(b"\r\n");
+            start = p + 1;
+        }
+    }
+    out.extend_from_slice(&data[start..]);
+    *last_cr = last == b'\r';
 }
 
 /// What a scan of a whole body found (for synthesizing a text/plain child, message.md 2).
@@ -452,6 +453,43 @@ mod tests {
         let mut body = Vec::new();
         i.body().read_to_end(&mut body).unwrap();
         Ok((head, body))
+    }
+
+    /// Byte at a time, as the reference for [`emit_crlf`].
+    fn crlf_bytewise(data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut prev = 0u8;
+        for &b in data {
+            if b == b'\n' && prev != b'\r' {
+                out.push(b'\r');
+            }
+            out.push(b);
+            prev = b;
+        }
+        out
+    }
+
+    #[test]
+    fn crlf_conversion_matches_bytewise_in_any_pieces() {
+        let mut data = Vec::new();
+        for i in 0..3000u32 {
+            data.push(match i.wrapping_mul(2_654_435_761) >> 28 {
+                0..=2 => b'\n',
+                3..=4 => b'\r',
+                _ => b'a' + (i % 26) as u8,
+            });
+        }
+        data.extend_from_slice(b"\r\n\n\r\r\n\n");
+        let want = crlf_bytewise(&data);
+        for step in [1, 2, 3, 7, 64, 1000, data.len()] {
+            let mut out = Vec::new();
+            let mut last_cr = false;
+            for piece in data.chunks(step) {
+                emit_crlf(&mut out, &mut last_cr, piece);
+                emit_crlf(&mut out, &mut last_cr, &[]);
+            }
+            assert!(out == want, "pieces of {step}");
+        }
     }
 
     #[test]
