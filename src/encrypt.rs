@@ -387,7 +387,7 @@ where
                 // A read error from stdin surfaces here.
                 seipd::Fail::Read(e) => Error::Io(format!("encrypting the message: {e}")),
                 seipd::Fail::Write(e) => io_err("writing ciphertext", e),
-                seipd::Fail::Cipher(e) => Error::Internal(e),
+                seipd::Fail::Internal(e) => Error::Internal(e),
             })
             .and_then(|f| f.close().map_err(|e| io_err("writing ciphertext", e)));
         // Hang up first, so that the armorer ends whatever happened here.

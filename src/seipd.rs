@@ -4,17 +4,19 @@
 //! and partial packets around (bench/RESULTS.md). The session key and the PKESK packets are
 //! still rpgp's (see [`crate::encrypt`]).
 //!
-//! Owns: [`write_seipd_v1`], which reads the payload once and writes one SEIPD v1 packet:
+//! Owns: [`write_seipd_v1`], which reads the payload once and writes one SEIPD v1 packet
+//! (reading on the calling thread, hashing and encrypting on a second one):
 //! version 1, then, encrypted with AES in OpenPGP CFB mode without resynchronization and
 //! a zero IV: a random prefix of one block plus its last two bytes repeated, a literal data
 //! packet (binary, empty file name, date 0) and the modification detection code packet
 //! (0xD3 0x14 and the SHA-1 of everything before it, 0xD3 0x14 included). Both the literal
 //! packet and the SEIPD packet use partial body lengths, so nothing needs the payload's
-//! length and memory stays at a few hundred KiB whatever the size.
+//! length and memory stays near 1 MiB whatever the size.
 //!
 //! Does not own: the session key, the PKESK packets, the armor or the copies.
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc;
 
 use aes::cipher::consts::U16;
 use aes::cipher::{BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, KeyInit};
@@ -43,8 +45,9 @@ pub enum Fail {
     Read(io::Error),
     /// Writing the packet failed.
     Write(io::Error),
-    /// The cipher or the key does not fit (only AES-128, -192 and -256 are made here).
-    Cipher(String),
+    /// The cipher or the key does not fit (only AES-128, -192 and -256 are made here), or
+    /// the encrypting thread failed.
+    Internal(String),
 }
 
 impl std::fmt::Display for Fail {
@@ -52,7 +55,7 @@ impl std::fmt::Display for Fail {
         match self {
             Fail::Read(e) => write!(f, "reading the message: {e}"),
             Fail::Write(e) => write!(f, "writing ciphertext: {e}"),
-            Fail::Cipher(e) => write!(f, "{e}"),
+            Fail::Internal(e) => write!(f, "{e}"),
         }
     }
 }
@@ -66,7 +69,7 @@ enum Aes {
 
 impl Aes {
     fn new(alg: SymmetricKeyAlgorithm, key: &[u8]) -> Result<Aes, Fail> {
-        let bad = |_| Fail::Cipher(format!("a {alg:?} session key of {} bytes", key.len()));
+        let bad = |_| Fail::Internal(format!("a {alg:?} session key of {} bytes", key.len()));
         Ok(match alg {
             SymmetricKeyAlgorithm::AES128 => {
                 Aes::A128(aes::Aes128::new_from_slice(key).map_err(bad)?)
@@ -78,7 +81,7 @@ impl Aes {
                 Aes::A256(aes::Aes256::new_from_slice(key).map_err(bad)?)
             }
             other => {
-                return Err(Fail::Cipher(format!(
+                return Err(Fail::Internal(format!(
                     "cannot encrypt with {other:?}: only AES is made here"
                 )));
             }
@@ -271,8 +274,72 @@ fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Buffers of [`LIT_CHUNK`] bytes queued between the reading thread and the encrypting
+/// one (with one more on each side and those on their way back, memory stays near 1 MiB).
+const QUEUE: usize = 2;
+
+/// Work for the encrypting thread.
+enum Job {
+    /// Hash, encrypt and send `buf[from..to]`.
+    Seal(Vec<u8>, usize, usize),
+    /// The payload ended: add the MDC and end the packet.
+    Finish,
+}
+
+/// The literal packet's body: format 'b', an empty file name, date 0.
+const LIT_HEADER: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
+
+/// Reads the payload into buffers of one partial body each and queues them for the
+/// encrypting thread. `Err(Some(e))`: reading failed; `Err(None)`: that thread stopped.
+fn read_literal<R: Read>(
+    payload: &mut R,
+    to_sealer: &mpsc::SyncSender<Job>,
+    recycled: &mpsc::Receiver<Vec<u8>>,
+) -> Result<(), Option<io::Error>> {
+    let send = |job| to_sealer.send(job).map_err(|_| None);
+    // Room for one more byte before each chunk: its partial-length octet, so that both go
+    // through the cipher in one call.
+    let mut buf = vec![0u8; 1 + LIT_CHUNK];
+    buf[1..7].copy_from_slice(&LIT_HEADER);
+    let mut len = LIT_HEADER.len();
+    loop {
+        len += read_full(payload, &mut buf[1 + len..]).map_err(Some)?;
+        if len < LIT_CHUNK {
+            break;
+        }
+        // A whole chunk: a partial body only if more follows (the last part must be a
+        // regular length).
+        let mut next = [0u8; 1];
+        if read_full(payload, &mut next).map_err(Some)? == 0 {
+            break;
+        }
+        buf[0] = 0xE0 | LIT_CHUNK_LOG2;
+        let mut fresh = recycled
+            .try_recv()
+            .unwrap_or_else(|_| vec![0u8; 1 + LIT_CHUNK]);
+        fresh[1] = next[0];
+        send(Job::Seal(
+            std::mem::replace(&mut buf, fresh),
+            0,
+            1 + LIT_CHUNK,
+        ))?;
+        len = 1;
+    }
+    // The last part: its length, then the bytes.
+    let mut last = Vec::with_capacity(5);
+    put_length(len, &mut last);
+    let n = last.len();
+    send(Job::Seal(last, 0, n))?;
+    send(Job::Seal(buf, 1, 1 + len))?;
+    send(Job::Finish)
+}
+
 /// Writes one SEIPD v1 packet holding `payload` as binary literal data, encrypted with
 /// `alg` under `key` (the session key the PKESK packets carry). Returns the writer.
+///
+/// The payload is read on the calling thread; SHA-1, AES and the writes to `out` run on a
+/// second one, so that reading the input (a kernel copy) and the CRLF pass of
+/// [`crate::message`] overlap with the cipher.
 pub fn write_seipd_v1<R, W, G>(
     rng: &mut G,
     alg: SymmetricKeyAlgorithm,
@@ -282,7 +349,7 @@ pub fn write_seipd_v1<R, W, G>(
 ) -> Result<W, Fail>
 where
     R: Read,
-    W: Write,
+    W: Write + Send,
     G: RngCore + CryptoRng,
 {
     let aes = Aes::new(alg, key)?;
@@ -307,35 +374,40 @@ where
     head[18] = TAG_LITERAL;
     sealer.seal(&mut head).map_err(Fail::Write)?;
 
-    // The literal packet's body: format 'b', an empty file name, date 0, the payload; in
-    // partial bodies of LIT_CHUNK bytes. Room for one more byte before the chunk: its
-    // partial-length octet, so that both go through the cipher in one call.
-    let mut buf = vec![0u8; 1 + LIT_CHUNK];
-    const LIT_HEADER: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
-    buf[1..7].copy_from_slice(&LIT_HEADER);
-    let mut len = LIT_HEADER.len();
-    loop {
-        len += read_full(&mut payload, &mut buf[1 + len..]).map_err(Fail::Read)?;
-        if len < LIT_CHUNK {
-            break;
+    std::thread::scope(|scope| {
+        let (to_sealer, jobs) = mpsc::sync_channel::<Job>(QUEUE);
+        let (give_back, recycled) = mpsc::channel::<Vec<u8>>();
+        let worker = scope.spawn(move || -> io::Result<W> {
+            for job in jobs {
+                match job {
+                    Job::Seal(mut buf, from, to) => {
+                        sealer.seal(&mut buf[from..to])?;
+                        if buf.len() == 1 + LIT_CHUNK {
+                            // The reader may have gone already: then it is dropped.
+                            let _ = give_back.send(buf);
+                        }
+                    }
+                    Job::Finish => return sealer.finish(),
+                }
+            }
+            // The reader stopped early: no MDC, no end of the packet.
+            Err(io::Error::other("the message was not read to its end"))
+        });
+        let read = read_literal(&mut payload, &to_sealer, &recycled);
+        // Hang up, so that the worker ends whatever happened here.
+        drop(to_sealer);
+        let sealed = worker
+            .join()
+            .map_err(|_| Fail::Internal("the encryption thread panicked".into()))?;
+        match (read, sealed) {
+            (Err(Some(e)), _) => Err(Fail::Read(e)),
+            (_, Err(e)) => Err(Fail::Write(e)),
+            (Ok(()), Ok(w)) => Ok(w),
+            (Err(None), Ok(_)) => Err(Fail::Internal(
+                "the encryption thread ended too early".into(),
+            )),
         }
-        // A whole chunk: a partial body only if more follows (the last part must be a
-        // regular length).
-        let mut next = [0u8; 1];
-        if read_full(&mut payload, &mut next).map_err(Fail::Read)? == 0 {
-            break;
-        }
-        buf[0] = 0xE0 | LIT_CHUNK_LOG2;
-        sealer.seal(&mut buf).map_err(Fail::Write)?;
-        buf[1] = next[0];
-        len = 1;
-    }
-    // The last part: its length, then the bytes.
-    let mut last = Vec::with_capacity(5);
-    put_length(len, &mut last);
-    sealer.seal(&mut last).map_err(Fail::Write)?;
-    sealer.seal(&mut buf[1..1 + len]).map_err(Fail::Write)?;
-    sealer.finish().map_err(Fail::Write)
+    })
 }
 
 #[cfg(test)]
@@ -493,6 +565,71 @@ mod tests {
         }
     }
 
+    /// Gives `0` bytes of payload, then fails.
+    struct Broken(usize);
+
+    impl Read for Broken {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.0 == 0 {
+                return Err(io::Error::other("the disk is on fire"));
+            }
+            let n = buf.len().min(self.0);
+            buf[..n].fill(b'x');
+            self.0 -= n;
+            Ok(n)
+        }
+    }
+
+    /// Takes `0` bytes, then fails.
+    struct Full(usize);
+
+    impl Write for Full {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if buf.len() > self.0 {
+                return Err(io::Error::other("no space left"));
+            }
+            self.0 -= buf.len();
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn read_and_write_errors_stop_it_with_their_cause() {
+        let mut rng = rand::thread_rng();
+        let key = [7u8; 32];
+        for at in [0, 10, 3 * LIT_CHUNK + 5] {
+            let r = write_seipd_v1(
+                &mut rng,
+                SymmetricKeyAlgorithm::AES256,
+                &key,
+                Broken(at),
+                Vec::new(),
+            );
+            assert!(
+                matches!(&r, Err(Fail::Read(e)) if e.to_string().contains("on fire")),
+                "payload failing after {at} bytes: {r:?}"
+            );
+        }
+        for room in [0, 100, 2 * SEIPD_CHUNK] {
+            let r = write_seipd_v1(
+                &mut rng,
+                SymmetricKeyAlgorithm::AES256,
+                &key,
+                &payload(4 * LIT_CHUNK)[..],
+                Full(room),
+            );
+            assert!(
+                matches!(&r, Err(Fail::Write(e)) if e.to_string().contains("no space")),
+                "output failing after {room} bytes: {:?}",
+                r.err()
+            );
+        }
+    }
+
     #[test]
     fn other_ciphers_are_refused() {
         let mut rng = rand::thread_rng();
@@ -503,7 +640,7 @@ mod tests {
             &b"x"[..],
             Vec::new(),
         );
-        assert!(matches!(r, Err(Fail::Cipher(_))));
+        assert!(matches!(r, Err(Fail::Internal(_))));
         let r = write_seipd_v1(
             &mut rng,
             SymmetricKeyAlgorithm::AES256,
@@ -511,6 +648,6 @@ mod tests {
             &b"x"[..],
             Vec::new(),
         );
-        assert!(matches!(r, Err(Fail::Cipher(_))));
+        assert!(matches!(r, Err(Fail::Internal(_))));
     }
 }
