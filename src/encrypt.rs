@@ -110,7 +110,7 @@ const B64_PAIRS: [[u8; 2]; 4096] = {
 };
 
 /// Appends the base64 of `data` (a multiple of 3 bytes long) to `out`.
-fn b64_append(data: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn b64_append(data: &[u8], out: &mut Vec<u8>) {
     debug_assert_eq!(data.len() % 3, 0);
     for g in data.chunks_exact(3) {
         let v = (usize::from(g[0]) << 16) | (usize::from(g[1]) << 8) | usize::from(g[2]);
@@ -401,19 +401,9 @@ where
     })?;
 
     if let Some(spool) = spool {
-        for (out, pk) in rest.iter_mut().zip(&pkesks[1..]) {
-            spool
-                .seek(io::SeekFrom::Start(0))
-                .map_err(|e| io_err("reading the shared ciphertext", e))?;
-            let mut armor = ArmorWriter::new(out).map_err(|e| io_err("writing ciphertext", e))?;
-            armor
-                .write_all(pk)
-                .map_err(|e| io_err("writing ciphertext", e))?;
-            io::copy(spool, &mut armor).map_err(|e| io_err("copying the shared ciphertext", e))?;
-            armor
-                .finish()
-                .map_err(|e| io_err("writing ciphertext", e))?;
-        }
+        // The other copies: the shared body's armor is encoded once per line alignment.
+        crate::armor::armor_shared(spool, &pkesks[1..], rest)
+            .map_err(|e| io_err("writing the copies' ciphertext", e))?;
     }
     Ok(())
 }

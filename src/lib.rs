@@ -20,6 +20,7 @@
 pub mod address;
 pub mod admin;
 pub mod args;
+pub mod armor;
 pub mod config;
 pub mod decrypt;
 pub mod deliver;

@@ -1,0 +1,340 @@
+//! ASCII armor for copies that share one encrypted body (the hidden-recipient copies).
+//!
+//! Owns: [`armor_shared`]. Copy i of a message is the armor of `PKESKs_i || SEIPD`, where
+//! only the PKESK packets differ between copies. Armor encodes 48 bytes per line, so once
+//! `len(PKESKs_i) + k` is a multiple of 48 the lines of `SEIPD[k..]` are the same in every
+//! copy with that `k`: they are encoded once per distinct `k` (usually one or two: PKESK
+//! lengths vary only with the key type and, for RSA, a leading zero byte) and written to
+//! all those copies, while each copy encodes only its own short head. Each copy's CRC-24
+//! is combined from the CRC of its head and the CRC of the shared tail (the "advance over
+//! n zero bytes" operator of zlib's `crc32_combine`).
+//! The result is byte for byte what [`crate::encrypt::ArmorWriter`] writes for the copy
+//! (the tests compare both).
+//!
+//! Does not own: the encryption or the PKESKs ([`crate::encrypt`]), the MIME around the
+//! armor ([`crate::pgpmime`]). Input: ciphertext only. Errors: those of the reader and the
+//! writers, unchanged.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::encrypt::{ArmorWriter, Crc24, b64_append};
+
+/// Input bytes per armor line (64 columns), as in [`ArmorWriter`].
+const LINE_IN: usize = 48;
+/// Input bytes encoded per pass over the copies of one alignment (about 1 MiB): the
+/// encoded piece stays in the cache while it is written to every copy.
+const TAIL_PIECE: usize = LINE_IN * 1365 * 16;
+
+const HEADER: &[u8] = b"-----BEGIN PGP MESSAGE-----\n\n";
+const FOOTER: &[u8] = b"\n-----END PGP MESSAGE-----\n";
+
+/// The CRC-24 polynomial without its x^24 term.
+const POLY: u32 = 0x0086_4CFB;
+/// The CRC-24 register before any input (RFC 9580 section 6.1.1).
+const INIT: u32 = 0x00B7_04CE;
+
+/// Multiplies two polynomials of degree < 24 over GF(2), modulo the CRC-24 polynomial.
+fn mulmod(a: u32, b: u32) -> u32 {
+    let mut r = 0u32;
+    for bit in (0..24).rev() {
+        r <<= 1;
+        if r & 0x0100_0000 != 0 {
+            r ^= 0x0100_0000 | POLY;
+        }
+        if b >> bit & 1 != 0 {
+            r ^= a;
+        }
+    }
+    r
+}
+
+/// "Advance the CRC-24 register over `n` zero bytes": multiplication by x^(8n) modulo the
+/// polynomial (what zlib's `crc32_combine` does for CRC-32). The CRC has no final XOR and is
+/// linear, so for any A and B: `crc(A || B) = shift(crc(A)) ^ crc(B) ^ shift(INIT)`, with
+/// `shift` advancing over `len(B)` bytes (`crc(B) ^ shift(INIT)` is B's CRC from a zero
+/// register).
+struct Crc24Shift(u32);
+
+impl Crc24Shift {
+    fn new(n: u64) -> Self {
+        let mut result = 1u32; // x^0
+        let mut base = 1u32 << 8; // x^8: one byte
+        let mut n = n;
+        while n != 0 {
+            if n & 1 != 0 {
+                result = mulmod(result, base);
+            }
+            base = mulmod(base, base);
+            n >>= 1;
+        }
+        Crc24Shift(result)
+    }
+
+    fn apply(&self, reg: u32) -> u32 {
+        mulmod(reg, self.0)
+    }
+}
+
+/// crc(A || B) from crc(A), crc(B) and len(B) (both CRCs from the usual initial value).
+fn crc24_combine(crc_a: u32, crc_b: u32, len_b: u64) -> u32 {
+    let shift = Crc24Shift::new(len_b);
+    shift.apply(crc_a) ^ crc_b ^ shift.apply(INIT)
+}
+
+/// Appends armor lines for `data` (a multiple of 48 bytes long).
+fn lines(data: &[u8], out: &mut Vec<u8>) {
+    debug_assert_eq!(data.len() % LINE_IN, 0);
+    for line in data.chunks_exact(LINE_IN) {
+        b64_append(line, out);
+        out.push(b'\n');
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns how much it read.
+fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(m) => n += m,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes to `outs[i]` the armor of `heads[i] || shared` (`shared` read from its start),
+/// exactly as [`ArmorWriter`] would, encoding the common part of `shared` once per distinct
+/// `len(heads[i]) % 48` instead of once per copy. Memory: about 2.5 MiB, whatever the size.
+pub fn armor_shared<S, W>(shared: &mut S, heads: &[Vec<u8>], outs: &mut [W]) -> io::Result<()>
+where
+    S: Read + Seek,
+    W: Write,
+{
+    if heads.len() != outs.len() {
+        return Err(io::Error::other("armor_shared: heads and outputs differ"));
+    }
+    let len = shared.seek(SeekFrom::End(0))?;
+    // Copies by the number k of shared bytes that complete their head's last line.
+    let mut by_k: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, h) in heads.iter().enumerate() {
+        by_k.entry((LINE_IN - h.len() % LINE_IN) % LINE_IN)
+            .or_default()
+            .push(i);
+    }
+    let mut piece = vec![0u8; TAIL_PIECE];
+    let mut text = Vec::with_capacity(TAIL_PIECE / LINE_IN * 65 + 70);
+    for (k, members) in by_k {
+        shared.seek(SeekFrom::Start(0))?;
+        if (k as u64) > len {
+            // Shorter than the rest of a line: nothing to share.
+            let mut all = Vec::with_capacity(k);
+            shared.read_to_end(&mut all)?;
+            for i in members {
+                let mut a = ArmorWriter::new(&mut outs[i])?;
+                a.write_all(&heads[i])?;
+                a.write_all(&all)?;
+                a.finish()?;
+            }
+            continue;
+        }
+        let mut lead = vec![0u8; k];
+        shared.read_exact(&mut lead)?;
+        // Each copy's own lines: its PKESKs and the first k shared bytes.
+        let mut head_crcs = Vec::with_capacity(members.len());
+        for &i in &members {
+            let mut head = Vec::with_capacity(heads[i].len() + k);
+            head.extend_from_slice(&heads[i]);
+            head.extend_from_slice(&lead);
+            let mut crc = Crc24::default();
+            crc.update(&head);
+            head_crcs.push(crc.value());
+            text.clear();
+            text.extend_from_slice(HEADER);
+            lines(&head, &mut text);
+            outs[i].write_all(&text)?;
+        }
+        // The shared lines, encoded once, written to every copy of this k.
+        let mut tail_crc = Crc24::default();
+        loop {
+            let n = fill(shared, &mut piece)?;
+            if n == 0 {
+                break;
+            }
+            let data = &piece[..n];
+            tail_crc.update(data);
+            let whole = n / LINE_IN * LINE_IN;
+            text.clear();
+            lines(&data[..whole], &mut text);
+            if whole < n {
+                // Only at the end: a full piece is a whole number of lines.
+                text.extend_from_slice(STANDARD.encode(&data[whole..]).as_bytes());
+                text.push(b'\n');
+            }
+            for &i in &members {
+                outs[i].write_all(&text)?;
+            }
+            if n < piece.len() {
+                break;
+            }
+        }
+        for (&i, head_crc) in members.iter().zip(head_crcs) {
+            let crc = crc24_combine(head_crc, tail_crc.value(), len - k as u64);
+            text.clear();
+            text.push(b'=');
+            let sum = STANDARD.encode([(crc >> 16) as u8, (crc >> 8) as u8, crc as u8]);
+            text.extend_from_slice(sum.as_bytes());
+            text.extend_from_slice(FOOTER);
+            outs[i].write_all(&text)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// What the straightforward path writes: one ArmorWriter per copy over the whole body.
+    fn one_by_one(shared: &[u8], heads: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        heads
+            .iter()
+            .map(|h| {
+                let mut a = ArmorWriter::new(Vec::new()).unwrap();
+                a.write_all(h).unwrap();
+                a.write_all(shared).unwrap();
+                a.finish().unwrap()
+            })
+            .collect()
+    }
+
+    fn shared_path(shared: &[u8], heads: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let mut outs = vec![Vec::new(); heads.len()];
+        armor_shared(&mut Cursor::new(shared), heads, &mut outs).unwrap();
+        outs
+    }
+
+    /// A small deterministic generator (xorshift), so that failures repeat.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn bytes(&mut self, n: usize) -> Vec<u8> {
+            (0..n).map(|_| self.next() as u8).collect()
+        }
+    }
+
+    /// The length of a v3 PKESK packet for one key, as rpgp writes it: packet header
+    /// (2 octets of length above 191), version, key ID, algorithm, then for RSA one MPI of
+    /// the modulus size (a byte shorter when the value has a leading zero byte, 1 in 256) and
+    /// for Cv25519 the 33-byte point MPI, the length octet and the 40-byte wrapped key.
+    fn pkesk_len(rng: &mut Rng) -> usize {
+        let body = |mpi: usize| 1 + 8 + 1 + 2 + mpi;
+        let rsa = |bits: usize, rng: &mut Rng| {
+            let short = if rng.below(4) == 0 { rng.below(3) } else { 0 };
+            body(bits / 8 - short)
+        };
+        let b = match rng.below(5) {
+            0 => rsa(2048, rng),
+            1 => rsa(3072, rng),
+            2 => rsa(4096, rng),
+            _ => body(33) + 1 + 40,
+        };
+        b + if b < 192 { 2 } else { 3 }
+    }
+
+    #[test]
+    fn crc_combination_matches_the_crc_of_the_whole() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let data = rng.bytes(5000);
+        for cut in [0, 1, 47, 48, 49, 1000, 4999, 5000] {
+            let (a, b) = data.split_at(cut);
+            let crc = |d: &[u8]| {
+                let mut c = Crc24::default();
+                c.update(d);
+                c.value()
+            };
+            assert_eq!(
+                crc24_combine(crc(a), crc(b), b.len() as u64),
+                crc(&data),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_alignment_and_short_bodies_match_one_by_one() {
+        let mut rng = Rng(42);
+        // Heads of every length mod 48 (0..=100 bytes), bodies around a line and a piece.
+        let heads: Vec<Vec<u8>> = (0..=100).map(|n| rng.bytes(n)).collect();
+        for body_len in [0, 1, 2, 3, 46, 47, 48, 49, 95, 96, 97, 200, TAIL_PIECE - 1] {
+            let body = rng.bytes(body_len);
+            assert_eq!(
+                shared_path(&body, &heads),
+                one_by_one(&body, &heads),
+                "body of {body_len} bytes"
+            );
+        }
+        // Around the piece boundary for k = 0 and k = 47.
+        for extra in [0, 1, 47, 48, 49] {
+            let body = rng.bytes(TAIL_PIECE + extra);
+            let heads = vec![rng.bytes(96), rng.bytes(1), rng.bytes(49)];
+            assert_eq!(shared_path(&body, &heads), one_by_one(&body, &heads));
+        }
+    }
+
+    #[test]
+    fn realistic_pkesk_mixes_match_one_by_one() {
+        let mut rng = Rng(7);
+        for round in 0..40 {
+            let copies = 1 + rng.below(60);
+            // Each copy: one to three keys (a hidden recipient with several certificates).
+            let heads: Vec<Vec<u8>> = (0..copies)
+                .map(|_| {
+                    let keys = 1 + if rng.below(4) == 0 { rng.below(3) } else { 0 };
+                    let n = (0..keys).map(|_| pkesk_len(&mut rng)).sum();
+                    rng.bytes(n)
+                })
+                .collect();
+            let body_len = if round < 4 {
+                round
+            } else {
+                rng.below(200 * 1024 + 1)
+            };
+            let body = rng.bytes(body_len);
+            assert_eq!(
+                shared_path(&body, &heads),
+                one_by_one(&body, &heads),
+                "round {round}: {copies} copies, body of {body_len} bytes"
+            );
+        }
+    }
+
+    #[test]
+    fn the_armor_decodes_with_the_crate() {
+        let mut rng = Rng(99);
+        let body = rng.bytes(10_000);
+        let heads = vec![rng.bytes(94), rng.bytes(271)];
+        for (out, head) in shared_path(&body, &heads).iter().zip(&heads) {
+            let mut d = pgp::armor::Dearmor::new(&out[..]);
+            let mut bytes = Vec::new();
+            d.read_to_end(&mut bytes).unwrap();
+            let mut want = head.clone();
+            want.extend_from_slice(&body);
+            assert_eq!(bytes, want);
+        }
+    }
+}
