@@ -280,7 +280,7 @@ mod tests {
         let mut rng = Rng(42);
         // Heads of every length mod 48 (0..=100 bytes), bodies around a line and a piece.
         let heads: Vec<Vec<u8>> = (0..=100).map(|n| rng.bytes(n)).collect();
-        for body_len in [0, 1, 2, 3, 46, 47, 48, 49, 95, 96, 97, 200, TAIL_PIECE - 1] {
+        for body_len in [0, 1, 2, 3, 46, 47, 48, 49, 95, 96, 97, 200, 4801] {
             let body = rng.bytes(body_len);
             assert_eq!(
                 shared_path(&body, &heads),
@@ -289,8 +289,8 @@ mod tests {
             );
         }
         // Around the piece boundary for k = 0 and k = 47.
-        for extra in [0, 1, 47, 48, 49] {
-            let body = rng.bytes(TAIL_PIECE + extra);
+        for extra in [-1, 0, 1, 47, 48, 49] {
+            let body = rng.bytes(TAIL_PIECE.checked_add_signed(extra).unwrap());
             let heads = vec![rng.bytes(96), rng.bytes(1), rng.bytes(49)];
             assert_eq!(shared_path(&body, &heads), one_by_one(&body, &heads));
         }
@@ -299,7 +299,7 @@ mod tests {
     #[test]
     fn realistic_pkesk_mixes_match_one_by_one() {
         let mut rng = Rng(7);
-        for round in 0..40 {
+        for round in 0..24 {
             let copies = 1 + rng.below(60);
             // Each copy: one to three keys (a hidden recipient with several certificates).
             let heads: Vec<Vec<u8>> = (0..copies)
