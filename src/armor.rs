@@ -25,9 +25,12 @@ use crate::encrypt::{ArmorWriter, Crc24, b64_append};
 
 /// Input bytes per armor line (64 columns), as in [`ArmorWriter`].
 const LINE_IN: usize = 48;
-/// Input bytes encoded per pass over the copies of one alignment (about 1 MiB): the
-/// encoded piece stays in the cache while it is written to every copy.
-const TAIL_PIECE: usize = LINE_IN * 1365 * 16;
+/// Input bytes encoded per pass over the copies of one alignment (64 KiB, as
+/// [`ArmorWriter`]'s writes): the encoded piece stays in the cache while it is written to
+/// every copy. Larger pieces save few system calls and cost address space, which the
+/// RLIMIT_AS test (tests/integration/faults.rs) shows is tight: 1 MiB pieces made glibc
+/// abort at 17 MiB there.
+const TAIL_PIECE: usize = LINE_IN * 1365;
 
 const HEADER: &[u8] = b"-----BEGIN PGP MESSAGE-----\n\n";
 const FOOTER: &[u8] = b"\n-----END PGP MESSAGE-----\n";
@@ -110,7 +113,7 @@ fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
 
 /// Writes to `outs[i]` the armor of `heads[i] || shared` (`shared` read from its start),
 /// exactly as [`ArmorWriter`] would, encoding the common part of `shared` once per distinct
-/// `len(heads[i]) % 48` instead of once per copy. Memory: about 2.5 MiB, whatever the size.
+/// `len(heads[i]) % 48` instead of once per copy. Memory: about 150 KiB, whatever the size.
 pub fn armor_shared<S, W>(shared: &mut S, heads: &[Vec<u8>], outs: &mut [W]) -> io::Result<()>
 where
     S: Read + Seek,
