@@ -741,16 +741,18 @@ fn row42_real_sendmail_status_passed_through() {
 fn row45_writer_killed_sends_nothing() {
     // Nodemailer aborts by sending SIGINT to sendmail: pgpsendmail dies before handing on.
     let h = H::new();
-    let mut p = Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
-        .env_clear()
-        .env("PGPSENDMAIL_CONFIG", &h.config)
-        .env("STAND_IN_DIR", &h.capture)
-        .args(["-i", "alice@example.org"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut p = default_signals(&mut Command::new(assert_cmd::cargo::cargo_bin(
+        "pgpsendmail",
+    )))
+    .env_clear()
+    .env("PGPSENDMAIL_CONFIG", &h.config)
+    .env("STAND_IN_DIR", &h.capture)
+    .args(["-i", "alice@example.org"])
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
     let mut stdin = p.stdin.take().unwrap();
     stdin
         .write_all(b"To: alice@example.org\n\nhalf a mess")

@@ -408,16 +408,7 @@ fn spawn(h: &H, args: &[&str]) -> Child {
     for (k, v) in &h.env {
         c.env(k, v);
     }
-    // A caller such as Nodemailer starts sendmail with the default dispositions; a test
-    // runner started as a background job ignores SIGINT, and its children would inherit that.
-    // SAFETY: signal() is async-signal-safe; only the child's dispositions change.
-    unsafe {
-        c.pre_exec(|| {
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGTERM, libc::SIG_DFL);
-            Ok(())
-        });
-    }
+    default_signals(&mut c);
     c.args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())

@@ -57,6 +57,22 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
+/// Gives the child default SIGINT and SIGTERM dispositions, as a caller such as Nodemailer
+/// starts sendmail. A test runner started as a background job ignores SIGINT, and its
+/// children would inherit that.
+pub fn default_signals(c: &mut StdCommand) -> &mut StdCommand {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal() is async-signal-safe; only the child's dispositions change.
+    unsafe {
+        c.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    c
+}
+
 /// What the stand-in sendmail recorded for one call.
 #[derive(Debug, Clone)]
 pub struct Capture {
