@@ -223,50 +223,6 @@ fn no_recipients_fails_before_reading_input() {
     assert_eq!(p.wait().unwrap().code(), Some(64));
 }
 
-/// Runs pgpsendmail with a resource limit set in the child (and SIGXFSZ ignored, so that
-/// a write over RLIMIT_FSIZE fails with EFBIG instead of killing the process).
-fn run_limited(
-    h: &H,
-    resource: libc::__rlimit_resource_t,
-    limit: u64,
-    args: &[&str],
-    msg: &[u8],
-) -> std::process::Output {
-    use std::io::Write;
-    use std::os::unix::process::CommandExt;
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
-    cmd.env_clear()
-        .env("PGPSENDMAIL_CONFIG", &h.config)
-        .env("STAND_IN_DIR", &h.capture)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: between fork and exec only async-signal-safe calls: signal and setrlimit.
-    unsafe {
-        cmd.pre_exec(move || {
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            let r = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(resource, &r) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut p = cmd.spawn().unwrap();
-    let mut stdin = p.stdin.take().unwrap();
-    let msg = msg.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = stdin.write_all(&msg);
-    });
-    let out = p.wait_with_output().unwrap();
-    w.join().unwrap();
-    out
-}
-
 #[test]
 fn ex_oserr_71_no_file_for_the_ciphertext() {
     // Four descriptors: 0-2 and one more; the second copy's file cannot be created. (A

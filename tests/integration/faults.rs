@@ -690,46 +690,6 @@ fn dev_full_as_stderr_does_not_change_the_outcome() {
     }
 }
 
-/// Runs pgpsendmail under one resource limit.
-fn run_rlimit(
-    h: &H,
-    resource: libc::__rlimit_resource_t,
-    limit: u64,
-    args: &[&str],
-    input: &[u8],
-) -> Output {
-    let mut c = Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
-    c.env_clear()
-        .env("PGPSENDMAIL_CONFIG", &h.config)
-        .env("STAND_IN_DIR", &h.capture)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: setrlimit only, between fork and exec.
-    unsafe {
-        c.pre_exec(move || {
-            let r = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
-            };
-            if libc::setrlimit(resource, &r) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut p = c.spawn().unwrap();
-    let mut stdin = p.stdin.take().unwrap();
-    let input = input.to_vec();
-    let w = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = wait_bounded(p, "rlimit");
-    w.join().unwrap();
-    out
-}
-
 #[test]
 fn rlimit_nofile_low_is_a_clean_error_or_a_clean_result() {
     // Descriptors 0-2 and 0..4 more: each limit either sends every copy or fails cleanly
@@ -740,7 +700,7 @@ fn rlimit_nofile_low_is_a_clean_error_or_a_clean_result() {
     // (Below 4 the dynamic loader itself cannot open libgcc_s: exit 127 before main.)
     for limit in 4..=8 {
         let before = h.captures().len();
-        let out = run_rlimit(
+        let out = run_limited(
             &h,
             libc::RLIMIT_NOFILE,
             limit,
@@ -776,7 +736,7 @@ fn rlimit_as_low_is_a_clean_error_or_a_clean_result() {
     let (mut sent, mut oom) = (0, 0);
     for mib in (10u64..=24).chain([1024]) {
         let h = fresh();
-        let out = run_rlimit(
+        let out = run_limited(
             &h,
             libc::RLIMIT_AS,
             mib << 20,

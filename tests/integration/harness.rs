@@ -431,3 +431,56 @@ pub fn gpg_make_cert(uid: &str, expire: &str) -> Option<String> {
     let fpr = g.make_key(uid, expire);
     Some(String::from_utf8(g.run(&["--export", "--armor", &fpr], b"")).unwrap())
 }
+
+/// Runs pgpsendmail with one resource limit set in the child (and SIGXFSZ ignored, so that
+/// a write over RLIMIT_FSIZE fails with EFBIG instead of killing the process).
+pub fn run_limited(
+    h: &H,
+    resource: libc::__rlimit_resource_t,
+    limit: u64,
+    args: &[&str],
+    msg: &[u8],
+) -> std::process::Output {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
+    cmd.env_clear()
+        .env("PGPSENDMAIL_CONFIG", &h.config)
+        .env("STAND_IN_DIR", &h.capture)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec only async-signal-safe calls: signal and setrlimit.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let r = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(resource, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut p = cmd.spawn().unwrap();
+    let mut stdin = p.stdin.take().unwrap();
+    let msg = msg.to_vec();
+    let w = std::thread::spawn(move || {
+        let _ = stdin.write_all(&msg);
+    });
+    // Bounded: a run that does not end within two minutes is killed and fails the test.
+    let start = std::time::Instant::now();
+    while p.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            let _ = p.kill();
+            panic!("pgpsendmail under a resource limit still running after 120 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = p.wait_with_output().unwrap();
+    w.join().unwrap();
+    out
+}
