@@ -113,6 +113,15 @@ fn one_line(err: &str) {
     assert!(err.starts_with("pgpsendmail: "), "{err}");
 }
 
+/// A refusal: exit `code`, one stderr line, nothing handed on, no plaintext anywhere.
+fn refused_cleanly(h: &H, out: &Output, code: i32, context: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{context}: {err}");
+    one_line(&err);
+    assert!(h.captures().is_empty());
+    no_leak(h, &out.stderr, &[]);
+}
+
 fn run_env(h: &H, env: &[(&str, &str)], args: &[&str], input: &[u8]) -> Output {
     let mut c = h.cmd();
     for (k, v) in env {
@@ -151,11 +160,7 @@ fn real_sendmail_missing_not_executable_or_a_directory_gets_nothing() {
             let mut args = vec!["-i"];
             args.extend(rcpts);
             let out = run_env(&h, &[], &args, &msg("alice@example.org"));
-            let err = stderr(&out);
-            assert_eq!(out.status.code(), Some(69), "{}: {err}", target.display());
-            one_line(&err);
-            assert!(h.captures().is_empty());
-            no_leak(&h, &out.stderr, &[]);
+            refused_cleanly(&h, &out, 69, &target.display().to_string());
         }
     }
 }
@@ -612,11 +617,7 @@ fn no_memfd_falls_back_to_unlinked_files_and_no_room_at_all_is_71() {
             &["-i", "alice@example.org"],
             &msg("alice@example.org"),
         );
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(71), "{}: {err}", bad.display());
-        one_line(&err);
-        assert!(h.captures().is_empty());
-        no_leak(&h, &out.stderr, &[]);
+        refused_cleanly(&h, &out, 71, &bad.display().to_string());
     }
 }
 
