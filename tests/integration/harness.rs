@@ -57,6 +57,36 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }
 
+/// Installs `from` as the executable `to` with `mode` (and owner `owner`, a user:group
+/// name), by `install(1)` in a child process. Writing an executable from the test process
+/// and then running it races with the other tests: a child they fork in between inherits
+/// the write descriptor until it execs, and running the file fails with ETXTBSY ("Text file
+/// busy"). The child's descriptor is never shared with a sibling.
+pub fn install_executable(from: &Path, to: &Path, mode: &str, owner: Option<&str>) {
+    let mut c = StdCommand::new("install");
+    c.args(["-m", mode]);
+    if let Some(o) = owner {
+        let (user, group) = o.split_once(':').unwrap_or((o, o));
+        c.args(["-o", user, "-g", group]);
+    }
+    let out = c.arg(from).arg(to).output().unwrap();
+    assert!(
+        out.status.success(),
+        "install {} {}: {}",
+        from.display(),
+        to.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A shell script `text` as the executable `path` (mode 0755), safe to run at once (see
+/// [`install_executable`]).
+pub fn write_script(path: &Path, text: &str) {
+    let src = path.with_extension("source");
+    std::fs::write(&src, text).unwrap();
+    install_executable(&src, path, "0755", None);
+}
+
 /// Gives the child default SIGINT and SIGTERM dispositions, as a caller such as Nodemailer
 /// starts sendmail. A test runner started as a background job ignores SIGINT, and its
 /// children would inherit that.

@@ -119,15 +119,13 @@ DATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n";
 fn bs_stdout_carries_only_replies() {
     let h = H::new();
     let noisy = h.dir.path().join("noisy-sendmail");
-    std::fs::write(
+    write_script(
         &noisy,
-        format!(
+        &format!(
             "#!/bin/sh\necho 'NOISE FROM THE MTA'\nexec {} \"$@\"\n",
             stand_in().display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&noisy, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    );
     h.use_sendmail(&noisy);
     let script = b"EHLO x\r\nMAIL FROM:<me@example.org>\r\nRCPT TO:<alice@example.org>\r\n\
 DATA\r\nSubject: s\r\n\r\nhi\r\n.\r\nQUIT\r\n";
@@ -427,9 +425,9 @@ fn pgpsendmail_called_again_by_the_mtas_child_works() {
     let forwarding = h.dir.path().join("forwarding-sendmail");
     // The first delivery runs a ".forward pipe" that sends a new message through
     // pgpsendmail (as sendmail) to bob, then stores its own copy.
-    std::fs::write(
+    write_script(
         &forwarding,
-        format!(
+        &format!(
             "#!/bin/sh\n\
              if [ ! -e \"$STAND_IN_DIR/forwarded\" ]; then\n\
                touch \"$STAND_IN_DIR/forwarded\"\n\
@@ -439,13 +437,7 @@ fn pgpsendmail_called_again_by_the_mtas_child_works() {
             me = me.display(),
             stand_in = stand_in().display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &forwarding,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    );
     h.use_sendmail(&forwarding);
     let c = h.ok(&["-i", "alice@example.org"], b"Subject: s\n\nx\n");
     assert_eq!(c.len(), 2);

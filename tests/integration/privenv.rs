@@ -5,7 +5,6 @@
 use std::ffi::OsStr;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -69,11 +68,13 @@ fn refuses_to_run_set_uid_or_set_gid() {
     }
     for (mode, what) in [(0o4755, "set-uid"), (0o2755, "set-gid")] {
         let copy = place.path().join(format!("sendmail-{mode:o}"));
-        std::fs::copy(assert_cmd::cargo::cargo_bin("pgpsendmail"), &copy).unwrap();
-        let c = std::ffi::CString::new(copy.to_str().unwrap()).unwrap();
-        // SAFETY: chown with a NUL-terminated path; 65534 is nobody/nogroup.
-        assert_eq!(unsafe { libc::chown(c.as_ptr(), 65534, 65534) }, 0);
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(mode)).unwrap();
+        // Owned by nobody (65534), so that the set-ID bit changes the ids.
+        install_executable(
+            &assert_cmd::cargo::cargo_bin("pgpsendmail"),
+            &copy,
+            &format!("{mode:o}"),
+            Some("65534:65534"),
+        );
         let mut cmd = Command::new(&copy);
         cmd.env("PGPSENDMAIL_CONFIG", &h.config)
             .env("STAND_IN_DIR", &h.capture)
