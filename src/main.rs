@@ -100,6 +100,10 @@ fn harden() {
             }
         }
     }
+    // No core file of a process holding plaintext, and abort() (the C library out of
+    // memory) ends with a line and exit 71 instead of SIGABRT.
+    oom::no_core_dumps();
+    oom::exit_on_abort();
     // Files we create (a fallback ciphertext file) are for us alone.
     // SAFETY: umask cannot fail.
     unsafe {

@@ -4,6 +4,10 @@
 //!
 //! Nothing in pgpsendmail or its dependencies recovers from a failed allocation
 //! (no `try_reserve`), so ending at the first one changes no behaviour but the ending.
+//!
+//! The C library's own allocations do not come here; when one fails where glibc can only
+//! abort(), [`exit_on_abort`] turns the SIGABRT into exit 71, and [`no_core_dumps`] makes
+//! sure no crash of any kind leaves a core file.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -75,5 +79,43 @@ fn out_of_memory(size: usize) -> ! {
     unsafe {
         libc::write(2, buf.as_ptr().cast(), n);
         libc::_exit(71);
+    }
+}
+
+/// Ends the process with a line and exit 71 when anything calls abort(), instead of dying
+/// by SIGABRT. The C library aborts when its own allocations fail where it cannot report
+/// it (glibc: "failed to register TLS destructor: out of memory" when a thread starts with
+/// no memory left), and the Rust runtime aborts on a few fatal errors. Either way a caller
+/// would otherwise see a signal, not a sysexits status. The reason, if the aborting code
+/// gave one, is already on stderr above our line. Exit 71 (EX_OSERR): a system failure,
+/// and callers treat it as a failed submission.
+pub fn exit_on_abort() {
+    extern "C" fn on_abort(_: libc::c_int) {
+        let m: &[u8] = b"pgpsendmail: stopped by abort() (memory exhausted or a fatal \
+runtime error; the reason, if one was given, is above)\n";
+        // SAFETY: write(2) and _exit(2) are async-signal-safe; `m` is a static buffer.
+        unsafe {
+            libc::write(2, m.as_ptr().cast(), m.len());
+            libc::_exit(71);
+        }
+    }
+    // SAFETY: a zeroed sigaction is a valid value; the handler only calls async-signal-safe
+    // functions and never returns.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_abort as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGABRT, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Marks the process not dumpable: no core file of a process holding plaintext, whatever
+/// the caller's RLIMIT_CORE, and other processes of the same user cannot ptrace it or read
+/// its memory through /proc. The flag is per process and reset by execve(2), so the real
+/// sendmail is not affected.
+pub fn no_core_dumps() {
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
 }
