@@ -8,6 +8,7 @@
 //!            was inherited (pgpsendmail must pass on only 0-2)
 //!   N.env    its whole environment, each `NAME=VALUE` followed by a NUL byte
 //!   N.fds    what descriptors 0, 1 and 2 are, one `K TARGET` line each (readlink)
+//!   N.nofile its RLIMIT_NOFILE, "SOFT HARD"
 //! and exits with `$STAND_IN_EXIT` (default 0).
 //!
 //! Faults, for the tests of tests/integration/faults.rs (with `$STAND_IN_ONLY=N` they apply
@@ -76,8 +77,16 @@ fn main() {
             format!("{k} {t}\n")
         })
         .collect();
+    let mut nofile = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills the struct we own.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut nofile) };
+    let nofile = format!("{} {}\n", nofile.rlim_cur, nofile.rlim_max);
     if let Err(e) = std::fs::write(dir.join(format!("{n}.env")), env)
         .and_then(|_| std::fs::write(dir.join(format!("{n}.fds")), fds))
+        .and_then(|_| std::fs::write(dir.join(format!("{n}.nofile")), nofile))
     {
         eprintln!("stand-in sendmail: {}: {e}", dir.display());
         std::process::exit(74);

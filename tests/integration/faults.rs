@@ -749,6 +749,47 @@ fn rlimit_nofile_low_is_a_clean_error_or_a_clean_result() {
 }
 
 #[test]
+fn hidden_copies_beyond_the_callers_open_file_soft_limit() {
+    // Every hidden recipient's copy is an open memfd until it is handed on, and every copy
+    // is built before the first is. With the caller's soft limit at 64 (hard 4096), 150
+    // hidden recipients need more: pgpsendmail raises its soft limit to the hard one, and
+    // each real sendmail gets the caller's 64 back.
+    let fpr = fingerprint("gateway");
+    let mut h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!("[recipients]\n\"@example.com\" = {{ key = \"{fpr}\" }}\n"),
+    );
+    let tmp = h.dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    h.env.push(("TMPDIR".into(), tmp.display().to_string()));
+    let hidden: Vec<String> = (0..150).map(|i| format!("h{i}@example.com")).collect();
+    let mut args = vec!["-i", "alice@example.org"];
+    args.extend(hidden.iter().map(String::as_str));
+    let out = run_limited_soft(
+        &h,
+        libc::RLIMIT_NOFILE,
+        64,
+        4096,
+        &args,
+        &msg("alice@example.org"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let c = h.captures();
+    assert_eq!(c.len(), 151);
+    for (n, copy) in c.iter().enumerate() {
+        let limits = std::fs::read_to_string(h.capture.join(format!("{}.nofile", n + 1))).unwrap();
+        assert_eq!(limits, "64 4096\n", "copy {}", n + 1);
+        let key = if copy.rcpts() == ["alice@example.org"] {
+            "alice"
+        } else {
+            "gateway"
+        };
+        complete(copy, key);
+    }
+    no_leak(&h, &out.stderr, &[]);
+}
+
+#[test]
 fn rlimit_as_low_is_a_clean_error_or_a_clean_result() {
     // Address space from 10 to 24 MiB (1 MiB steps) and 1 GiB, for a 1 MiB message to two
     // copies: every copy goes out complete, or nothing does and the status says why. Out of

@@ -471,6 +471,18 @@ pub fn run_limited(
     args: &[&str],
     msg: &[u8],
 ) -> std::process::Output {
+    run_limited_soft(h, resource, limit, limit, args, msg)
+}
+
+/// [`run_limited`] with a soft limit below the hard one.
+pub fn run_limited_soft(
+    h: &H,
+    resource: libc::__rlimit_resource_t,
+    soft: u64,
+    hard: u64,
+    args: &[&str],
+    msg: &[u8],
+) -> std::process::Output {
     use std::io::Write;
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
@@ -486,8 +498,8 @@ pub fn run_limited(
         cmd.pre_exec(move || {
             libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
             let r = libc::rlimit {
-                rlim_cur: limit,
-                rlim_max: limit,
+                rlim_cur: soft,
+                rlim_max: hard,
             };
             if libc::setrlimit(resource, &r) != 0 {
                 return Err(std::io::Error::last_os_error());
