@@ -12,17 +12,38 @@ use pgpsendmail::error::Result;
 
 struct Drain(u64);
 
+/// Counts what is written to it.
+struct Count(u64);
+
+impl std::io::Write for Count {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0 += b.len() as u64;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl Deliverer for Drain {
     fn deliver(&mut self, _program: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
         for (_, copy) in copies {
-            if let CopyBody::File(mut f) = copy.body {
-                let mut buf = vec![0u8; 1 << 16];
-                loop {
-                    match f.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => self.0 += n as u64,
+            match copy.body {
+                CopyBody::File(mut f) => {
+                    let mut buf = vec![0u8; 1 << 16];
+                    loop {
+                        match f.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => self.0 += n as u64,
+                        }
                     }
                 }
+                CopyBody::Parts(parts) => {
+                    let mut count = Count(0);
+                    let _ = parts.write_to(&mut count);
+                    self.0 += count.0;
+                }
+                CopyBody::Pipe(_) => {}
             }
         }
         Ok(0)

@@ -1,15 +1,15 @@
 //! ASCII armor for copies that share one encrypted body (the hidden-recipient copies).
 //!
-//! Owns: [`armor_shared`]. Copy i of a message is the armor of `PKESKs_i || SEIPD`, where
+//! Owns: [`armor_split`]. Copy i of a message is the armor of `PKESKs_i || SEIPD`, where
 //! only the PKESK packets differ between copies. Armor encodes 48 bytes per line, so once
 //! `len(PKESKs_i) + k` is a multiple of 48 the lines of `SEIPD[k..]` are the same in every
-//! copy with that `k`: they are encoded once per distinct `k` (usually one or two: PKESK
-//! lengths vary only with the key type and, for RSA, a leading zero byte) and written to
-//! all those copies, while each copy encodes only its own short head. Each copy's CRC-24
-//! is combined from the CRC of its head and the CRC of the shared tail (the "advance over
-//! n zero bytes" operator of zlib's `crc32_combine`).
-//! The result is byte for byte what [`crate::encrypt::ArmorWriter`] writes for the copy
-//! (the tests compare both).
+//! copy with that `k`: they are encoded and stored once per distinct `k` (usually one or
+//! two: PKESK lengths vary only with the key type and, for RSA, a leading zero byte), while
+//! each copy keeps only its own short head and foot; delivery sends head, shared tail and
+//! foot in turn ([`crate::deliver::Parts`]). Each copy's CRC-24 is combined from the CRC of
+//! its head and the CRC of the shared tail (the "advance over n zero bytes" operator of
+//! zlib's `crc32_combine`). The result is byte for byte what
+//! [`crate::encrypt::ArmorWriter`] writes for the copy (the tests compare both).
 //!
 //! Does not own: the encryption or the PKESKs ([`crate::encrypt`]), the MIME around the
 //! armor ([`crate::pgpmime`]). Input: ciphertext only. Errors: those of the reader and the
@@ -25,11 +25,10 @@ use crate::encrypt::{ArmorWriter, Crc24, b64_append};
 
 /// Input bytes per armor line (64 columns), as in [`ArmorWriter`].
 const LINE_IN: usize = 48;
-/// Input bytes encoded per pass over the copies of one alignment (64 KiB, as
-/// [`ArmorWriter`]'s writes): the encoded piece stays in the cache while it is written to
-/// every copy. Larger pieces save few system calls and cost address space, which the
-/// RLIMIT_AS test (tests/integration/faults.rs) shows is tight: 1 MiB pieces made glibc
-/// abort at 17 MiB there.
+/// Input bytes encoded per pass (64 KiB, as [`ArmorWriter`]'s writes). Larger pieces
+/// save few system calls and cost address space, which the RLIMIT_AS test
+/// (tests/integration/faults.rs) shows is tight: 1 MiB pieces made glibc abort at 17 MiB
+/// there.
 const TAIL_PIECE: usize = LINE_IN * 1365;
 
 const HEADER: &[u8] = b"-----BEGIN PGP MESSAGE-----\n\n";
@@ -111,17 +110,48 @@ fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Writes to `outs[i]` the armor of `heads[i] || shared` (`shared` read from its start),
-/// exactly as [`ArmorWriter`] would, encoding the common part of `shared` once per distinct
-/// `len(heads[i]) % 48` instead of once per copy. Memory: about 150 KiB, whatever the size.
-pub fn armor_shared<S, W>(shared: &mut S, heads: &[Vec<u8>], outs: &mut [W]) -> io::Result<()>
+/// One copy's armor as [`armor_split`] makes it: `head`, then the lines of the shared
+/// tail `class` (none when `class` is `None`: a body too short to share), then `foot`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    /// The armor header line and the copy's own lines (its PKESKs and the first bytes of
+    /// the shared body, up to the end of a line).
+    pub head: Vec<u8>,
+    /// Index of the shared tail this copy continues with.
+    pub class: Option<usize>,
+    /// The CRC-24 line and the armor footer.
+    pub foot: Vec<u8>,
+}
+
+impl Split {
+    /// The whole armor, with `tails` as [`armor_split`] wrote them (for tests and for
+    /// writers without a faster path).
+    pub fn assemble(&self, tails: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = self.head.clone();
+        if let Some(c) = self.class {
+            out.extend_from_slice(&tails[c]);
+        }
+        out.extend_from_slice(&self.foot);
+        out
+    }
+}
+
+/// The armor of `heads[i] || shared` for every i (`shared` read from its start), split so
+/// that the common part is encoded and stored once per distinct `len(heads[i]) % 48`
+/// instead of once per copy: each copy's own head and foot are returned in memory (a few
+/// hundred bytes each), and the shared lines go to tails made by `new_tail`, which are
+/// returned in class order. Head, tail and foot together are byte for byte what
+/// [`ArmorWriter`] writes for the copy. Memory: about 150 KiB besides the heads and feet.
+pub fn armor_split<S, T, F>(
+    shared: &mut S,
+    heads: &[Vec<u8>],
+    mut new_tail: F,
+) -> io::Result<(Vec<Split>, Vec<T>)>
 where
     S: Read + Seek,
-    W: Write,
+    T: Write,
+    F: FnMut() -> io::Result<T>,
 {
-    if heads.len() != outs.len() {
-        return Err(io::Error::other("armor_shared: heads and outputs differ"));
-    }
     let len = shared.seek(SeekFrom::End(0))?;
     // Copies by the number k of shared bytes that complete their head's last line.
     let mut by_k: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -130,6 +160,8 @@ where
             .or_default()
             .push(i);
     }
+    let mut splits: Vec<Option<Split>> = vec![None; heads.len()];
+    let mut tails = Vec::new();
     let mut piece = vec![0u8; TAIL_PIECE];
     let mut text = Vec::with_capacity(TAIL_PIECE / LINE_IN * 65 + 70);
     for (k, members) in by_k {
@@ -139,30 +171,34 @@ where
             let mut all = Vec::with_capacity(k);
             shared.read_to_end(&mut all)?;
             for i in members {
-                let mut a = ArmorWriter::new(&mut outs[i])?;
+                let mut a = ArmorWriter::new(Vec::new())?;
                 a.write_all(&heads[i])?;
                 a.write_all(&all)?;
-                a.finish()?;
+                splits[i] = Some(Split {
+                    head: a.finish()?,
+                    class: None,
+                    foot: Vec::new(),
+                });
             }
             continue;
         }
         let mut lead = vec![0u8; k];
         shared.read_exact(&mut lead)?;
         // Each copy's own lines: its PKESKs and the first k shared bytes.
-        let mut head_crcs = Vec::with_capacity(members.len());
+        let mut own = Vec::with_capacity(members.len());
         for &i in &members {
             let mut head = Vec::with_capacity(heads[i].len() + k);
             head.extend_from_slice(&heads[i]);
             head.extend_from_slice(&lead);
             let mut crc = Crc24::default();
             crc.update(&head);
-            head_crcs.push(crc.value());
-            text.clear();
-            text.extend_from_slice(HEADER);
-            lines(&head, &mut text);
-            outs[i].write_all(&text)?;
+            let mut lines_of = Vec::with_capacity(HEADER.len() + head.len() / LINE_IN * 65);
+            lines_of.extend_from_slice(HEADER);
+            lines(&head, &mut lines_of);
+            own.push((crc.value(), lines_of));
         }
-        // The shared lines, encoded once, written to every copy of this k.
+        // The shared lines, encoded once, written once for every copy of this k.
+        let mut tail = new_tail()?;
         let mut tail_crc = Crc24::default();
         loop {
             let n = fill(shared, &mut piece)?;
@@ -179,24 +215,28 @@ where
                 text.extend_from_slice(STANDARD.encode(&data[whole..]).as_bytes());
                 text.push(b'\n');
             }
-            for &i in &members {
-                outs[i].write_all(&text)?;
-            }
+            tail.write_all(&text)?;
             if n < piece.len() {
                 break;
             }
         }
-        for (&i, head_crc) in members.iter().zip(head_crcs) {
+        let class = tails.len();
+        tails.push(tail);
+        for (&i, (head_crc, head)) in members.iter().zip(own) {
             let crc = crc24_combine(head_crc, tail_crc.value(), len - k as u64);
-            text.clear();
-            text.push(b'=');
+            let mut foot = Vec::with_capacity(6 + FOOTER.len());
+            foot.push(b'=');
             let sum = STANDARD.encode([(crc >> 16) as u8, (crc >> 8) as u8, crc as u8]);
-            text.extend_from_slice(sum.as_bytes());
-            text.extend_from_slice(FOOTER);
-            outs[i].write_all(&text)?;
+            foot.extend_from_slice(sum.as_bytes());
+            foot.extend_from_slice(FOOTER);
+            splits[i] = Some(Split {
+                head,
+                class: Some(class),
+                foot,
+            });
         }
     }
-    Ok(())
+    Ok((splits.into_iter().flatten().collect(), tails))
 }
 
 #[cfg(test)]
@@ -218,9 +258,10 @@ mod tests {
     }
 
     fn shared_path(shared: &[u8], heads: &[Vec<u8>]) -> Vec<Vec<u8>> {
-        let mut outs = vec![Vec::new(); heads.len()];
-        armor_shared(&mut Cursor::new(shared), heads, &mut outs).unwrap();
-        outs
+        let (splits, tails) =
+            armor_split(&mut Cursor::new(shared), heads, || Ok(Vec::new())).unwrap();
+        assert_eq!(splits.len(), heads.len());
+        splits.iter().map(|s| s.assemble(&tails)).collect()
     }
 
     /// A small deterministic generator (xorshift), so that failures repeat.

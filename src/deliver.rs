@@ -237,6 +237,103 @@ pub enum CopyBody {
     File(File),
     /// Written into a pipe by the closure (plaintext never goes into a file).
     Pipe(PipeWriter),
+    /// A hidden recipient's copy: its own bytes around a part it shares with other copies.
+    Parts(Parts),
+}
+
+/// A copy made of its own head and foot (in memory, a few KiB) around an armored body that
+/// is stored once for every copy with the same armor line alignment
+/// ([`crate::armor::armor_split`]): fifty hidden recipients of a 10 MiB message keep one
+/// 14 MiB file, not fifty.
+pub struct Parts {
+    /// The outer header section, the MIME parts before the armor and the copy's own armor
+    /// lines.
+    pub head: Vec<u8>,
+    /// The shared armor lines: a complete file and its length.
+    pub tail: Option<(Arc<File>, u64)>,
+    /// The copy's CRC-24 line, the armor footer and the rest of the MIME structure.
+    pub foot: Vec<u8>,
+}
+
+impl Parts {
+    /// Writes the whole copy to `w`, reading the shared part with pread(2).
+    pub fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        w.write_all(&self.head)?;
+        if let Some((f, len)) = &self.tail {
+            copy_range(f, 0, *len, w)?;
+        }
+        w.write_all(&self.foot)
+    }
+
+    /// Writes the whole copy into a pipe. The shared part is spliced from its file: page
+    /// references move into the pipe, the bytes are not copied through this process. Where
+    /// the file cannot be spliced, it is copied as [`Parts::write_to`] does.
+    fn write_to_pipe<P: Write + std::os::fd::AsRawFd>(&self, pipe: &mut P) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        pipe.write_all(&self.head)?;
+        if let Some((f, len)) = &self.tail {
+            // A larger pipe: fewer switches between this process and the reader. Best
+            // effort (the system's pipe-max-size may be lower).
+            // SAFETY: F_SETPIPE_SZ on our own pipe descriptor.
+            unsafe {
+                libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+            }
+            let mut off: libc::loff_t = 0;
+            while (off as u64) < *len {
+                let want = (*len - off as u64).min(1 << 30) as usize;
+                // SAFETY: splice between two descriptors we own; `off` is ours, so the
+                // file's shared offset is not used.
+                let n = unsafe {
+                    libc::splice(
+                        f.as_raw_fd(),
+                        &mut off,
+                        pipe.as_raw_fd(),
+                        std::ptr::null_mut(),
+                        want,
+                        libc::SPLICE_F_MORE,
+                    )
+                };
+                if n > 0 {
+                    continue;
+                }
+                if n == 0 {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the shared ciphertext file ended early",
+                    ));
+                }
+                let e = std::io::Error::last_os_error();
+                match e.raw_os_error() {
+                    Some(libc::EINTR) => {}
+                    Some(libc::EINVAL | libc::ENOSYS) => {
+                        copy_range(f, off as u64, *len, pipe)?;
+                        break;
+                    }
+                    _ => return Err(e),
+                }
+            }
+        }
+        pipe.write_all(&self.foot)
+    }
+}
+
+/// Copies bytes `off..end` of `f` to `w` with pread(2) (the file's offset is not moved).
+fn copy_range(f: &File, mut off: u64, end: u64, w: &mut dyn Write) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 64 << 10];
+    while off < end {
+        let want = usize::try_from(end - off).map_or(buf.len(), |n| n.min(buf.len()));
+        let n = f.read_at(&mut buf[..want], off)?;
+        if n == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the shared ciphertext file ended early",
+            ));
+        }
+        w.write_all(&buf[..n])?;
+        off += n as u64;
+    }
+    Ok(())
 }
 
 /// How the copies are handed on; tests replace it to record in-process.
@@ -384,16 +481,26 @@ fn wait_limit() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// Runs one copy: spawns `cmd` with `stdin`, lets `feed` write into the pipe when there is
-/// one, and waits at most `limit` for it to end. A run still going then is killed (SIGKILL)
-/// and is an error: the copy is not known to be queued. Returns the exit code (`None`:
-/// killed by a signal).
+/// What [`run_bounded`] writes into the pipe to the real sendmail.
+enum Feed {
+    Writer(PipeWriter),
+    Parts(Parts),
+}
+
+/// Runs one copy: spawns `cmd` with the copy as its standard input (the file itself, or a
+/// pipe written here), and waits at most `limit` for it to end. A run still going then is
+/// killed (SIGKILL) and is an error: the copy is not known to be queued. Returns the exit
+/// code (`None`: killed by a signal).
 fn run_bounded(
     mut cmd: Command,
-    stdin: Stdio,
-    feed: Option<PipeWriter>,
+    body: CopyBody,
     limit: Duration,
 ) -> std::io::Result<(Option<i32>, ())> {
+    let (stdin, feed) = match body {
+        CopyBody::File(f) => (Stdio::from(f), None),
+        CopyBody::Pipe(write) => (Stdio::piped(), Some(Feed::Writer(write))),
+        CopyBody::Parts(parts) => (Stdio::piped(), Some(Feed::Parts(parts))),
+    };
     let mut child = cmd.stdin(stdin).spawn()?;
     let pid = child.id() as libc::pid_t;
     // The watchdog kills only a child not yet reaped (its pid cannot have been reused):
@@ -429,9 +536,12 @@ fn run_bounded(
             return Err(e);
         }
     };
-    let wrote = feed.map(|write| {
+    let wrote = feed.map(|body| {
         let mut pipe = child.stdin.take().expect("piped");
-        let r = write(&mut pipe);
+        let r = match body {
+            Feed::Writer(write) => write(&mut pipe),
+            Feed::Parts(parts) => parts.write_to_pipe(&mut pipe),
+        };
         drop(pipe);
         r
     });
@@ -513,10 +623,7 @@ impl Deliverer for Exec {
         for (args, copy) in copies {
             let mut cmd = command(program, &args);
             cmd.stdout(child_stdout(self.smtp));
-            let status = match copy.body {
-                CopyBody::File(f) => run_bounded(cmd, Stdio::from(f), None, limit),
-                CopyBody::Pipe(write) => run_bounded(cmd, Stdio::piped(), Some(write), limit),
-            };
+            let status = run_bounded(cmd, copy.body, limit);
             match status {
                 Ok((Some(0), _)) => sent += 1,
                 Ok((Some(code), _)) => failed.push((who(&copy.recipients), code)),
@@ -557,5 +664,102 @@ impl Deliverer for Exec {
         } else {
             first
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+
+    fn parts(tail: &[u8]) -> (Parts, Vec<u8>) {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(tail).unwrap();
+        let p = Parts {
+            head: b"HEAD\n".to_vec(),
+            tail: Some((Arc::new(f), tail.len() as u64)),
+            foot: b"FOOT\n".to_vec(),
+        };
+        let mut whole = b"HEAD\n".to_vec();
+        whole.extend_from_slice(tail);
+        whole.extend_from_slice(b"FOOT\n");
+        (p, whole)
+    }
+
+    /// A pipe: (read end, write end).
+    fn pipe() -> (File, File) {
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills two descriptors, each owned by one File from here on.
+        unsafe {
+            assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
+            (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1]))
+        }
+    }
+
+    #[test]
+    fn parts_written_or_spliced_are_head_tail_foot() {
+        // 3 MiB: more than a pipe holds, so the splice loop waits for the reader many times.
+        let tail: Vec<u8> = (0..3u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
+        let (p, whole) = parts(&tail);
+        let mut out = Vec::new();
+        p.write_to(&mut out).unwrap();
+        assert!(out == whole, "write_to");
+        // Twice through a pipe: copies share the file, whose own offset is never used.
+        for round in 0..2 {
+            let (mut r, mut w) = pipe();
+            let reader = std::thread::spawn(move || {
+                let mut v = Vec::new();
+                r.read_to_end(&mut v).unwrap();
+                v
+            });
+            p.write_to_pipe(&mut w).unwrap();
+            drop(w);
+            assert!(
+                reader.join().unwrap() == whole,
+                "write_to_pipe, round {round}"
+            );
+        }
+        let none = Parts {
+            head: b"a".to_vec(),
+            tail: None,
+            foot: b"b".to_vec(),
+        };
+        let mut out = Vec::new();
+        none.write_to(&mut out).unwrap();
+        assert_eq!(out, b"ab");
+    }
+
+    #[test]
+    fn a_reader_gone_is_an_error_and_a_short_file_too() {
+        let (p, _) = parts(&vec![b'x'; 1 << 20]);
+        let (r, mut w) = pipe();
+        drop(r);
+        // SIGPIPE is ignored in Rust programs: EPIPE comes back as an error.
+        assert!(p.write_to_pipe(&mut w).is_err());
+        // A tail file shorter than its recorded length (cannot happen: the file is complete
+        // before the first copy goes) is an error, not a short copy passed as whole.
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"0123456789").unwrap();
+        let mut out = Vec::new();
+        copy_range(&f, 3, 8, &mut out).unwrap();
+        assert_eq!(out, b"34567");
+        let e = copy_range(&f, 5, 20, &mut Vec::new()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        let short = Parts {
+            head: Vec::new(),
+            tail: Some((Arc::new(f), 20)),
+            foot: Vec::new(),
+        };
+        let (mut r, mut w) = pipe();
+        let reader = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).unwrap();
+            v
+        });
+        let e = short.write_to_pipe(&mut w).unwrap_err();
+        drop(w);
+        assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert_eq!(reader.join().unwrap(), b"0123456789");
     }
 }

@@ -2,10 +2,12 @@
 //! compression, binary literal data with an empty name and date 0, ASCII armor with
 //! 64-column lines, a CRC-24 line and no armor headers.
 //!
-//! Owns: [`encrypt_copies`], which reads the payload once and writes one armored OpenPGP
-//! message per copy. All copies share one session key and one encrypted body; each copy
-//! carries only the PKESK packets of its own recipients (so a hidden recipient's key ID
-//! appears in no other copy). The payload streams: memory does not grow with its size.
+//! Owns: [`encrypt_copies`], which reads the payload once and makes one armored OpenPGP
+//! message per copy (the first written out whole, the others split around a shared armored
+//! body, see [`crate::armor`]). All copies share one session key and one encrypted body;
+//! each copy carries only the PKESK packets of its own recipients (so a hidden recipient's
+//! key ID appears in no other copy). The payload streams: memory does not grow with its
+//! size.
 //!
 //! Does not own: which keys or which copies (see [`crate::recipients`]), or the MIME around
 //! the armor (see [`crate::pgpmime`]).
@@ -290,26 +292,29 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Io(format!("{what}: {e}"))
 }
 
-/// Encrypts `payload` once per copy. `copies[i]` lists the keys of copy i. For each copy,
-/// `out(i)` gives the writer that receives the armored message (written after whatever the
-/// caller already wrote there). `spool` receives the shared encrypted body when there is
-/// more than one copy, and is read back for the others.
-pub fn encrypt_copies<R, W, S>(
+/// Encrypts `payload` once for all copies. `copies[i]` lists the keys of copy i; every
+/// copy gets the same session key and encrypted body, and only its own PKESK packets.
+/// The armor of copy 0 is written to `first` (after whatever the caller already wrote
+/// there). With more than one copy, `spool` receives the shared encrypted body and is read
+/// back for the others, whose armor is returned split ([`crate::armor::armor_split`]):
+/// element i-1 is copy i's, the shared lines going to tails made by `new_tail`.
+pub fn encrypt_copies<R, W, S, T, F>(
     payload: R,
     copies: &[&[EncryptionKey]],
     cipher: SymmetricKeyAlgorithm,
-    outs: &mut [W],
+    first: &mut W,
     spool: Option<&mut S>,
-) -> Result<()>
+    new_tail: F,
+) -> Result<(Vec<crate::armor::Split>, Vec<T>)>
 where
     R: Read,
     W: Write + Send,
     S: Read + Write + io::Seek + Send,
+    T: Write,
+    F: FnMut() -> io::Result<T>,
 {
-    if copies.is_empty() || copies.len() != outs.len() {
-        return Err(Error::Internal(
-            "encrypt_copies: copies and outputs differ".into(),
-        ));
+    if copies.is_empty() {
+        return Err(Error::Internal("encrypt_copies: no copies".into()));
     }
     if copies.len() > 1 && spool.is_none() {
         return Err(Error::Internal(
@@ -355,14 +360,12 @@ where
         pkesks.push(bytes);
     }
 
-    let (first, rest) = outs.split_at_mut(1);
     let mut spool = spool;
     // The encryptor (CFB and SHA-1) runs here; the armor (CRC-24, base64) and the writes
     // run on a second thread, fed through a bounded queue of buffers (memory stays flat).
     std::thread::scope(|scope| -> Result<()> {
         let (to_armor, queue) = mpsc::sync_channel::<Vec<u8>>(QUEUE);
         let (give_back, recycled) = mpsc::channel::<Vec<u8>>();
-        let first = &mut first[0];
         let pk = &pkesks[0];
         let spool_w = spool.as_deref_mut();
         let armorer = scope.spawn(move || -> io::Result<()> {
@@ -400,12 +403,13 @@ where
         enc
     })?;
 
-    if let Some(spool) = spool {
-        // The other copies: the shared body's armor is encoded once per line alignment.
-        crate::armor::armor_shared(spool, &pkesks[1..], rest)
-            .map_err(|e| io_err("writing the copies' ciphertext", e))?;
+    match spool {
+        // The other copies: the shared body's armor is encoded and kept once per line
+        // alignment.
+        Some(spool) if copies.len() > 1 => crate::armor::armor_split(spool, &pkesks[1..], new_tail)
+            .map_err(|e| io_err("writing the copies' ciphertext", e)),
+        _ => Ok((Vec::new(), Vec::new())),
     }
-    Ok(())
 }
 
 #[cfg(test)]

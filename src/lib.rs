@@ -442,34 +442,80 @@ pub fn send<R: Read>(
 
         let os = |e: io::Error| Error::Os(format!("cannot create a file for the ciphertext: {e}"));
         let wr = |e: io::Error| Error::Io(format!("writing the ciphertext: {e}"));
-        let mut files = Vec::with_capacity(groups.len());
-        for _ in &groups {
-            let mut f = spool::anon_file("pgpsendmail-copy", env.tmpdir.as_deref()).map_err(os)?;
-            f.write_all(&payload.outer_prefix).map_err(wr)?;
-            files.push(f);
-        }
+        // The first copy is a whole file (it may become the real sendmail's stdin by
+        // exec); the others are their own bytes around armor lines they share
+        // (deliver::Parts), one file per armor line alignment.
+        let mut first = spool::anon_file("pgpsendmail-copy", env.tmpdir.as_deref()).map_err(os)?;
+        first.write_all(&payload.outer_prefix).map_err(wr)?;
         let mut shared = if groups.len() > 1 {
             Some(spool::anon_file("pgpsendmail-shared", env.tmpdir.as_deref()).map_err(os)?)
         } else {
             None
         };
+        let tail_error: RefCell<Option<io::Error>> = RefCell::new(None);
+        let new_tail = || {
+            spool::anon_file("pgpsendmail-tail", env.tmpdir.as_deref()).inspect_err(|e| {
+                *tail_error.borrow_mut() = Some(io::Error::new(e.kind(), e.to_string()));
+            })
+        };
         let key_sets: Vec<&[EncryptionKey]> = groups.iter().map(|g| g.1.as_slice()).collect();
-        let res = encrypt::encrypt_copies(plain, &key_sets, cipher, &mut files, shared.as_mut());
+        let res = encrypt::encrypt_copies(
+            plain,
+            &key_sets,
+            cipher,
+            &mut first,
+            shared.as_mut(),
+            new_tail,
+        );
         if let Some(e) = read_error.borrow().clone() {
             return Err(Error::NoInput(format!(
                 "cannot read the message from standard input: {e}; nothing sent"
             )));
         }
-        res?;
+        if let Some(e) = tail_error.take() {
+            return Err(os(e));
+        }
+        let (splits, tails) = res?;
         drop(shared);
-        for ((rcpts, _), mut f) in groups.into_iter().zip(files) {
-            f.write_all(&payload.outer_suffix).map_err(wr)?;
-            spool::rewind(&mut f).map_err(wr)?;
+        let tails = tails
+            .into_iter()
+            .map(|f| {
+                let len = f.metadata()?.len();
+                Ok((std::sync::Arc::new(f), len))
+            })
+            .collect::<io::Result<Vec<_>>>()
+            .map_err(wr)?;
+        let mut groups = groups.into_iter();
+        let (rcpts, _) = groups
+            .next()
+            .ok_or_else(|| Error::Internal("no copy to encrypt".into()))?;
+        first.write_all(&payload.outer_suffix).map_err(wr)?;
+        spool::rewind(&mut first).map_err(wr)?;
+        copies.push((
+            deliver::downstream_args(inv, flavor, &rcpts)?,
+            Copy {
+                recipients: rcpts,
+                body: CopyBody::File(first),
+            },
+        ));
+        if splits.len() != groups.len() {
+            return Err(Error::Internal("a hidden copy's armor is missing".into()));
+        }
+        for ((rcpts, _), split) in groups.zip(splits) {
+            let mut head = Vec::with_capacity(payload.outer_prefix.len() + split.head.len());
+            head.extend_from_slice(&payload.outer_prefix);
+            head.extend_from_slice(&split.head);
+            let mut foot = split.foot;
+            foot.extend_from_slice(&payload.outer_suffix);
             copies.push((
                 deliver::downstream_args(inv, flavor, &rcpts)?,
                 Copy {
                     recipients: rcpts,
-                    body: CopyBody::File(f),
+                    body: CopyBody::Parts(deliver::Parts {
+                        head,
+                        tail: split.class.map(|c| tails[c].clone()),
+                        foot,
+                    }),
                 },
             ));
         }

@@ -25,7 +25,7 @@ impl Deliverer for Record {
                     let mut sink = Vec::new();
                     write(&mut sink).expect("writing into memory");
                 }
-                CopyBody::File(_) => {}
+                CopyBody::File(_) | CopyBody::Parts(_) => {}
             }
         }
         Ok(0)

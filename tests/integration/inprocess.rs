@@ -29,6 +29,7 @@ impl Deliverer for Recorder {
                     f.read_to_end(&mut bytes).unwrap();
                 }
                 CopyBody::Pipe(write) => write(&mut bytes).unwrap(),
+                CopyBody::Parts(parts) => parts.write_to(&mut bytes).unwrap(),
             }
             self.copies.push((args, bytes));
         }
