@@ -18,7 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -365,57 +365,6 @@ pub struct Exec {
     smtp: bool,
 }
 
-/// The caller's soft `RLIMIT_NOFILE` when [`raise_open_file_limit`] raised ours; `u64::MAX`
-/// while it is untouched.
-static CALLERS_NOFILE: AtomicU64 = AtomicU64::new(u64::MAX);
-
-/// Raises the soft limit on open files to the hard limit. Each hidden recipient's copy
-/// is an open memfd until it is delivered, and every copy is built before the first is
-/// handed on: with the common soft limit of 1,024, a message to a thousand hidden
-/// recipients would otherwise end in EMFILE. The real sendmail gets the caller's limit
-/// back. Called once at start-up, before any thread exists.
-pub fn raise_open_file_limit() {
-    let mut r = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit fill or read the struct we own.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 || r.rlim_cur >= r.rlim_max {
-            return;
-        }
-        let callers = r.rlim_cur;
-        r.rlim_cur = r.rlim_max;
-        if libc::setrlimit(libc::RLIMIT_NOFILE, &r) == 0 {
-            CALLERS_NOFILE.store(callers, Ordering::Relaxed);
-        }
-    }
-}
-
-/// Gives a command for the real sendmail the caller's soft `RLIMIT_NOFILE` back, when
-/// [`raise_open_file_limit`] changed it.
-fn callers_open_file_limit(c: &mut Command) {
-    let callers = CALLERS_NOFILE.load(Ordering::Relaxed);
-    if callers == u64::MAX {
-        return;
-    }
-    // SAFETY: between fork and exec only getrlimit and setrlimit, which are
-    // async-signal-safe; the hard limit is kept.
-    unsafe {
-        c.pre_exec(move || {
-            let mut r = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 {
-                r.rlim_cur = callers.min(r.rlim_max);
-                libc::setrlimit(libc::RLIMIT_NOFILE, &r);
-            }
-            Ok(())
-        });
-    }
-}
-
 /// Marks every descriptor above 2 close-on-exec, so the real sendmail inherits only 0-2.
 fn cloexec_above_stderr() {
     if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
@@ -439,7 +388,6 @@ fn cloexec_above_stderr() {
 fn command(program: &Path, args: &[OsString]) -> Command {
     let mut c = Command::new(program);
     c.arg0("sendmail").args(args);
-    callers_open_file_limit(&mut c);
     c
 }
 
@@ -591,9 +539,11 @@ impl Deliverer for Exec {
 
     fn pass(&mut self, program: &Path, argv0: &str, args: Vec<OsString>) -> Result<i32> {
         cloexec_above_stderr();
-        let mut c = Command::new(program);
-        callers_open_file_limit(&mut c);
-        let err = c.arg0(argv0).args(&args).stdin(Stdio::null()).exec();
+        let err = Command::new(program)
+            .arg0(argv0)
+            .args(&args)
+            .stdin(Stdio::null())
+            .exec();
         Err(Error::Unavailable(format!(
             "cannot run real sendmail {}: {err}",
             sanitize(&program.display().to_string())

@@ -104,8 +104,6 @@ fn harden() {
     // memory) ends with a line and exit 71 instead of SIGABRT.
     oom::no_core_dumps();
     oom::exit_on_abort();
-    // Room for a copy per hidden recipient; the real sendmail gets the caller's limit.
-    deliver::raise_open_file_limit();
     // Files we create (a fallback ciphertext file) are for us alone.
     // SAFETY: umask cannot fail.
     unsafe {

@@ -750,10 +750,10 @@ fn rlimit_nofile_low_is_a_clean_error_or_a_clean_result() {
 
 #[test]
 fn hidden_copies_beyond_the_callers_open_file_soft_limit() {
-    // Every hidden recipient's copy is an open memfd until it is handed on, and every copy
-    // is built before the first is. With the caller's soft limit at 64 (hard 4096), 150
-    // hidden recipients need more: pgpsendmail raises its soft limit to the hard one, and
-    // each real sendmail gets the caller's 64 back.
+    // Every copy is built before the first is handed on. Hidden recipients' copies share
+    // one file of armor lines and hold no open file each (they once did: about a thousand
+    // hidden recipients then ran out of descriptors), so 150 of them fit a soft limit of
+    // 64; each real sendmail inherits the caller's limits unchanged.
     let fpr = fingerprint("gateway");
     let mut h = H::with_keys(
         DEFAULT_KEYS,
