@@ -5,6 +5,7 @@
 #   large OURS_MIBS GPG_MIBS OURS_RSS_MIB GPG_RSS_MIB
 #   ceiling AES_CFB_MIBS SHA1_MIBS
 #   bcc OURS_ONE_MS OURS_51_MS GPG_ONE_MS GPG_51_MS
+#   lookup CERTS OURS_MS GPG_MS   (start-up + key lookup; in the table, not plotted)
 set terminal pngcairo size 1500,480 font ",10"
 set output outfile
 set multiplot layout 1,3 title "pgpsendmail vs gpg --encrypt --armor | sendmail (same run, same keys)"

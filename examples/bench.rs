@@ -107,6 +107,49 @@ impl Setup {
         }
     }
 
+    /// `pgpsendmail explain -i RCPT...`: start-up, configuration, reading the message and
+    /// looking up and checking the recipients' keys, without encrypting or sending.
+    fn lookup(&self, n: usize, msg: &Path, rcpts: &[String]) -> Run {
+        let t = Instant::now();
+        let child = Command::new(&self.pgpsendmail)
+            .env("PGPSENDMAIL_CONFIG", self.work.join(format!("{n}.toml")))
+            .args(["explain", "-i"])
+            .args(rcpts)
+            .stdin(input(msg))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("pgpsendmail runs");
+        let (status, ru) = wait4(child);
+        let wall = t.elapsed().as_secs_f64();
+        assert_eq!(status, 0, "pgpsendmail explain failed on {}", msg.display());
+        Run {
+            wall,
+            cpu: cpu_of(&ru),
+            rss_kib: ru.ru_maxrss,
+        }
+    }
+
+    /// `gpg --list-keys RCPT...`: gpg's start-up and key lookup, the same step on its side.
+    fn gpg_lookup(&self, n: usize, rcpts: &[String]) -> Run {
+        let t = Instant::now();
+        let child = Command::new("gpg")
+            .arg("--homedir")
+            .arg(gpg_home(n))
+            .args(["--no-autostart", "--batch", "--with-colons", "--list-keys"])
+            .args(rcpts)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("gpg runs");
+        let (status, ru) = wait4(child);
+        let wall = t.elapsed().as_secs_f64();
+        assert_eq!(status, 0, "gpg --list-keys failed");
+        Run {
+            wall,
+            cpu: cpu_of(&ru),
+            rss_kib: ru.ru_maxrss,
+        }
+    }
+
     /// `gpg ... -r RCPT... | sink`, as a shell would run it (both at once, joined by a pipe).
     fn gpg(&self, n: usize, msg: &Path, rcpts: &[String]) -> Run {
         let t = Instant::now();
@@ -546,6 +589,27 @@ fn main() {
             let _ = writeln!(
                 data,
                 "small {n} {:.4} {:.4} {mps_ours:.2} {mps_theirs:.2}",
+                ours.wall * 1e3,
+                theirs.wall * 1e3
+            );
+            let [ours, theirs] = paired(
+                runs,
+                || setup.lookup(n, &msg, &rc),
+                || setup.gpg_lookup(n, &rc),
+            );
+            row(
+                &mut table,
+                &case,
+                &format!(
+                    "start-up + key lookup, wall (median of {runs}): explain; gpg --list-keys"
+                ),
+                format!("{:.2} ms", ours.wall * 1e3),
+                format!("{:.2} ms", theirs.wall * 1e3),
+                theirs.wall / ours.wall,
+            );
+            let _ = writeln!(
+                data,
+                "lookup {n} {:.4} {:.4}",
                 ours.wall * 1e3,
                 theirs.wall * 1e3
             );
