@@ -246,23 +246,29 @@ pub enum CopyBody {
 /// ([`crate::armor::armor_split`]): fifty hidden recipients of a 10 MiB message keep one
 /// 14 MiB file, not fifty.
 pub struct Parts {
-    /// The outer header section, the MIME parts before the armor and the copy's own armor
-    /// lines.
+    /// What every copy starts with, shared: the outer header section and the MIME parts
+    /// before the armor (a long To list makes it large; it is kept once).
+    pub prefix: Arc<[u8]>,
+    /// The copy's own armor lines.
     pub head: Vec<u8>,
     /// The shared armor lines: a complete file and its length.
     pub tail: Option<(Arc<File>, u64)>,
-    /// The copy's CRC-24 line, the armor footer and the rest of the MIME structure.
+    /// The copy's CRC-24 line and the armor footer.
     pub foot: Vec<u8>,
+    /// What every copy ends with, shared: the rest of the MIME structure.
+    pub suffix: Arc<[u8]>,
 }
 
 impl Parts {
     /// Writes the whole copy to `w`, reading the shared part with pread(2).
     pub fn write_to(&self, w: &mut dyn Write) -> std::io::Result<()> {
+        w.write_all(&self.prefix)?;
         w.write_all(&self.head)?;
         if let Some((f, len)) = &self.tail {
             copy_range(f, 0, *len, w)?;
         }
-        w.write_all(&self.foot)
+        w.write_all(&self.foot)?;
+        w.write_all(&self.suffix)
     }
 
     /// Writes the whole copy into a pipe. The shared part is spliced from its file: page
@@ -270,6 +276,7 @@ impl Parts {
     /// the file cannot be spliced, it is copied as [`Parts::write_to`] does.
     fn write_to_pipe<P: Write + std::os::fd::AsRawFd>(&self, pipe: &mut P) -> std::io::Result<()> {
         use std::os::fd::AsRawFd;
+        pipe.write_all(&self.prefix)?;
         pipe.write_all(&self.head)?;
         if let Some((f, len)) = &self.tail {
             // A larger pipe: fewer switches between this process and the reader. Best
@@ -313,7 +320,8 @@ impl Parts {
                 }
             }
         }
-        pipe.write_all(&self.foot)
+        pipe.write_all(&self.foot)?;
+        pipe.write_all(&self.suffix)
     }
 }
 
@@ -627,13 +635,15 @@ mod tests {
         let mut f = tempfile::tempfile().unwrap();
         f.write_all(tail).unwrap();
         let p = Parts {
+            prefix: Arc::from(&b"PREFIX\n"[..]),
             head: b"HEAD\n".to_vec(),
             tail: Some((Arc::new(f), tail.len() as u64)),
             foot: b"FOOT\n".to_vec(),
+            suffix: Arc::from(&b"SUFFIX\n"[..]),
         };
-        let mut whole = b"HEAD\n".to_vec();
+        let mut whole = b"PREFIX\nHEAD\n".to_vec();
         whole.extend_from_slice(tail);
-        whole.extend_from_slice(b"FOOT\n");
+        whole.extend_from_slice(b"FOOT\nSUFFIX\n");
         (p, whole)
     }
 
@@ -671,13 +681,15 @@ mod tests {
             );
         }
         let none = Parts {
+            prefix: Arc::from(&b"p"[..]),
             head: b"a".to_vec(),
             tail: None,
             foot: b"b".to_vec(),
+            suffix: Arc::from(&b"s"[..]),
         };
         let mut out = Vec::new();
         none.write_to(&mut out).unwrap();
-        assert_eq!(out, b"ab");
+        assert_eq!(out, b"pabs");
     }
 
     #[test]
@@ -697,9 +709,11 @@ mod tests {
         let e = copy_range(&f, 5, 20, &mut Vec::new()).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
         let short = Parts {
+            prefix: Arc::from(&b""[..]),
             head: Vec::new(),
             tail: Some((Arc::new(f), 20)),
             foot: Vec::new(),
+            suffix: Arc::from(&b""[..]),
         };
         let (mut r, mut w) = pipe();
         let reader = std::thread::spawn(move || {

@@ -501,20 +501,19 @@ pub fn send<R: Read>(
         if splits.len() != groups.len() {
             return Err(Error::Internal("a hidden copy's armor is missing".into()));
         }
+        let prefix: std::sync::Arc<[u8]> = payload.outer_prefix.as_slice().into();
+        let suffix: std::sync::Arc<[u8]> = payload.outer_suffix.as_slice().into();
         for ((rcpts, _), split) in groups.zip(splits) {
-            let mut head = Vec::with_capacity(payload.outer_prefix.len() + split.head.len());
-            head.extend_from_slice(&payload.outer_prefix);
-            head.extend_from_slice(&split.head);
-            let mut foot = split.foot;
-            foot.extend_from_slice(&payload.outer_suffix);
             copies.push((
                 deliver::downstream_args(inv, flavor, &rcpts)?,
                 Copy {
                     recipients: rcpts,
                     body: CopyBody::Parts(deliver::Parts {
-                        head,
+                        prefix: prefix.clone(),
+                        head: split.head,
                         tail: split.class.map(|c| tails[c].clone()),
-                        foot,
+                        foot: split.foot,
+                        suffix: suffix.clone(),
                     }),
                 },
             ));

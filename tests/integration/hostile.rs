@@ -68,6 +68,46 @@ fn many_header_lines_and_a_to_with_10000_addresses() {
 }
 
 #[test]
+fn a_long_to_list_and_many_hidden_recipients_in_bounded_memory() {
+    // 20,000 visible addresses (a 480 KB To field, in every copy's outer header) and 300
+    // hidden ones: every hidden copy starts with that header, which is kept once, not once
+    // per copy (300 x 480 KB would be 140 MiB). All go to one domain key.
+    let fpr = fingerprint("gateway");
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!("[recipients]\n\"@example.com\" = {{ key = \"{fpr}\" }}\n"),
+    );
+    let mut msg = b"From: me@example.org\nTo: v0@example.com".to_vec();
+    for i in 1..20_000 {
+        msg.extend_from_slice(format!(",\n v{i}@example.com").as_bytes());
+    }
+    msg.extend_from_slice(b"\nBcc: h0@example.com");
+    for i in 1..300 {
+        msg.extend_from_slice(format!(", h{i}@example.com").as_bytes());
+    }
+    msg.extend_from_slice(b"\nSubject: Okapi-Secret\n\nOkapi-Secret body\n");
+    let run = measured(&h, &["-i", "-t"], msg);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    eprintln!("peak RSS {} KiB", run.max_rss_kib);
+    assert!(
+        run.max_rss_kib < MAX_RSS_KIB,
+        "peak RSS {} KiB over {MAX_RSS_KIB} KiB",
+        run.max_rss_kib
+    );
+    let c = h.captures();
+    assert_eq!(c.len(), 301);
+    assert_eq!(c[0].rcpts().len(), 20_000);
+    for copy in &c[1..] {
+        assert_eq!(copy.rcpts().len(), 1);
+        assert!(contains(&copy.stdin, b"v19999@example.com"));
+    }
+    assert!(contains(
+        &c[300].open("gateway").payload,
+        b"Okapi-Secret body"
+    ));
+}
+
+#[test]
 fn header_only_message_and_empty_message() {
     let h = H::new();
     let c = h.ok(
