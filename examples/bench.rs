@@ -79,6 +79,21 @@ fn input(path: &Path) -> Stdio {
     Stdio::from(File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
 }
 
+/// Runs `c` (stdout discarded) to its end; its wall time, CPU time and peak memory.
+/// Panics, naming `what`, unless it exits 0.
+fn timed(mut c: Command, what: &str) -> Run {
+    let t = Instant::now();
+    let child = c.stdout(Stdio::null()).spawn().expect("the command runs");
+    let (status, ru) = wait4(child);
+    let wall = t.elapsed().as_secs_f64();
+    assert_eq!(status, 0, "{what} failed");
+    Run {
+        wall,
+        cpu: cpu_of(&ru),
+        rss_kib: ru.ru_maxrss,
+    }
+}
+
 struct Setup {
     sink: PathBuf,
     pgpsendmail: PathBuf,
@@ -88,66 +103,33 @@ struct Setup {
 impl Setup {
     /// `pgpsendmail -i RCPT...` with the configuration of keyring size `n`.
     fn pgpsendmail(&self, n: usize, msg: &Path, rcpts: &[String]) -> Run {
-        let t = Instant::now();
-        let child = Command::new(&self.pgpsendmail)
-            .env("PGPSENDMAIL_CONFIG", self.work.join(format!("{n}.toml")))
-            .arg("-i")
-            .args(rcpts)
-            .stdin(input(msg))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("pgpsendmail runs");
-        let (status, ru) = wait4(child);
-        let wall = t.elapsed().as_secs_f64();
-        assert_eq!(status, 0, "pgpsendmail failed on {}", msg.display());
-        Run {
-            wall,
-            cpu: cpu_of(&ru),
-            rss_kib: ru.ru_maxrss,
-        }
+        self.ours(n, &["-i"], msg, rcpts)
     }
 
     /// `pgpsendmail explain -i RCPT...`: start-up, configuration, reading the message and
     /// looking up and checking the recipients' keys, without encrypting or sending.
     fn lookup(&self, n: usize, msg: &Path, rcpts: &[String]) -> Run {
-        let t = Instant::now();
-        let child = Command::new(&self.pgpsendmail)
-            .env("PGPSENDMAIL_CONFIG", self.work.join(format!("{n}.toml")))
-            .args(["explain", "-i"])
+        self.ours(n, &["explain", "-i"], msg, rcpts)
+    }
+
+    /// pgpsendmail with `args` and the recipients, the message on stdin.
+    fn ours(&self, n: usize, args: &[&str], msg: &Path, rcpts: &[String]) -> Run {
+        let mut c = Command::new(&self.pgpsendmail);
+        c.env("PGPSENDMAIL_CONFIG", self.work.join(format!("{n}.toml")))
+            .args(args)
             .args(rcpts)
-            .stdin(input(msg))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("pgpsendmail runs");
-        let (status, ru) = wait4(child);
-        let wall = t.elapsed().as_secs_f64();
-        assert_eq!(status, 0, "pgpsendmail explain failed on {}", msg.display());
-        Run {
-            wall,
-            cpu: cpu_of(&ru),
-            rss_kib: ru.ru_maxrss,
-        }
+            .stdin(input(msg));
+        timed(c, &format!("pgpsendmail {args:?} on {}", msg.display()))
     }
 
     /// `gpg --list-keys RCPT...`: gpg's start-up and key lookup, the same step on its side.
     fn gpg_lookup(&self, n: usize, rcpts: &[String]) -> Run {
-        let t = Instant::now();
-        let child = Command::new("gpg")
-            .arg("--homedir")
+        let mut c = Command::new("gpg");
+        c.arg("--homedir")
             .arg(gpg_home(n))
             .args(["--no-autostart", "--batch", "--with-colons", "--list-keys"])
-            .args(rcpts)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("gpg runs");
-        let (status, ru) = wait4(child);
-        let wall = t.elapsed().as_secs_f64();
-        assert_eq!(status, 0, "gpg --list-keys failed");
-        Run {
-            wall,
-            cpu: cpu_of(&ru),
-            rss_kib: ru.ru_maxrss,
-        }
+            .args(rcpts);
+        timed(c, "gpg --list-keys")
     }
 
     /// `gpg ... -r RCPT... | sink`, as a shell would run it (both at once, joined by a pipe).

@@ -487,23 +487,29 @@ fn stdin_cut_mid_header_or_mid_body_sends_what_was_read_encrypted() {
     }
 }
 
+/// Runs `pgpsendmail -i alice` on all but the last 8 bytes of [`msg`], sends it `sig` once
+/// it has read them (its stdin still open), and waits for its end.
+fn signalled_mid_message(h: &H, sig: i32) -> Output {
+    let mut p = spawn(h, &["-i", "alice@example.org"]);
+    let mut stdin = p.stdin.take().unwrap();
+    let full = msg("alice@example.org");
+    stdin.write_all(&full[..full.len() - 8]).unwrap();
+    wait_drained(&stdin);
+    // SAFETY: kill() on our own child.
+    unsafe {
+        libc::kill(p.id() as i32, sig);
+    }
+    let out = wait_bounded(p, "signalled");
+    drop(stdin);
+    out
+}
+
 #[test]
 fn sigint_or_sigterm_while_reading_hands_nothing_on() {
     // Nodemailer aborts a submission by killing sendmail: half a message must not go out.
     for sig in [libc::SIGINT, libc::SIGTERM] {
         let h = fresh();
-        let mut p = spawn(&h, &["-i", "alice@example.org"]);
-        let mut stdin = p.stdin.take().unwrap();
-        let full = msg("alice@example.org");
-        stdin.write_all(&full[..full.len() - 8]).unwrap();
-        // Once it has read what was written, the signal; stdin stays open.
-        wait_drained(&stdin);
-        // SAFETY: kill() on our own child.
-        unsafe {
-            libc::kill(p.id() as i32, sig);
-        }
-        let out = wait_bounded(p, "signal");
-        drop(stdin);
+        let out = signalled_mid_message(&h, sig);
         assert_eq!(out.status.signal(), Some(sig), "{}", stderr(&out));
         assert!(h.captures().is_empty(), "something was handed on");
         no_leak(&h, &out.stderr, &[]);
@@ -857,17 +863,7 @@ fn abort_is_a_line_and_71_never_sigabrt() {
     // thread starting with no memory left; seen under RLIMIT_AS). Sent from outside here,
     // mid-message: the same handler, so the same ending. Nothing is handed on.
     let h = fresh();
-    let mut p = spawn(&h, &["-i", "alice@example.org"]);
-    let mut stdin = p.stdin.take().unwrap();
-    let full = msg("alice@example.org");
-    stdin.write_all(&full[..full.len() - 8]).unwrap();
-    wait_drained(&stdin);
-    // SAFETY: kill() on our own child.
-    unsafe {
-        libc::kill(p.id() as i32, libc::SIGABRT);
-    }
-    let out = wait_bounded(p, "abort");
-    drop(stdin);
+    let out = signalled_mid_message(&h, libc::SIGABRT);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(71), "{:?} {err}", out.status);
     one_line(&err);
