@@ -20,6 +20,7 @@ use crate::config::{Config, Flavor};
 use crate::deliver;
 use crate::diag::sanitize;
 use crate::error::{Error, ExitCode};
+use crate::gather;
 use crate::keys::{self, Cert, EncryptionKey, Keyring, Unusable, format_date};
 use crate::message::Input;
 use crate::pgpmime::{self, Child, Payload};
@@ -115,6 +116,16 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             }
             _ => {}
         }
+        if c.usable.is_ok() {
+            for n in &c.notes {
+                writeln!(
+                    out,
+                    "note: certificate {} ({src}) is used, but not its {}",
+                    c.fingerprint,
+                    sanitize(n)
+                )?;
+            }
+        }
     }
     // Several usable certificates for one address: all are used (keys.md); say so.
     let mut by_addr: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -183,6 +194,8 @@ pub struct CertView {
     /// YYYY-MM-DD when it stops being usable.
     pub expires: Option<String>,
     pub encryption_keys: Vec<String>,
+    /// Keys the key policy passed over, with the reason ("subkey FPR: unsupported (...)").
+    pub passed_over: Vec<String>,
 }
 
 impl CertView {
@@ -199,6 +212,7 @@ impl CertView {
                 .as_ref()
                 .map(|k| k.iter().map(EncryptionKey::fingerprint).collect())
                 .unwrap_or_default(),
+            passed_over: c.notes.iter().map(|n| sanitize(n)).collect(),
         }
     }
 }
@@ -435,6 +449,9 @@ fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
             for k in &c.encryption_keys {
                 writeln!(out, "    encryption key {k}")?;
             }
+            for n in &c.passed_over {
+                writeln!(out, "    passed over: {n}")?;
+            }
         }
         match r.decision {
             "refuse" => writeln!(
@@ -508,6 +525,9 @@ pub fn keys_list(
             writeln!(out, "{} {state}", c.fingerprint)?;
             writeln!(out, "  addresses: {}", c.addresses.join(", "))?;
             writeln!(out, "  source: {}", sanitize(&c.source))?;
+            for n in &c.passed_over {
+                writeln!(out, "  passed over: {n}")?;
+            }
         }
         for p in &kr.problems {
             writeln!(out, "warning: keyring {p}")?;
@@ -534,7 +554,8 @@ fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 /// `pgpsendmail keys import FILE...`: validates the certificates in each file and writes
 /// each to the key directory (the first directory in `keyring` that is not a GnuPG home)
 /// as `FINGERPRINT.asc`, merging new user IDs, subkeys and signatures (revocations above
-/// all) into a certificate already there. Exit 0, or 1 when something was refused.
+/// all) into a certificate already there. A revocation certificate is applied to the
+/// stored certificate it revokes. Exit 0, or 1 when something was refused.
 pub fn keys_import(env: &Env, files: &[PathBuf], out: &mut dyn Write) -> std::io::Result<i32> {
     let cfg = match Config::load(env.config_path.as_deref()) {
         Ok(c) => c,
@@ -557,8 +578,7 @@ pub fn keys_import(env: &Env, files: &[PathBuf], out: &mut dyn Write) -> std::io
     let mut refused = 0;
     for file in files {
         let shown = sanitize(&file.display().to_string());
-        let parsed = keys::read_capped(file).and_then(|b| keys::parse_certificates(&b));
-        let (certs, errors) = match parsed {
+        let parsed = match keys::read_capped(file).and_then(|b| keys::parse_certificates(&b)) {
             Ok(p) => p,
             Err(why) => {
                 writeln!(out, "refused {shown}: {why}")?;
@@ -566,67 +586,154 @@ pub fn keys_import(env: &Env, files: &[PathBuf], out: &mut dyn Write) -> std::io
                 continue;
             }
         };
-        for e in errors {
+        for e in parsed.errors {
             writeln!(out, "refused {shown}: {e}")?;
             refused += 1;
         }
-        for cert in certs {
-            let ev = keys::evaluate(&cert, file, env.now);
-            if let Err(why @ (Unusable::NoValidSelfSignature | Unusable::Unsupported(_))) =
-                &ev.usable
-            {
-                writeln!(out, "refused {} from {shown}: {why}", ev.fingerprint)?;
-                refused += 1;
-                continue;
+        for cert in parsed.certs {
+            match import_cert(dir, cert, file, env, out)? {
+                Imported::Done => {}
+                Imported::Refused => refused += 1,
+                Imported::Failed(code) => return Ok(code),
             }
-            let target = dir.join(format!("{}.asc", ev.fingerprint));
-            let stored = keys::read_capped(&target)
-                .ok()
-                .and_then(|b| keys::parse_certificates(&b).ok())
-                .and_then(|(cs, _)| {
-                    cs.into_iter().find(|c| {
-                        keys::hex_upper(c.primary_key.fingerprint().as_bytes()) == ev.fingerprint
-                    })
-                });
-            let (to_write, verb) = match stored {
-                Some(mut s) => {
-                    let m = keys::merge(&mut s, &cert);
-                    if m.is_empty() {
-                        writeln!(out, "unchanged {}", ev.fingerprint)?;
-                        continue;
-                    }
-                    (s, format!("updated {} ({m})", ev.fingerprint))
-                }
-                None => (cert, format!("added {}", ev.fingerprint)),
-            };
-            let armored = match to_write.to_armored_string(pgp::composed::ArmorOptions::default()) {
-                Ok(a) => a,
-                Err(e) => {
-                    writeln!(out, "refused {}: cannot serialize: {e}", ev.fingerprint)?;
-                    refused += 1;
-                    continue;
-                }
-            };
-            if let Err(e) = write_atomically(&target, &armored) {
-                writeln!(
-                    out,
-                    "error: {}: {e}",
-                    sanitize(&target.display().to_string())
-                )?;
-                return Ok(ExitCode::IoErr.code());
+        }
+        for rev in parsed.revocations {
+            match import_revocation(dir, &rev, &shown, env, out)? {
+                Imported::Done => {}
+                Imported::Refused => refused += 1,
+                Imported::Failed(code) => return Ok(code),
             }
-            let now_state = keys::evaluate(&to_write, &target, env.now);
-            let state = match &now_state.usable {
-                Ok(_) => "usable".to_string(),
-                Err(why) => format!("not usable: {why}"),
-            };
-            writeln!(
-                out,
-                "{verb}: {} -> {} ({state})",
-                now_state.emails.join(", "),
-                sanitize(&target.display().to_string())
-            )?;
         }
     }
     Ok(if refused > 0 { 1 } else { 0 })
+}
+
+/// How one certificate or revocation of `keys import` went.
+enum Imported {
+    Done,
+    Refused,
+    /// Writing failed: stop with this exit code.
+    Failed(i32),
+}
+
+/// The certificate stored as `dir/FINGERPRINT.asc`, if there is one.
+fn stored_cert(dir: &Path, fpr: &str) -> Option<pgp::composed::SignedPublicKey> {
+    let bytes = keys::read_capped(&dir.join(format!("{fpr}.asc"))).ok()?;
+    keys::parse_certificates(&bytes)
+        .ok()?
+        .certs
+        .into_iter()
+        .find(|c| keys::hex_upper(c.primary_key.fingerprint().as_bytes()) == fpr)
+}
+
+fn import_cert(
+    dir: &Path,
+    cert: pgp::composed::SignedPublicKey,
+    file: &Path,
+    env: &Env,
+    out: &mut dyn Write,
+) -> std::io::Result<Imported> {
+    let shown = sanitize(&file.display().to_string());
+    let ev = keys::evaluate(&cert, file, env.now);
+    if let Err(why @ (Unusable::NoValidSelfSignature | Unusable::Unsupported(_))) = &ev.usable {
+        writeln!(out, "refused {} from {shown}: {why}", ev.fingerprint)?;
+        return Ok(Imported::Refused);
+    }
+    let (to_write, verb) = match stored_cert(dir, &ev.fingerprint) {
+        Some(mut s) => {
+            let m = gather::merge(&mut s, &cert);
+            if m.is_empty() {
+                writeln!(out, "unchanged {}", ev.fingerprint)?;
+                return Ok(Imported::Done);
+            }
+            (s, format!("updated {} ({m})", ev.fingerprint))
+        }
+        None => (cert, format!("added {}", ev.fingerprint)),
+    };
+    store(dir, &to_write, &verb, env, out)
+}
+
+/// Applies a revocation certificate to the stored certificate whose primary key made it.
+fn import_revocation(
+    dir: &Path,
+    rev: &pgp::packet::Signature,
+    shown: &str,
+    env: &Env,
+    out: &mut dyn Write,
+) -> std::io::Result<Imported> {
+    let stored = Keyring::load(&[dir.to_path_buf()], env.now);
+    let target = stored.certs.iter().find_map(|c| {
+        let mut s = stored_cert(dir, &c.fingerprint)?;
+        (gather::issued_by(rev, &s.primary_key) && rev.verify_key(&s.primary_key).is_ok()).then(
+            || {
+                gather::attach(&mut s, rev);
+                s
+            },
+        )
+    });
+    let Some(cert) = target else {
+        let issuer: Vec<String> = rev
+            .issuer_fingerprint()
+            .iter()
+            .map(|f| keys::hex_upper(f.as_bytes()))
+            .chain(
+                rev.issuer_key_id()
+                    .iter()
+                    .map(|k| keys::hex_upper(k.as_ref())),
+            )
+            .collect();
+        writeln!(
+            out,
+            "refused {shown}: a revocation certificate for {}, but no certificate in {} that \
+             it revokes (import the certificate first)",
+            if issuer.is_empty() {
+                "an unnamed key".to_string()
+            } else {
+                issuer.join(", ")
+            },
+            sanitize(&dir.display().to_string())
+        )?;
+        return Ok(Imported::Refused);
+    };
+    let fpr = keys::hex_upper(cert.primary_key.fingerprint().as_bytes());
+    store(dir, &cert, &format!("revoked {fpr}"), env, out)
+}
+
+/// Writes `cert` as `dir/FINGERPRINT.asc` and says what it is now.
+fn store(
+    dir: &Path,
+    cert: &pgp::composed::SignedPublicKey,
+    verb: &str,
+    env: &Env,
+    out: &mut dyn Write,
+) -> std::io::Result<Imported> {
+    let fpr = keys::hex_upper(cert.primary_key.fingerprint().as_bytes());
+    let target = dir.join(format!("{fpr}.asc"));
+    let armored = match cert.to_armored_string(pgp::composed::ArmorOptions::default()) {
+        Ok(a) => a,
+        Err(e) => {
+            writeln!(out, "refused {fpr}: cannot serialize: {e}")?;
+            return Ok(Imported::Refused);
+        }
+    };
+    if let Err(e) = write_atomically(&target, &armored) {
+        writeln!(
+            out,
+            "error: {}: {e}",
+            sanitize(&target.display().to_string())
+        )?;
+        return Ok(Imported::Failed(ExitCode::IoErr.code()));
+    }
+    let now_state = keys::evaluate(cert, &target, env.now);
+    let state = match &now_state.usable {
+        Ok(_) => "usable".to_string(),
+        Err(why) => format!("not usable: {why}"),
+    };
+    writeln!(
+        out,
+        "{verb}: {} -> {} ({state})",
+        now_state.emails.join(", "),
+        sanitize(&target.display().to_string())
+    )?;
+    Ok(Imported::Done)
 }

@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-const MAGIC: &[u8; 8] = b"PGPSMIX2";
+/// Version 3: bare revocations are entries too, keyed by their issuer.
+const MAGIC: &[u8; 8] = b"PGPSMIX3";
 /// Magic, length of the small section, its SHA-256, certificate and key counts.
 const HEADER: u64 = 64;
 /// A certificate record: blob offset and length, source, fingerprint, check.
@@ -177,6 +178,24 @@ impl Builder {
         Ok(())
     }
 
+    /// Adds one entry found under a single key of `kind`: `f` a fingerprint, `k` a key ID,
+    /// `n` none (looked up by every query). For bare revocations, keyed by their issuer.
+    pub fn add_keyed(
+        &mut self,
+        source: &Path,
+        id: &[u8],
+        kind: u8,
+        id_hex: &str,
+        bytes: &[u8],
+    ) -> io::Result<()> {
+        let n_keys = self.keys.len();
+        self.add(source, id, id_hex, &[], bytes)?;
+        if let Some(k) = self.keys.get_mut(n_keys) {
+            k.0 = key_hash(kind, if kind == b'n' { "" } else { id_hex });
+        }
+        Ok(())
+    }
+
     pub fn problem(&mut self, path: &Path, reason: &str) {
         self.problems.push((path.to_path_buf(), reason.to_string()));
     }
@@ -296,6 +315,7 @@ pub fn query(
     stamp: &[u8],
     emails: &HashSet<String>,
     fingerprints: &HashSet<String>,
+    key_ids: &HashSet<String>,
 ) -> Option<Contents> {
     let mut f = File::open(path).ok()?;
     let meta = f.metadata().ok()?;
@@ -377,6 +397,12 @@ pub fn query(
     for fp in fingerprints {
         wanted.extend(lookup(key_hash(b'f', fp))?);
     }
+    for id in key_ids {
+        wanted.extend(lookup(key_hash(b'k', id))?);
+    }
+    if !fingerprints.is_empty() || !key_ids.is_empty() {
+        wanted.extend(lookup(key_hash(b'n', ""))?);
+    }
     wanted.sort_unstable();
     wanted.dedup();
     for i in wanted {
@@ -451,6 +477,7 @@ mod tests {
             b"stamp",
             &set(&["u7@example.org"]),
             &set(&[&hex(&fpr(9))]),
+            &HashSet::new(),
         )
         .unwrap();
         let mut fprs: Vec<_> = got.entries.iter().map(|e| e.fingerprint.clone()).collect();
@@ -467,9 +494,23 @@ mod tests {
             got.problems,
             [(PathBuf::from("/k/bad.asc"), "broken".to_string())]
         );
-        let all = query(&p, b"stamp", &set(&["shared@example.org"]), &HashSet::new()).unwrap();
+        let all = query(
+            &p,
+            b"stamp",
+            &set(&["shared@example.org"]),
+            &HashSet::new(),
+            &HashSet::new(),
+        )
+        .unwrap();
         assert_eq!(all.entries.len(), N);
-        let none = query(&p, b"stamp", &set(&["none@x"]), &HashSet::new()).unwrap();
+        let none = query(
+            &p,
+            b"stamp",
+            &set(&["none@x"]),
+            &HashSet::new(),
+            &HashSet::new(),
+        )
+        .unwrap();
         assert!(none.entries.is_empty());
     }
 
@@ -479,7 +520,7 @@ mod tests {
         let p = dir.path().join("a.idx");
         build(&p);
         let want = set(&["u7@example.org", "shared@example.org"]);
-        assert!(query(&p, b"other", &want, &HashSet::new()).is_none());
+        assert!(query(&p, b"other", &want, &HashSet::new(), &HashSet::new()).is_none());
         let good = std::fs::read(&p).unwrap();
         let blobs: usize = (0..N).map(|i| 10 + i).sum();
         // Every byte before the certificates is covered by a checksum (the header by the
@@ -488,18 +529,18 @@ mod tests {
             let mut bad = good.clone();
             bad[i] ^= 0x41;
             std::fs::write(&p, &bad).unwrap();
-            if let Some(c) = query(&p, b"stamp", &want, &HashSet::new()) {
+            if let Some(c) = query(&p, b"stamp", &want, &HashSet::new(), &HashSet::new()) {
                 // Only the reserved bytes of a record may change without notice.
                 assert_eq!(c.entries.len(), N, "flip at {i} changed the answer");
             }
             std::fs::write(&p, &good[..i]).unwrap();
             assert!(
-                query(&p, b"stamp", &want, &HashSet::new()).is_none(),
+                query(&p, b"stamp", &want, &HashSet::new(), &HashSet::new()).is_none(),
                 "cut at {i}"
             );
         }
         std::fs::write(&p, b"junk").unwrap();
-        assert!(query(&p, b"stamp", &want, &HashSet::new()).is_none());
+        assert!(query(&p, b"stamp", &want, &HashSet::new(), &HashSet::new()).is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! [`SourceProblem`] (path and reason) and never stops mail to recipients whose keys are
 //! elsewhere; nothing is dropped silently: certificates found vs. loaded are counted.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
@@ -25,15 +26,18 @@ use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::packet::{self, Signature, SignatureType, SubpacketData};
 use pgp::ser::Serialize;
-use pgp::types::{KeyDetails, KeyVersion, PublicParams, Tag};
+use pgp::types::{KeyDetails, KeyVersion, Tag};
 
 use crate::diag::sanitize;
+use crate::gather::{self, Gathered};
 use crate::index;
+use crate::policy;
 
 /// Largest key file read; larger ones are reported, not read (they would stall every message).
 const MAX_KEY_FILE: u64 = 64 << 20;
-/// File name endings read from a key directory.
-const KEY_EXTENSIONS: &[&str] = &["asc", "gpg", "pgp", "key"];
+/// File name endings read from a key directory (`rev`: revocation certificates, as GnuPG
+/// names them in `openpgp-revocs.d/`).
+const KEY_EXTENSIONS: &[&str] = &["asc", "gpg", "pgp", "key", "rev"];
 
 /// A key file that could not be used, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +117,9 @@ pub struct Cert {
     /// When a usable certificate stops being usable (Unix time): its primary key expires,
     /// or its last encryption key does. `None`: never.
     pub expires: Option<u64>,
+    /// Keys flagged for encryption that the key policy passed over, one line each
+    /// ("subkey FPR: unsupported (...)"), whether or not another key is usable.
+    pub notes: Vec<String>,
 }
 
 /// Everything loaded from the configured sources.
@@ -156,26 +163,77 @@ fn source_files(src: &Path) -> std::result::Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// Which certificates and revocations a read of a source keeps.
+struct Filter<'a> {
+    emails: &'a HashSet<String>,
+    /// Upper-case hex primary fingerprints.
+    fingerprints: HashSet<String>,
+    /// Upper-case hex key IDs (a revocation may name its issuer by key ID only).
+    key_ids: HashSet<String>,
+}
+
+impl Filter<'_> {
+    fn keeps(&self, cert: &SignedPublicKey) -> bool {
+        let fpr = hex_upper(cert.primary_key.fingerprint().as_bytes());
+        self.fingerprints.contains(&fpr)
+            || cert
+                .details
+                .users
+                .iter()
+                .filter_map(|u| uid_email(u.id.id()))
+                .any(|m| self.emails.contains(&m))
+    }
+}
+
+/// The index keys of a revocation: its issuer fingerprints (kind `f`), else its issuer key
+/// IDs (kind `k`), else none at all (kind `n`, looked up by every query).
+fn revocation_claims(sig: &Signature) -> Vec<(u8, Vec<u8>)> {
+    let fprs: Vec<(u8, Vec<u8>)> = sig
+        .issuer_fingerprint()
+        .iter()
+        .map(|f| (b'f', f.as_bytes().to_vec()))
+        .collect();
+    if !fprs.is_empty() {
+        return fprs;
+    }
+    let ids: Vec<(u8, Vec<u8>)> = sig
+        .issuer_key_id()
+        .iter()
+        .map(|k| (b'k', k.as_ref().to_vec()))
+        .collect();
+    if ids.is_empty() {
+        vec![(b'n', Vec::new())]
+    } else {
+        ids
+    }
+}
+
 impl Keyring {
-    /// Loads every source in order, whole; problems are collected, not fatal.
+    /// Loads every source in order, whole; problems are collected, not fatal. Every copy of
+    /// a certificate is merged before it is judged, and a revocation that belongs to no
+    /// certificate is reported.
     pub fn load(sources: &[PathBuf], now: SystemTime) -> Keyring {
         let mut kr = Keyring::default();
+        let mut g = Gathered::default();
         for src in sources {
             match source_files(src) {
                 Ok(files) => {
                     for f in files {
-                        kr.load_file(&f, now);
+                        kr.read_file(&f, &mut g, None, None);
                     }
                 }
                 Err(reason) => kr.problem(src, reason),
             }
         }
+        kr.judge(g, now, true);
         kr
     }
 
     /// Loads only the certificates a message needs, through the index of each source in
     /// `cache_dir` (rebuilt when missing, stale or corrupt). Without a usable cache
-    /// directory every source is read whole, as [`Keyring::load`] does.
+    /// directory every source is read whole, as [`Keyring::load`] does. Two passes: the
+    /// wanted addresses and fingerprints, then every other copy of what was found and its
+    /// revocations, from every source.
     pub fn load_for(
         sources: &[PathBuf],
         cache_dir: Option<&Path>,
@@ -188,89 +246,142 @@ impl Keyring {
             return Self::load(sources, now);
         };
         let mut kr = Keyring::default();
+        let mut g = Gathered::default();
+        let first = Filter {
+            emails: &want.emails,
+            fingerprints: want.fingerprints.clone(),
+            key_ids: HashSet::new(),
+        };
+        let mut indexed = Vec::new();
         for src in sources {
-            let files = match source_files(src) {
-                Ok(f) => f,
-                Err(reason) => {
-                    kr.problem(src, reason);
-                    continue;
+            match source_files(src) {
+                Ok(files) => {
+                    let stamp = index::stamp(&files);
+                    let ipath = index::path_for(cache, src);
+                    kr.take_source(&files, &ipath, &stamp, &first, &mut g, true);
+                    indexed.push((files, ipath, stamp));
                 }
-            };
-            let stamp = index::stamp(&files);
-            let ipath = index::path_for(cache, src);
-            let found = index::query(&ipath, &stamp, &want.emails, &want.fingerprints);
-            if let Some(problems) = found.and_then(|c| kr.take_verified(c, now)) {
-                for (p, r) in problems {
-                    kr.problem(&p, r);
-                }
-                continue;
-            }
-            // Read the source, keeping only what this message wants, and rebuild the
-            // index on the way. Best effort: an unwritable cache only costs speed.
-            let mut builder = index::Builder::new(None).ok();
-            for f in &files {
-                let parsed =
-                    read_capped(f).and_then(|bytes| {
-                        each_certificate(&bytes, &mut |cert| {
-                            let fpr = cert.primary_key.fingerprint();
-                            let fpr_hex = hex_upper(fpr.as_bytes());
-                            let emails: Vec<String> = cert
-                                .details
-                                .users
-                                .iter()
-                                .filter_map(|u| uid_email(u.id.id()))
-                                .collect();
-                            if let Some(b) = builder.as_mut() {
-                                let added =
-                                    cert.to_bytes().map_err(std::io::Error::other).and_then(
-                                        |bytes| b.add(f, fpr.as_bytes(), &fpr_hex, &emails, &bytes),
-                                    );
-                                if added.is_err() {
-                                    builder = None;
-                                }
-                            }
-                            if want.fingerprints.contains(&fpr_hex)
-                                || emails.iter().any(|m| want.emails.contains(m))
-                            {
-                                kr.certs.push(evaluate(&cert, f, now));
-                            }
-                        })
-                    });
-                let problems = match parsed {
-                    Ok(errors) => errors,
-                    Err(reason) => vec![reason],
-                };
-                for reason in problems {
-                    if let Some(b) = builder.as_mut() {
-                        b.problem(f, &reason);
-                    }
-                    kr.problem(f, reason);
-                }
-            }
-            if let Some(b) = builder {
-                let _ = b.write(&ipath, &stamp);
+                Err(reason) => kr.problem(src, reason),
             }
         }
+        let none = HashSet::new();
+        let second = Filter {
+            emails: &none,
+            fingerprints: g.fingerprints().map(hex_upper).collect(),
+            key_ids: g.key_ids().map(|k| hex_upper(&k)).collect(),
+        };
+        if !second.fingerprints.is_empty() {
+            for (files, ipath, stamp) in &indexed {
+                kr.take_source(files, ipath, stamp, &second, &mut g, false);
+            }
+        }
+        kr.judge(g, now, false);
         kr
     }
 
-    /// Parses the certificates an index returned and checks each against the fingerprint
-    /// the index claims; `None` (the index is not believed) on any mismatch.
-    fn take_verified(
+    /// Takes what `filter` wants from one source: through its index, or by reading it
+    /// (rebuilding the index on the way, best effort). Problems are recorded when `report`.
+    fn take_source(
         &mut self,
-        c: index::Contents,
-        now: SystemTime,
-    ) -> Option<Vec<(PathBuf, String)>> {
-        let mut certs = Vec::with_capacity(c.entries.len());
-        for e in &c.entries {
-            let cert = SignedPublicKey::from_bytes(&e.bytes[..]).ok()?;
-            if hex_upper(cert.primary_key.fingerprint().as_bytes()) != e.fingerprint {
-                return None;
+        files: &[PathBuf],
+        ipath: &Path,
+        stamp: &[u8],
+        filter: &Filter,
+        g: &mut Gathered,
+        report: bool,
+    ) {
+        let found = index::query(
+            ipath,
+            stamp,
+            filter.emails,
+            &filter.fingerprints,
+            &filter.key_ids,
+        );
+        if let Some(c) = found
+            && let Some(problems) = take_verified(c, g)
+        {
+            if report {
+                for (p, r) in problems {
+                    self.problem(&p, r);
+                }
             }
-            certs.push(evaluate(&cert, &e.source, now));
+            return;
         }
-        self.certs.extend(certs);
-        Some(c.problems)
+        let mut builder = index::Builder::new(None).ok();
+        let mut quiet = Keyring::default();
+        let sink = if report { &mut *self } else { &mut quiet };
+        for f in files {
+            sink.read_file(f, g, Some(filter), builder.as_mut());
+        }
+        if let Some(mut b) = builder {
+            for p in &sink.problems {
+                b.problem(&p.path, &p.reason);
+            }
+            let _ = b.write(ipath, stamp);
+        }
+    }
+
+    /// Reads one key file into `g`: everything, or what `filter` keeps (bare revocations
+    /// always: they are few, and belong to no address). Each item also goes to `builder`.
+    fn read_file(
+        &mut self,
+        path: &Path,
+        g: &mut Gathered,
+        filter: Option<&Filter>,
+        mut builder: Option<&mut index::Builder>,
+    ) {
+        let bytes = match read_capped(path) {
+            Ok(b) => b,
+            Err(reason) => return self.problem(path, reason),
+        };
+        let mut index_failed = false;
+        let parsed = each_certificate(&bytes, &mut |item| {
+            if let Some(b) = builder.as_deref_mut()
+                && index_item(b, path, &item).is_err()
+            {
+                index_failed = true;
+            }
+            match item {
+                Item::Cert(c) if filter.is_none_or(|f| f.keeps(&c)) => g.add_cert(*c, path),
+                Item::Cert(_) => {}
+                Item::Revocation(r) => g.add_revocation(r, path),
+            }
+        });
+        if index_failed {
+            self.problem(path, "cannot add it to the key index".into());
+        }
+        match parsed {
+            Ok(errors) => errors.into_iter().for_each(|e| self.problem(path, e)),
+            Err(reason) => self.problem(path, reason),
+        }
+    }
+
+    /// Judges every gathered certificate once; `orphans`: report revocations that belong to
+    /// no certificate.
+    fn judge(&mut self, g: Gathered, now: SystemTime, orphans: bool) {
+        let (certs, lost) = g.finish();
+        for (c, src) in &certs {
+            self.certs.push(evaluate(c, src, now));
+        }
+        if orphans {
+            for (rev, src) in lost {
+                let who: Vec<String> = revocation_claims(&rev)
+                    .into_iter()
+                    .map(|(_, id)| hex_upper(&id))
+                    .collect();
+                self.problem(
+                    &src,
+                    format!(
+                        "a revocation certificate for {}, whose certificate is not in the keyring",
+                        if who.join("").is_empty() {
+                            "an unnamed key".into()
+                        } else {
+                            who.join(", ")
+                        }
+                    ),
+                );
+            }
+        }
     }
 
     fn problem(&mut self, path: &Path, reason: String) {
@@ -278,24 +389,6 @@ impl Keyring {
             path: path.to_path_buf(),
             reason,
         });
-    }
-
-    fn load_file(&mut self, path: &Path, now: SystemTime) {
-        let bytes = match read_capped(path) {
-            Ok(b) => b,
-            Err(reason) => return self.problem(path, reason),
-        };
-        match parse_certificates(&bytes) {
-            Ok((certs, errors)) => {
-                for c in certs {
-                    self.certs.push(evaluate(&c, path, now));
-                }
-                for e in errors {
-                    self.problem(path, e);
-                }
-            }
-            Err(reason) => self.problem(path, reason),
-        }
     }
 
     /// Certificates with a counting user ID for `addr` (already normalized).
@@ -308,6 +401,69 @@ impl Keyring {
     pub fn by_fingerprint(&self, fpr: &str) -> Option<&Cert> {
         self.certs.iter().find(|c| c.fingerprint == fpr)
     }
+}
+
+/// Adds one item of `source` to the index being built.
+fn index_item(b: &mut index::Builder, source: &Path, item: &Item) -> std::io::Result<()> {
+    match item {
+        Item::Cert(cert) => {
+            let fpr = cert.primary_key.fingerprint();
+            let emails: Vec<String> = cert
+                .details
+                .users
+                .iter()
+                .filter_map(|u| uid_email(u.id.id()))
+                .collect();
+            let bytes = cert.to_bytes().map_err(std::io::Error::other)?;
+            b.add(
+                source,
+                fpr.as_bytes(),
+                &hex_upper(fpr.as_bytes()),
+                &emails,
+                &bytes,
+            )
+        }
+        Item::Revocation(sig) => {
+            let mut bytes = Vec::new();
+            pgp::packet::Packet::from(sig.clone())
+                .to_writer(&mut bytes)
+                .map_err(std::io::Error::other)?;
+            for (kind, id) in revocation_claims(sig) {
+                b.add_keyed(source, &id, kind, &hex_upper(&id), &bytes)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Parses what an index returned into `g`, checking each entry against the fingerprint
+/// (or key ID) the index claims; `None` (the index is not believed) on any mismatch.
+fn take_verified(c: index::Contents, g: &mut Gathered) -> Option<Vec<(PathBuf, String)>> {
+    let mut items = Vec::with_capacity(c.entries.len());
+    for e in &c.entries {
+        let mut found = Vec::new();
+        packets(&e.bytes, &mut |i| found.push(i), &mut Vec::new()).ok()?;
+        let [item] = <[Item; 1]>::try_from(found).ok()?;
+        let claimed = match &item {
+            Item::Cert(cert) => {
+                hex_upper(cert.primary_key.fingerprint().as_bytes()) == e.fingerprint
+            }
+            Item::Revocation(sig) => revocation_claims(sig)
+                .iter()
+                .any(|(_, id)| hex_upper(id) == e.fingerprint),
+        };
+        if !claimed {
+            return None;
+        }
+        items.push((item, &e.source));
+    }
+    for (item, src) in items {
+        match item {
+            Item::Cert(cert) => g.add_cert(*cert, src),
+            Item::Revocation(sig) => g.add_revocation(sig, src),
+        }
+    }
+    Some(c.problems)
 }
 
 /// The public keyring of a GnuPG home directory, when `dir` is one: only that file is read
@@ -343,74 +499,76 @@ pub fn read_capped(path: &Path) -> std::result::Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// Parses every certificate in a file: a GnuPG keybox, armored (any number of armor
-/// blocks, each with any number of certificates) or binary. Returns the certificates and one
-/// message per certificate that could not be parsed; `Err` when nothing in the file is
-/// usable at all.
-pub fn parse_certificates(
-    bytes: &[u8],
-) -> std::result::Result<(Vec<SignedPublicKey>, Vec<String>), String> {
-    let mut certs = Vec::new();
-    let errors = each_certificate(bytes, &mut |c| certs.push(c))?;
-    Ok((certs, errors))
+/// One thing a key file holds: a certificate, or a bare key revocation (a revocation
+/// certificate, as `gpg --gen-revoke` writes and `openpgp-revocs.d/` keeps).
+pub enum Item {
+    Cert(Box<SignedPublicKey>),
+    Revocation(Signature),
 }
 
-/// [`parse_certificates`], handing each certificate to `f` as it is parsed instead of
-/// collecting them (a large keyring is never held whole). Returns the per-certificate
-/// errors; `Err` when nothing in the file is usable at all.
+/// What one file held: its certificates, its bare revocations, and one message per thing
+/// that could not be parsed.
+#[derive(Default)]
+pub struct Parsed {
+    pub certs: Vec<SignedPublicKey>,
+    pub revocations: Vec<Signature>,
+    pub errors: Vec<String>,
+}
+
+/// Parses every certificate and revocation in a file: a GnuPG keybox, armored (any number
+/// of armor blocks, each with any number of certificates, or revocations) or binary. `Err`
+/// when nothing in the file is usable at all.
+pub fn parse_certificates(bytes: &[u8]) -> std::result::Result<Parsed, String> {
+    let mut p = Parsed::default();
+    p.errors = each_certificate(bytes, &mut |item| match item {
+        Item::Cert(c) => p.certs.push(*c),
+        Item::Revocation(r) => p.revocations.push(r),
+    })?;
+    Ok(p)
+}
+
+/// [`parse_certificates`], handing each item to `f` as it is parsed instead of collecting
+/// them (a large keyring is never held whole). Returns the per-item errors; `Err` when
+/// nothing in the file is usable at all.
 pub fn each_certificate(
     bytes: &[u8],
-    f: &mut dyn FnMut(SignedPublicKey),
+    f: &mut dyn FnMut(Item),
 ) -> std::result::Result<Vec<String>, String> {
     let mut found = 0usize;
     let mut errors = Vec::new();
-    let mut take = |iter: Box<dyn Iterator<Item = pgp::errors::Result<SignedPublicKey>> + '_>,
-                    errors: &mut Vec<String>| {
-        for (n, r) in iter.enumerate() {
-            match r {
-                Ok(c) => {
-                    found += 1;
-                    f(c);
-                }
-                Err(e) => errors.push(format!("certificate {}: {}", n + 1, one_line(&e))),
-            }
-        }
+    let mut take = |item: Item| {
+        found += 1;
+        f(item);
     };
     if crate::kbx::is_keybox(bytes) {
         let kbx = crate::kbx::read_keybox(bytes)?;
         if kbx.certs.is_empty() && !kbx.errors.is_empty() {
             return Err(kbx.errors.join("; "));
         }
-        take(Box::new(kbx.certs.into_iter().map(Ok)), &mut errors);
-        errors.extend(kbx.errors);
-        return Ok(errors);
+        kbx.certs
+            .into_iter()
+            .for_each(|c| take(Item::Cert(Box::new(c))));
+        return Ok(kbx.errors);
     }
-    let start = bytes.iter().position(|b| !b.is_ascii_whitespace());
-    let Some(start) = start else {
+    let Some(start) = bytes.iter().position(|b| !b.is_ascii_whitespace()) else {
         return Err("empty file".into());
     };
-    if bytes[start..].starts_with(b"-----BEGIN ") {
-        // The crate returns only the first armor block by itself: split them.
-        let blocks = split_armor_blocks(&bytes[start..]);
+    let blocks = if bytes[start] & 0x80 == 0 {
+        split_armor_blocks(bytes)
+    } else {
+        Vec::new()
+    };
+    if !blocks.is_empty() {
         for (n, block) in blocks.iter().enumerate() {
-            if block.starts_with(b"-----BEGIN PGP PRIVATE KEY BLOCK-----") {
-                errors.push(format!(
-                    "armor block {}: a secret key block; give public certificates only",
-                    n + 1
-                ));
-                continue;
-            }
-            match SignedPublicKey::from_armor_many(Cursor::new(*block)) {
-                Ok((iter, _)) => take(iter, &mut errors),
-                Err(e) => errors.push(format!("armor block {}: {}", n + 1, one_line(&e))),
+            if let Err(e) = armor_block(block, &mut take, &mut errors) {
+                errors.push(format!("armor block {}: {e}", n + 1));
             }
         }
     } else if bytes[start] & 0x80 != 0 {
-        match SignedPublicKey::from_bytes_many(Cursor::new(&bytes[start..])) {
-            Ok(iter) => take(iter, &mut errors),
-            Err(e) => return Err(format!("not an OpenPGP keyring: {}", one_line(&e))),
-        }
-        if found == 0 && errors.is_empty() {
+        let before = errors.len();
+        packets(&bytes[start..], &mut take, &mut errors)
+            .map_err(|e| format!("not an OpenPGP keyring: {e}"))?;
+        if found == 0 && errors.len() == before {
             // The crate returns nothing, silently, for a binary secret keyring.
             return Err("no public certificate found (a secret keyring?)".into());
         }
@@ -423,27 +581,116 @@ pub fn each_certificate(
     Ok(errors)
 }
 
+/// One armor block: its certificates or revocations go to `take`; `Err` when the block as
+/// a whole is refused (a secret key block, bad armor, nothing in it).
+fn armor_block(
+    block: &[u8],
+    take: &mut dyn FnMut(Item),
+    errors: &mut Vec<String>,
+) -> std::result::Result<(), String> {
+    if block.starts_with(b"-----BEGIN PGP PRIVATE KEY BLOCK-----") {
+        return Err("a secret key block; give public certificates only".into());
+    }
+    let mut binary = Vec::new();
+    pgp::armor::Dearmor::new(Cursor::new(block))
+        .read_to_end(&mut binary)
+        .map_err(|e| one_line(&e))?;
+    let mut n = 0usize;
+    let before = errors.len();
+    packets(
+        &binary,
+        &mut |item| {
+            n += 1;
+            take(item)
+        },
+        errors,
+    )?;
+    if n == 0 && errors.len() == before {
+        return Err("no certificate and no revocation in it".into());
+    }
+    Ok(())
+}
+
+/// Binary OpenPGP packets: certificates, or (when the first packet is a signature) bare
+/// key revocations.
+fn packets(
+    bytes: &[u8],
+    take: &mut dyn FnMut(Item),
+    errors: &mut Vec<String>,
+) -> std::result::Result<(), String> {
+    let Some(&first) = bytes.first() else {
+        return Ok(());
+    };
+    let tag = if first & 0x40 != 0 {
+        first & 0x3f
+    } else {
+        (first >> 2) & 0x0f
+    };
+    if tag == u8::from(Tag::Signature) {
+        return revocations(bytes, take, errors);
+    }
+    let iter = SignedPublicKey::from_bytes_many(Cursor::new(bytes)).map_err(|e| one_line(&e))?;
+    for (n, r) in iter.enumerate() {
+        match r {
+            Ok(c) => take(Item::Cert(Box::new(c))),
+            Err(e) => errors.push(format!("certificate {}: {}", n + 1, one_line(&e))),
+        }
+    }
+    Ok(())
+}
+
+/// A run of bare signature packets: each must be a key revocation.
+fn revocations(
+    bytes: &[u8],
+    take: &mut dyn FnMut(Item),
+    errors: &mut Vec<String>,
+) -> std::result::Result<(), String> {
+    for (n, p) in pgp::packet::PacketParser::new(Cursor::new(bytes)).enumerate() {
+        match p {
+            Ok(pgp::packet::Packet::Signature(s))
+                if s.typ() == Some(SignatureType::KeyRevocation) =>
+            {
+                take(Item::Revocation(s))
+            }
+            Ok(other) => errors.push(format!(
+                "packet {}: a {:?} without a certificate; only key revocations stand alone",
+                n + 1,
+                pgp::packet::PacketTrait::tag(&other)
+            )),
+            Err(e) => errors.push(format!("packet {}: {}", n + 1, one_line(&e))),
+        }
+    }
+    Ok(())
+}
+
 fn one_line(e: &dyn std::fmt::Display) -> String {
     sanitize(&e.to_string())
 }
 
-/// Splits armored text at every `-----BEGIN PGP ` line.
+/// Splits armored text at every `-----BEGIN PGP ` line; text before the first is not
+/// part of any block. A line `:-----BEGIN PGP ` (GnuPG's guard in `openpgp-revocs.d/`
+/// files) starts a block too, without its colon: a revocation only ever stops mail.
 fn split_armor_blocks(text: &[u8]) -> Vec<&[u8]> {
     const BEGIN: &[u8] = b"-----BEGIN PGP ";
     let mut starts = Vec::new();
     let mut line_start = 0;
     while line_start < text.len() {
-        if text[line_start..].starts_with(BEGIN) {
+        let line = &text[line_start..];
+        if line.starts_with(BEGIN) {
             starts.push(line_start);
+        } else if line.first() == Some(&b':') && line[1..].starts_with(BEGIN) {
+            starts.push(line_start + 1);
         }
-        match text[line_start..].iter().position(|&b| b == b'\n') {
+        match line.iter().position(|&b| b == b'\n') {
             Some(p) => line_start += p + 1,
             None => break,
         }
     }
     let mut blocks = Vec::new();
     for (i, &s) in starts.iter().enumerate() {
-        let e = starts.get(i + 1).copied().unwrap_or(text.len());
+        let e = starts
+            .get(i + 1)
+            .map_or(text.len(), |&n| n - usize::from(text[n - 1] == b':'));
         blocks.push(&text[s..e]);
     }
     blocks
@@ -494,18 +741,6 @@ fn alive(sig: &Signature, now: u64) -> bool {
     }
 }
 
-/// Issued by the primary key itself (or carries no issuer at all: then verification decides).
-fn issued_by_primary(sig: &Signature, primary: &packet::PublicKey) -> bool {
-    let ids = sig.issuer_key_id();
-    let fprs = sig.issuer_fingerprint();
-    if ids.is_empty() && fprs.is_empty() {
-        return true;
-    }
-    let kid = primary.legacy_key_id();
-    let fpr = primary.fingerprint();
-    ids.iter().any(|i| **i == kid) || fprs.iter().any(|f| **f == fpr)
-}
-
 /// True when the hashed area has a key-flags subpacket (absent flags: infer from algorithm).
 fn has_key_flags(sig: &Signature) -> bool {
     sig.config().is_some_and(|c| {
@@ -518,17 +753,6 @@ fn can_encrypt(alg: PublicKeyAlgorithm) -> bool {
     alg.can_encrypt()
 }
 
-/// RSA modulus size in bits, read from the serialized MPI of n (its first two octets).
-fn rsa_bits(params: &PublicParams) -> Option<usize> {
-    if let PublicParams::RSA(_) = params {
-        let b = params.to_bytes().ok()?;
-        if b.len() >= 2 {
-            return Some(u16::from_be_bytes([b[0], b[1]]) as usize);
-        }
-    }
-    None
-}
-
 const MODERN_CIPHERS: &[SymmetricKeyAlgorithm] = &[
     SymmetricKeyAlgorithm::AES128,
     SymmetricKeyAlgorithm::AES192,
@@ -539,7 +763,8 @@ const MODERN_CIPHERS: &[SymmetricKeyAlgorithm] = &[
     SymmetricKeyAlgorithm::Camellia256,
 ];
 
-/// Applies the rules of keys.md "Which key is valid" to one certificate.
+/// Applies the validity rules of pgpsendmail(8), KEYS, to one certificate. The key policy
+/// (hashes, key sizes, what the encryptor can use) is [`crate::policy`]'s.
 pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert {
     let now = unix(now);
     let primary = &cert.primary_key;
@@ -551,6 +776,7 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         usable: Err(Unusable::NoValidSelfSignature),
         cipher: SymmetricKeyAlgorithm::AES256,
         expires: None,
+        notes: Vec::new(),
     };
 
     if primary.version() != KeyVersion::V4 {
@@ -560,19 +786,25 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         )));
         return out;
     }
+    // Why a verified self-signature did not count (rule 7), for the reason given.
+    let weak_sig = RefCell::new(None);
 
-    // Rule 3: a valid self-revocation makes the whole certificate unusable.
+    // Rule 3: a valid self-revocation makes the whole certificate unusable. Revocations
+    // are honoured whatever their hash: they can only stop mail.
     let revoked = cert.details.revocation_signatures.iter().any(|s| {
         s.typ() == Some(SignatureType::KeyRevocation)
-            && issued_by_primary(s, primary)
+            && gather::issued_by(s, primary)
             && secs(s).is_some_and(|c| c <= now)
             && s.verify_key(primary).is_ok()
     });
 
     // Rule 2: a user ID counts if its newest valid self-signature is a certification.
     let mut uid_sigs: Vec<(&Signature, bool)> = Vec::new(); // (newest valid cert sig, primary?)
+    // Addresses whose self-signatures verify but do not count by the key policy: they name
+    // the certificate in a refusal, so that it gives the reason.
+    let mut weak_emails = Vec::new();
     for user in &cert.details.users {
-        let newest = user
+        let verified: Vec<&Signature> = user
             .signatures
             .iter()
             .filter(|s| {
@@ -585,20 +817,34 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
                             | SignatureType::CertPositive
                             | SignatureType::CertRevocation
                     )
-                ) && issued_by_primary(s, primary)
+                ) && gather::issued_by(s, primary)
                     && alive(s, now)
                     && s.verify_certification(primary, Tag::UserId, &user.id)
                         .is_ok()
             })
+            .collect();
+        let newest = verified
+            .iter()
+            .copied()
+            .filter(|s| {
+                s.typ() == Some(SignatureType::CertRevocation) || hash_counts(s, now, &weak_sig)
+            })
             .max_by_key(|s| secs(s));
-        if let Some(sig) = newest
-            && sig.typ() != Some(SignatureType::CertRevocation)
-        {
-            if let Some(email) = uid_email(user.id.id()) {
-                out.emails.push(email);
+        match newest {
+            Some(sig) if sig.typ() != Some(SignatureType::CertRevocation) => {
+                out.emails.extend(uid_email(user.id.id()));
+                uid_sigs.push((sig, sig.is_primary()));
             }
-            uid_sigs.push((sig, sig.is_primary()));
+            Some(_) => {}
+            None if !verified.is_empty() => weak_emails.extend(uid_email(user.id.id())),
+            None => {}
         }
+    }
+    // Rule 6: a weak primary key makes the whole certificate weak.
+    if let Some(w) = policy::weak_key(primary.public_params()) {
+        out.emails.append(&mut weak_emails);
+        out.usable = Err(Unusable::Weak(format!("primary key: {w}")));
+        return out;
     }
     let direct = cert
         .details
@@ -606,9 +852,10 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         .iter()
         .filter(|s| {
             s.typ() == Some(SignatureType::Key)
-                && issued_by_primary(s, primary)
+                && gather::issued_by(s, primary)
                 && alive(s, now)
                 && s.verify_key(primary).is_ok()
+                && hash_counts(s, now, &weak_sig)
         })
         .max_by_key(|s| secs(s));
 
@@ -624,6 +871,9 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
     let Some(primary_sig) = primary_sig else {
         out.usable = Err(if revoked {
             Unusable::Revoked
+        } else if let Some(w) = weak_sig.take() {
+            out.emails.append(&mut weak_emails);
+            Unusable::Weak(w)
         } else {
             Unusable::NoValidSelfSignature
         });
@@ -634,10 +884,6 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         return out;
     }
     let created = primary.created_at().as_secs() as u64;
-    let key_expiry = |sig: &Signature, created: u64| match sig.key_expiration_time() {
-        Some(d) if d.as_secs() != 0 => Some(created + u64::from(d.as_secs())),
-        _ => None,
-    };
     let primary_expiry =
         key_expiry(primary_sig, created).or_else(|| direct.and_then(|d| key_expiry(d, created)));
     if let Some(exp) = primary_expiry
@@ -661,182 +907,158 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         }
     }
 
-    // Rules 4 and 5: the encryption-capable keys.
-    let mut keys = Vec::new();
-    let mut weak: Option<String> = None;
-    let mut expired_sub: Option<u64> = None;
-    let primary_flags_ok = if has_key_flags(primary_sig) {
+    // Rules 4, 5 and 8: the keys the encryptor can use.
+    let mut found = Found::default();
+    let primary_flags_ok = has_key_flags(primary_sig) && {
         let f = primary_sig.key_flags();
         f.encrypt_comms() || f.encrypt_storage()
-    } else {
-        false
     };
-    let mut unsupported: Option<String> = None;
-    // Expiry of each usable encryption key (None: never), for `expires`.
-    let mut key_expiries: Vec<Option<u64>> = Vec::new();
     if primary_flags_ok && can_encrypt(primary.algorithm()) {
-        match weak_reason(primary.public_params()) {
-            Some(w) => weak = Some(w),
-            None => {
-                keys.push(EncryptionKey::Primary(primary.clone()));
-                key_expiries.push(primary_expiry);
-            }
-        }
+        found.offer(
+            EncryptionKey::Primary(primary.clone()),
+            primary_expiry,
+            "primary key".into(),
+        );
     }
     for sub in &cert.public_subkeys {
-        let valid = |s: &&Signature| {
-            issued_by_primary(s, primary)
-                && secs(s).is_some_and(|c| c <= now)
-                && s.verify_subkey_binding(primary, &sub.key).is_ok()
-        };
-        let sub_revoked = sub
-            .signatures
-            .iter()
-            .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
-            .any(|s| valid(&s));
-        if sub_revoked {
-            continue;
-        }
-        let binding = sub
-            .signatures
-            .iter()
-            .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
-            .filter(valid)
-            .max_by_key(|s| secs(s));
-        let Some(binding) = binding else { continue };
-        let alg = sub.key.algorithm();
-        let flagged = if has_key_flags(binding) {
-            let f = binding.key_flags();
-            f.encrypt_comms() || f.encrypt_storage()
-        } else {
-            true
-        };
-        if !flagged || !can_encrypt(alg) {
-            continue;
-        }
-        if matches!(alg, PublicKeyAlgorithm::Elgamal) {
-            // The pgp crate parses ElGamal keys but cannot encrypt to them.
-            unsupported = Some("ElGamal encryption subkeys cannot be encrypted to".into());
-            continue;
-        }
-        let sub_created = sub.key.created_at().as_secs() as u64;
-        if let Some(exp) = key_expiry(binding, sub_created)
-            && exp <= now
-        {
-            expired_sub = Some(expired_sub.map_or(exp, |e: u64| e.max(exp)));
-            continue;
-        }
-        if let Some(w) = weak_reason(sub.key.public_params()) {
-            weak = Some(w);
-            continue;
-        }
-        keys.push(EncryptionKey::Subkey(sub.key.clone()));
-        key_expiries.push(key_expiry(binding, sub_created));
+        subkey(sub, primary, now, &weak_sig, &mut found);
     }
+    out.notes = std::mem::take(&mut found.notes);
     // Usable until the primary expires, or the last encryption key does.
-    let last_key = if key_expiries.iter().any(Option::is_none) {
+    let last_key = if found.expiries.iter().any(Option::is_none) {
         None
     } else {
-        key_expiries.iter().flatten().max().copied()
+        found.expiries.iter().flatten().max().copied()
     };
     out.expires = match (primary_expiry, last_key) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    out.usable = if !keys.is_empty() {
-        Ok(keys)
-    } else if let Some(w) = weak {
-        Err(Unusable::Weak(w))
-    } else if let Some(u) = unsupported {
-        Err(Unusable::Unsupported(u))
-    } else if let Some(exp) = expired_sub {
-        Err(Unusable::Expired(exp))
-    } else {
-        Err(Unusable::NoEncryptionKey)
-    };
+    out.usable = found.verdict(weak_sig.take());
     out
 }
 
-/// Rule 6: RSA under 2048 bits is weak.
-fn weak_reason(params: &PublicParams) -> Option<String> {
-    match rsa_bits(params) {
-        Some(bits) if bits < 2048 => Some(format!("RSA with {bits} bits")),
+/// When a key made at `created` expires by `sig` (Unix time), if it does.
+fn key_expiry(sig: &Signature, created: u64) -> Option<u64> {
+    match sig.key_expiration_time() {
+        Some(d) if d.as_secs() != 0 => Some(created + u64::from(d.as_secs())),
         _ => None,
     }
 }
 
-/// What [`merge`] added to a stored certificate.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Merged {
-    pub user_ids: usize,
-    pub subkeys: usize,
-    pub signatures: usize,
-}
-
-impl Merged {
-    pub fn is_empty(&self) -> bool {
-        *self == Merged::default()
-    }
-}
-
-impl std::fmt::Display for Merged {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} new user IDs, {} new subkeys, {} new signatures",
-            self.user_ids, self.subkeys, self.signatures
-        )
-    }
-}
-
-fn add_signatures(into: &mut Vec<Signature>, from: &[Signature]) -> usize {
-    let mut n = 0;
-    for s in from {
-        if !into.contains(s) {
-            into.push(s.clone());
-            n += 1;
+/// Rule 7: whether a verified self-signature's hash lets it count; the first reason it did
+/// not is kept in `weak`.
+fn hash_counts(sig: &Signature, now: u64, weak: &RefCell<Option<String>>) -> bool {
+    match policy::weak_hash(sig, now) {
+        None => true,
+        Some(w) => {
+            weak.borrow_mut().get_or_insert(w);
+            false
         }
     }
-    n
 }
 
-/// Adds to `stored` what `new` (the same primary key) has and `stored` lacks: user IDs,
-/// subkeys, and signatures (revocations above all: an update must never be dropped).
-/// Nothing is removed. Validity is judged later, by [`evaluate`], as for any certificate.
-pub fn merge(stored: &mut SignedPublicKey, new: &SignedPublicKey) -> Merged {
-    let mut m = Merged::default();
-    m.signatures += add_signatures(
-        &mut stored.details.revocation_signatures,
-        &new.details.revocation_signatures,
-    );
-    m.signatures += add_signatures(
-        &mut stored.details.direct_signatures,
-        &new.details.direct_signatures,
-    );
-    for u in &new.details.users {
-        match stored.details.users.iter_mut().find(|s| s.id == u.id) {
-            Some(s) => m.signatures += add_signatures(&mut s.signatures, &u.signatures),
-            None => {
-                stored.details.users.push(u.clone());
-                m.user_ids += 1;
-            }
+/// The encryption keys of one certificate, and why the others were passed over.
+#[derive(Default)]
+struct Found {
+    keys: Vec<EncryptionKey>,
+    /// Expiry of each key in `keys` (None: never).
+    expiries: Vec<Option<u64>>,
+    weak: Option<String>,
+    unsupported: Option<String>,
+    expired: Option<u64>,
+    /// One line per key passed over by the key policy: "subkey FPR: reason".
+    notes: Vec<String>,
+}
+
+impl Found {
+    /// Takes `key` (live, flagged for encryption) when the policy lets the encryptor use it.
+    fn offer(&mut self, key: EncryptionKey, expiry: Option<u64>, what: String) {
+        let (params, tried) = match &key {
+            EncryptionKey::Subkey(k) => (k.public_params(), policy::encryptable(k)),
+            EncryptionKey::Primary(k) => (k.public_params(), policy::encryptable(k)),
+        };
+        if let Some(w) = policy::weak_key(params) {
+            self.notes.push(format!("{what}: weak ({w})"));
+            self.weak.get_or_insert(w);
+        } else if let Err(why) = tried {
+            self.notes.push(format!("{what}: unsupported ({why})"));
+            self.unsupported.get_or_insert(why);
+        } else {
+            self.keys.push(key);
+            self.expiries.push(expiry);
         }
     }
-    for k in &new.public_subkeys {
-        let fpr = k.key.fingerprint();
-        match stored
-            .public_subkeys
-            .iter_mut()
-            .find(|s| s.key.fingerprint() == fpr)
-        {
-            Some(s) => m.signatures += add_signatures(&mut s.signatures, &k.signatures),
-            None => {
-                stored.public_subkeys.push(k.clone());
-                m.subkeys += 1;
-            }
+
+    /// The certificate's verdict: its keys, or the most telling reason there are none.
+    fn verdict(
+        self,
+        weak_sig: Option<String>,
+    ) -> std::result::Result<Vec<EncryptionKey>, Unusable> {
+        if !self.keys.is_empty() {
+            Ok(self.keys)
+        } else if let Some(w) = self.weak {
+            Err(Unusable::Weak(w))
+        } else if let Some(u) = self.unsupported {
+            Err(Unusable::Unsupported(u))
+        } else if let Some(exp) = self.expired {
+            Err(Unusable::Expired(exp))
+        } else if let Some(w) = weak_sig {
+            Err(Unusable::Weak(w))
+        } else {
+            Err(Unusable::NoEncryptionKey)
         }
     }
-    m
+}
+
+/// Rules 4 and 5 for one subkey: its newest valid binding, its flags, revocation and expiry.
+fn subkey(
+    sub: &pgp::composed::SignedPublicSubKey,
+    primary: &packet::PublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+    found: &mut Found,
+) {
+    let valid = |s: &&Signature| {
+        gather::issued_by(s, primary)
+            && secs(s).is_some_and(|c| c <= now)
+            && s.verify_subkey_binding(primary, &sub.key).is_ok()
+    };
+    let sub_revoked = sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
+        .any(|s| valid(&s));
+    if sub_revoked {
+        return;
+    }
+    let binding = sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
+        .filter(valid)
+        .filter(|s| hash_counts(s, now, weak_sig))
+        .max_by_key(|s| secs(s));
+    let Some(binding) = binding else { return };
+    let flagged = if has_key_flags(binding) {
+        let f = binding.key_flags();
+        f.encrypt_comms() || f.encrypt_storage()
+    } else {
+        true
+    };
+    if !flagged || !can_encrypt(sub.key.algorithm()) {
+        return;
+    }
+    let sub_created = sub.key.created_at().as_secs() as u64;
+    let expiry = key_expiry(binding, sub_created);
+    if let Some(exp) = expiry
+        && exp <= now
+    {
+        found.expired = Some(found.expired.map_or(exp, |e| e.max(exp)));
+        return;
+    }
+    let what = format!("subkey {}", hex_upper(sub.key.fingerprint().as_bytes()));
+    found.offer(EncryptionKey::Subkey(sub.key.clone()), expiry, what);
 }
 
 pub fn hex_upper(b: &[u8]) -> String {
@@ -904,6 +1126,17 @@ mod tests {
         let t = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nA\n-----END PGP PUBLIC KEY BLOCK-----\n\
 -----BEGIN PGP PUBLIC KEY BLOCK-----\nB\n-----END PGP PUBLIC KEY BLOCK-----\n";
         assert_eq!(split_armor_blocks(t).len(), 2);
+    }
+
+    #[test]
+    fn gnupgs_guarded_armor_line_starts_a_block_without_its_colon() {
+        let t = b"This is a revocation certificate\n\n:-----BEGIN PGP PUBLIC KEY BLOCK-----\nA\n\
+-----END PGP PUBLIC KEY BLOCK-----\n:-----BEGIN PGP PUBLIC KEY BLOCK-----\nB\n";
+        let blocks = split_armor_blocks(t);
+        assert_eq!(blocks.len(), 2);
+        assert!(blocks[0].starts_with(b"-----BEGIN") && blocks[0].ends_with(b"BLOCK-----\n"));
+        assert!(blocks[1].starts_with(b"-----BEGIN"));
+        assert!(split_armor_blocks(b"no armor here\n").is_empty());
     }
 
     #[test]

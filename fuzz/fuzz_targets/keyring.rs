@@ -1,5 +1,5 @@
 //! The keyring reader (src/keys.rs): armored or binary certificates (and keyboxes) give
-//! certificates and per-certificate errors, never a panic; every parsed certificate can be
+//! certificates, bare revocations and per-item errors, never a panic; every parsed certificate can be
 //! judged.
 #![no_main]
 
@@ -9,8 +9,12 @@ use std::time::SystemTime;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok((certs, _errors)) = pgpsendmail::keys::parse_certificates(data) {
-        for c in &certs {
+    if let Ok(parsed) = pgpsendmail::keys::parse_certificates(data) {
+        let mut certs = parsed.certs;
+        for c in &mut certs {
+            for r in &parsed.revocations {
+                pgpsendmail::gather::attach(c, r);
+            }
             let _ = pgpsendmail::keys::evaluate(c, Path::new("fuzz"), SystemTime::UNIX_EPOCH);
         }
     }

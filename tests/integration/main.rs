@@ -9,6 +9,7 @@
 //! * message.rs: every rule of spec/message.md;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (spec/cli.md section 4);
 //! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
+//! * keypolicy.rs: the key policy and merged certificates, on keys gpg makes per test;
 //! * privenv.rs: never set-ID; empty environment, HOME=/, unwritable cwd, closed stdout
 //!   and stderr; the environment passed on untouched;
 //! * interop.rs: GnuPG decrypts the output (fails under CI=true when gpg is missing);
@@ -27,6 +28,7 @@ mod harness;
 mod hostile;
 mod inprocess;
 mod interop;
+mod keypolicy;
 mod keys;
 mod message;
 mod modes;
