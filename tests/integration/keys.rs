@@ -366,6 +366,43 @@ fn shared_and_duplicated_keys_give_one_pkesk_each() {
     assert_eq!(c[0].open("ops").recipients, key_ids("ops")[1..].to_vec());
 }
 
+/// The encrypted data packet (SEIPD) of a copy, as bytes.
+fn seipd_of(c: &Capture) -> Vec<u8> {
+    use pgp::ser::Serialize;
+    use std::io::Read;
+    let block = pgpsendmail::decrypt::armored_block(&c.stdin).unwrap();
+    let mut bin = Vec::new();
+    pgp::armor::Dearmor::new(std::io::Cursor::new(block))
+        .read_to_end(&mut bin)
+        .unwrap();
+    let last = pgp::packet::PacketParser::new(std::io::Cursor::new(bin))
+        .map(|p| p.unwrap())
+        .last()
+        .unwrap();
+    last.to_bytes().unwrap()
+}
+
+#[test]
+fn hidden_copies_share_one_session_key_and_each_names_only_its_own_keys() {
+    // SECURITY.md: every copy of one message carries the same encrypted body under one
+    // session key, so any recipient could open any copy of it; no copy names another's key.
+    let h = H::new();
+    let c = h.ok(
+        &["-i", "-t"],
+        b"To: alice@example.org\nBcc: bob@example.org, carol@example.net\nSubject: s\n\nx\n",
+    );
+    assert_eq!(c.len(), 3);
+    let body = seipd_of(&c[0]);
+    for (copy, name) in c.iter().zip(["alice", "bob", "carol"]) {
+        assert_eq!(
+            seipd_of(copy),
+            body,
+            "{name}'s copy has another encrypted body"
+        );
+        assert_eq!(copy.open(name).recipients, key_ids(name)[1..].to_vec());
+    }
+}
+
 #[test]
 fn key_expiring_soon_is_used_with_a_warning() {
     let Some(cert) = gpg_make_cert("Soon <soon@example.org>", "7d") else {
