@@ -15,6 +15,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use aes::Aes256;
 use ctr::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use rand::RngCore;
+use zeroize::Zeroizing;
 
 use crate::message::{BodyStats, Scanner};
 
@@ -75,6 +76,12 @@ pub fn anon_file(name: &str, tmpdir: Option<&std::path::Path>) -> io::Result<Fil
     }
 }
 
+/// An AES-256-CTR state for `key` and `iv`, from references (no array of the key copied
+/// into a temporary of ours; the cipher's own construction is the `aes` crate's).
+fn new_ctr(key: &[u8; 32], iv: &[u8; 16]) -> Aes256Ctr {
+    Aes256Ctr::new(key.into(), iv.into())
+}
+
 /// A body kept for reading more than once.
 pub struct BodyStore {
     mem: Vec<u8>,
@@ -83,20 +90,17 @@ pub struct BodyStore {
     stats: Option<BodyStats>,
 }
 
+/// The sealed part of a body. The key is the only thing that makes the file readable:
+/// it, the IV and the cipher states (here and in every [`StoreReader`]) are wiped when they
+/// are dropped (`Zeroizing`, and `ctr`/`aes` built with their `zeroize` feature), by
+/// writes the compiler may not remove as dead stores. Key and IV are boxed: they are made in
+/// place on the heap and never moved, so no stale copy of them is left where a move was.
 struct Sealed {
     file: File,
-    key: [u8; 32],
-    iv: [u8; 16],
+    key: Box<Zeroizing<[u8; 32]>>,
+    iv: Box<Zeroizing<[u8; 16]>>,
     cipher: Aes256Ctr,
     len: u64,
-}
-
-impl Drop for Sealed {
-    fn drop(&mut self) {
-        // The key is the only thing that makes the file readable: do not leave it around.
-        self.key = [0; 32];
-        self.iv = [0; 16];
-    }
 }
 
 impl BodyStore {
@@ -129,11 +133,12 @@ impl BodyStore {
             return Ok(());
         }
         if self.sealed.is_none() {
-            let mut key = [0u8; 32];
-            let mut iv = [0u8; 16];
-            rand::thread_rng().fill_bytes(&mut key);
-            rand::thread_rng().fill_bytes(&mut iv);
-            let cipher = Aes256Ctr::new(&key.into(), &iv.into());
+            // Filled in place on the heap: no copy of the key in a local that is not wiped.
+            let mut key = Box::new(Zeroizing::new([0u8; 32]));
+            let mut iv = Box::new(Zeroizing::new([0u8; 16]));
+            rand::thread_rng().fill_bytes(&mut key[..]);
+            rand::thread_rng().fill_bytes(&mut iv[..]);
+            let cipher = new_ctr(&key, &iv);
             self.sealed = Some(Sealed {
                 file: anon_file("pgpsendmail-spool", tmpdir)?,
                 key,
@@ -176,10 +181,7 @@ impl BodyStore {
         StoreReader {
             store: self,
             pos: 0,
-            cipher: self
-                .sealed
-                .as_ref()
-                .map(|s| Aes256Ctr::new(&s.key.into(), &s.iv.into())),
+            cipher: self.sealed.as_ref().map(|s| new_ctr(&s.key, &s.iv)),
         }
     }
 }
@@ -353,6 +355,33 @@ mod tests {
         let mut dst = anon_file("d", None).unwrap();
         let e = copy_file_range_into(&src, data.len() as u64 + 10, &mut dst).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// Compiles only for types that wipe themselves when dropped.
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+
+    #[test]
+    fn the_sealed_stores_key_and_ciphers_are_wiped_on_drop() {
+        // Type-level: the key and IV fields are Zeroizing, the cipher (in Sealed and in
+        // every reader) is ZeroizeOnDrop (ctr's and aes's zeroize features). A change of
+        // any of these types stops this from compiling.
+        fn key(s: &Sealed) -> &Zeroizing<[u8; 32]> {
+            &s.key
+        }
+        fn iv(s: &Sealed) -> &Zeroizing<[u8; 16]> {
+            &s.iv
+        }
+        fn cipher(s: &Sealed) -> &Aes256Ctr {
+            &s.cipher
+        }
+        fn reader<'a>(r: &'a StoreReader<'_>) -> &'a Option<Aes256Ctr> {
+            &r.cipher
+        }
+        let _ = (key, iv, cipher, reader);
+        wiped_on_drop::<Zeroizing<[u8; 32]>>();
+        wiped_on_drop::<Zeroizing<[u8; 16]>>();
+        wiped_on_drop::<Aes256Ctr>();
+        wiped_on_drop::<Aes256>();
     }
 
     #[test]
