@@ -43,7 +43,7 @@ impl Deliverer for Drain {
                     let _ = parts.write_to(&mut count);
                     self.0 += count.0;
                 }
-                CopyBody::Pipe(_) => {}
+                CopyBody::Memory(_) => {}
             }
         }
         Ok(0)

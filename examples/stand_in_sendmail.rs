@@ -9,6 +9,8 @@
 //!   N.env    its whole environment, each `NAME=VALUE` followed by a NUL byte
 //!   N.fds    what descriptors 0, 1 and 2 are, one `K TARGET` line each (readlink)
 //!   N.nofile its RLIMIT_NOFILE, "SOFT HARD"
+//!   N.status its exit status, written last, only when it ends by exiting (not by a
+//!            signal): a call with N.status "0" is a message it committed (queued)
 //! and exits with `$STAND_IN_EXIT` (default 0).
 //!
 //! Faults, for the tests of tests/integration/faults.rs (with `$STAND_IN_ONLY=N` they apply
@@ -17,6 +19,10 @@
 //!   STAND_IN_HANG=1    record the call, then sleep without reading (until killed; it
 //!                      gives up after two minutes with 75)
 //!   STAND_IN_SIGNAL=S  after reading, kill itself with signal S
+//!   STAND_IN_PAUSE=B   a slow reader: after B bytes of standard input (0: before the
+//!                      first), write N.paused (the count read) and read no more until the
+//!                      file N.resume exists; then read to the end as usual (it gives up
+//!                      after two minutes with 75, committing nothing)
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -110,10 +116,14 @@ fn main() {
         std::process::exit(75);
     }
     let limit = fault("STAND_IN_READ").unwrap_or(u64::MAX);
+    let pause = fault("STAND_IN_PAUSE");
     let write = std::fs::File::create(dir.join(format!("{n}.stdin")))
-        .and_then(|mut f| {
-            use std::io::Read;
-            std::io::copy(&mut std::io::stdin().lock().take(limit), &mut f)
+        .and_then(|mut f| match pause {
+            None => {
+                use std::io::Read;
+                std::io::copy(&mut std::io::stdin().lock().take(limit), &mut f)
+            }
+            Some(at) => read_with_pause(&mut f, at, &dir, n),
         })
         .and_then(|_| (&argv_file).write_all((argv.join("\n") + "\n").as_bytes()));
     if limit != u64::MAX {
@@ -141,5 +151,47 @@ fn main() {
     } else {
         0
     };
+    let _ = std::fs::write(dir.join(format!("{n}.status")), format!("{code}\n"));
     std::process::exit(code);
+}
+
+/// Copies standard input to `out`, stopping after `at` bytes until `DIR/N.resume` exists
+/// (STAND_IN_PAUSE).
+fn read_with_pause(
+    out: &mut std::fs::File,
+    at: u64,
+    dir: &std::path::Path,
+    n: u32,
+) -> std::io::Result<u64> {
+    use std::io::Read;
+    let mut stdin = std::io::stdin().lock();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut total = 0u64;
+    let mut paused = false;
+    loop {
+        if !paused && total == at {
+            paused = true;
+            std::fs::write(dir.join(format!("{n}.paused")), format!("{total}\n"))?;
+            let start = std::time::Instant::now();
+            while !dir.join(format!("{n}.resume")).exists() {
+                if start.elapsed() > std::time::Duration::from_secs(120) {
+                    std::process::exit(75);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        let want = if paused {
+            buf.len()
+        } else {
+            usize::try_from(at - total).map_or(buf.len(), |r| r.min(buf.len()))
+        };
+        let got = match stdin.read(&mut buf[..want]) {
+            Ok(0) => return Ok(total),
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buf[..got])?;
+        total += got as u64;
+    }
 }

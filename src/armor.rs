@@ -5,11 +5,12 @@
 //! `len(PKESKs_i) + k` is a multiple of 48 the lines of `SEIPD[k..]` are the same in every
 //! copy with that `k`: they are encoded and stored once per distinct `k` (usually one or
 //! two: PKESK lengths vary only with the key type and, for RSA, a leading zero byte), while
-//! each copy keeps only its own short head and foot; delivery sends head, shared tail and
-//! foot in turn ([`crate::deliver::Parts`]). Each copy's CRC-24 is combined from the CRC of
-//! its head and the CRC of the shared tail (the "advance over n zero bytes" operator of
-//! zlib's `crc32_combine`). The result is byte for byte what
-//! [`crate::encrypt::ArmorWriter`] writes for the copy (the tests compare both).
+//! each copy keeps only its own short head and foot; delivery writes head, shared tail and
+//! foot into a file of the copy's own when its turn comes ([`crate::deliver::Parts`]).
+//! Each copy's CRC-24 is combined from the CRC of its head and the CRC of the shared tail
+//! (the "advance over n zero bytes" operator of zlib's `crc32_combine`). The result is
+//! byte for byte what [`crate::encrypt::ArmorWriter`] writes for the copy (the tests
+//! compare both).
 //!
 //! Does not own: the encryption or the PKESKs ([`crate::encrypt`]), the MIME around the
 //! armor ([`crate::pgpmime`]). Input: ciphertext only. Errors: those of the reader and the

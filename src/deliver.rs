@@ -6,14 +6,17 @@
 //! only (`sendmail -i [-f S] [-F N] [DSN flags the flavor supports] -- rcpt...`), and
 //! running it: one copy is `exec`ed with the ciphertext file as standard input, so the
 //! caller sees the real sendmail's status and stderr; several copies are spawned one by one
-//! after all of them were built.
+//! after all of them were built. A spawned copy's standard input is always a complete file
+//! of its own (a hidden copy is assembled into it just before its sendmail starts), never a
+//! pipe: whatever happens to this process while copies are handed on (an error, SIGKILL,
+//! running out of memory), a real sendmail has either all of its copy or nothing.
 //!
 //! Keeps uid, gid, groups, environment and fds 0-2; every other descriptor is closed on
 //! exec; no no-new-privs (Exim is setuid, dma and smtpctl setgid).
 
 use std::ffi::OsString;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, Write};
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +30,7 @@ use crate::args::{Invocation, Invoked, Mode, Sender};
 use crate::config::{Config, Flavor};
 use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
+use crate::spool;
 
 /// Where real sendmails live when `sendmail` is not configured (research 6.1).
 pub const CANDIDATES: &[&str] = &[
@@ -223,21 +227,25 @@ pub fn pass_through(inv: &Invocation, flavor: Flavor) -> Result<PassThrough> {
 }
 
 /// One message ready to go: its recipients and its complete ciphertext (or, for a
-/// `plaintext` recipient, the bytes to write into a pipe).
+/// `plaintext` recipient, the bytes to write into anonymous memory).
 pub struct Copy {
     pub recipients: Vec<Address>,
     pub body: CopyBody,
 }
 
-/// Writes a copy's bytes into the pipe to the real sendmail.
-pub type PipeWriter = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()>>;
+/// Writes a copy's bytes (into a memfd, just before its sendmail starts).
+pub type CopyWriter = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()>>;
 
 pub enum CopyBody {
     /// A complete file, rewound: becomes standard input.
     File(File),
-    /// Written into a pipe by the closure (plaintext never goes into a file).
-    Pipe(PipeWriter),
-    /// A hidden recipient's copy: its own bytes around a part it shares with other copies.
+    /// A copy pgpsendmail did not encrypt (a `plaintext` copy, or a message already
+    /// protected passed through): the closure writes it into a memfd of its own just before
+    /// its sendmail starts. Never a file: where memfds are unavailable it is not sent, and
+    /// since that is checked before the first copy goes, nothing is (71).
+    Memory(CopyWriter),
+    /// A hidden recipient's copy: its own bytes around a part it shares with other copies,
+    /// assembled into a file of its own just before its sendmail starts.
     Parts(Parts),
 }
 
@@ -271,57 +279,20 @@ impl Parts {
         w.write_all(&self.suffix)
     }
 
-    /// Writes the whole copy into a pipe. The shared part is spliced from its file: page
-    /// references move into the pipe, the bytes are not copied through this process. Where
-    /// the file cannot be spliced, it is copied as [`Parts::write_to`] does.
-    fn write_to_pipe<P: Write + std::os::fd::AsRawFd>(&self, pipe: &mut P) -> std::io::Result<()> {
-        use std::os::fd::AsRawFd;
-        pipe.write_all(&self.prefix)?;
-        pipe.write_all(&self.head)?;
-        if let Some((f, len)) = &self.tail {
-            // A larger pipe: fewer switches between this process and the reader. Best
-            // effort (the system's pipe-max-size may be lower).
-            // SAFETY: F_SETPIPE_SZ on our own pipe descriptor.
-            unsafe {
-                libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
-            }
-            let mut off: libc::loff_t = 0;
-            while (off as u64) < *len {
-                let want = (*len - off as u64).min(1 << 30) as usize;
-                // SAFETY: splice between two descriptors we own; `off` is ours, so the
-                // file's shared offset is not used.
-                let n = unsafe {
-                    libc::splice(
-                        f.as_raw_fd(),
-                        &mut off,
-                        pipe.as_raw_fd(),
-                        std::ptr::null_mut(),
-                        want,
-                        libc::SPLICE_F_MORE,
-                    )
-                };
-                if n > 0 {
-                    continue;
-                }
-                if n == 0 {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        "the shared ciphertext file ended early",
-                    ));
-                }
-                let e = std::io::Error::last_os_error();
-                match e.raw_os_error() {
-                    Some(libc::EINTR) => {}
-                    Some(libc::EINVAL | libc::ENOSYS) => {
-                        copy_range(f, off as u64, *len, pipe)?;
-                        break;
-                    }
-                    _ => return Err(e),
-                }
-            }
+    /// The whole copy in an anonymous file of its own (memfd, else an unlinked file in
+    /// `tmpdir`: ciphertext only), rewound: prefix, head, the shared lines copied from
+    /// their file ([`spool::copy_file_range_into`]), foot, suffix.
+    pub fn assemble(&self, tmpdir: Option<&Path>) -> std::io::Result<File> {
+        let mut f = spool::anon_file("pgpsendmail-copy", tmpdir)?;
+        f.write_all(&self.prefix)?;
+        f.write_all(&self.head)?;
+        if let Some((t, len)) = &self.tail {
+            spool::copy_file_range_into(t, *len, &mut f)?;
         }
-        pipe.write_all(&self.foot)?;
-        pipe.write_all(&self.suffix)
+        f.write_all(&self.foot)?;
+        f.write_all(&self.suffix)?;
+        spool::rewind(&mut f)?;
+        Ok(f)
     }
 }
 
@@ -371,6 +342,19 @@ pub trait Deliverer {
 pub struct Exec {
     /// Set by [`Deliverer::smtp_session`].
     smtp: bool,
+    /// Where a hidden copy's file goes when memfds are unavailable (`$TMPDIR`).
+    tmpdir: Option<PathBuf>,
+}
+
+impl Exec {
+    /// A deliverer whose hidden copies fall back to unlinked files in `tmpdir` (`None`:
+    /// `/tmp`) where memfds are unavailable.
+    pub fn new(tmpdir: Option<PathBuf>) -> Exec {
+        Exec {
+            smtp: false,
+            tmpdir,
+        }
+    }
 }
 
 /// Marks every descriptor above 2 close-on-exec, so the real sendmail inherits only 0-2.
@@ -437,27 +421,36 @@ fn wait_limit() -> Duration {
     Duration::from_secs(secs)
 }
 
-/// What [`run_bounded`] writes into the pipe to the real sendmail.
-enum Feed {
-    Writer(PipeWriter),
-    Parts(Parts),
+/// A copy's standard input: a complete file of its own, rewound, made just before its
+/// sendmail starts (so that only one such file exists at a time, however many copies).
+fn stdin_for(body: CopyBody, tmpdir: Option<&Path>) -> std::io::Result<File> {
+    match body {
+        CopyBody::File(f) => Ok(f),
+        CopyBody::Parts(parts) => parts.assemble(tmpdir),
+        CopyBody::Memory(write) => {
+            let f = spool::memfd("pgpsendmail-copy")?;
+            let mut w = std::io::BufWriter::with_capacity(64 << 10, f);
+            write(&mut w)?;
+            let mut f = w.into_inner().map_err(|e| e.into_error())?;
+            spool::rewind(&mut f)?;
+            Ok(f)
+        }
+    }
 }
 
-/// Runs one copy: spawns `cmd` with the copy as its standard input (the file itself, or a
-/// pipe written here), and waits at most `limit` for it to end. A run still going then is
-/// killed (SIGKILL) and is an error: the copy is not known to be queued. Returns the exit
-/// code (`None`: killed by a signal).
-fn run_bounded(
-    mut cmd: Command,
-    body: CopyBody,
-    limit: Duration,
-) -> std::io::Result<(Option<i32>, ())> {
-    let (stdin, feed) = match body {
-        CopyBody::File(f) => (Stdio::from(f), None),
-        CopyBody::Pipe(write) => (Stdio::piped(), Some(Feed::Writer(write))),
-        CopyBody::Parts(parts) => (Stdio::piped(), Some(Feed::Parts(parts))),
-    };
-    let mut child = cmd.stdin(stdin).spawn()?;
+/// Runs one copy: spawns `cmd` with the complete file `stdin` as its standard input, and
+/// waits at most `limit` for it to end. A run still going then is killed (SIGKILL) and is
+/// an error: the copy is not known to be queued. So is a run that exits 0 before it read
+/// its standard input to the end (it shares the file's offset with us, which says how far
+/// it read). Returns the exit code (`None`: killed by a signal).
+fn run_bounded(mut cmd: Command, stdin: File, limit: Duration) -> std::io::Result<Option<i32>> {
+    let len = stdin.metadata()?.len();
+    // The same open file (a dup): its offset is the child's.
+    let mut offset = stdin.try_clone()?;
+    let mut child = cmd.stdin(Stdio::from(stdin)).spawn()?;
+    // Our descriptor of the copy goes now: the child holds it; it is freed when the child
+    // ends.
+    drop(cmd);
     let pid = child.id() as libc::pid_t;
     // The watchdog kills only a child not yet reaped (its pid cannot have been reused):
     // `done` is set, under the lock, after the child ended and before it is reaped.
@@ -492,15 +485,6 @@ fn run_bounded(
             return Err(e);
         }
     };
-    let wrote = feed.map(|body| {
-        let mut pipe = child.stdin.take().expect("piped");
-        let r = match body {
-            Feed::Writer(write) => write(&mut pipe),
-            Feed::Parts(parts) => parts.write_to_pipe(&mut pipe),
-        };
-        drop(pipe);
-        r
-    });
     // Wait for the end without reaping (WNOWAIT), so that the watchdog can still kill.
     loop {
         // SAFETY: waitid fills the zeroed siginfo_t we own.
@@ -533,11 +517,15 @@ fn run_bounded(
             ),
         ));
     }
-    match wrote {
+    let read = offset.stream_position()?;
+    drop(offset);
+    if st.success() && read < len {
         // It exited 0 without reading all: not known to be sent.
-        Some(Err(e)) if st.success() => Err(e),
-        _ => Ok((st.code(), ())),
+        return Err(std::io::Error::other(format!(
+            "it exited 0 after reading {read} of the {len} bytes of its copy"
+        )));
     }
+    Ok(st.code())
 }
 
 impl Deliverer for Exec {
@@ -574,6 +562,18 @@ impl Deliverer for Exec {
                 "cannot run real sendmail {shown}: {err}"
             )));
         }
+        // A copy kept in memory only (never in a file) needs a memfd: without one, refuse
+        // before anything is handed on rather than after some copies went.
+        if copies
+            .iter()
+            .any(|(_, c)| matches!(c.body, CopyBody::Memory(_)))
+            && let Err(e) = spool::memfd("pgpsendmail-probe")
+        {
+            return Err(Error::Os(format!(
+                "no anonymous memory (memfd) for a copy that is not encrypted: {e}; it is \
+                 never written to a file; nothing sent"
+            )));
+        }
         let total = copies.len();
         let mut failed: Vec<(String, i32)> = Vec::new();
         let mut sent = 0usize;
@@ -581,12 +581,14 @@ impl Deliverer for Exec {
         for (args, copy) in copies {
             let mut cmd = command(program, &args);
             cmd.stdout(child_stdout(self.smtp));
-            let status = run_bounded(cmd, copy.body, limit);
+            // One copy's file at a time: made here, dropped when its run has ended.
+            let status = stdin_for(copy.body, self.tmpdir.as_deref())
+                .and_then(|stdin| run_bounded(cmd, stdin, limit));
             match status {
-                Ok((Some(0), _)) => sent += 1,
-                Ok((Some(code), _)) => failed.push((who(&copy.recipients), code)),
+                Ok(Some(0)) => sent += 1,
+                Ok(Some(code)) => failed.push((who(&copy.recipients), code)),
                 // Killed by a signal: the copy is not known to be queued.
-                Ok((None, _)) => failed.push((
+                Ok(None) => failed.push((
                     who(&copy.recipients),
                     crate::error::ExitCode::Unavailable.code(),
                 )),
@@ -629,7 +631,6 @@ impl Deliverer for Exec {
 mod tests {
     use super::*;
     use std::io::Read;
-    use std::os::fd::FromRawFd;
 
     fn parts(tail: &[u8]) -> (Parts, Vec<u8>) {
         let mut f = tempfile::tempfile().unwrap();
@@ -647,38 +648,19 @@ mod tests {
         (p, whole)
     }
 
-    /// A pipe: (read end, write end).
-    fn pipe() -> (File, File) {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 fills two descriptors, each owned by one File from here on.
-        unsafe {
-            assert_eq!(libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC), 0);
-            (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1]))
-        }
-    }
-
     #[test]
-    fn parts_written_or_spliced_are_head_tail_foot() {
-        // 3 MiB: more than a pipe holds, so the splice loop waits for the reader many times.
+    fn parts_written_or_assembled_are_head_tail_foot() {
         let tail: Vec<u8> = (0..3u32 << 20).map(|i| (i * 7 % 251) as u8).collect();
         let (p, whole) = parts(&tail);
         let mut out = Vec::new();
         p.write_to(&mut out).unwrap();
         assert!(out == whole, "write_to");
-        // Twice through a pipe: copies share the file, whose own offset is never used.
+        // Twice: copies share the file, whose own offset is never used.
         for round in 0..2 {
-            let (mut r, mut w) = pipe();
-            let reader = std::thread::spawn(move || {
-                let mut v = Vec::new();
-                r.read_to_end(&mut v).unwrap();
-                v
-            });
-            p.write_to_pipe(&mut w).unwrap();
-            drop(w);
-            assert!(
-                reader.join().unwrap() == whole,
-                "write_to_pipe, round {round}"
-            );
+            let mut f = p.assemble(None).unwrap();
+            let mut v = Vec::new();
+            f.read_to_end(&mut v).unwrap();
+            assert!(v == whole, "assemble, round {round}");
         }
         let none = Parts {
             prefix: Arc::from(&b"p"[..]),
@@ -690,15 +672,13 @@ mod tests {
         let mut out = Vec::new();
         none.write_to(&mut out).unwrap();
         assert_eq!(out, b"pabs");
+        let mut out = Vec::new();
+        none.assemble(None).unwrap().read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"pabs");
     }
 
     #[test]
-    fn a_reader_gone_is_an_error_and_a_short_file_too() {
-        let (p, _) = parts(&vec![b'x'; 1 << 20]);
-        let (r, mut w) = pipe();
-        drop(r);
-        // SIGPIPE is ignored in Rust programs: EPIPE comes back as an error.
-        assert!(p.write_to_pipe(&mut w).is_err());
+    fn a_short_shared_file_is_an_error_not_a_short_copy() {
         // A tail file shorter than its recorded length (cannot happen: the file is complete
         // before the first copy goes) is an error, not a short copy passed as whole.
         let mut f = tempfile::tempfile().unwrap();
@@ -715,15 +695,27 @@ mod tests {
             foot: Vec::new(),
             suffix: Arc::from(&b""[..]),
         };
-        let (mut r, mut w) = pipe();
-        let reader = std::thread::spawn(move || {
-            let mut v = Vec::new();
-            r.read_to_end(&mut v).unwrap();
-            v
-        });
-        let e = short.write_to_pipe(&mut w).unwrap_err();
-        drop(w);
+        let e = short.assemble(None).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::UnexpectedEof);
-        assert_eq!(reader.join().unwrap(), b"0123456789");
+    }
+
+    #[test]
+    fn a_run_that_exits_0_before_reading_all_of_its_copy_is_not_sent() {
+        let mut f = spool::anon_file("t", None).unwrap();
+        f.write_all(&[b'x'; 100_000]).unwrap();
+        spool::rewind(&mut f).unwrap();
+        let mut cmd = Command::new("head");
+        cmd.args(["-c", "10"]).stdout(Stdio::null());
+        let e = run_bounded(cmd, f, Duration::from_secs(60)).unwrap_err();
+        assert!(e.to_string().contains("of the 100000 bytes"), "{e}");
+        let mut f = spool::anon_file("t", None).unwrap();
+        f.write_all(&[b'x'; 100_000]).unwrap();
+        spool::rewind(&mut f).unwrap();
+        let mut cmd = Command::new("cat");
+        cmd.stdout(Stdio::null());
+        assert_eq!(
+            run_bounded(cmd, f, Duration::from_secs(60)).unwrap(),
+            Some(0)
+        );
     }
 }

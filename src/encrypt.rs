@@ -323,8 +323,11 @@ where
     }
     let mut rng = rand::thread_rng();
     // The session key as rpgp's MessageBuilder makes it; the SEIPD packet is ours
-    // (crate::seipd: binary literal data, empty name, date 0).
-    let session_key = cipher.new_session_key(&mut rng);
+    // (crate::seipd: binary literal data, empty name, date 0). RawSessionKey wipes itself
+    // when dropped (it is ZeroizeOnDrop in the pgp crate), at the end of this function; we
+    // only lend it out (`as_ref`), never copy it into a buffer of ours. The AES key
+    // schedule seipd makes from it is wiped with it (seipd::Cfb).
+    let session_key: pgp::composed::RawSessionKey = cipher.new_session_key(&mut rng);
 
     let mut pkesks: Vec<Vec<u8>> = Vec::with_capacity(copies.len());
     for &keys in copies {
@@ -415,6 +418,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_session_key_type_wipes_itself() {
+        // Type-level: a change to a session key type that is not wiped stops this compiling.
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<pgp::composed::RawSessionKey>();
+    }
 
     fn armor(data: &[u8], pieces: usize) -> String {
         let mut out = Vec::new();

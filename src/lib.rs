@@ -446,7 +446,8 @@ pub fn send<R: Read>(
         let wr = |e: io::Error| Error::Io(format!("writing the ciphertext: {e}"));
         // The first copy is a whole file (it may become the real sendmail's stdin by
         // exec); the others are their own bytes around armor lines they share
-        // (deliver::Parts), one file per armor line alignment.
+        // (deliver::Parts), one file per armor line alignment, each assembled into a whole
+        // file of its own only when its turn comes (deliver.rs).
         let mut first = spool::anon_file("pgpsendmail-copy", env.tmpdir.as_deref()).map_err(os)?;
         first.write_all(&payload.outer_prefix).map_err(wr)?;
         let mut shared = if groups.len() > 1 {
@@ -576,7 +577,8 @@ fn warn_expiring(
 }
 
 /// A copy handed on without encryption (already-protected input, or a `plaintext`
-/// recipient): the header section as given (less Bcc) and the body, through a pipe.
+/// recipient): the header section as given (less Bcc) and the body, written into a memfd
+/// (never a file) when its turn comes.
 fn plain_copy(
     inv: &args::Invocation,
     flavor: config::Flavor,
@@ -588,7 +590,7 @@ fn plain_copy(
         deliver::downstream_args(inv, flavor, &rcpts)?,
         Copy {
             recipients: rcpts,
-            body: CopyBody::Pipe(Box::new(move |w| {
+            body: CopyBody::Memory(Box::new(move |w| {
                 w.write_all(&header)?;
                 copy_as_lf(store.reader(), w)
             })),

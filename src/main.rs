@@ -171,7 +171,7 @@ fn main() {
     let env = Env::snapshot();
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
-    let mut exec = deliver::Exec::default();
+    let mut exec = deliver::Exec::new(env.tmpdir.clone());
     let invoked = Invoked::from_name(&name);
     let code = match pgpsendmail::run(invoked, argv, &env, stdin, &mut stdout, &mut exec) {
         Ok(code) => code,

@@ -147,6 +147,14 @@ impl BlockClosure for CfbRun<'_> {
     }
 }
 
+impl Drop for Cfb {
+    fn drop(&mut self) {
+        // The rest of the key stream block (the AES key schedules wipe themselves: the
+        // `aes` crate's zeroize feature).
+        zeroize::Zeroize::zeroize(self.block.as_mut_slice());
+    }
+}
+
 impl Cfb {
     fn new(aes: Aes) -> Cfb {
         let mut block = aes::Block::default();
@@ -628,6 +636,16 @@ mod tests {
                 r.err()
             );
         }
+    }
+
+    #[test]
+    fn the_aes_key_schedules_are_wiped_on_drop() {
+        // Type-level: the block ciphers Aes holds (the expanded session key) are
+        // ZeroizeOnDrop, which needs the aes crate's zeroize feature (Cargo.toml).
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<aes::Aes128>();
+        wiped_on_drop::<aes::Aes192>();
+        wiped_on_drop::<aes::Aes256>();
     }
 
     #[test]

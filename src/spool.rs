@@ -1,7 +1,8 @@
 //! Anonymous files for ciphertext, and a sealed store for a body that must be read twice.
 //!
 //! Owns: [`anon_file`] (a memfd, else an unlinked 0600 file in `$TMPDIR` or `/tmp`: never a
-//! name anybody can open) and [`BodyStore`], which keeps a body in memory up to
+//! name anybody can open; for ciphertext), [`memfd`] (no fallback: for a copy we did not
+//! encrypt), [`copy_file_range_into`] (a hidden copy's shared armor) and [`BodyStore`], which keeps a body in memory up to
 //! [`MEM_LIMIT`] and beyond that in an anonymous file encrypted with AES-256-CTR under a
 //! random key that lives only in this process. So plaintext is never at rest, even when
 //! pgpsendmail needs the whole body before it can write the first byte of the payload
@@ -14,6 +15,7 @@ use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use aes::Aes256;
 use ctr::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use rand::RngCore;
+use zeroize::Zeroizing;
 
 use crate::message::{BodyStats, Scanner};
 
@@ -22,16 +24,27 @@ type Aes256Ctr = ctr::Ctr128BE<Aes256>;
 /// Bodies up to this size stay in memory.
 pub const MEM_LIMIT: usize = 1 << 20;
 
-/// An anonymous read-write file: a memfd when the kernel has them, else an unlinked file
-/// created with mode 0600 in `$TMPDIR` (or `/tmp`).
-pub fn anon_file(name: &str, tmpdir: Option<&std::path::Path>) -> io::Result<File> {
+/// A memfd: anonymous memory with a file descriptor (no name in any file system, never on
+/// disk; swap aside). An error where the kernel has none (before 3.17, or a seccomp filter
+/// refusing it): the one thing that may hold plaintext never falls back to a file.
+pub fn memfd(name: &str) -> io::Result<File> {
     use std::os::fd::FromRawFd;
     let cname = std::ffi::CString::new(name).map_err(io::Error::other)?;
     // SAFETY: memfd_create takes a NUL-terminated name and flags; on success it returns a new
     // fd that nothing else owns, which File then owns.
     let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd >= 0 {
-        return Ok(unsafe { File::from_raw_fd(fd) });
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: see above: `fd` is ours alone.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// An anonymous read-write file for ciphertext: a memfd when the kernel has them, else an
+/// unlinked file created with mode 0600 in `$TMPDIR` (or `/tmp`).
+pub fn anon_file(name: &str, tmpdir: Option<&std::path::Path>) -> io::Result<File> {
+    if let Ok(f) = memfd(name) {
+        return Ok(f);
     }
     let dir = tmpdir
         .map(|p| p.to_path_buf())
@@ -63,6 +76,12 @@ pub fn anon_file(name: &str, tmpdir: Option<&std::path::Path>) -> io::Result<Fil
     }
 }
 
+/// An AES-256-CTR state for `key` and `iv`, from references (no array of the key copied
+/// into a temporary of ours; the cipher's own construction is the `aes` crate's).
+fn new_ctr(key: &[u8; 32], iv: &[u8; 16]) -> Aes256Ctr {
+    Aes256Ctr::new(key.into(), iv.into())
+}
+
 /// A body kept for reading more than once.
 pub struct BodyStore {
     mem: Vec<u8>,
@@ -71,20 +90,17 @@ pub struct BodyStore {
     stats: Option<BodyStats>,
 }
 
+/// The sealed part of a body. The key is the only thing that makes the file readable:
+/// it, the IV and the cipher states (here and in every [`StoreReader`]) are wiped when they
+/// are dropped (`Zeroizing`, and `ctr`/`aes` built with their `zeroize` feature), by
+/// writes the compiler may not remove as dead stores. Key and IV are boxed: they are made in
+/// place on the heap and never moved, so no stale copy of them is left where a move was.
 struct Sealed {
     file: File,
-    key: [u8; 32],
-    iv: [u8; 16],
+    key: Box<Zeroizing<[u8; 32]>>,
+    iv: Box<Zeroizing<[u8; 16]>>,
     cipher: Aes256Ctr,
     len: u64,
-}
-
-impl Drop for Sealed {
-    fn drop(&mut self) {
-        // The key is the only thing that makes the file readable: do not leave it around.
-        self.key = [0; 32];
-        self.iv = [0; 16];
-    }
 }
 
 impl BodyStore {
@@ -117,11 +133,12 @@ impl BodyStore {
             return Ok(());
         }
         if self.sealed.is_none() {
-            let mut key = [0u8; 32];
-            let mut iv = [0u8; 16];
-            rand::thread_rng().fill_bytes(&mut key);
-            rand::thread_rng().fill_bytes(&mut iv);
-            let cipher = Aes256Ctr::new(&key.into(), &iv.into());
+            // Filled in place on the heap: no copy of the key in a local that is not wiped.
+            let mut key = Box::new(Zeroizing::new([0u8; 32]));
+            let mut iv = Box::new(Zeroizing::new([0u8; 16]));
+            rand::thread_rng().fill_bytes(&mut key[..]);
+            rand::thread_rng().fill_bytes(&mut iv[..]);
+            let cipher = new_ctr(&key, &iv);
             self.sealed = Some(Sealed {
                 file: anon_file("pgpsendmail-spool", tmpdir)?,
                 key,
@@ -164,10 +181,7 @@ impl BodyStore {
         StoreReader {
             store: self,
             pos: 0,
-            cipher: self
-                .sealed
-                .as_ref()
-                .map(|s| Aes256Ctr::new(&s.key.into(), &s.iv.into())),
+            cipher: self.sealed.as_ref().map(|s| new_ctr(&s.key, &s.iv)),
         }
     }
 }
@@ -203,6 +217,67 @@ impl Read for StoreReader<'_> {
         self.pos += n as u64;
         Ok(n)
     }
+}
+
+/// Appends bytes `0..len` of `src` to `dst` (at its current offset, which ends after them)
+/// with copy_file_range(2), both offsets explicit, so that `src`'s own offset is never used
+/// or moved (several copies read the same file). Where the kernel cannot copy between
+/// these files (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP: another file system, an old kernel), the
+/// rest is copied with pread(2) and write(2). `src` ending before `len` is an error, never
+/// a short copy.
+pub fn copy_file_range_into(src: &File, len: u64, dst: &mut File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let start = dst.stream_position()?;
+    let mut off_in: libc::loff_t = 0;
+    let mut off_out = libc::loff_t::try_from(start).map_err(io::Error::other)?;
+    let short = || {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the shared ciphertext file ended early",
+        )
+    };
+    while (off_in as u64) < len {
+        let want = (len - off_in as u64).min(1 << 30) as usize;
+        // SAFETY: copy_file_range between two descriptors we own, with offsets we own (the
+        // files' own offsets are neither used nor moved).
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                &mut off_in,
+                dst.as_raw_fd(),
+                &mut off_out,
+                want,
+                0,
+            )
+        };
+        if n > 0 {
+            continue;
+        }
+        if n == 0 {
+            return Err(short());
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EINTR) => {}
+            Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => {
+                dst.seek(SeekFrom::Start(off_out as u64))?;
+                let mut buf = vec![0u8; 64 << 10];
+                let mut off = off_in as u64;
+                while off < len {
+                    let want = usize::try_from(len - off).map_or(buf.len(), |n| n.min(buf.len()));
+                    let k = src.read_at(&mut buf[..want], off)?;
+                    if k == 0 {
+                        return Err(short());
+                    }
+                    dst.write_all(&buf[..k])?;
+                    off += k as u64;
+                }
+                return Ok(());
+            }
+            _ => return Err(e),
+        }
+    }
+    dst.seek(SeekFrom::Start(off_out as u64)).map(|_| ())
 }
 
 /// Rewinds a file written by us so that it can become a child's standard input.
@@ -243,6 +318,70 @@ mod tests {
             assert_eq!(back, big);
         }
         assert_eq!(s.len(), big.len() as u64);
+    }
+
+    fn shared(len: usize) -> (File, Vec<u8>) {
+        let data: Vec<u8> = (0..len as u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut f = anon_file("t", None).unwrap();
+        f.write_all(&data).unwrap();
+        (f, data)
+    }
+
+    #[test]
+    fn copy_file_range_into_appends_and_never_moves_the_source() {
+        // 3 MiB between memfds, twice from the same source (copies share it), and into an
+        // ordinary file (tempfile: another file system, possibly the pread fallback).
+        let (src, data) = shared(3 << 20);
+        let pos = (&src).stream_position().unwrap();
+        for round in 0..2 {
+            let mut dst: File = if round == 0 {
+                anon_file("d", None).unwrap()
+            } else {
+                tempfile::tempfile().unwrap()
+            };
+            dst.write_all(b"HEAD").unwrap();
+            copy_file_range_into(&src, data.len() as u64, &mut dst).unwrap();
+            dst.write_all(b"FOOT").unwrap();
+            rewind(&mut dst).unwrap();
+            let mut back = Vec::new();
+            dst.read_to_end(&mut back).unwrap();
+            assert_eq!(back.len(), data.len() + 8, "round {round}");
+            assert!(back[4..back.len() - 4] == data[..], "round {round}");
+            assert_eq!(&back[..4], b"HEAD");
+            assert_eq!(&back[back.len() - 4..], b"FOOT");
+        }
+        assert_eq!((&src).stream_position().unwrap(), pos);
+        // A source shorter than its recorded length is an error, not a short copy.
+        let mut dst = anon_file("d", None).unwrap();
+        let e = copy_file_range_into(&src, data.len() as u64 + 10, &mut dst).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    /// Compiles only for types that wipe themselves when dropped.
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+
+    #[test]
+    fn the_sealed_stores_key_and_ciphers_are_wiped_on_drop() {
+        // Type-level: the key and IV fields are Zeroizing, the cipher (in Sealed and in
+        // every reader) is ZeroizeOnDrop (ctr's and aes's zeroize features). A change of
+        // any of these types stops this from compiling.
+        fn key(s: &Sealed) -> &Zeroizing<[u8; 32]> {
+            &s.key
+        }
+        fn iv(s: &Sealed) -> &Zeroizing<[u8; 16]> {
+            &s.iv
+        }
+        fn cipher(s: &Sealed) -> &Aes256Ctr {
+            &s.cipher
+        }
+        fn reader<'a>(r: &'a StoreReader<'_>) -> &'a Option<Aes256Ctr> {
+            &r.cipher
+        }
+        let _ = (key, iv, cipher, reader);
+        wiped_on_drop::<Zeroizing<[u8; 32]>>();
+        wiped_on_drop::<Zeroizing<[u8; 16]>>();
+        wiped_on_drop::<Aes256Ctr>();
+        wiped_on_drop::<Aes256>();
     }
 
     #[test]

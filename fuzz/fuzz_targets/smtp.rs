@@ -21,7 +21,7 @@ impl Deliverer for Record {
     fn deliver(&mut self, _: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
         for (_, copy) in copies {
             match copy.body {
-                CopyBody::Pipe(write) => {
+                CopyBody::Memory(write) => {
                     let mut sink = Vec::new();
                     write(&mut sink).expect("writing into memory");
                 }

@@ -263,8 +263,9 @@ fn big_msg(to: &str) -> Vec<u8> {
 
 #[test]
 fn real_sendmail_closing_its_stdin_early() {
-    // A plaintext copy through a pipe: the real sendmail reads 100 bytes, closes its stdin
-    // and exits 0. That copy is not known to be complete: reported as not sent, 69 or 74.
+    // A plaintext copy (from a memfd, as every spawned copy is from a file): the real
+    // sendmail reads 100 bytes, closes its stdin and exits 0. The file's offset shows it
+    // did not read its copy to the end: not known to be complete, reported as not sent.
     let h = plaintext_h();
     let out = run_env(
         &h,
@@ -285,8 +286,8 @@ fn real_sendmail_closing_its_stdin_early() {
     assert!(contains(&c[0].open("alice").payload, SECRET.as_bytes()));
     // The plaintext copy (call 2) is plaintext by configuration; nothing else leaks.
     no_leak(&h, &out.stderr, &[2]);
-    // An encrypted copy from a file: the real sendmail decides how much it reads; the
-    // status is its own.
+    // One encrypted copy, exec'ed with its file: the real sendmail decides how much it
+    // reads; the status is its own.
     let mut h2 = fresh();
     h2.exit = 1;
     let out = run_env(
@@ -340,7 +341,7 @@ fn a_hanging_real_sendmail_is_stopped_after_the_bound() {
         assert!(hung.stdin.is_empty());
         no_leak(&h, &out.stderr, &[]);
     }
-    // A hanging reader of a plaintext pipe: the write blocks, the bound still holds.
+    // A hanging reader of a plaintext copy: the bound holds for it too.
     let h = plaintext_h();
     let out = run_env(
         &h,
@@ -399,6 +400,168 @@ fn several_hidden_copies_the_second_submission_fails() {
         assert!(!err.contains(cap.rcpts()[0]), "{err}");
     }
     no_leak(&h, &out.stderr, &[]);
+}
+
+/// A body of about 2.5 MB (3.4 MB of armor): more than a pipe holds many times over.
+fn multi_mb_body() -> Vec<u8> {
+    let mut b = format!("first line {SECRET}\n").into_bytes();
+    for i in 0..40_000u32 {
+        b.extend_from_slice(
+            format!("{i:08} filler filler filler filler filler filler fill\n").as_bytes(),
+        );
+    }
+    b.extend_from_slice(b"the last line\n");
+    b
+}
+
+/// Waits (at most 60 s) for `path` to exist.
+fn wait_for(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{} did not appear within 60 s",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Every call the stand-in made, once each has ended: (capture, its exit status; `None`
+/// if it did not end by exiting).
+fn ended_calls(h: &H) -> Vec<(Capture, Option<i32>)> {
+    let caps = h.captures();
+    (0..caps.len())
+        .map(|i| {
+            let status = h.capture.join(format!("{}.status", i + 1));
+            wait_for(&status);
+            let code = std::fs::read_to_string(status).unwrap().trim().parse().ok();
+            // N.argv and N.stdin are complete once N.status exists: read them again.
+            let argv = std::fs::read_to_string(h.capture.join(format!("{}.argv", i + 1)))
+                .unwrap()
+                .lines()
+                .map(String::from)
+                .collect();
+            let stdin = std::fs::read(h.capture.join(format!("{}.stdin", i + 1))).unwrap();
+            (Capture { argv, stdin }, code)
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_while_copies_are_handed_on_never_commits_a_cut_copy() {
+    // pgpsendmail is SIGKILLed while a slow real sendmail reads copy N of a multi-MB
+    // message (alice visible; bob, carol, dave hidden: four copies; or a plaintext copy):
+    // the stand-in stops after B bytes and announces it (N.paused), the test kills
+    // pgpsendmail, waits for it, and lets the stand-in read on (N.resume). Every message
+    // the stand-in committed (read to EOF, exit 0) must be complete: armor end line,
+    // closing MIME boundary, and it decrypts to the whole body. The caller saw 137 and will
+    // retry; a cut copy queued with status 0 would be a broken message and a duplicate.
+    let body = multi_mb_body();
+    let keyed = ["alice", "bob", "carol", "dave"];
+    let hidden_msg = {
+        let mut m = b"From: me@example.org\nTo: alice@example.org\nSubject: big\n\n".to_vec();
+        m.extend_from_slice(&body);
+        m
+    };
+    let plain_msg = {
+        let mut m = b"From: me@example.org\nTo: alice@example.org, nokey@example.net\n\
+                      Subject: big\n\n"
+            .to_vec();
+        m.extend_from_slice(&body);
+        m
+    };
+    let hidden_args = [
+        "-i",
+        "alice@example.org",
+        "bob@example.org",
+        "carol@example.net",
+        "dave@example.net",
+    ];
+    // (call, bytes read before the kill): during the first copy, at the start of a hidden
+    // one, before a hidden one read anything, in the middle and near the end of others.
+    let points: &[(u32, u64, bool)] = &[
+        (1, 1 << 20, false),
+        (2, 64 << 10, false),
+        (3, 0, false),
+        (3, 1_500_000, false),
+        (4, 2_000_000, false),
+        (2, 100_000, true),
+    ];
+    for &(call, at, plain) in points {
+        let h = if plain { plaintext_h() } else { fresh() };
+        let (args, input): (&[&str], &[u8]) = if plain {
+            (
+                &["-i", "alice@example.org", "nokey@example.net"],
+                &plain_msg,
+            )
+        } else {
+            (&hidden_args, &hidden_msg)
+        };
+        let context = format!("killed during call {call} after {at} bytes (plaintext: {plain})");
+        let mut c = command(&h, args);
+        c.env("STAND_IN_PAUSE", at.to_string())
+            .env("STAND_IN_ONLY", call.to_string())
+            .stderr(Stdio::null());
+        let mut p = c.spawn().unwrap();
+        let mut stdin = p.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        wait_for(&h.capture.join(format!("{call}.paused")));
+        p.kill().unwrap();
+        let st = p.wait().unwrap();
+        assert_eq!(st.signal(), Some(libc::SIGKILL), "{context}");
+        writer.join().unwrap();
+        std::fs::write(h.capture.join(format!("{call}.resume")), b"").unwrap();
+        let calls = ended_calls(&h);
+        assert_eq!(calls.len() as u32, call, "{context}: calls after the kill");
+        for (i, (cap, code)) in calls.iter().enumerate() {
+            let n = i + 1;
+            if *code != Some(0) {
+                assert!(n as u32 == call, "{context}: call {n} ended {code:?}");
+                continue;
+            }
+            let text = String::from_utf8_lossy(&cap.stdin);
+            if plain && n == 2 {
+                assert_eq!(cap.rcpts(), ["nokey@example.net"], "{context}");
+                assert!(
+                    cap.stdin.ends_with(&body),
+                    "{context}: plaintext copy {n} committed cut short ({} bytes)",
+                    cap.stdin.len()
+                );
+                continue;
+            }
+            assert!(
+                text.contains("-----END PGP MESSAGE-----"),
+                "{context}: copy {n} committed without its armor end line ({} bytes)",
+                cap.stdin.len()
+            );
+            let boundary = cap
+                .outer_header()
+                .split("boundary=\"")
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .map(str::to_string)
+                .expect("outer boundary");
+            assert!(
+                text.trim_end().ends_with(&format!("--{boundary}--")),
+                "{context}: copy {n} committed without its closing MIME boundary"
+            );
+            let rcpt = cap.rcpts()[0].split('@').next().unwrap().to_string();
+            assert!(keyed.contains(&rcpt.as_str()), "{context}: {rcpt}");
+            assert_eq!(
+                cap.body(&rcpt),
+                crlf(&body),
+                "{context}: copy {n} for {rcpt} is not the whole body"
+            );
+        }
+        // The copy being read at the kill is not lost either: its sendmail still had all of
+        // it (the caller will retry, so it is a duplicate, never a broken message).
+        assert_eq!(calls[call as usize - 1].1, Some(0), "{context}");
+        no_leak(&h, b"", if plain { &[2] } else { &[] });
+    }
 }
 
 // ---- standard input ---------------------------------------------------------------------
@@ -650,6 +813,38 @@ fn no_memfd_falls_back_to_unlinked_files_and_no_room_at_all_is_71() {
         );
         refused_cleanly(&h, &out, 71, &bad.display().to_string());
     }
+}
+
+#[test]
+fn no_memfd_a_copy_not_encrypted_is_71_with_nothing_handed_on() {
+    // A plaintext copy (opted in) or a message already encrypted passed through lives in a
+    // memfd only, never in a file: without memfds that is refused before any copy goes,
+    // including the encrypted one for alice (no partial send), and TMPDIR stays empty.
+    let h = plaintext_h();
+    let tmp = h.dir.path().join("tmp");
+    let out = run_no_memfd(
+        &h,
+        &tmp,
+        &["-i", "alice@example.org", "nokey@example.net"],
+        &big_msg("alice@example.org, nokey@example.net"),
+    );
+    // The warning that a copy goes in clear, then the refusal.
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(71), "{err}");
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.lines().last().unwrap().contains("memfd"), "{err}");
+    assert!(h.captures().is_empty());
+    no_leak(&h, &out.stderr, &[]);
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+    let h = fresh();
+    let tmp = h.dir.path().join("tmp");
+    let protected = b"From: me@example.org\nTo: alice@example.org\nSubject: s\n\
+        MIME-Version: 1.0\nContent-Type: multipart/encrypted; \
+        protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n--b\n\n\
+        Version: 1\n\n--b--\n";
+    let out = run_no_memfd(&h, &tmp, &["-i", "alice@example.org"], protected);
+    refused_cleanly(&h, &out, 71, "passed through, no memfd");
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
 }
 
 #[test]

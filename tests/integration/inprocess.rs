@@ -28,7 +28,7 @@ impl Deliverer for Recorder {
                 CopyBody::File(mut f) => {
                     f.read_to_end(&mut bytes).unwrap();
                 }
-                CopyBody::Pipe(write) => write(&mut bytes).unwrap(),
+                CopyBody::Memory(write) => write(&mut bytes).unwrap(),
                 CopyBody::Parts(parts) => parts.write_to(&mut bytes).unwrap(),
             }
             self.copies.push((args, bytes));
