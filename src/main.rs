@@ -169,6 +169,7 @@ fn main() {
         std::process::exit(admin(argv0, argv));
     }
     let env = Env::snapshot();
+    let mark = stdin_offset();
     let stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let mut exec = deliver::Exec::new(env.tmpdir.clone());
@@ -180,7 +181,29 @@ fn main() {
             e.exit_code().code()
         }
     };
+    if code != 0 {
+        restore_stdin(mark);
+    }
     std::process::exit(code);
+}
+
+/// Where standard input stands when it is a file that can seek (mailx, many daemons hand
+/// the message over as a temporary file); `None` for a pipe, a socket or a terminal.
+fn stdin_offset() -> Option<libc::off_t> {
+    // SAFETY: lseek on fd 0 only queries its offset; it fails harmlessly on a pipe.
+    let off = unsafe { libc::lseek(0, 0, libc::SEEK_CUR) };
+    (off >= 0).then_some(off)
+}
+
+/// After a refusal or failure, puts a seekable standard input back where it started, so the
+/// caller's own fallback (mailx's dead.letter, a retry) still has the whole message.
+fn restore_stdin(mark: Option<libc::off_t>) {
+    if let Some(off) = mark {
+        // SAFETY: lseek on fd 0 with an offset it had before; a failure changes nothing.
+        unsafe {
+            libc::lseek(0, off, libc::SEEK_SET);
+        }
+    }
 }
 
 fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {

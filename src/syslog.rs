@@ -1,24 +1,45 @@
-//! Warnings to syslog (facility mail), beside stderr: cron and sudo send our stderr to
-//! places nobody reads, so "a key expires next week" must also reach the mail log.
+//! The mail log: one line per message to syslog (facility mail), Postfix-style, beside
+//! stderr: cron, sudo and at send our stderr to places nobody reads, so every hand-off and
+//! every refusal must also reach `/var/log/mail.log` (pgpsendmail(8), LOGGING).
 //!
-//! Owns: one RFC 3164 datagram per message to `/dev/log`. Best effort by design: no
-//! syslog daemon, or a full socket, never changes what pgpsendmail does with the mail.
-//! The text passes through [`crate::diag::sanitize`] first: it may name an address.
+//! Owns: one RFC 3164 datagram per line to `/dev/log` (or the socket named by
+//! `PGPSENDMAIL_SYSLOG_SOCKET`, for tests), at `info` (a message handed on), `warning` (a
+//! key expiring soon) or `err` (a refusal or failure). Best effort by design: no syslog
+//! daemon, or a full socket, never changes what pgpsendmail does with the mail. The text
+//! passes through [`crate::diag::sanitize`] first: it may name an address. It never holds
+//! the Subject or anything of the body: callers pass envelope data, counts, key
+//! fingerprints and refusal reasons only.
 
 use std::io;
 use std::os::unix::net::UnixDatagram;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The local syslog socket.
 pub const DEV_LOG: &str = "/dev/log";
 
-/// facility mail (2) * 8 + severity warning (4)
-const MAIL_WARNING: u8 = 2 * 8 + 4;
+/// Syslog severities used here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Err = 3,
+    Warning = 4,
+    Info = 6,
+}
 
-/// Sends one warning to `socket`; errors are returned for tests, ignored by [`warn`].
-pub fn send_to(socket: &Path, text: &str) -> io::Result<()> {
+/// facility mail (2)
+const MAIL: u8 = 2 * 8;
+
+/// Where the lines go: `PGPSENDMAIL_SYSLOG_SOCKET`, else `/dev/log`.
+fn socket() -> PathBuf {
+    std::env::var_os("PGPSENDMAIL_SYSLOG_SOCKET")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from)
+}
+
+/// Sends one line to `socket`; errors are returned for tests, ignored by [`log`].
+pub fn send_to(socket: &Path, level: Level, text: &str) -> io::Result<()> {
     let line = format!(
-        "<{MAIL_WARNING}>pgpsendmail[{}]: {}",
+        "<{}>pgpsendmail[{}]: {}",
+        MAIL + level as u8,
         std::process::id(),
         crate::diag::sanitize(text)
     );
@@ -26,9 +47,14 @@ pub fn send_to(socket: &Path, text: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// Logs one line to the system log, if there is one.
+pub fn log(level: Level, text: &str) {
+    let _ = send_to(&socket(), level, text);
+}
+
 /// Logs a warning to the system log, if there is one.
 pub fn warn(text: &str) {
-    let _ = send_to(Path::new(DEV_LOG), text);
+    log(Level::Warning, text);
 }
 
 #[cfg(test)]
@@ -42,7 +68,7 @@ mod tests {
         let sock = dir.join("log");
         let _ = std::fs::remove_file(&sock);
         let rx = UnixDatagram::bind(&sock).unwrap();
-        send_to(&sock, "key for a@x expires\non 2026-12-01").unwrap();
+        send_to(&sock, Level::Warning, "key for a@x expires\non 2026-12-01").unwrap();
         let mut buf = [0u8; 512];
         let n = rx.recv(&mut buf).unwrap();
         let got = String::from_utf8_lossy(&buf[..n]).to_string();
@@ -51,7 +77,13 @@ mod tests {
             got.ends_with("]: key for a@x expires\\x0aon 2026-12-01"),
             "{got}"
         );
+        send_to(&sock, Level::Info, "i").unwrap();
+        let n = rx.recv(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"<22>"));
+        send_to(&sock, Level::Err, "e").unwrap();
+        let n = rx.recv(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"<19>"));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(send_to(&dir.join("missing"), "x").is_err());
+        assert!(send_to(&dir.join("missing"), Level::Info, "x").is_err());
     }
 }

@@ -363,3 +363,30 @@ fn the_real_sendmail_inherits_only_descriptors_0_to_2() {
         }
     }
 }
+
+#[test]
+fn a_refusal_puts_a_seekable_stdin_back_where_it_started() {
+    // mailx and many daemons hand the message over as a file and, after a failure, save it
+    // from the file's offset (dead.letter): a refusal must leave that offset where it was.
+    // A message sent is consumed, as a real sendmail leaves it.
+    use std::io::{Seek, SeekFrom, Write};
+    let h = H::new();
+    for (to, code) in [("nokey@example.org", 67), ("alice@example.org", 0)] {
+        let mut f = tempfile::tempfile().unwrap();
+        write!(f, "xx\nTo: {to}\nSubject: s\n\nbody\n").unwrap();
+        let end = f.stream_position().unwrap();
+        f.seek(SeekFrom::Start(3)).unwrap();
+        // The child's stdin shares this open file, and so its offset.
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
+            .env_clear()
+            .env("PGPSENDMAIL_CONFIG", &h.config)
+            .env("STAND_IN_DIR", &h.capture)
+            .args(["-i", to])
+            .stdin(f.try_clone().unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code));
+        let want = if code == 0 { end } else { 3 };
+        assert_eq!(f.stream_position().unwrap(), want, "after exit {code}");
+    }
+}

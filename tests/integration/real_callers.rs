@@ -186,6 +186,53 @@ fn bsd_mailx_with_cc_and_bcc() {
 }
 
 #[test]
+fn bsd_mailx_keeps_the_whole_letter_in_dead_letter_after_a_refusal() {
+    // mailx hands the message over as a temporary file and, when sendmail fails, saves the
+    // letter from that file's offset: pgpsendmail puts the offset back after a refusal, so
+    // ~/dead.letter holds the whole letter, not 0 bytes.
+    let Some(c) = Caller::new(
+        "bsd_mailx_keeps_the_whole_letter_in_dead_letter_after_a_refusal",
+        "bsd-mailx",
+        "bsd-mailx",
+        "/usr/bin/bsd-mailx",
+    ) else {
+        return;
+    };
+    let rc = c.rc(
+        "mailrc",
+        &format!("set sendmail={}\n", pgpsendmail().display()),
+    );
+    let mut child = c
+        .cmd()
+        .env("MAILRC", &rc)
+        .args(["-s", &c.subject, "nokey@example.org"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(c.body().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("nokey@example.org") && err.contains("67"),
+        "{err}"
+    );
+    let dead = std::fs::read_to_string(c.home.join("dead.letter")).unwrap_or_default();
+    assert!(
+        dead.contains(&c.body_mark) && dead.contains(&c.subject),
+        "dead.letter: {dead:?}"
+    );
+    assert!(c.pf.mailbox("alice").is_empty());
+}
+
+#[test]
 fn gnu_mailutils_mail_with_cc_and_bcc() {
     // GNU mail calls `sendmail -oi -f USER -t` with Cc and Bcc in the header.
     let Some(c) = Caller::new(
