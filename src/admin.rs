@@ -255,6 +255,14 @@ fn route_text(route: &Route, rcpt: &Address, lookup: &Address) -> String {
         Route::Alias => format!("alias of {} in [recipients]", sanitize(rcpt.as_str())),
         Route::Untagged(a) => format!("+tag dropped: {}", sanitize(a.as_str())),
         Route::Pinned => "key pinned in [recipients]".into(),
+        Route::LocalAlias(entry) => format!(
+            "local name, alias of \"{}\" in [recipients]",
+            sanitize(entry)
+        ),
+        Route::LocalPinned(entry) => format!(
+            "local name, key pinned by \"{}\" in [recipients]",
+            sanitize(entry)
+        ),
         Route::DomainKey => format!(
             "domain key (no personal key for {})",
             sanitize(lookup.as_str())
