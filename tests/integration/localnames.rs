@@ -162,3 +162,105 @@ fn the_refusal_for_a_local_name_names_the_star_entry() {
         assert!(!e.contains("MARKER"), "{e}");
     }
 }
+
+fn admin(h: &H, args: &[&str]) -> (i32, String) {
+    let before = h.captures().len();
+    let out = h.cmd().args(args).output().unwrap();
+    assert_eq!(
+        h.captures().len(),
+        before,
+        "an admin command handed something on"
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+const PASSWD: &str = "root:x:0:0:root:/root:/bin/bash\n\
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n\
+postgres:x:110:117::/var/lib/postgresql:/bin/bash\n\
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
+ncuser:x:1000:1000::/home/ncuser:/bin/bash\n\
+Backup:x:1001:1001::/home/backup:/bin/sh\n";
+
+#[test]
+fn check_lists_local_users_whose_mail_nothing_routes() {
+    let h = H::new();
+    std::fs::write(h.passwd(), PASSWD).unwrap();
+    h.write_config(
+        "[recipients]\n\"root\" = { alias = \"ops@example.org\" }\n\
+         \"backup\" = { alias = \"alice@example.org\" }\n",
+    );
+    let (code, text) = admin(&h, &["check"]);
+    assert_eq!(code, 1, "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("warning: local users"))
+        .unwrap_or_else(|| panic!("no local users warning in:\n{text}"));
+    assert_eq!(
+        line,
+        "warning: local users whose mail would be refused (no [recipients] entry, and no \
+         \"*\" entry): postgres, ncuser"
+    );
+    // "*" routes them all.
+    h.write_config(STAR);
+    let (code, text) = admin(&h, &["check"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("all well"), "{text}");
+}
+
+#[test]
+fn keys_list_follows_aliases_local_names_and_star_and_says_why_not() {
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!(
+            "[recipients]\n\"root\" = {{ alias = \"ops@example.org\" }}\n\
+             \"@example.com\" = {{ key = \"{}\" }}\n",
+            fingerprint("gateway")
+        ),
+    );
+    let ops = fingerprint("ops");
+    for addr in ["root", "root@localhost", &format!("ROOT@{}", host())] {
+        let (code, text) = admin(&h, &["keys", "list", addr]);
+        assert_eq!(code, 0, "{addr}: {text}");
+        assert!(text.contains(&format!("{ops} usable")), "{addr}: {text}");
+        assert!(
+            text.contains("keys looked up as ops@example.org"),
+            "{addr}: {text}"
+        );
+        assert_eq!(text.matches(" usable").count(), 1, "{text}");
+    }
+    let (code, text) = admin(&h, &["keys", "list", "someone@example.com"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("{} usable", fingerprint("gateway"))),
+        "{text}"
+    );
+
+    let (code, text) = admin(&h, &["keys", "list", "nobody@nowhere.example"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("no certificate for nobody@nowhere.example; no [recipients] entry"),
+        "{text}"
+    );
+    let (code, text) = admin(&h, &["keys", "list", "ncuser"]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("no certificate for ncuser; no [recipients] entry, and no \"*\" entry"),
+        "{text}"
+    );
+
+    h.write_config(STAR);
+    let (code, text) = admin(&h, &["keys", "list", "ncuser@localhost"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!("{} usable", fingerprint("bob"))),
+        "{text}"
+    );
+    assert!(text.contains("alias of \"*\""), "{text}");
+    let (_, json) = admin(&h, &["keys", "list", "--json", "root"]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v[0]["fingerprint"], ops.as_str());
+}
