@@ -170,6 +170,35 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             warnings += 1;
         }
     }
+    // Local users whose mail (cron, at, mail to the bare name) no entry routes.
+    if !cfg.recipients.contains_key("*") {
+        let db = std::env::var_os("PGPSENDMAIL_PASSWD")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from(PASSWD), PathBuf::from);
+        match read_passwd(&db) {
+            Ok(text) => {
+                let unrouted: Vec<String> = local_users(&text)
+                    .into_iter()
+                    .filter(|u| !cfg.recipients.contains_key(&u.to_ascii_lowercase()))
+                    .map(|u| sanitize(&u))
+                    .collect();
+                if !unrouted.is_empty() {
+                    writeln!(
+                        out,
+                        "warning: local users whose mail would be refused (no [recipients] \
+                         entry, and no \"*\" entry): {}",
+                        unrouted.join(", ")
+                    )?;
+                    warnings += 1;
+                }
+            }
+            Err(e) => writeln!(
+                out,
+                "note: cannot read the password database {}: {e}",
+                sanitize(&db.display().to_string())
+            )?,
+        }
+    }
     Ok(if errors > 0 {
         writeln!(out, "{errors} error(s), {warnings} warning(s)")?;
         ExitCode::Config.code()
@@ -180,6 +209,52 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         writeln!(out, "all well")?;
         0
     })
+}
+
+/// The password database `check` reads (`PGPSENDMAIL_PASSWD` names another).
+const PASSWD: &str = "/etc/passwd";
+/// Largest password database read.
+const MAX_PASSWD_BYTES: u64 = 16 << 20;
+
+fn read_passwd(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_PASSWD_BYTES)
+        .read_to_string(&mut text)?;
+    Ok(text)
+}
+
+/// The users of a password database (passwd(5) lines) whose mail is sent: root (uid 0),
+/// every regular user (uid 1000 to 59999, whatever its shell) and every other user with a
+/// login shell (not empty, not nologin, false, sync, shutdown or halt); not nobody. In the
+/// order of the file, each once; names that are not local names are skipped.
+pub fn local_users(passwd: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in passwd.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() < 7 || f[0].is_empty() || f[0].starts_with(['+', '-', '#']) {
+            continue;
+        }
+        let Ok(uid) = f[2].parse::<u32>() else {
+            continue;
+        };
+        let shell = f[6].trim();
+        let login_shell = !shell.is_empty()
+            && !matches!(
+                shell.rsplit('/').next(),
+                Some("nologin" | "false" | "sync" | "shutdown" | "halt")
+            );
+        let counts = uid == 0 || (1000..60000).contains(&uid) || (login_shell && uid != 65534);
+        let name = f[0].to_string();
+        if counts
+            && Address::parse_single(&name).is_ok_and(|a| a.domain().is_none())
+            && !out.contains(&name)
+        {
+            out.push(name);
+        }
+    }
+    out
 }
 
 /// One certificate as `explain` and `keys list` show it.
@@ -214,6 +289,31 @@ impl CertView {
                 .unwrap_or_default(),
             passed_over: c.notes.iter().map(|n| sanitize(n)).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn local_users_are_root_regular_users_and_login_shells() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n\
+sync:x:4:65534:sync:/bin:/bin/sync\n\
+www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin\n\
+postgres:x:110:117::/var/lib/postgresql:/bin/bash\n\
+nobody:x:65534:65534:nobody:/nonexistent:/bin/sh\n\
+ncuser:x:1000:1000::/home/ncuser:/bin/bash\n\
+svc:x:1001:1001::/srv:/usr/sbin/nologin\n\
+bad user:x:1002:1002::/:/bin/sh\n\
+broken:x:notanumber:1::/:/bin/sh\n\
+short:x:1003\n\
++nisuser::::::\n\
+high:x:65000:65000::/:/usr/sbin/nologin\n\
+ncuser:x:1000:1000::/home/ncuser:/bin/bash\n";
+        assert_eq!(
+            super::local_users(passwd),
+            ["root", "postgres", "ncuser", "svc"]
+        );
     }
 }
 
@@ -255,6 +355,14 @@ fn route_text(route: &Route, rcpt: &Address, lookup: &Address) -> String {
         Route::Alias => format!("alias of {} in [recipients]", sanitize(rcpt.as_str())),
         Route::Untagged(a) => format!("+tag dropped: {}", sanitize(a.as_str())),
         Route::Pinned => "key pinned in [recipients]".into(),
+        Route::LocalAlias(entry) => format!(
+            "local name, alias of \"{}\" in [recipients]",
+            sanitize(entry)
+        ),
+        Route::LocalPinned(entry) => format!(
+            "local name, key pinned by \"{}\" in [recipients]",
+            sanitize(entry)
+        ),
         Route::DomainKey => format!(
             "domain key (no personal key for {})",
             sanitize(lookup.as_str())
@@ -505,17 +613,39 @@ pub fn keys_list(
         }
     };
     let kr = Keyring::load(&cfg.keyring, env.now);
-    let want = address.map(|a| a.to_lowercase());
-    let certs: Vec<CertView> = kr
-        .certs
-        .iter()
-        .filter(|c| want.as_ref().is_none_or(|w| c.emails.contains(w)))
-        .map(CertView::of)
-        .collect();
+    // With an address: the certificates sending would use, found the same way (alias, local
+    // names, "*", pinned and domain keys), and the unusable ones at the address looked up.
+    let mut route_line = None;
+    let mut why_none = None;
+    let certs: Vec<CertView> = match address {
+        None => kr.certs.iter().map(CertView::of).collect(),
+        Some(a) => match Address::parse_single(a) {
+            Err(e) => {
+                why_none = Some(format!(
+                    "no certificate for {}: not an address ({e})",
+                    sanitize(a)
+                ));
+                Vec::new()
+            }
+            Ok(rcpt) => {
+                let (fprs, line, why) = list_for(&rcpt, &cfg, &kr);
+                route_line = line;
+                why_none = why;
+                kr.certs
+                    .iter()
+                    .filter(|c| fprs.contains(&c.fingerprint))
+                    .map(CertView::of)
+                    .collect()
+            }
+        },
+    };
     if json {
         serde_json::to_writer_pretty(&mut *out, &certs)?;
         writeln!(out)?;
     } else {
+        if let Some(l) = &route_line {
+            writeln!(out, "{l}")?;
+        }
         for c in &certs {
             let state = match (&c.reason, &c.expires) {
                 (Some(r), _) => format!("NOT USABLE: {r}"),
@@ -529,11 +659,80 @@ pub fn keys_list(
                 writeln!(out, "  passed over: {n}")?;
             }
         }
+        if certs.is_empty()
+            && let Some(w) = &why_none
+        {
+            writeln!(out, "{w}")?;
+        }
         for p in &kr.problems {
             writeln!(out, "warning: keyring {p}")?;
         }
     }
     Ok(if certs.is_empty() { 1 } else { 0 })
+}
+
+/// For `keys list ADDRESS`: the fingerprints to show (those sending would use, and every
+/// certificate at the address the keys are looked up under or pinned by its entry, usable or
+/// not), a line saying how they were found, and why there is nothing when there is nothing.
+fn list_for(
+    rcpt: &Address,
+    cfg: &Config,
+    kr: &Keyring,
+) -> (Vec<String>, Option<String>, Option<String>) {
+    let res = recipients::resolve(rcpt, cfg, kr);
+    let mut fprs: Vec<String> = match &res.decision {
+        Decision::Encrypt { certs, .. } => certs.clone(),
+        _ => Vec::new(),
+    };
+    let looked_up = match &res.route {
+        Route::Untagged(u) => u.clone(),
+        _ => res.lookup.clone(),
+    };
+    let pinned_by = match &res.route {
+        Route::Pinned | Route::LocalPinned(_) => res.entries.first(),
+        Route::DomainKey | Route::DomainAlways => res.entries.iter().find(|n| n.starts_with('@')),
+        _ => None,
+    };
+    match pinned_by
+        .and_then(|n| cfg.recipients.get(n))
+        .and_then(|r| r.key.as_deref())
+    {
+        Some(fpr) => fprs.extend(kr.by_fingerprint(fpr).map(|c| c.fingerprint.clone())),
+        None => fprs.extend(
+            kr.by_email(&looked_up.normalized())
+                .map(|c| c.fingerprint.clone()),
+        ),
+    }
+    let shown = sanitize(rcpt.as_str());
+    let line = format!(
+        "{shown}: keys looked up as {} ({})",
+        sanitize(res.lookup.as_str()),
+        route_text(&res.route, rcpt, &res.lookup)
+    );
+    let local = rcpt.domain().is_none_or(|d| cfg.is_local_domain(d));
+    let why = match &res.decision {
+        Decision::Encrypt { .. } => None,
+        _ if res.entries.is_empty() => Some(format!(
+            "no certificate for {shown}; no [recipients] entry{}",
+            if local {
+                ", and no \"*\" entry for local names"
+            } else {
+                ""
+            }
+        )),
+        Decision::Refuse { reason } | Decision::Plaintext { reason } => {
+            let entries: Vec<String> = res
+                .entries
+                .iter()
+                .map(|n| format!("\"{}\"", sanitize(n)))
+                .collect();
+            Some(format!(
+                "no usable certificate for {reason} ([recipients] {})",
+                entries.join(", ")
+            ))
+        }
+    };
+    (fprs, Some(line), why)
 }
 
 /// Writes `text` to `path` through a temporary file in the same directory and a rename, so

@@ -121,6 +121,7 @@ struct RawConfig {
     subject: Option<String>,
     warn_days: Option<u32>,
     cache_dir: Option<PathBuf>,
+    local_domains: Option<Vec<String>>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
 }
@@ -140,6 +141,12 @@ pub struct Config {
     pub warn_days: u32,
     /// Where key indexes are kept (see [`crate::index`]); used only when it is a directory.
     pub cache_dir: PathBuf,
+    /// More names of this host (`local_domains`), lower-case, without a trailing dot: an
+    /// address at one of them is a local name (see [`Config::is_local_domain`]).
+    pub local_domains: Vec<String>,
+    /// This host's own names, found by [`Config::load`] ([`host_names`]); empty after
+    /// [`Config::parse`] alone.
+    pub host_names: Vec<String>,
     /// Keys normalized: addresses lower-cased, domains as `@domain` lower-cased, fingerprints
     /// as upper-case hex without spaces, aliases parsed.
     pub recipients: BTreeMap<String, Rule>,
@@ -165,6 +172,8 @@ impl Default for Config {
             subject: DEFAULT_SUBJECT.to_string(),
             warn_days: DEFAULT_WARN_DAYS,
             cache_dir: PathBuf::from(DEFAULT_CACHE_DIR),
+            local_domains: Vec::new(),
+            host_names: Vec::new(),
             recipients: BTreeMap::new(),
         }
     }
@@ -172,18 +181,49 @@ impl Default for Config {
 
 impl Config {
     /// Loads the configuration named by `env_path` (the value of `PGPSENDMAIL_CONFIG`), or
-    /// the default path.
+    /// the default path, and finds this host's names ([`host_names`]).
     pub fn load(env_path: Option<&Path>) -> Result<Config> {
-        match env_path {
-            Some(p) => Self::load_file(p),
+        let mut cfg = match env_path {
+            Some(p) => Self::load_file(p)?,
             None => {
                 let p = Path::new(DEFAULT_PATH);
                 match std::fs::symlink_metadata(p) {
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-                    _ => Self::load_file(p),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
+                    _ => Self::load_file(p)?,
                 }
             }
+        };
+        cfg.host_names = host_names();
+        Ok(cfg)
+    }
+
+    /// Whether `domain` is one of this host's own names, so that an address there is the
+    /// local name itself: `localhost`, `localhost.localdomain`, the host name and its
+    /// canonical name ([`host_names`]), a loopback address literal (`[127.0.0.1]`,
+    /// `[IPv6:::1]`, in any spelling), or a name in `local_domains`. Without regard to
+    /// case; one trailing dot is ignored.
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        let d = domain
+            .strip_suffix('.')
+            .unwrap_or(domain)
+            .to_ascii_lowercase();
+        if let Some(lit) = d.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            let ip = match lit.strip_prefix("ipv6:") {
+                Some(v6) => v6
+                    .parse::<std::net::Ipv6Addr>()
+                    .ok()
+                    .map(std::net::IpAddr::V6),
+                None => lit
+                    .parse::<std::net::Ipv4Addr>()
+                    .ok()
+                    .map(std::net::IpAddr::V4),
+            };
+            return ip.is_some_and(|ip| ip.is_loopback()) || self.local_domains.contains(&d);
         }
+        d == "localhost"
+            || d == "localhost.localdomain"
+            || self.host_names.contains(&d)
+            || self.local_domains.contains(&d)
     }
 
     /// Reads and validates one file.
@@ -291,6 +331,26 @@ impl Config {
             }
             cfg.cache_dir = d;
         }
+        if let Some(list) = raw.local_domains {
+            for d in list {
+                let n = normalize_local_domain(&d).ok_or_else(|| {
+                    err(
+                        "local_domains",
+                        format!(
+                            "'{}' is not a host name or an address literal such as [192.0.2.1]",
+                            sanitize(&d)
+                        ),
+                    )
+                })?;
+                if cfg.local_domains.contains(&n) {
+                    return Err(err(
+                        "local_domains",
+                        format!("'{}' is listed twice", sanitize(&d)),
+                    ));
+                }
+                cfg.local_domains.push(n);
+            }
+        }
         for (name, rule) in raw.recipients {
             let key = normalize_rule_key(&name).map_err(|m| err(&name, m))?;
             let alias = match &rule.alias {
@@ -344,8 +404,90 @@ impl Config {
     }
 }
 
-/// `"@Example.COM"` → `"@example.com"`; `"Root"` → `"root"`; `"A@X"` → `"a@x"`.
+/// A `local_domains` value, lower-cased and without a trailing dot: a host name (labels of
+/// ASCII letters, digits and `-`, none empty, none starting or ending with `-`) or an address
+/// literal (`[192.0.2.1]`, `[IPv6:2001:db8::1]`); `None` for anything else.
+fn normalize_local_domain(s: &str) -> Option<String> {
+    let d = s.strip_suffix('.').unwrap_or(s).to_ascii_lowercase();
+    if let Some(lit) = d.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+        let ok = match lit.strip_prefix("ipv6:") {
+            Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => lit.parse::<std::net::Ipv4Addr>().is_ok(),
+        };
+        return ok.then_some(d);
+    }
+    is_host_name(&d).then_some(d)
+}
+
+/// Labels of ASCII letters, digits and `-` (not at either end), 1 to 63 bytes each, at most
+/// 253 bytes in all.
+fn is_host_name(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+/// Largest `/etc/hosts` read when looking for the canonical host name.
+const MAX_HOSTS_BYTES: u64 = 1 << 20;
+
+/// This host's own names, lower-case: the kernel's host name (`/proc/sys/kernel/hostname`,
+/// what gethostname(2) returns) and its canonical name, which is what `hostname -f` prints
+/// when the name is in `/etc/hosts`: the first name of the first line that lists it. Only
+/// `/etc/hosts` is read (at most 1 MiB); no DNS query is made, so this cannot hang.
+pub fn host_names() -> Vec<String> {
+    use std::io::Read;
+    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host = raw.trim().to_ascii_lowercase();
+    if !is_host_name(&host) || host == "localhost" {
+        return Vec::new();
+    }
+    let mut names = vec![host.clone()];
+    let mut hosts = String::new();
+    if let Ok(f) = std::fs::File::open("/etc/hosts") {
+        let _ = f.take(MAX_HOSTS_BYTES).read_to_string(&mut hosts);
+    }
+    if let Some(c) = canonical_name(&hosts, &host)
+        && !names.contains(&c)
+    {
+        names.push(c);
+    }
+    names
+}
+
+/// The canonical name of `host` in the text of an `/etc/hosts` file: the first name on the
+/// first line that lists `host` (as canonical name or alias), lower-cased; `None` when no
+/// line does, or the name found is not a host name.
+pub fn canonical_name(hosts: &str, host: &str) -> Option<String> {
+    for line in hosts.lines() {
+        let line = line.split('#').next().unwrap_or("");
+        let mut fields = line.split_whitespace();
+        if fields.next().is_none() {
+            continue;
+        }
+        let names: Vec<&str> = fields.collect();
+        if names.iter().any(|n| n.eq_ignore_ascii_case(host)) {
+            let c = names[0]
+                .strip_suffix('.')
+                .unwrap_or(names[0])
+                .to_ascii_lowercase();
+            return is_host_name(&c).then_some(c);
+        }
+    }
+    None
+}
+
+/// `"@Example.COM"` → `"@example.com"`; `"Root"` → `"root"`; `"A@X"` → `"a@x"`; `"*"`
+/// (the entry for every local name without one of its own) stays `"*"`.
 fn normalize_rule_key(name: &str) -> std::result::Result<String, String> {
+    if name == "*" {
+        return Ok(name.to_string());
+    }
     if let Some(domain) = name.strip_prefix('@') {
         if domain.is_empty()
             || domain
@@ -503,5 +645,101 @@ subject = "[...]"
             "0123456789ABCDEF0123456789ABCDEF01234567"
         );
         assert!(normalize_fingerprint("0123").is_none());
+    }
+
+    #[test]
+    fn local_domains_are_validated_and_normalized() {
+        let c = Config::parse(
+            "local_domains = [\"Example.Internal.\", \"[192.0.2.1]\", \"[IPv6:2001:db8::1]\"]\n",
+            "f.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.local_domains,
+            ["example.internal", "[192.0.2.1]", "[ipv6:2001:db8::1]"]
+        );
+        for bad in [
+            "\"\"",
+            "\"a b\"",
+            "\"x@y\"",
+            "\"-x.org\"",
+            "\"a..b\"",
+            "\"[300.1.1.1]\"",
+            "\"[IPv6:zz]\"",
+            "\"x\", \"X\"",
+        ] {
+            let e = Config::parse(&format!("\nlocal_domains = [{bad}]\n"), "f.toml").unwrap_err();
+            assert!(e.to_string().starts_with("f.toml:2: local_domains:"), "{e}");
+            assert_eq!(e.exit_code().code(), 78);
+        }
+        let e = Config::parse("local_domains = \"x.org\"\n", "f.toml").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:1: local_domains:"), "{e}");
+    }
+
+    #[test]
+    fn this_hosts_names_are_local_domains_in_any_case() {
+        let mut c = Config::parse("local_domains = [\"example.internal\"]\n", "f").unwrap();
+        c.host_names = vec!["vm".into(), "vm.example.net".into()];
+        for d in [
+            "localhost",
+            "LocalHost",
+            "localhost.",
+            "localhost.localdomain",
+            "vm",
+            "VM",
+            "vm.Example.NET",
+            "example.internal",
+            "EXAMPLE.INTERNAL.",
+            "[127.0.0.1]",
+            "[127.0.1.1]",
+            "[IPv6:::1]",
+            "[ipv6:0:0:0:0:0:0:0:1]",
+        ] {
+            assert!(c.is_local_domain(d), "{d}");
+        }
+        for d in [
+            "example.net",
+            "vm.example.org",
+            "[192.0.2.1]",
+            "[IPv6:::2]",
+            "localhost.x",
+        ] {
+            assert!(!c.is_local_domain(d), "{d}");
+        }
+    }
+
+    #[test]
+    fn the_canonical_name_is_the_first_name_of_the_first_line_listing_the_host() {
+        let hosts = "# comment vm\n\n127.0.0.1 localhost\n127.0.1.1\tVM.Example.NET vm # me\n\
+                     10.0.0.1 vm.other.example vm\n";
+        assert_eq!(
+            canonical_name(hosts, "vm").as_deref(),
+            Some("vm.example.net")
+        );
+        assert_eq!(
+            canonical_name(hosts, "VM").as_deref(),
+            Some("vm.example.net")
+        );
+        assert_eq!(canonical_name(hosts, "db"), None);
+        assert_eq!(
+            canonical_name("127.0.0.1 vm\n", "vm").as_deref(),
+            Some("vm")
+        );
+    }
+
+    #[test]
+    fn the_star_entry_is_kept_as_it_is() {
+        let c = Config::parse(
+            "[recipients]\n\"*\" = { alias = \"ops@example.org\" }\n",
+            "f",
+        )
+        .unwrap();
+        assert!(c.recipients["*"].alias.is_some());
+        let e = Config::parse(
+            "[recipients]\n\"*\" = { key = \"0123456789ABCDEF0123456789ABCDEF01234567\", always = true }\n",
+            "f",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("always = true needs"), "{e}");
     }
 }

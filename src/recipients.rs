@@ -6,6 +6,8 @@
 //! the `[recipients]` table first (`alias`, `key`, `@domain` keys with `always`), then the
 //! recipient's own address, then the `+tag` fallback, then a domain key; without a usable
 //! key, `missing_key` decides (refuse, or a plaintext copy for that recipient alone).
+//! A local name (bare, or at one of this host's names: [`Config::is_local_domain`]) without
+//! an exact entry follows, after its own certificate, its local part's entry, else `"*"`.
 //!
 //! Untrusted input: header values and argument addresses (already parsed by
 //! [`crate::address`]). Errors: [`Error::Usage`] (no recipients), [`Error::Data`] (a
@@ -120,25 +122,69 @@ pub enum Decision {
     Refuse { reason: String },
 }
 
+/// The `[recipients]` entries that apply to one recipient (keys.md "Which certificate
+/// belongs to a recipient"; pgpsendmail.toml(5), HOW A RECIPIENT'S KEY IS FOUND).
+struct Entries<'a> {
+    /// The entry named exactly like the recipient.
+    exact: Option<&'a Rule>,
+    /// A local name (bare, or at one of this host's names) without an exact entry: the
+    /// entry of its local part, else of its local part without `+tag`, else `"*"`; with
+    /// the entry's name.
+    local: Option<(String, &'a Rule)>,
+    /// The recipient is a local name: bare, or at one of this host's names.
+    is_local: bool,
+    /// The `@domain` entry of the recipient's domain, with its name.
+    domain: Option<(String, &'a Rule)>,
+}
+
+fn entries<'a>(rcpt: &Address, cfg: &'a Config) -> Entries<'a> {
+    let exact = cfg.recipients.get(&rcpt.normalized());
+    let is_local = rcpt.domain().is_none_or(|d| cfg.is_local_domain(d));
+    let local = if exact.is_none() && is_local {
+        let name = rcpt.local().to_ascii_lowercase();
+        let untagged = name
+            .split_once('+')
+            .map(|(u, _)| u.to_string())
+            .filter(|u| !u.is_empty());
+        [Some(name), untagged, Some("*".to_string())]
+            .into_iter()
+            .flatten()
+            .find_map(|n| cfg.recipients.get(&n).map(|r| (n, r)))
+    } else {
+        None
+    };
+    let domain = rcpt.domain().and_then(|d| {
+        let n = format!("@{}", d.to_lowercase());
+        cfg.recipients.get(&n).map(|r| (n, r))
+    });
+    Entries {
+        exact,
+        local,
+        is_local,
+        domain,
+    }
+}
+
 /// The addresses and fingerprints [`resolve`] can look `rcpts` up under, so that only those
 /// certificates are loaded ([`crate::keys::Keyring::load_for`]). It follows `resolve`
-/// step by step: the lookup address (alias or own), the same without `+tag`, a pinned key,
-/// and the domain key.
+/// step by step: the recipient's own address and the alias of the entry that applies
+/// (exact, or for a local name its local part's or `"*"`), each also without `+tag`, a
+/// pinned key, and the domain key.
 pub fn wanted(rcpts: &[Address], cfg: &Config) -> crate::keys::Wanted {
     let mut w = crate::keys::Wanted::default();
     for rcpt in rcpts {
-        let exact = cfg.recipients.get(&rcpt.normalized());
-        let domain_rule = rcpt
-            .domain()
-            .and_then(|d| cfg.recipients.get(&format!("@{}", d.to_lowercase())));
-        let lookup = exact
-            .and_then(|r| r.alias.clone())
-            .unwrap_or_else(|| rcpt.clone());
-        w.emails.insert(lookup.normalized());
-        if let Some(u) = strip_tag(&lookup) {
-            w.emails.insert(u.normalized());
+        let e = entries(rcpt, cfg);
+        let rule = e.exact.or(e.local.as_ref().map(|(_, r)| *r));
+        for a in [Some(rcpt.clone()), rule.and_then(|r| r.alias.clone())]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(u) = strip_tag(&a) {
+                w.emails.insert(u.normalized());
+            }
+            w.emails.insert(a.normalized());
         }
-        for rule in [exact, domain_rule].into_iter().flatten() {
+        for rule in [rule, e.domain.map(|(_, r)| r)].into_iter().flatten() {
             if let Some(k) = &rule.key {
                 w.fingerprints.insert(k.clone());
             }
@@ -158,6 +204,11 @@ pub enum Route {
     Untagged(Address),
     /// The fingerprint pinned by the recipient's `key` entry.
     Pinned,
+    /// A local name (bare, or at one of this host's names) without an entry or certificate
+    /// of its own: under the `alias` of this entry (the local part's, or `"*"`).
+    LocalAlias(String),
+    /// A local name, as [`Route::LocalAlias`]: the fingerprint pinned by this entry.
+    LocalPinned(String),
     /// The `@domain` key, because there is no personal key.
     DomainKey,
     /// The `@domain` key, because the entry says `always = true`.
@@ -171,6 +222,9 @@ pub struct Resolution {
     /// The address the keys were looked up under (the alias target, or the recipient).
     pub lookup: Address,
     pub route: Route,
+    /// The names of the `[recipients]` entries that apply to the recipient, in the order
+    /// they are considered (its own or its local name's, then its domain's); empty when none.
+    pub entries: Vec<String>,
 }
 
 /// Finds the keys for `rcpt` under the configuration (keys.md "Which certificate belongs to
@@ -179,56 +233,98 @@ pub fn decide(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Decision {
     resolve(rcpt, cfg, keyring).decision
 }
 
-/// [`decide`], with the route taken.
+/// The refusal hint for a local name without an entry.
+fn local_hint(name: &str) -> String {
+    format!(
+        "no certificate: a local name needs an entry in [recipients], or a \"*\" entry for \
+         every local name (for example \"{}\" = {{ alias = \"admin@example.org\" }})",
+        sanitize(name)
+    )
+}
+
+/// [`decide`], with the route taken. The order: the recipient's exact entry (`key`, else
+/// `alias`); an `@domain` key with `always`; for a local name at one of this host's names
+/// without an exact entry, its own certificate; for a local name, its local part's entry or
+/// `"*"`; the certificates of the address looked up (the alias, or the recipient), then
+/// without `+tag`; the `@domain` key.
 pub fn resolve(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Resolution {
-    let norm = rcpt.normalized();
-    let exact: Option<&Rule> = cfg.recipients.get(&norm);
-    let domain_rule: Option<&Rule> = rcpt
-        .domain()
-        .and_then(|d| cfg.recipients.get(&format!("@{}", d.to_lowercase())));
-    let policy = exact
+    let e = entries(rcpt, cfg);
+    let domain_rule: Option<&Rule> = e.domain.as_ref().map(|(_, r)| *r);
+    let local_rule: Option<&Rule> = e.local.as_ref().map(|(_, r)| *r);
+    let rule = e.exact.or(local_rule);
+    let mut names: Vec<String> = Vec::new();
+    if e.exact.is_some() {
+        names.push(rcpt.normalized());
+    }
+    if let Some((n, _)) = &e.local {
+        names.push(n.clone());
+    }
+    if let Some((n, _)) = &e.domain {
+        names.push(n.clone());
+    }
+    let policy = rule
         .and_then(|r| r.missing_key)
         .or(domain_rule.and_then(|r| r.missing_key))
         .unwrap_or(cfg.missing_key);
-
-    let lookup = exact
-        .and_then(|r| r.alias.clone())
-        .unwrap_or_else(|| rcpt.clone());
     let shown = sanitize(rcpt.as_str());
 
-    let mut route = if lookup == *rcpt {
-        Route::Own
-    } else {
-        Route::Alias
-    };
-    let result: std::result::Result<Vec<&crate::keys::Cert>, String> =
-        if let Some(fpr) = exact.and_then(|r| r.key.as_deref()) {
+    let mut lookup = rcpt.clone();
+    let mut route = Route::Own;
+    let result: std::result::Result<Vec<&crate::keys::Cert>, String> = 'found: {
+        if let Some(fpr) = e.exact.and_then(|r| r.key.as_deref()) {
             route = Route::Pinned;
-            by_fpr(keyring, fpr)
-        } else if let Some(fpr) = domain_rule
+            break 'found by_fpr(keyring, fpr);
+        }
+        if let Some(fpr) = domain_rule
             .filter(|r| r.always)
             .and_then(|r| r.key.as_deref())
         {
             route = Route::DomainAlways;
-            by_fpr(keyring, fpr)
-        } else {
-            let mut found = personal(keyring, &lookup);
-            if found.is_err()
-                && let Some(untagged) = strip_tag(&lookup)
-                && let Ok(certs) = personal(keyring, &untagged)
+            break 'found by_fpr(keyring, fpr);
+        }
+        if let Some((name, local)) = &e.local {
+            // An address at one of this host's names: its own certificate comes before
+            // the local name's entry.
+            if rcpt.domain().is_some()
+                && let Ok((certs, r)) = personal_or_untagged(keyring, rcpt)
             {
-                route = Route::Untagged(untagged);
-                found = Ok(certs);
+                route = r;
+                break 'found Ok(certs);
             }
-            match (found, domain_rule.and_then(|r| r.key.as_deref())) {
-                (Ok(c), _) => Ok(c),
-                (Err(_), Some(fpr)) => {
-                    route = Route::DomainKey;
-                    by_fpr(keyring, fpr)
+            if let Some(fpr) = local.key.as_deref() {
+                route = Route::LocalPinned(name.clone());
+                break 'found by_fpr(keyring, fpr);
+            }
+            if let Some(a) = &local.alias {
+                lookup = a.clone();
+                route = Route::LocalAlias(name.clone());
+            }
+        } else if let Some(a) = e.exact.and_then(|r| r.alias.as_ref()) {
+            lookup = a.clone();
+            route = Route::Alias;
+        }
+        let found = match personal_or_untagged(keyring, &lookup) {
+            Ok((certs, r)) => {
+                if matches!(r, Route::Untagged(_)) {
+                    route = r;
                 }
-                (Err(e), None) => Err(e),
+                Ok(certs)
             }
+            // A local name that no entry routes: say how to route it.
+            Err(why) if e.is_local && rule.is_none() && why == "no certificate" => {
+                Err(local_hint(rcpt.local()))
+            }
+            Err(why) => Err(why),
         };
+        match (found, domain_rule.and_then(|r| r.key.as_deref())) {
+            (Ok(c), _) => Ok(c),
+            (Err(_), Some(fpr)) => {
+                route = Route::DomainKey;
+                by_fpr(keyring, fpr)
+            }
+            (Err(e), None) => Err(e),
+        }
+    };
 
     let decision = match result {
         Ok(certs) => {
@@ -273,6 +369,25 @@ pub fn resolve(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Resolution {
         decision,
         lookup,
         route,
+        entries: names,
+    }
+}
+
+/// The usable certificates of `addr`, else of `addr` without its `+tag` (with
+/// [`Route::Untagged`]); else the reason for `addr` itself.
+fn personal_or_untagged<'a>(
+    keyring: &'a Keyring,
+    addr: &Address,
+) -> std::result::Result<(Vec<&'a crate::keys::Cert>, Route), String> {
+    match personal(keyring, addr) {
+        Ok(c) => Ok((c, Route::Own)),
+        Err(why) => match strip_tag(addr) {
+            Some(u) => match personal(keyring, &u) {
+                Ok(c) => Ok((c, Route::Untagged(u))),
+                Err(_) => Err(why),
+            },
+            None => Err(why),
+        },
     }
 }
 
@@ -350,11 +465,7 @@ fn personal<'a>(
     addr: &Address,
 ) -> std::result::Result<Vec<&'a crate::keys::Cert>, String> {
     if addr.domain().is_none() {
-        return Err(format!(
-            "no certificate: a local name needs an entry in [recipients] (for example \
-             \"{}\" = {{ alias = \"admin@example.org\" }})",
-            sanitize(addr.as_str())
-        ));
+        return Err(local_hint(addr.as_str()));
     }
     let all: Vec<&crate::keys::Cert> = keyring.by_email(&addr.normalized()).collect();
     usable_or_reason(all)

@@ -46,6 +46,7 @@ fn man5_documents_every_setting_and_its_example_parses() {
         "subject",
         "warn_days",
         "cache_dir",
+        "local_domains",
         "recipients",
         "alias",
         "key",

@@ -213,7 +213,15 @@ impl H {
             env: Vec::new(),
         };
         h.write_config(extra);
+        // check reads the local users from here (PGPSENDMAIL_PASSWD), not from the machine's
+        // /etc/passwd: none unless a test writes some.
+        std::fs::write(h.passwd(), "").unwrap();
         h
+    }
+
+    /// The password database `check` reads (empty unless a test writes it).
+    pub fn passwd(&self) -> PathBuf {
+        self.dir.path().join("passwd")
     }
 
     /// Rewrites the configuration: sendmail, keyring and cache_dir lines, then `extra`.
@@ -247,7 +255,8 @@ impl H {
             .env("PATH", "/usr/bin:/bin")
             .env("PGPSENDMAIL_CONFIG", &self.config)
             .env("STAND_IN_DIR", &self.capture)
-            .env("STAND_IN_EXIT", self.exit.to_string());
+            .env("STAND_IN_EXIT", self.exit.to_string())
+            .env("PGPSENDMAIL_PASSWD", self.passwd());
         for (k, v) in &self.env {
             c.env(k, v);
         }

@@ -9,6 +9,8 @@
 //! * message.rs: every rule of spec/message.md;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (spec/cli.md section 4);
 //! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
+//! * localnames.rs: addresses at this host's names, local_domains, the "*" entry, and
+//!   what check and keys list say about local names;
 //! * keypolicy.rs: the key policy and merged certificates, on keys gpg makes per test;
 //! * privenv.rs: never set-ID; empty environment, HOME=/, unwritable cwd, closed stdout
 //!   and stderr; the environment passed on untouched;
@@ -30,6 +32,7 @@ mod inprocess;
 mod interop;
 mod keypolicy;
 mod keys;
+mod localnames;
 mod message;
 mod modes;
 mod privenv;
