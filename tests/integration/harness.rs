@@ -416,8 +416,13 @@ impl GpgHome {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        p.stdin.take().unwrap().write_all(input).unwrap();
+        // Written from a thread: gpg writes its output while it reads (a large input would
+        // otherwise fill both pipes).
+        let mut stdin = p.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
         let out = p.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
         assert!(
             out.status.success(),
             "gpg {args:?}: {}",
