@@ -32,6 +32,7 @@ pub mod kbx;
 pub mod keys;
 pub mod message;
 pub mod pgpmime;
+pub mod protected;
 pub mod recipients;
 pub mod seipd;
 pub mod smtp;
