@@ -9,6 +9,8 @@
 //! * message.rs: every rule of spec/message.md;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (spec/cli.md section 4);
 //! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
+//! * protected.rs: rule 16, input that is already encrypted (real gpg and openssl output;
+//!   fails under CI=true when either is missing);
 //! * privenv.rs: never set-ID; empty environment, HOME=/, unwritable cwd, closed stdout
 //!   and stderr; the environment passed on untouched;
 //! * interop.rs: GnuPG decrypts the output (fails under CI=true when gpg is missing);
@@ -31,6 +33,7 @@ mod keys;
 mod message;
 mod modes;
 mod privenv;
+mod protected;
 mod real;
 mod real_callers;
 mod real_decrypt;
