@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use pgp::types::KeyDetails;
@@ -23,7 +23,8 @@ use crate::error::{Error, ExitCode};
 use crate::gather;
 use crate::keys::{self, Cert, EncryptionKey, Keyring, Unusable, format_date};
 use crate::message::Input;
-use crate::pgpmime::{self, Child, Payload};
+use crate::pgpmime::{Child, Payload};
+use crate::protected;
 use crate::recipients::{self, Decision, Route};
 use crate::{Env, config};
 
@@ -340,6 +341,8 @@ struct Explanation {
     real_sendmail: Option<String>,
     flavor: String,
     already_encrypted: bool,
+    /// For a message that claims to be encrypted: what it is, or why it is not so.
+    protection: Option<String>,
     recipients: Vec<RecipientView>,
     cipher: Option<String>,
     copies: Vec<CopyView>,
@@ -383,6 +386,7 @@ pub fn explain<R: BufRead>(
         real_sendmail: None,
         flavor: String::new(),
         already_encrypted: false,
+        protection: None,
         recipients: Vec::new(),
         cipher: None,
         copies: Vec::new(),
@@ -429,16 +433,11 @@ fn explain_into<R: BufRead>(
     let mut input = Input::new(stdin, inv.ignore_dots);
     let head = input.read_head()?;
     let envelope = recipients::envelope(&inv.recipients, &head, inv.extract_recipients, flavor)?;
-    // As sending does: a body that is one inline PGP message (up to the in-memory limit)
-    // is handed on as it is. Only that much of the body is read.
-    let mut start = Vec::new();
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(input.body(), crate::spool::MEM_LIMIT as u64 + 1),
-        &mut start,
-    )
-    .map_err(|e| Error::NoInput(format!("cannot read the message from standard input: {e}")))?;
-    ex.already_encrypted = pgpmime::is_protected_by_header(&head)
-        || (start.len() <= crate::spool::MEM_LIMIT && pgpmime::is_inline_pgp(&start));
+    // As sending does: a candidate (labelled encrypted, or a body that starts like an
+    // armor block) has its whole body checked; other bodies are not read.
+    let verdict = check_protected(&head, input.body())?;
+    ex.already_encrypted = verdict.as_ref().is_some_and(|v| v.protected);
+    ex.protection = verdict.map(|v| v.text);
     let argv = |rcpts: &[Address]| -> crate::error::Result<Vec<String>> {
         let mut v = vec![program.display().to_string()];
         v.extend(
@@ -524,15 +523,43 @@ fn explain_into<R: BufRead>(
     Ok(())
 }
 
+/// The rule 16 verdict on a candidate body (`None`: not a candidate, it is encrypted).
+fn check_protected<R: Read>(
+    head: &crate::message::Head,
+    mut body: R,
+) -> crate::error::Result<Option<protected::Verdict>> {
+    let read = |e: std::io::Error| {
+        Error::NoInput(format!("cannot read the message from standard input: {e}"))
+    };
+    let mut start = Vec::with_capacity(64);
+    (&mut body).take(64).read_to_end(&mut start).map_err(read)?;
+    let Some(mut v) = protected::Verifier::for_message(head, &start) else {
+        return Ok(None);
+    };
+    v.feed(&start);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match body.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => v.feed(buf.get(..n).unwrap_or_default()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read(e)),
+        }
+    }
+    Ok(Some(v.finish()))
+}
+
 fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
     if let Some(p) = &ex.real_sendmail {
         writeln!(out, "real sendmail: {p} (flavor {})", ex.flavor)?;
     }
-    if ex.already_encrypted {
-        writeln!(
+    match &ex.protection {
+        Some(what) if ex.already_encrypted => writeln!(
             out,
-            "the message is already encrypted: it would be handed on as it is, Bcc removed"
-        )?;
+            "already encrypted: {what}; handed on as it is, Bcc removed"
+        )?,
+        Some(why) => writeln!(out, "{why}; it will be encrypted")?,
+        None => {}
     }
     for r in &ex.recipients {
         let vis = if r.visible { "visible" } else { "hidden" };

@@ -34,6 +34,7 @@ pub mod keys;
 pub mod message;
 pub mod pgpmime;
 pub mod policy;
+pub mod protected;
 pub mod recipients;
 pub mod seipd;
 pub mod smtp;
@@ -337,25 +338,26 @@ pub fn send<R: Read>(
         .map_err(|e| no_input(&read_error, e))?;
     let body = Cursor::new(peek.clone()).chain(body);
 
-    // Rule 16: input that is already encrypted is handed on as it is. An inline PGP body can
-    // only be recognized once it has been read; it is kept (sealed) for that.
+    // Rule 16: input that claims to be encrypted (its Content-Type, or a body that starts
+    // like an armor block) is handed on as it is only when its body proves it
+    // (protected.rs). A candidate's body is checked on its way into the store (memory up
+    // to 1 MiB, sealed beyond), in the one read of standard input, before any decision;
+    // when it is not protected, the store serves the usual path below.
     let mut store: Option<Rc<BodyStore>> = None;
     let mut body = Some(body);
-    let keep = |body: &mut Option<_>| -> Result<Option<Rc<BodyStore>>> {
-        match body.take() {
-            Some(b) => BodyStore::from_reader(b, env.tmpdir.as_deref())
-                .map(|s| Some(Rc::new(s)))
-                .map_err(|e| no_input(&read_error, e)),
-            None => Ok(None),
-        }
-    };
-    if pgpmime::may_be_inline_pgp(&peek) {
-        store = keep(&mut body)?;
+    let mut verifier = protected::Verifier::for_message(&head, &peek);
+    if let Some(v) = verifier.as_mut()
+        && let Some(b) = body.take()
+    {
+        let fed = protected::Feed {
+            inner: b,
+            verifier: v,
+        };
+        store = Some(keep_body(fed, env, &read_error)?);
     }
-    let inline = store
-        .as_ref()
-        .is_some_and(|s| s.len() <= spool::MEM_LIMIT as u64 && pgpmime::is_inline_pgp(s.head()));
-    let protected = inline || pgpmime::is_protected_by_header(&head);
+    let protected = verifier
+        .map(protected::Verifier::finish)
+        .is_some_and(|v| v.protected);
     let keyring = if protected {
         Keyring::default()
     } else {
@@ -398,13 +400,16 @@ pub fn send<R: Read>(
         cipher,
         plaintext,
     } = recipients::plan(&decisions, &envelope);
-    if (protected || !plaintext.is_empty() || pgpmime::needs_scan(&head)) && store.is_none() {
-        store = keep(&mut body)?;
+    if (!plaintext.is_empty() || pgpmime::needs_scan(&head))
+        && store.is_none()
+        && let Some(b) = body.take()
+    {
+        store = Some(keep_body(b, env, &read_error)?);
     }
 
     let mut copies: Vec<(Vec<OsString>, Copy)> = Vec::new();
     if protected {
-        // Rule 16: already encrypted; Bcc removed, handed on with explicit recipients.
+        // Rule 16: verified ciphertext; Bcc removed, handed on with explicit recipients.
         let store = store
             .clone()
             .ok_or_else(|| Error::Internal("no body kept".into()))?;
@@ -596,6 +601,17 @@ fn plain_copy(
             })),
         },
     ))
+}
+
+/// Reads the rest of the body into a new store (sealed beyond 1 MiB).
+fn keep_body<R: Read>(
+    src: R,
+    env: &Env,
+    read_error: &Rc<RefCell<Option<String>>>,
+) -> Result<Rc<BodyStore>> {
+    BodyStore::from_reader(src, env.tmpdir.as_deref())
+        .map(Rc::new)
+        .map_err(|e| no_input(read_error, e))
 }
 
 /// An error while reading and keeping the body: a read error of standard input (66), or a

@@ -3,7 +3,8 @@
 //!
 //! Owns: which header fields stay outside, which only inside, the `HP-Outer` records, the
 //! synthesized From/Date/Message-ID, the child entity's headers (the original Content-*
-//! fields, or a synthesized text/plain), and recognizing input that is already encrypted.
+//! fields, or a synthesized text/plain), and the header of a copy handed on as it is (input
+//! that is already encrypted is recognized in `protected.rs`).
 //!
 //! Everything here works on the header section in memory; the body never passes through
 //! this module (it is streamed between [`Payload::prefix`] and [`Payload::suffix`]).
@@ -186,55 +187,6 @@ impl Child {
 /// True when the head alone decides that the message needs its body scanned first.
 pub fn needs_scan(head: &Head) -> bool {
     !head.has("Content-Type")
-}
-
-/// Input that is already protected (rule 16), judged from the header section.
-pub fn is_protected_by_header(head: &Head) -> bool {
-    let Some(ct) = head.get("Content-Type") else {
-        return false;
-    };
-    let raw = ct.unfolded();
-    // Bounded input for mailparse, whose tokenizer is quadratic on long hostile values.
-    if raw.len() > 8 * 1024 {
-        return false;
-    }
-    let parsed = mailparse::parse_content_type(&String::from_utf8_lossy(&raw));
-    match parsed.mimetype.as_str() {
-        "multipart/encrypted" => parsed
-            .params
-            .get("protocol")
-            .is_some_and(|p| p.eq_ignore_ascii_case("application/pgp-encrypted")),
-        "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
-            match parsed.params.get("smime-type") {
-                Some(t) => {
-                    let t = t.to_ascii_lowercase();
-                    t == "enveloped-data" || t == "authenveloped-data"
-                }
-                None => true,
-            }
-        }
-        _ => false,
-    }
-}
-
-/// A body that is exactly one inline `-----BEGIN PGP MESSAGE-----` block (white space
-/// around it allowed).
-pub fn is_inline_pgp(body: &[u8]) -> bool {
-    let t = body.trim_ascii();
-    const BEGIN: &[u8] = b"-----BEGIN PGP MESSAGE-----";
-    const END: &[u8] = b"-----END PGP MESSAGE-----";
-    t.starts_with(BEGIN)
-        && t.ends_with(END)
-        && t.windows(BEGIN.len()).filter(|w| *w == BEGIN).count() == 1
-        && t.windows(END.len()).filter(|w| *w == END).count() == 1
-}
-
-/// Could this body start an inline PGP message? (Decides whether to keep it for a check.)
-pub fn may_be_inline_pgp(start: &[u8]) -> bool {
-    let t = start.trim_ascii_start();
-    let b = b"-----BEGIN PGP MESSAGE-----";
-    let n = t.len().min(b.len());
-    t[..n] == b[..n]
 }
 
 /// The assembled header material for one message.
@@ -552,33 +504,6 @@ mod tests {
         let outer = String::from_utf8(p.outer_prefix).unwrap();
         assert!(outer.contains("From: j@x.org\n"));
         assert!(outer.contains("Reply-To: r@x\n"));
-    }
-
-    #[test]
-    fn protected_input_is_recognized() {
-        assert!(is_protected_by_header(&head(
-            "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=x\n\n"
-        )));
-        assert!(is_protected_by_header(&head(
-            "Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n\n"
-        )));
-        assert!(!is_protected_by_header(&head(
-            "Content-Type: application/pkcs7-mime; smime-type=signed-data\n\n"
-        )));
-        assert!(!is_protected_by_header(&head(
-            "Content-Type: text/plain\n\n"
-        )));
-        assert!(is_inline_pgp(
-            b"\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nabc\r\n-----END PGP MESSAGE-----\r\n"
-        ));
-        assert!(!is_inline_pgp(
-            b"hi\r\n-----BEGIN PGP MESSAGE-----\r\nabc\r\n-----END PGP MESSAGE-----\r\n"
-        ));
-        assert!(!is_inline_pgp(
-            b"-----BEGIN PGP MESSAGE-----\r\nabc\r\n-----END PGP MESSAGE-----\r\nmore"
-        ));
-        assert!(may_be_inline_pgp(b"  -----BEGIN PGP"));
-        assert!(!may_be_inline_pgp(b"Hello"));
     }
 
     #[test]

@@ -305,14 +305,45 @@ fn keys_import_needs_a_key_directory() {
 
 #[test]
 fn explain_recognizes_already_encrypted_input() {
+    let Some(g) = crate::protected::gpg_home() else {
+        return;
+    };
     let h = H::new();
-    let inline =
-        b"To: nokey@example.org\n\n-----BEGIN PGP MESSAGE-----\n\nabc\n-----END PGP MESSAGE-----\n";
-    let (code, text) = admin(&h, &["explain", "-t"], inline);
+    let mut inline = b"To: nokey@example.org\n\n".to_vec();
+    inline.extend_from_slice(&crate::protected::gpg_encrypt(&g, b"hello\n"));
+    let (code, text) = admin(&h, &["explain", "-t"], &inline);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("already encrypted"), "{text}");
+    assert!(
+        text.contains(
+            "already encrypted: OpenPGP (inline), 1 PKESK + SEIPD v1; handed on as it is"
+        ),
+        "{text}"
+    );
     assert!(
         text.contains("copy 1 (as given): nokey@example.org"),
         "{text}"
+    );
+}
+
+#[test]
+fn explain_says_why_input_that_only_looks_encrypted_is_encrypted() {
+    let h = H::new();
+    let fake =
+        b"To: nokey@example.org\n\n-----BEGIN PGP MESSAGE-----\n\nabc\n-----END PGP MESSAGE-----\n";
+    let (code, text) = admin(&h, &["explain", "-t"], fake);
+    assert_eq!(code, 67, "{text}");
+    assert!(
+        text.contains(
+            "the body looks like an inline PGP message but is not an encrypted one \
+             (base64 cut short); it will be encrypted"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("REFUSED"), "{text}");
+    let (_, json) = admin(&h, &["explain", "--json", "-t"], fake);
+    assert!(json.contains("\"already_encrypted\": false"), "{json}");
+    assert!(
+        json.contains("\"protection\": \"the body looks like"),
+        "{json}"
     );
 }

@@ -388,6 +388,44 @@ pub fn gpg() -> Option<&'static str> {
     None
 }
 
+/// The openssl binary, or `None` (skip, loudly) outside CI; under CI=true, a failure.
+pub fn openssl() -> Option<&'static str> {
+    let found = StdCommand::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if found {
+        return Some("openssl");
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("openssl is not installed, and CI=true: install openssl");
+    }
+    eprintln!("SKIPPED: openssl is not installed; the S/MIME test did not run");
+    None
+}
+
+/// Runs openssl in `dir` with `args` and `input` on stdin; asserts success.
+pub fn openssl_run(dir: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut p = StdCommand::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(input).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// A throw-away GnuPG home in /tmp (short paths for gpg-agent's socket); its agent is
 /// stopped when it is dropped.
 pub struct GpgHome {
@@ -425,8 +463,13 @@ impl GpgHome {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        p.stdin.take().unwrap().write_all(input).unwrap();
+        // Written from a thread: gpg writes its output while it reads (a large input would
+        // otherwise fill both pipes).
+        let mut stdin = p.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
         let out = p.wait_with_output().unwrap();
+        writer.join().unwrap().unwrap();
         assert!(
             out.status.success(),
             "gpg {args:?}: {}",
