@@ -26,7 +26,12 @@ impl std::io::Write for Count {
 }
 
 impl Deliverer for Drain {
-    fn deliver(&mut self, _program: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
+    fn deliver(
+        &mut self,
+        _program: &Path,
+        copies: Vec<(Vec<OsString>, Copy)>,
+        _log: &pgpsendmail::syslog::Entry,
+    ) -> Result<i32> {
         for (_, copy) in copies {
             match copy.body {
                 CopyBody::File(mut f) => {

@@ -317,10 +317,15 @@ fn copy_range(f: &File, mut off: u64, end: u64, w: &mut dyn Write) -> std::io::R
 
 /// How the copies are handed on; tests replace it to record in-process.
 pub trait Deliverer {
-    /// Hands every copy on; returns the exit status for the caller. A single file copy may
-    /// replace the process (exec) and never return, unless [`Deliverer::smtp_session`] was
-    /// called.
-    fn deliver(&mut self, program: &Path, argv: Vec<(Vec<OsString>, Copy)>) -> Result<i32>;
+    /// Hands every copy on and logs what became of them (`log`, one line); returns the exit
+    /// status for the caller. A single file copy may replace the process (exec) and never
+    /// return, unless [`Deliverer::smtp_session`] was called.
+    fn deliver(
+        &mut self,
+        program: &Path,
+        argv: Vec<(Vec<OsString>, Copy)>,
+        log: &crate::syslog::Entry,
+    ) -> Result<i32>;
 
     /// Runs the real sendmail for a mode that sends no message, with stdin /dev/null; may
     /// replace the process. The default refuses: a recorder that does not model it.
@@ -546,7 +551,12 @@ impl Deliverer for Exec {
         )))
     }
 
-    fn deliver(&mut self, program: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
+    fn deliver(
+        &mut self,
+        program: &Path,
+        copies: Vec<(Vec<OsString>, Copy)>,
+        log: &crate::syslog::Entry,
+    ) -> Result<i32> {
         cloexec_above_stderr();
         let shown = sanitize(&program.display().to_string());
         if copies.len() == 1
@@ -557,6 +567,9 @@ impl Deliverer for Exec {
             let CopyBody::File(f) = copy.body else {
                 unreachable!("checked above")
             };
+            // The real sendmail's own status goes to the caller; its own log line (the same
+            // Message-ID) says what it did.
+            log.handed_on(1, &format!("handed to {shown} (exec)"));
             let err = command(program, &args).stdin(Stdio::from(f)).exec();
             return Err(Error::Unavailable(format!(
                 "cannot run real sendmail {shown}: {err}"
@@ -605,16 +618,19 @@ impl Deliverer for Exec {
             }
         }
         if failed.is_empty() {
+            log.handed_on(total, &format!("sent ({shown} took every copy)"));
             return Ok(0);
         }
         let list: Vec<String> = failed
             .iter()
             .map(|(w, c)| format!("{w} (status {c})"))
             .collect();
-        diag::say(format_args!(
+        let text = format!(
             "{sent} of {total} copies handed on; not sent to: {}",
             list.join("; ")
-        ));
+        );
+        diag::say(format_args!("{text}"));
+        log.failed(total, &format!("failed ({text})"));
         // The first failure's status; but after a partial send never 75, which callers
         // read as "queued, will be delivered": the failed copies will not be.
         let first = failed[0].1;

@@ -20,9 +20,15 @@ const MAX_SHOWN: usize = 200;
 /// Returns `s` with control characters, backslashes and quotes escaped, cut to a bounded
 /// length (marked with `...`).
 pub fn sanitize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(MAX_SHOWN) + 8);
+    sanitize_to(s, MAX_SHOWN)
+}
+
+/// [`sanitize`], cut at `max` characters instead: for a whole line assembled from pieces
+/// that were sanitized each (a syslog line).
+pub fn sanitize_to(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max) + 8);
     for (n, c) in s.chars().enumerate() {
-        if n >= MAX_SHOWN {
+        if n >= max {
             out.push_str("...");
             break;
         }

@@ -141,16 +141,20 @@ pub fn synth(inv: &args::Invocation, env: &Env) -> Synth {
 
 /// Remembers the first read error of standard input, so that it is reported as such (66)
 /// even when it surfaces wrapped inside the encryptor's error.
+/// It also counts the bytes read, for the mail log.
 struct Track<R> {
     inner: R,
     error: Rc<RefCell<Option<String>>>,
+    read: Rc<std::cell::Cell<u64>>,
 }
 
 impl<R: Read> Read for Track<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read(buf).inspect_err(|e| {
+        let n = self.inner.read(buf).inspect_err(|e| {
             self.error.borrow_mut().get_or_insert_with(|| e.to_string());
-        })
+        })?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
     }
 }
 
@@ -267,12 +271,14 @@ pub fn run<R: BufRead>(
     stdout: &mut dyn Write,
     deliverer: &mut dyn Deliverer,
 ) -> Result<i32> {
-    let inv = args::parse_as(name, args)?;
+    let inv = args::parse_as(name, args).inspect_err(|e| refused_early(env, None, e))?;
     if inv.mode == Mode::Deliver && !inv.extract_recipients && inv.recipients.is_empty() {
         // Fail before reading a byte: a caller at a terminal would otherwise wait for EOF.
-        return Err(Error::Usage(
+        let e = Error::Usage(
             "no recipients: give them as arguments, or use -t to read them from the message".into(),
-        ));
+        );
+        refused_early(env, Some(&inv), &e);
+        return Err(e);
     }
     let setup = Config::load(env.config_path.as_deref()).and_then(|cfg| {
         let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref())?;
@@ -286,6 +292,7 @@ pub fn run<R: BufRead>(
                 let _ = write!(stdout, "421 4.3.0 {}\r\n", sanitize(&e.to_string()));
                 let _ = stdout.flush();
             }
+            refused_early(env, Some(&inv), &e);
             return Err(e);
         }
     };
@@ -306,6 +313,26 @@ pub fn run<R: BufRead>(
     }
 }
 
+/// The mail log line of a run refused before any message was read (its arguments or the
+/// configuration): from whom, for how many, and why.
+fn refused_early(env: &Env, inv: Option<&Invocation>, e: &Error) {
+    syslog::Entry {
+        sender: log_sender(inv, env),
+        recipients: inv.map_or(0, |i| i.recipients.len()),
+        ..Default::default()
+    }
+    .refused(e.exit_code().code(), &e.to_string());
+}
+
+/// The sender the mail log names: `-f` (empty for the null sender), else the caller.
+fn log_sender(inv: Option<&Invocation>, env: &Env) -> String {
+    match inv.and_then(|i| i.sender.as_ref()) {
+        Some(Sender::Address(a)) => a.clone(),
+        Some(Sender::Null) => String::new(),
+        None => env.login.clone(),
+    }
+}
+
 /// Reads one message from `stdin`, encrypts it and hands every copy to `deliverer`: the
 /// pipeline of `-bm`, and of each message of a `-bs` session.
 pub fn send<R: Read>(
@@ -317,17 +344,51 @@ pub fn send<R: Read>(
     stdin: R,
     deliverer: &mut dyn Deliverer,
 ) -> Result<i32> {
+    // Every message leaves one line in the mail log: the deliverer writes it for a message
+    // handed on, this for one refused (pgpsendmail(8), LOGGING).
+    let mut log = syslog::Entry {
+        sender: log_sender(Some(inv), env),
+        ..Default::default()
+    };
+    let read = Rc::new(std::cell::Cell::new(0u64));
+    let r = send_message(
+        inv, cfg, program, flavor, env, stdin, deliverer, &mut log, &read,
+    );
+    if let Err(e) = &r {
+        log.size = read.get();
+        log.refused(e.exit_code().code(), &e.to_string());
+    }
+    r
+}
+
+#[allow(clippy::too_many_arguments)]
+fn send_message<R: Read>(
+    inv: &Invocation,
+    cfg: &Config,
+    program: &std::path::Path,
+    flavor: Flavor,
+    env: &Env,
+    stdin: R,
+    deliverer: &mut dyn Deliverer,
+    log: &mut syslog::Entry,
+    read: &Rc<std::cell::Cell<u64>>,
+) -> Result<i32> {
     let read_error = Rc::new(RefCell::new(None));
     let tracked = io::BufReader::with_capacity(
         64 * 1024,
         Track {
             inner: stdin,
             error: read_error.clone(),
+            read: read.clone(),
         },
     );
     let mut input = message::Input::new(tracked, inv.ignore_dots);
     let head = input.read_head()?;
+    if let Some(id) = head.get("Message-ID") {
+        log.message_id = String::from_utf8_lossy(&id.unfolded()).into_owned();
+    }
     let envelope = recipients::envelope(&inv.recipients, &head, inv.extract_recipients, flavor)?;
+    log.recipients = envelope.recipients.len();
 
     // Peek at the body start: an inline PGP message must be recognized before encrypting.
     let mut body = input.body();
@@ -390,10 +451,23 @@ pub fn send<R: Read>(
                     "; and {} more (pgpsendmail explain lists them)",
                     refused.len() - SHOWN
                 ));
+                // The mail log names every one: the rest in lines of their own.
+                for more in refused[SHOWN..].chunks(SHOWN) {
+                    log.refused_too(&more.join("; "));
+                }
             }
             return Err(Error::NoKey(format!("no usable key, nothing sent: {text}")));
         }
         warn_expiring(&decisions, &keyring, cfg, env.now);
+        for (_, d) in &decisions {
+            if let Decision::Encrypt { certs, .. } = d {
+                for f in certs {
+                    if !log.keys.contains(f) {
+                        log.keys.push(f.clone());
+                    }
+                }
+            }
+        }
     }
     let recipients::Plan {
         encrypted: groups,
@@ -421,13 +495,21 @@ pub fn send<R: Read>(
             pgpmime::plain_header(&head),
             store,
         )?);
-        return deliverer.deliver(program, copies);
+        log.size = read.get();
+        return deliverer.deliver(program, copies, log);
     }
 
     if !groups.is_empty() {
         let stats = store.as_ref().map(|s| s.stats());
         let child = Child::for_head(&head, stats);
         let payload = Payload::build(&head, &child, &cfg.subject, &synth(inv, env));
+        if log.message_id.is_empty() {
+            // The synthesized one, as the outer header carries it.
+            let outer = message::Input::new(&payload.outer_prefix[..], true).read_head();
+            if let Some(id) = outer.ok().as_ref().and_then(|h| h.get("Message-ID")) {
+                log.message_id = String::from_utf8_lossy(&id.unfolded()).into_owned();
+            }
+        }
         let body_src: Box<dyn Read + '_> = match (&store, body.take()) {
             (Some(s), _) => Box::new(s.reader()),
             (None, Some(b)) => Box::new(b),
@@ -546,7 +628,8 @@ pub fn send<R: Read>(
             )?);
         }
     }
-    deliverer.deliver(program, copies)
+    log.size = read.get();
+    deliverer.deliver(program, copies, log)
 }
 
 /// Warns (stderr and syslog) about every certificate used for this message that stops

@@ -5,14 +5,17 @@
 //! Owns: one RFC 3164 datagram per line to `/dev/log` (or the socket named by
 //! `PGPSENDMAIL_SYSLOG_SOCKET`, for tests), at `info` (a message handed on), `warning` (a
 //! key expiring soon) or `err` (a refusal or failure). Best effort by design: no syslog
-//! daemon, or a full socket, never changes what pgpsendmail does with the mail. The text
-//! passes through [`crate::diag::sanitize`] first: it may name an address. It never holds
+//! daemon, or a full socket, never changes what pgpsendmail does with the mail. Untrusted
+//! pieces (addresses, the Message-ID) are sanitized each, and the line's control
+//! characters escaped, so it stays one line. It never holds
 //! the Subject or anything of the body: callers pass envelope data, counts, key
 //! fingerprints and refusal reasons only.
 
 use std::io;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
+
+use crate::diag::sanitize;
 
 /// The local syslog socket.
 pub const DEV_LOG: &str = "/dev/log";
@@ -35,13 +38,17 @@ fn socket() -> PathBuf {
         .map_or_else(|| PathBuf::from(DEV_LOG), PathBuf::from)
 }
 
-/// Sends one line to `socket`; errors are returned for tests, ignored by [`log`].
+/// Longest line sent, in characters: rsyslog and journald take 8 KiB by default.
+const MAX_LINE: usize = 7 * 1024;
+
+/// Sends one line to `socket`; errors are returned for tests, ignored by [`log`]. Control
+/// characters are escaped; untrusted pieces must have been sanitized (and so bounded) each.
 pub fn send_to(socket: &Path, level: Level, text: &str) -> io::Result<()> {
     let line = format!(
         "<{}>pgpsendmail[{}]: {}",
         MAIL + level as u8,
         std::process::id(),
-        crate::diag::sanitize(text)
+        crate::diag::sanitize_to(text, MAX_LINE)
     );
     UnixDatagram::unbound()?.send_to(line.as_bytes(), socket)?;
     Ok(())
@@ -55,6 +62,79 @@ pub fn log(level: Level, text: &str) {
 /// Logs a warning to the system log, if there is one.
 pub fn warn(text: &str) {
     log(Level::Warning, text);
+}
+
+/// What the mail log says about one message: envelope data, counts and key fingerprints,
+/// never a header other than Message-ID and nothing of the body.
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    /// The Message-ID field as given (or as synthesized), `<...>`; empty when unknown.
+    pub message_id: String,
+    /// The envelope sender (`-f`), or the caller's login name.
+    pub sender: String,
+    /// Envelope recipients.
+    pub recipients: usize,
+    /// Primary fingerprints of the certificates encrypted to.
+    pub keys: Vec<String>,
+    /// Bytes of input read.
+    pub size: u64,
+}
+
+impl Entry {
+    fn head(&self) -> String {
+        let id = if self.message_id.is_empty() {
+            "none".to_string()
+        } else {
+            sanitize(&self.message_id)
+        };
+        format!(
+            "message-id={id}, from=<{}>, nrcpt={}, size={}",
+            sanitize(&self.sender),
+            self.recipients,
+            self.size
+        )
+    }
+
+    /// A message handed on: `copies` copies, and what became of them.
+    pub fn handed_on(&self, copies: usize, status: &str) {
+        log(
+            Level::Info,
+            &format!(
+                "{}, copies={copies}, keys={}, status={status}",
+                self.head(),
+                if self.keys.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.keys.join(",")
+                }
+            ),
+        );
+    }
+
+    /// Some or all copies were not handed on after all: `status` says which.
+    pub fn failed(&self, copies: usize, status: &str) {
+        log(
+            Level::Err,
+            &format!("{}, copies={copies}, status={status}", self.head()),
+        );
+    }
+
+    /// More refused recipients of a message whose refusal names only the first few.
+    pub fn refused_too(&self, reasons: &str) {
+        log(
+            Level::Err,
+            &format!("{}, refused too: {reasons}", self.head()),
+        );
+    }
+
+    /// Nothing was sent: the exit code and the one-line reason (it names each refused
+    /// recipient and why).
+    pub fn refused(&self, code: i32, reason: &str) {
+        log(
+            Level::Err,
+            &format!("{}, status=refused (exit {code}): {reason}", self.head()),
+        );
+    }
 }
 
 #[cfg(test)]

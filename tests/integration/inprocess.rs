@@ -21,7 +21,12 @@ struct Recorder {
 }
 
 impl Deliverer for Recorder {
-    fn deliver(&mut self, _program: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
+    fn deliver(
+        &mut self,
+        _program: &Path,
+        copies: Vec<(Vec<OsString>, Copy)>,
+        _log: &pgpsendmail::syslog::Entry,
+    ) -> Result<i32> {
         for (args, copy) in copies {
             let mut bytes = Vec::new();
             match copy.body {

@@ -12,6 +12,7 @@
 //! * localnames.rs: addresses at this host's names, local_domains, the "*" entry, and
 //!   what check and keys list say about local names;
 //! * keypolicy.rs: the key policy and merged certificates, on keys gpg makes per test;
+//! * maillog.rs: one syslog line per message, at a /dev/log stand-in;
 //! * protected.rs: rule 16, input that is already encrypted (real gpg and openssl output;
 //!   fails under CI=true when either is missing);
 //! * privenv.rs: never set-ID; empty environment, HOME=/, unwritable cwd, closed stdout
@@ -35,6 +36,7 @@ mod interop;
 mod keypolicy;
 mod keys;
 mod localnames;
+mod maillog;
 mod message;
 mod modes;
 mod privenv;
