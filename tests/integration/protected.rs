@@ -254,6 +254,22 @@ fn smime_enveloped_data_from_openssl_passes_through() {
 }
 
 #[test]
+fn smime_streamed_ber_and_auth_enveloped_data_from_openssl_pass_through() {
+    let Some(d) = openssl_dir() else { return };
+    // `-stream`: BER with indefinite lengths; AES-GCM: authEnvelopedData.
+    for args in [
+        &["cms", "-encrypt", "-stream", "-aes256", "c.pem"][..],
+        &["cms", "-encrypt", "-aes-256-gcm", "c.pem"][..],
+    ] {
+        let entity = openssl_run(d.path(), args, b"SECRET body text\n");
+        let split = find(&entity, b"\n\n").unwrap();
+        let (fields, body) = (&entity[..=split], &entity[split + 2..]);
+        let msg = message(std::str::from_utf8(fields).unwrap(), body);
+        passes_through(&H::new(), &msg, body);
+    }
+}
+
+#[test]
 fn smime_signed_data_without_smime_type_is_encrypted() {
     let Some(d) = openssl_dir() else { return };
     // `openssl cms -sign -nodetach`: signed-data, readable by anyone, labelled pkcs7-mime
