@@ -47,7 +47,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         }
     };
     let warn_days = warn_days.unwrap_or(cfg.warn_days);
-    let (mut errors, mut warnings) = (0, 0);
+    let (mut errors, mut warnings) = (0u32, 0u32);
     match &cfg.path {
         Some(p) => writeln!(out, "configuration: {} (valid)", p.display())?,
         None => writeln!(
@@ -79,6 +79,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         writeln!(out, "warning: keyring {p}")?;
         warnings += 1;
     }
+    warnings += readable_by_senders(&cfg, out)?;
     let usable = kr.certs.iter().filter(|c| c.usable.is_ok()).count();
     writeln!(
         out,
@@ -180,6 +181,117 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         writeln!(out, "all well")?;
         0
     })
+}
+
+/// What users other than the owner need on a path: read a file, list a directory (read and
+/// search), or only pass through a directory (search).
+#[derive(Clone, Copy, PartialEq)]
+enum Need {
+    Read,
+    List,
+    Search,
+}
+
+/// Why a user other than root and the owner could not use `path` as `need` says, or `None`.
+/// Only the "other" permission bits count, of `path` and of every directory on the way to
+/// it (as given and after following symbolic links): sudo, at and user crontabs send mail
+/// as arbitrary users, who are in no particular group. A path that does not exist is
+/// reported elsewhere, not here.
+fn closed_to_others(path: &Path, need: Need) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let mode = meta.permissions().mode() & 0o7777;
+    let wanted = match need {
+        Need::Read => 0o004,
+        Need::List => 0o005,
+        Need::Search => 0o001,
+    };
+    if mode & wanted != wanted {
+        let what = match need {
+            Need::Read => "no read permission for others",
+            Need::List => "no read and search permission for others",
+            Need::Search => "no search permission for others",
+        };
+        return Some(format!("mode {mode:04o}: {what}"));
+    }
+    let mut ways = vec![path.to_path_buf()];
+    if let Ok(real) = std::fs::canonicalize(path)
+        && real != path
+    {
+        ways.push(real);
+    }
+    for way in &ways {
+        for dir in way
+            .ancestors()
+            .skip(1)
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            let Ok(m) = std::fs::metadata(dir) else {
+                continue;
+            };
+            let mode = m.permissions().mode() & 0o7777;
+            if mode & 0o001 == 0 {
+                return Some(format!(
+                    "directory {} on the way has mode {mode:04o}: no search permission for others",
+                    sanitize(&dir.display().to_string())
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// `check`'s warnings about what a sender other than root could not read: the
+/// configuration, every key source and key file, the cache directory.
+fn readable_by_senders(cfg: &Config, out: &mut dyn Write) -> std::io::Result<u32> {
+    const WHO: &str = "mail sent as other users (sudo, at, user crontabs)";
+    let mut found: Vec<(PathBuf, String, String)> = Vec::new();
+    if let Some(p) = &cfg.path
+        && let Some(why) = closed_to_others(p, Need::Read)
+    {
+        found.push((
+            p.clone(),
+            why,
+            format!("the configuration cannot be read: {WHO} is refused (exit 78)"),
+        ));
+    }
+    let key_harm = format!("its certificates cannot be read: {WHO} to their owners is refused");
+    for src in &cfg.keyring {
+        let is_dir = src.is_dir();
+        let need = match (is_dir, is_dir && keys::gnupg_keyring(src).is_some()) {
+            (false, _) => Need::Read,
+            (true, true) => Need::Search,
+            (true, false) => Need::List,
+        };
+        if let Some(why) = closed_to_others(src, need) {
+            found.push((src.clone(), why, key_harm.clone()));
+            continue;
+        }
+        if is_dir && let Ok(files) = keys::source_files(src) {
+            for f in files {
+                if let Some(why) = closed_to_others(&f, Need::Read) {
+                    found.push((f, why, key_harm.clone()));
+                }
+            }
+        }
+    }
+    if cfg.cache_dir.is_dir()
+        && let Some(why) = closed_to_others(&cfg.cache_dir, Need::Search)
+    {
+        found.push((
+            cfg.cache_dir.clone(),
+            why,
+            format!("the key index cannot be used by {WHO} (every key file is read instead)"),
+        ));
+    }
+    for (path, why, harm) in &found {
+        writeln!(
+            out,
+            "warning: {} is not readable by other users ({why}); {harm}",
+            sanitize(&path.display().to_string())
+        )?;
+    }
+    Ok(found.len() as u32)
 }
 
 /// One certificate as `explain` and `keys list` show it.
@@ -536,19 +648,74 @@ pub fn keys_list(
     Ok(if certs.is_empty() { 1 } else { 0 })
 }
 
+/// The mode of every file `keys import` writes: certificates are public, and every user who
+/// sends mail (sudo's alert goes out as the user who typed the wrong password) must read them.
+const KEY_FILE_MODE: u32 = 0o644;
+/// The mode of a key directory `keys import` makes.
+const KEY_DIR_MODE: u32 = 0o755;
+
 /// Writes `text` to `path` through a temporary file in the same directory and a rename, so
-/// that a concurrent reader sees the old file or the new one, never half of one.
+/// that a concurrent reader sees the old file or the new one, never half of one. The mode is
+/// [`KEY_FILE_MODE`], set explicitly: our umask (077) would make it 0600.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(KEY_FILE_MODE)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(KEY_FILE_MODE))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    })();
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
+/// Makes the directory `dir` and any missing parents, each with mode [`KEY_DIR_MODE`].
+fn make_key_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        make_key_dir(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(KEY_DIR_MODE)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The key directory `keys import` writes to: the first `keyring` entry that is a directory
+/// and not a GnuPG home; else the first entry, when it does not exist and is not named like
+/// a key file (no `.asc`, `.kbx`, ... ending), which is then made.
+fn key_dir(cfg: &Config) -> Option<(PathBuf, bool)> {
+    if let Some(d) = cfg
+        .keyring
+        .iter()
+        .find(|p| p.is_dir() && keys::gnupg_keyring(p).is_none())
+    {
+        return Some((d.clone(), false));
+    }
+    let first = cfg.keyring.first()?;
+    let file_like = first.extension().is_some_and(|e| {
+        let e = e.to_string_lossy().to_ascii_lowercase();
+        keys::KEY_EXTENSIONS.contains(&e.as_str()) || e == "kbx"
+    });
+    (!file_like && std::fs::symlink_metadata(first).is_err()).then(|| (first.clone(), true))
 }
 
 /// `pgpsendmail keys import FILE...`: validates the certificates in each file and writes
@@ -564,17 +731,25 @@ pub fn keys_import(env: &Env, files: &[PathBuf], out: &mut dyn Write) -> std::io
             return Ok(ExitCode::Config.code());
         }
     };
-    let Some(dir) = cfg
-        .keyring
-        .iter()
-        .find(|p| p.is_dir() && keys::gnupg_keyring(p).is_none())
-    else {
+    let Some((dir, missing)) = key_dir(&cfg) else {
         writeln!(
             out,
             "error: no key directory in keyring (a GnuPG home or a file cannot be written to)"
         )?;
         return Ok(ExitCode::Config.code());
     };
+    if missing {
+        if let Err(e) = make_key_dir(&dir) {
+            writeln!(out, "error: {}: {e}", sanitize(&dir.display().to_string()))?;
+            return Ok(ExitCode::IoErr.code());
+        }
+        writeln!(
+            out,
+            "made the key directory {} (mode 0755)",
+            sanitize(&dir.display().to_string())
+        )?;
+    }
+    let dir = dir.as_path();
     let mut refused = 0;
     for file in files {
         let shown = sanitize(&file.display().to_string());
