@@ -56,16 +56,17 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             config::DEFAULT_PATH
         )?,
     }
-    match deliver::find_sendmail(&cfg, env.self_exe.as_deref()) {
-        Ok(p) => {
+    match deliver::find_real_sendmail(&cfg, env) {
+        Ok((p, rule)) => {
             let (flavor, how) = match cfg.flavor {
                 Some(f) => (f, "configured"),
                 None => (Flavor::infer(&p), "inferred"),
             };
             writeln!(
                 out,
-                "real sendmail: {} (flavor {}, {how})",
-                p.display(),
+                "real sendmail: {} ({}) (flavor {}, {how})",
+                sanitize(&p.display().to_string()),
+                rule.describe(&p),
                 flavor_name(flavor)
             )?;
         }
@@ -421,7 +422,7 @@ fn explain_into<R: BufRead>(
         )));
     }
     let cfg = Config::load(env.config_path.as_deref())?;
-    let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref());
+    let program = deliver::find_sendmail(&cfg, env);
     let flavor = match (&program, cfg.flavor) {
         (_, Some(f)) => f,
         (Ok(p), None) => Flavor::infer(p),

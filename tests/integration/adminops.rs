@@ -182,3 +182,189 @@ fn check_warns_about_paths_other_senders_cannot_reach() {
         "{text}"
     );
 }
+
+// ---- Finding the real sendmail without a `sendmail` setting, under a fake root ----
+
+use pgpsendmail::config::Config;
+use pgpsendmail::deliver::{Rule, find_real_sendmail};
+use pgpsendmail::{Env, admin};
+
+/// A fake root for the fixed paths, and an Env that looks there; our own executable is the
+/// built pgpsendmail.
+struct Root {
+    h: H,
+    root: std::path::PathBuf,
+}
+
+impl Root {
+    fn new() -> Root {
+        let h = H::with_keys(&["alice"], "");
+        let root = h.dir.path().join("root");
+        for d in ["usr/sbin", "usr/lib", "usr/bin"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        // No sendmail line: the search decides.
+        std::fs::write(
+            &h.config,
+            format!(
+                "keyring = [\"{}\"]\ncache_dir = \"{}\"\n",
+                h.keys.display(),
+                h.dir.path().join("cache").display()
+            ),
+        )
+        .unwrap();
+        Root { h, root }
+    }
+
+    fn path(&self, p: &str) -> std::path::PathBuf {
+        self.root.join(p.trim_start_matches('/'))
+    }
+
+    /// An MTA program (the stand-in) at `p`.
+    fn mta(&self, p: &str) -> &Self {
+        install_executable(&stand_in(), &self.path(p), "0755", None);
+        self
+    }
+
+    /// `p` as a symbolic link to `to` (pgpsendmail itself, after a takeover).
+    fn link(&self, p: &str, to: &Path) -> &Self {
+        std::os::unix::fs::symlink(to, self.path(p)).unwrap();
+        self
+    }
+
+    fn env(&self) -> Env {
+        Env {
+            config_path: Some(self.h.config.clone()),
+            login: "root".into(),
+            hostname: "test.example".into(),
+            tmpdir: None,
+            self_exe: Some(assert_cmd::cargo::cargo_bin("pgpsendmail")),
+            root: Some(self.root.clone()),
+            now: std::time::SystemTime::now(),
+        }
+    }
+
+    fn find(&self) -> Result<(std::path::PathBuf, Rule), String> {
+        let cfg = Config::load(Some(&self.h.config)).unwrap();
+        find_real_sendmail(&cfg, &self.env()).map_err(|e| e.to_string())
+    }
+
+    fn check(&self) -> (i32, String) {
+        let mut out = Vec::new();
+        let code = admin::check(&self.env(), None, &mut out).unwrap();
+        (code, String::from_utf8(out).unwrap())
+    }
+}
+
+fn us() -> std::path::PathBuf {
+    assert_cmd::cargo::cargo_bin("pgpsendmail")
+}
+
+#[test]
+fn real_sendmail_the_configured_path_comes_first() {
+    let r = Root::new();
+    r.mta("/usr/sbin/sendmail.real").mta("/usr/sbin/sendmail");
+    let text = std::fs::read_to_string(&r.h.config).unwrap();
+    std::fs::write(
+        &r.h.config,
+        format!("sendmail = \"{}\"\n{text}", stand_in().display()),
+    )
+    .unwrap();
+    assert_eq!(r.find().unwrap(), (stand_in(), Rule::Configured));
+    let (code, text) = r.check();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "real sendmail: {} (configured) (flavor postfix, inferred)",
+            stand_in().display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn real_sendmail_the_diverted_one_comes_before_the_system_sendmail() {
+    let r = Root::new();
+    r.mta("/usr/sbin/sendmail.real")
+        .link("/usr/sbin/sendmail", &us())
+        .mta("/usr/bin/msmtp");
+    let real = r.path("/usr/sbin/sendmail.real");
+    assert_eq!(r.find().unwrap(), (real.clone(), Rule::Diverted));
+    let (code, text) = r.check();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "real sendmail: {0} (found: {0}, the diverted system sendmail) (flavor postfix, inferred)",
+            real.display()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn real_sendmail_the_system_sendmail_when_it_is_not_pgpsendmail() {
+    // Postfix's /usr/sbin/sendmail beside an unconfigured msmtp: Postfix, as the
+    // administrator expects (the tester's case).
+    let r = Root::new();
+    r.mta("/usr/sbin/sendmail").mta("/usr/bin/msmtp");
+    let sys = r.path("/usr/sbin/sendmail");
+    assert_eq!(r.find().unwrap(), (sys.clone(), Rule::System));
+    let (code, text) = r.check();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "real sendmail: {0} (found: {0}, not pgpsendmail) (flavor postfix, inferred)",
+            sys.display()
+        )),
+        "{text}"
+    );
+    // /usr/lib/sendmail when /usr/sbin/sendmail leads back to pgpsendmail (through a
+    // chain of links).
+    let r = Root::new();
+    r.link("/usr/sbin/pgpsendmail", &us())
+        .link("/usr/sbin/sendmail", &r.path("/usr/sbin/pgpsendmail"))
+        .mta("/usr/lib/sendmail")
+        .mta("/usr/bin/msmtp");
+    assert_eq!(
+        r.find().unwrap(),
+        (r.path("/usr/lib/sendmail"), Rule::System)
+    );
+}
+
+#[test]
+fn real_sendmail_the_other_candidates_only_when_exactly_one_exists() {
+    let r = Root::new();
+    r.link("/usr/sbin/sendmail", &us())
+        .link("/usr/lib/sendmail", &us())
+        .mta("/usr/bin/msmtp");
+    let msmtp = r.path("/usr/bin/msmtp");
+    assert_eq!(r.find().unwrap(), (msmtp.clone(), Rule::OnlyCandidate));
+    let (code, text) = r.check();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "real sendmail: {0} (found: {0}, the only known MTA program present) (flavor msmtp, inferred)",
+            msmtp.display()
+        )),
+        "{text}"
+    );
+    r.mta("/usr/sbin/exim4");
+    let e = r.find().unwrap_err();
+    assert!(e.contains("several real sendmails found"), "{e}");
+    let (code, text) = r.check();
+    assert_eq!(code, 78, "{text}");
+    assert!(
+        text.contains("error: several real sendmails found"),
+        "{text}"
+    );
+    // Nothing but pgpsendmail itself: no real sendmail.
+    let r = Root::new();
+    r.link("/usr/sbin/sendmail", &us());
+    let e = r.find().unwrap_err();
+    assert!(e.contains("no real sendmail found"), "{e}");
+    // A diverted program that is pgpsendmail is refused, not passed over.
+    r.link("/usr/sbin/sendmail.real", &us())
+        .mta("/usr/bin/msmtp");
+    let e = r.find().unwrap_err();
+    assert!(e.contains("is pgpsendmail itself"), "{e}");
+}
