@@ -2,8 +2,9 @@
 //! same configuration and keys as the sendmail face and say what it would do, without
 //! sending anything. main.rs parses their arguments (clap) and calls these.
 //!
-//! Output goes to the writer given (stdout in main); exit codes: `check` 0 / 1 (warnings)
-//! / 78 (errors), for cron and monitoring; `explain` the status sending would end with;
+//! Output goes to the writer given (stdout in main); exit codes: `check` 0 (all well) / 1
+//! (warnings: some mail may fail) / 78 (errors: no mail can be sent at all: a broken
+//! configuration, no real sendmail, no usable key for anything), for cron and monitoring; `explain` the status sending would end with;
 //! `keys list` 0, or 1 when nothing matches.
 
 use std::collections::BTreeMap;
@@ -87,13 +88,6 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         "certificates: {} loaded, {usable} usable for encryption",
         kr.certs.len()
     )?;
-    if usable == 0 {
-        writeln!(
-            out,
-            "warning: no usable certificate in the keyring: every recipient would be refused"
-        )?;
-        warnings += 1;
-    }
     let horizon = unix_now(env) + u64::from(warn_days) * 86_400;
     for c in &kr.certs {
         let src = sanitize(&c.source.display().to_string());
@@ -151,9 +145,17 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     }
     // Every [recipients] entry must lead to a usable key (an "@domain" entry without key
     // has nothing to resolve).
+    // Whether any mail at all could go: to an address of a usable certificate, through an
+    // entry that resolves to a key, or unencrypted where missing_key = "plaintext" says so.
+    let mut sendable = cfg.missing_key == config::MissingKey::Plaintext
+        || kr
+            .certs
+            .iter()
+            .any(|c| c.usable.is_ok() && !c.emails.is_empty());
     for (name, rule) in &cfg.recipients {
         let probe = if let Some(domain) = name.strip_prefix('@') {
             if rule.key.is_none() {
+                sendable |= rule.missing_key == Some(config::MissingKey::Plaintext);
                 continue;
             }
             Address::parse_single(&format!("nobody-{}@{domain}", std::process::id()))
@@ -162,6 +164,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         };
         let Ok(probe) = probe else { continue };
         let res = recipients::resolve(&probe, &cfg, &kr);
+        sendable |= !matches!(res.decision, Decision::Refuse { .. });
         if let Decision::Refuse { reason } | Decision::Plaintext { reason } = res.decision {
             let why = reason.split_once(": ").map_or(reason.as_str(), |(_, w)| w);
             writeln!(
@@ -171,6 +174,18 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             )?;
             warnings += 1;
         }
+    }
+    if !sendable {
+        let why = if usable == 0 {
+            "no usable certificate in the keyring"
+        } else {
+            "no usable certificate names an address, and no [recipients] entry resolves to one"
+        };
+        writeln!(
+            out,
+            "error: {why}: every recipient would be refused (exit 67), no mail can be sent"
+        )?;
+        errors += 1;
     }
     Ok(if errors > 0 {
         writeln!(out, "{errors} error(s), {warnings} warning(s)")?;

@@ -368,3 +368,70 @@ fn real_sendmail_the_other_candidates_only_when_exactly_one_exists() {
     let e = r.find().unwrap_err();
     assert!(e.contains("is pgpsendmail itself"), "{e}");
 }
+
+// ---- check's exit status: 0 all well, 1 warnings, 78 when no mail can be sent ----
+
+#[test]
+fn check_exit_78_when_no_key_is_usable_for_anything() {
+    // A typo in keyring: nothing loads, every recipient would be refused.
+    let h = H::with_keys(&["alice"], "");
+    let text = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace(&h.keys.display().to_string(), "/etc/pgpsendmail/kyes");
+    std::fs::write(&h.config, text).unwrap();
+    let (code, text) = check(&h);
+    assert_eq!(code, 78, "{text}");
+    assert!(
+        text.contains(
+            "error: no usable certificate in the keyring: every recipient would be refused"
+        ),
+        "{text}"
+    );
+    // Only unusable certificates: the same.
+    let h = H::with_keys(&["expired"], "");
+    let (code, text) = check(&h);
+    assert_eq!(code, 78, "{text}");
+    assert!(text.contains("error: no usable certificate"), "{text}");
+    // With missing_key = "plaintext" mail still goes (unencrypted): a warning only, not 78.
+    let h = H::with_keys(&["expired"], "missing_key = \"plaintext\"\n");
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    assert!(!text.contains("error:"), "{text}");
+    // One recipient entry that may get plaintext is enough, too.
+    let h = H::with_keys(
+        &["expired"],
+        "[recipients]\n\"list@example.net\" = { missing_key = \"plaintext\" }\n",
+    );
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+}
+
+#[test]
+fn check_exit_1_for_warnings_and_0_when_all_is_well() {
+    // A usable key beside a dead [recipients] entry: some mail goes, so a warning.
+    let h = H::with_keys(
+        &["alice"],
+        "[recipients]\n\"root\" = { alias = \"nobody@example.org\" }\n",
+    );
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("warning: [recipients] \"root\""), "{text}");
+    assert!(!text.contains("error:"), "{text}");
+    let h = H::with_keys(&["alice"], "");
+    let (code, text) = check(&h);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.ends_with("all well\n"), "{text}");
+}
+
+#[test]
+fn check_exit_78_without_a_real_sendmail_or_with_a_broken_configuration() {
+    let h = H::with_keys(&["alice"], "");
+    h.use_sendmail(&h.dir.path().join("no-such-sendmail"));
+    let (code, text) = check(&h);
+    assert_eq!(code, 78, "{text}");
+    assert!(text.contains("error: real sendmail"), "{text}");
+    std::fs::write(&h.config, "keyring = [\n").unwrap();
+    let (code, text) = check(&h);
+    assert_eq!(code, 78, "{text}");
+    assert!(text.starts_with("error: "), "{text}");
+}
