@@ -57,6 +57,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             config::DEFAULT_PATH
         )?,
     }
+    let mut real = None;
     match deliver::find_real_sendmail(&cfg, env) {
         Ok((p, rule)) => {
             let (flavor, how) = match cfg.flavor {
@@ -70,11 +71,17 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
                 rule.describe(&p),
                 flavor_name(flavor)
             )?;
+            real = Some((p, flavor));
         }
         Err(e) => {
             writeln!(out, "error: {e}")?;
             errors += 1;
         }
+    }
+    if let Some((p, Flavor::Postfix)) = &real
+        && let Some(limit) = postfix_size_limit(p, env)
+    {
+        warnings += size_limit(limit, out)?;
     }
     let kr = Keyring::load(&cfg.keyring, env.now);
     for p in &kr.problems {
@@ -197,6 +204,84 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         writeln!(out, "all well")?;
         0
     })
+}
+
+/// How much larger a message is after encryption, in percent: the armor's base64 (4/3) with
+/// its line ends (65/64), times the CRLF form inside the encryption (78/77 for base64 lines
+/// of 76 characters); measured 1.372 on a base64 attachment (pgpsendmail(8), SIZE).
+pub const GROWTH_PERCENT: u64 = 137;
+/// What encryption adds whatever the size (outer header, MIME parts, armor lines, PKESKs),
+/// rounded up.
+pub const OVERHEAD: u64 = 16 * 1024;
+/// Postfix's default `message_size_limit`.
+pub const POSTFIX_DEFAULT_LIMIT: u64 = 10_240_000;
+
+/// The largest message, before encryption, that still fits `limit` once encrypted.
+pub fn largest_before_encryption(limit: u64) -> u64 {
+    limit.saturating_sub(OVERHEAD) * 100 / GROWTH_PERCENT
+}
+
+/// The smallest limit that lets a message of `size` bytes through once encrypted.
+pub fn limit_for(size: u64) -> u64 {
+    size * GROWTH_PERCENT / 100 + OVERHEAD
+}
+
+/// Postfix's `message_size_limit` (bytes; `None`: unlimited, or unknown), from `postconf
+/// -h message_size_limit`. postconf is looked for beside the real sendmail (as named, then
+/// with symbolic links followed), then in /usr/sbin when the real sendmail is under /usr
+/// (Fedora's /usr/libexec/postfix/sendmail). postconf reads `MAIL_CONFIG` itself: our
+/// environment is its environment.
+fn postfix_size_limit(program: &Path, env: &Env) -> Option<u64> {
+    let mut places: Vec<PathBuf> = Vec::new();
+    if let Some(d) = program.parent() {
+        places.push(d.join("postconf"));
+    }
+    if let Ok(real) = std::fs::canonicalize(program)
+        && let Some(d) = real.parent()
+    {
+        places.push(d.join("postconf"));
+    }
+    let usr = env.root.as_deref().unwrap_or(Path::new("/")).join("usr");
+    if program.starts_with(&usr) {
+        places.push(usr.join("sbin/postconf"));
+    }
+    let postconf = places
+        .into_iter()
+        .find(|p| p.is_file() && which::which(p).is_ok())?;
+    let out = std::process::Command::new(&postconf)
+        .args(["-h", "message_size_limit"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let limit: u64 = std::str::from_utf8(&out.stdout).ok()?.trim().parse().ok()?;
+    (limit > 0).then_some(limit)
+}
+
+/// `check`'s line about Postfix's size limit: a warning when a message that a default
+/// Postfix accepts would be refused once encrypted, else a note. Returns the warnings.
+fn size_limit(limit: u64, out: &mut dyn Write) -> std::io::Result<u32> {
+    let n = largest_before_encryption(limit);
+    let growth = format!("{}.{:02}", GROWTH_PERCENT / 100, GROWTH_PERCENT % 100);
+    let fact = format!(
+        "a message over {n} bytes before encryption will be refused by Postfix \
+         (message_size_limit = {limit}): encryption makes it about {growth} times larger"
+    );
+    let needed = limit_for(POSTFIX_DEFAULT_LIMIT);
+    if limit < needed {
+        writeln!(
+            out,
+            "warning: {fact}; to pass what a default Postfix passes, set \
+             message_size_limit = {needed} or more (postconf -e)"
+        )?;
+        Ok(1)
+    } else {
+        writeln!(out, "note: {fact}")?;
+        Ok(0)
+    }
 }
 
 /// What users other than the owner need on a path: read a file, list a directory (read and

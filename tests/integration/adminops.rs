@@ -435,3 +435,96 @@ fn check_exit_78_without_a_real_sendmail_or_with_a_broken_configuration() {
     assert_eq!(code, 78, "{text}");
     assert!(text.starts_with("error: "), "{text}");
 }
+
+// ---- The real MTA's size limit ----
+
+/// A Postfix stand-in: `bin/sendmail` (the stand-in sendmail) with a `bin/postconf` that
+/// answers `postconf -h message_size_limit` with `limit`, or with the file `limit` in
+/// `$MAIL_CONFIG` when that is set.
+fn postfix_with_limit(h: &H, limit: &str) {
+    let bin = h.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    install_executable(&stand_in(), &bin.join("sendmail"), "0755", None);
+    write_script(
+        &bin.join("postconf"),
+        &format!(
+            "#!/bin/sh\n[ \"$1 $2\" = \"-h message_size_limit\" ] || exit 1\n\
+             if [ -n \"$MAIL_CONFIG\" ]; then cat \"$MAIL_CONFIG/limit\"; else echo {limit}; fi\n"
+        ),
+    );
+    h.use_sendmail(&bin.join("sendmail"));
+}
+
+#[test]
+fn check_warns_when_postfix_refuses_what_encryption_makes_of_a_default_sized_message() {
+    let mut h = H::with_keys(&["alice"], "");
+    postfix_with_limit(&h, "10240000");
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    // (10240000 - 16384) * 100 / 137 = 7462493
+    assert!(
+        text.contains(
+            "warning: a message over 7462493 bytes before encryption will be refused by \
+             Postfix (message_size_limit = 10240000): encryption makes it about 1.37 times \
+             larger; to pass what a default Postfix passes, set message_size_limit = 14045184 \
+             or more"
+        ),
+        "{text}"
+    );
+    // A limit with room for the growth: a note, all well.
+    postfix_with_limit(&h, "14045184");
+    let (code, text) = check(&h);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("note: a message over 10240000 bytes before encryption will be refused"),
+        "{text}"
+    );
+    // No limit (0): nothing said.
+    postfix_with_limit(&h, "0");
+    let (code, text) = check(&h);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("message_size_limit"), "{text}");
+    // postconf reads MAIL_CONFIG itself: pgpsendmail passes its environment on.
+    let conf = h.dir.path().join("postfix-conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(conf.join("limit"), "5000000\n").unwrap();
+    h.env
+        .push(("MAIL_CONFIG".into(), conf.display().to_string()));
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("(message_size_limit = 5000000)"), "{text}");
+    // Another flavor: nothing said, even with a postconf beside it.
+    h.env.clear();
+    postfix_with_limit(&h, "10240000");
+    let cfg = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, format!("flavor = \"exim\"\n{cfg}")).unwrap();
+    let (code, text) = check(&h);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("message_size_limit"), "{text}");
+}
+
+#[test]
+fn the_documented_growth_holds_for_a_base64_attachment() {
+    // A 1 MB base64 body (76-character lines, as mail programs write attachments) grows by
+    // at most the factor check uses, plus the fixed overhead.
+    let h = H::with_keys(&["alice"], "");
+    let mut msg = b"From: me@example.org\nTo: alice@example.org\nSubject: s\nMIME-Version: 1.0\n\
+Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+        .to_vec();
+    let line = [b'Q'; 76];
+    for _ in 0..13_000 {
+        msg.extend_from_slice(&line);
+        msg.push(b'\n');
+    }
+    let c = h.ok(&["-i", "alice@example.org"], &msg);
+    let (before, after) = (msg.len() as u64, c[0].stdin.len() as u64);
+    assert!(
+        after <= pgpsendmail::admin::limit_for(before),
+        "{before} bytes became {after}, over {}",
+        pgpsendmail::admin::limit_for(before)
+    );
+    assert!(
+        after * 100 >= before * 135,
+        "{before} -> {after}: less growth than documented"
+    );
+}
