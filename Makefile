@@ -85,7 +85,15 @@ install: release
 install-sendmail: install
 	@if [ -n "$(DESTDIR)" ]; then echo "install-sendmail changes this system: no DESTDIR"; exit 1; fi
 	PGPSENDMAIL=$(SBINDIR)/pgpsendmail sh scripts/sendmail-takeover install
-	-$(SBINDIR)/pgpsendmail check
+	@$(SBINDIR)/pgpsendmail check; status=$$?; echo; \
+	if [ $$status -eq 0 ]; then \
+		echo "pgpsendmail is installed as /usr/sbin/sendmail, and check found all well."; \
+	else \
+		echo "pgpsendmail is installed as /usr/sbin/sendmail (check exited $$status, see above)."; \
+		echo "next: put your recipients' keys in /etc/pgpsendmail/keys (pgpsendmail keys import FILE),"; \
+		echo "      map local names such as root in /etc/pgpsendmail/pgpsendmail.toml, [recipients],"; \
+		echo "      and run pgpsendmail check again (exit 0: all well)."; \
+	fi
 
 uninstall-sendmail:
 	PGPSENDMAIL=$(SBINDIR)/pgpsendmail sh scripts/sendmail-takeover uninstall
@@ -93,6 +101,9 @@ uninstall-sendmail:
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pgpsendmail $(DESTDIR)$(MANDIR)/man8/pgpsendmail.8 \
 		$(DESTDIR)$(MANDIR)/man5/pgpsendmail.toml.5
+	@echo "left in place: /etc/pgpsendmail (configuration and keys), /var/cache/pgpsendmail (key index),"
+	@echo "and, if make install-sendmail ran, /var/lib/pgpsendmail/sendmail-takeover: run"
+	@echo "make uninstall-sendmail first to put /usr/sbin/sendmail back; remove the rest by hand."
 
 clean:
 	$(CARGO) clean

@@ -2,8 +2,9 @@
 //! same configuration and keys as the sendmail face and say what it would do, without
 //! sending anything. main.rs parses their arguments (clap) and calls these.
 //!
-//! Output goes to the writer given (stdout in main); exit codes: `check` 0 / 1 (warnings)
-//! / 78 (errors), for cron and monitoring; `explain` the status sending would end with;
+//! Output goes to the writer given (stdout in main); exit codes: `check` 0 (all well) / 1
+//! (warnings: some mail may fail) / 78 (errors: no mail can be sent at all: a broken
+//! configuration, no real sendmail, no usable key for anything), for cron and monitoring; `explain` the status sending would end with;
 //! `keys list` 0, or 1 when nothing matches.
 
 use std::collections::BTreeMap;
@@ -48,7 +49,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         }
     };
     let warn_days = warn_days.unwrap_or(cfg.warn_days);
-    let (mut errors, mut warnings) = (0, 0);
+    let (mut errors, mut warnings) = (0u32, 0u32);
     match &cfg.path {
         Some(p) => writeln!(out, "configuration: {} (valid)", p.display())?,
         None => writeln!(
@@ -57,42 +58,44 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             config::DEFAULT_PATH
         )?,
     }
-    match deliver::find_sendmail(&cfg, env.self_exe.as_deref()) {
-        Ok(p) => {
+    let mut real = None;
+    match deliver::find_real_sendmail(&cfg, env) {
+        Ok((p, rule)) => {
             let (flavor, how) = match cfg.flavor {
                 Some(f) => (f, "configured"),
                 None => (Flavor::infer(&p), "inferred"),
             };
             writeln!(
                 out,
-                "real sendmail: {} (flavor {}, {how})",
-                p.display(),
+                "real sendmail: {} ({}) (flavor {}, {how})",
+                sanitize(&p.display().to_string()),
+                rule.describe(&p),
                 flavor_name(flavor)
             )?;
+            real = Some((p, flavor));
         }
         Err(e) => {
             writeln!(out, "error: {e}")?;
             errors += 1;
         }
     }
+    if let Some((p, Flavor::Postfix)) = &real
+        && let Some(limit) = postfix_size_limit(p, env)
+    {
+        warnings += size_limit(limit, out)?;
+    }
     let kr = Keyring::load(&cfg.keyring, env.now);
     for p in &kr.problems {
         writeln!(out, "warning: keyring {p}")?;
         warnings += 1;
     }
+    warnings += readable_by_senders(&cfg, out)?;
     let usable = kr.certs.iter().filter(|c| c.usable.is_ok()).count();
     writeln!(
         out,
         "certificates: {} loaded, {usable} usable for encryption",
         kr.certs.len()
     )?;
-    if usable == 0 {
-        writeln!(
-            out,
-            "warning: no usable certificate in the keyring: every recipient would be refused"
-        )?;
-        warnings += 1;
-    }
     let horizon = unix_now(env) + u64::from(warn_days) * 86_400;
     for c in &kr.certs {
         let src = sanitize(&c.source.display().to_string());
@@ -150,9 +153,17 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     }
     // Every [recipients] entry must lead to a usable key (an "@domain" entry without key
     // has nothing to resolve).
+    // Whether any mail at all could go: to an address of a usable certificate, through an
+    // entry that resolves to a key, or unencrypted where missing_key = "plaintext" says so.
+    let mut sendable = cfg.missing_key == config::MissingKey::Plaintext
+        || kr
+            .certs
+            .iter()
+            .any(|c| c.usable.is_ok() && !c.emails.is_empty());
     for (name, rule) in &cfg.recipients {
         let probe = if let Some(domain) = name.strip_prefix('@') {
             if rule.key.is_none() {
+                sendable |= rule.missing_key == Some(config::MissingKey::Plaintext);
                 continue;
             }
             Address::parse_single(&format!("nobody-{}@{domain}", std::process::id()))
@@ -161,6 +172,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         };
         let Ok(probe) = probe else { continue };
         let res = recipients::resolve(&probe, &cfg, &kr);
+        sendable |= !matches!(res.decision, Decision::Refuse { .. });
         if let Decision::Refuse { reason } | Decision::Plaintext { reason } = res.decision {
             let why = reason.split_once(": ").map_or(reason.as_str(), |(_, w)| w);
             writeln!(
@@ -199,6 +211,18 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
                 sanitize(&db.display().to_string())
             )?,
         }
+    }
+    if !sendable {
+        let why = if usable == 0 {
+            "no usable certificate in the keyring"
+        } else {
+            "no usable certificate names an address, and no [recipients] entry resolves to one"
+        };
+        writeln!(
+            out,
+            "error: {why}: every recipient would be refused (exit 67), no mail can be sent"
+        )?;
+        errors += 1;
     }
     Ok(if errors > 0 {
         writeln!(out, "{errors} error(s), {warnings} warning(s)")?;
@@ -256,6 +280,195 @@ pub fn local_users(passwd: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// How much larger a message is after encryption, in percent: the armor's base64 (4/3) with
+/// its line ends (65/64), times the CRLF form inside the encryption (78/77 for base64 lines
+/// of 76 characters); measured 1.372 on a base64 attachment (pgpsendmail(8), SIZE).
+pub const GROWTH_PERCENT: u64 = 137;
+/// What encryption adds whatever the size (outer header, MIME parts, armor lines, PKESKs),
+/// rounded up.
+pub const OVERHEAD: u64 = 16 * 1024;
+/// Postfix's default `message_size_limit`.
+pub const POSTFIX_DEFAULT_LIMIT: u64 = 10_240_000;
+
+/// The largest message, before encryption, that still fits `limit` once encrypted.
+pub fn largest_before_encryption(limit: u64) -> u64 {
+    limit.saturating_sub(OVERHEAD) * 100 / GROWTH_PERCENT
+}
+
+/// The smallest limit that lets a message of `size` bytes through once encrypted.
+pub fn limit_for(size: u64) -> u64 {
+    size * GROWTH_PERCENT / 100 + OVERHEAD
+}
+
+/// Postfix's `message_size_limit` (bytes; `None`: unlimited, or unknown), from `postconf
+/// -h message_size_limit`. postconf is looked for beside the real sendmail (as named, then
+/// with symbolic links followed), then in /usr/sbin when the real sendmail is under /usr
+/// (Fedora's /usr/libexec/postfix/sendmail). postconf reads `MAIL_CONFIG` itself: our
+/// environment is its environment.
+fn postfix_size_limit(program: &Path, env: &Env) -> Option<u64> {
+    let mut places: Vec<PathBuf> = Vec::new();
+    if let Some(d) = program.parent() {
+        places.push(d.join("postconf"));
+    }
+    if let Ok(real) = std::fs::canonicalize(program)
+        && let Some(d) = real.parent()
+    {
+        places.push(d.join("postconf"));
+    }
+    let usr = env.root.as_deref().unwrap_or(Path::new("/")).join("usr");
+    if program.starts_with(&usr) {
+        places.push(usr.join("sbin/postconf"));
+    }
+    let postconf = places
+        .into_iter()
+        .find(|p| p.is_file() && which::which(p).is_ok())?;
+    let out = std::process::Command::new(&postconf)
+        .args(["-h", "message_size_limit"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let limit: u64 = std::str::from_utf8(&out.stdout).ok()?.trim().parse().ok()?;
+    (limit > 0).then_some(limit)
+}
+
+/// `check`'s line about Postfix's size limit: a warning when a message that a default
+/// Postfix accepts would be refused once encrypted, else a note. Returns the warnings.
+fn size_limit(limit: u64, out: &mut dyn Write) -> std::io::Result<u32> {
+    let n = largest_before_encryption(limit);
+    let growth = format!("{}.{:02}", GROWTH_PERCENT / 100, GROWTH_PERCENT % 100);
+    let fact = format!(
+        "a message over {n} bytes before encryption will be refused by Postfix \
+         (message_size_limit = {limit}): encryption makes it about {growth} times larger"
+    );
+    let needed = limit_for(POSTFIX_DEFAULT_LIMIT);
+    if limit < needed {
+        writeln!(
+            out,
+            "warning: {fact}; to pass what a default Postfix passes, set \
+             message_size_limit = {needed} or more (postconf -e)"
+        )?;
+        Ok(1)
+    } else {
+        writeln!(out, "note: {fact}")?;
+        Ok(0)
+    }
+}
+
+/// What users other than the owner need on a path: read a file, list a directory (read and
+/// search), or only pass through a directory (search).
+#[derive(Clone, Copy, PartialEq)]
+enum Need {
+    Read,
+    List,
+    Search,
+}
+
+/// Why a user other than root and the owner could not use `path` as `need` says, or `None`.
+/// Only the "other" permission bits count, of `path` and of every directory on the way to
+/// it (as given and after following symbolic links): sudo, at and user crontabs send mail
+/// as arbitrary users, who are in no particular group. A path that does not exist is
+/// reported elsewhere, not here.
+fn closed_to_others(path: &Path, need: Need) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let mode = meta.permissions().mode() & 0o7777;
+    let wanted = match need {
+        Need::Read => 0o004,
+        Need::List => 0o005,
+        Need::Search => 0o001,
+    };
+    if mode & wanted != wanted {
+        let what = match need {
+            Need::Read => "no read permission for others",
+            Need::List => "no read and search permission for others",
+            Need::Search => "no search permission for others",
+        };
+        return Some(format!("mode {mode:04o}: {what}"));
+    }
+    let mut ways = vec![path.to_path_buf()];
+    if let Ok(real) = std::fs::canonicalize(path)
+        && real != path
+    {
+        ways.push(real);
+    }
+    for way in &ways {
+        for dir in way
+            .ancestors()
+            .skip(1)
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            let Ok(m) = std::fs::metadata(dir) else {
+                continue;
+            };
+            let mode = m.permissions().mode() & 0o7777;
+            if mode & 0o001 == 0 {
+                return Some(format!(
+                    "directory {} on the way has mode {mode:04o}: no search permission for others",
+                    sanitize(&dir.display().to_string())
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// `check`'s warnings about what a sender other than root could not read: the
+/// configuration, every key source and key file, the cache directory.
+fn readable_by_senders(cfg: &Config, out: &mut dyn Write) -> std::io::Result<u32> {
+    const WHO: &str = "mail sent as other users (sudo, at, user crontabs)";
+    let mut found: Vec<(PathBuf, String, String)> = Vec::new();
+    if let Some(p) = &cfg.path
+        && let Some(why) = closed_to_others(p, Need::Read)
+    {
+        found.push((
+            p.clone(),
+            why,
+            format!("the configuration cannot be read: {WHO} is refused (exit 78)"),
+        ));
+    }
+    let key_harm = format!("its certificates cannot be read: {WHO} to their owners is refused");
+    for src in &cfg.keyring {
+        let is_dir = src.is_dir();
+        let need = match (is_dir, is_dir && keys::gnupg_keyring(src).is_some()) {
+            (false, _) => Need::Read,
+            (true, true) => Need::Search,
+            (true, false) => Need::List,
+        };
+        if let Some(why) = closed_to_others(src, need) {
+            found.push((src.clone(), why, key_harm.clone()));
+            continue;
+        }
+        if is_dir && let Ok(files) = keys::source_files(src) {
+            for f in files {
+                if let Some(why) = closed_to_others(&f, Need::Read) {
+                    found.push((f, why, key_harm.clone()));
+                }
+            }
+        }
+    }
+    if cfg.cache_dir.is_dir()
+        && let Some(why) = closed_to_others(&cfg.cache_dir, Need::Search)
+    {
+        found.push((
+            cfg.cache_dir.clone(),
+            why,
+            format!("the key index cannot be used by {WHO} (every key file is read instead)"),
+        ));
+    }
+    for (path, why, harm) in &found {
+        writeln!(
+            out,
+            "warning: {} is not readable by other users ({why}); {harm}",
+            sanitize(&path.display().to_string())
+        )?;
+    }
+    Ok(found.len() as u32)
 }
 
 /// One certificate as `explain` and `keys list` show it.
@@ -421,7 +634,7 @@ fn explain_into<R: BufRead>(
         )));
     }
     let cfg = Config::load(env.config_path.as_deref())?;
-    let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref());
+    let program = deliver::find_sendmail(&cfg, env);
     let flavor = match (&program, cfg.flavor) {
         (_, Some(f)) => f,
         (Ok(p), None) => Flavor::infer(p),
@@ -762,19 +975,74 @@ fn list_for(
     (fprs, Some(line), why)
 }
 
+/// The mode of every file `keys import` writes: certificates are public, and every user who
+/// sends mail (sudo's alert goes out as the user who typed the wrong password) must read them.
+const KEY_FILE_MODE: u32 = 0o644;
+/// The mode of a key directory `keys import` makes.
+const KEY_DIR_MODE: u32 = 0o755;
+
 /// Writes `text` to `path` through a temporary file in the same directory and a rename, so
-/// that a concurrent reader sees the old file or the new one, never half of one.
+/// that a concurrent reader sees the old file or the new one, never half of one. The mode is
+/// [`KEY_FILE_MODE`], set explicitly: our umask (077) would make it 0600.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(KEY_FILE_MODE)
+            .open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(KEY_FILE_MODE))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    })();
+    written
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+}
+
+/// Makes the directory `dir` and any missing parents, each with mode [`KEY_DIR_MODE`].
+fn make_key_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        make_key_dir(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(KEY_DIR_MODE)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The key directory `keys import` writes to: the first `keyring` entry that is a directory
+/// and not a GnuPG home; else the first entry, when it does not exist and is not named like
+/// a key file (no `.asc`, `.kbx`, ... ending), which is then made.
+fn key_dir(cfg: &Config) -> Option<(PathBuf, bool)> {
+    if let Some(d) = cfg
+        .keyring
+        .iter()
+        .find(|p| p.is_dir() && keys::gnupg_keyring(p).is_none())
+    {
+        return Some((d.clone(), false));
+    }
+    let first = cfg.keyring.first()?;
+    let file_like = first.extension().is_some_and(|e| {
+        let e = e.to_string_lossy().to_ascii_lowercase();
+        keys::KEY_EXTENSIONS.contains(&e.as_str()) || e == "kbx"
+    });
+    (!file_like && std::fs::symlink_metadata(first).is_err()).then(|| (first.clone(), true))
 }
 
 /// `pgpsendmail keys import FILE...`: validates the certificates in each file and writes
@@ -790,17 +1058,25 @@ pub fn keys_import(env: &Env, files: &[PathBuf], out: &mut dyn Write) -> std::io
             return Ok(ExitCode::Config.code());
         }
     };
-    let Some(dir) = cfg
-        .keyring
-        .iter()
-        .find(|p| p.is_dir() && keys::gnupg_keyring(p).is_none())
-    else {
+    let Some((dir, missing)) = key_dir(&cfg) else {
         writeln!(
             out,
             "error: no key directory in keyring (a GnuPG home or a file cannot be written to)"
         )?;
         return Ok(ExitCode::Config.code());
     };
+    if missing {
+        if let Err(e) = make_key_dir(&dir) {
+            writeln!(out, "error: {}: {e}", sanitize(&dir.display().to_string()))?;
+            return Ok(ExitCode::IoErr.code());
+        }
+        writeln!(
+            out,
+            "made the key directory {} (mode 0755)",
+            sanitize(&dir.display().to_string())
+        )?;
+    }
+    let dir = dir.as_path();
     let mut refused = 0;
     for file in files {
         let shown = sanitize(&file.display().to_string());

@@ -259,6 +259,11 @@ impl Config {
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let (line, key) = match e.span() {
+                // An empty span at the start of a line: the parser ran past the end of the
+                // line before it (a missing `}`, `]` or comma there).
+                Some(span) if span.is_empty() && ran_past_a_line_end(text, span.start) => {
+                    locate(text, end_of_previous_line(text, span.start))
+                }
                 Some(span) => locate(text, span.start),
                 None => (0, String::new()),
             };
@@ -531,6 +536,28 @@ fn locate(text: &str, pos: usize) -> (usize, String) {
     (line_no, key)
 }
 
+/// Whether byte offset `pos` is at the start of a line (or at the end of text ending in a
+/// line end), where an error about something missing belongs to the line before.
+fn ran_past_a_line_end(text: &str, pos: usize) -> bool {
+    pos > 0 && text.as_bytes().get(pos - 1) == Some(&b'\n')
+}
+
+/// The offset of the last character before `pos` that is not blank and not in a comment
+/// line: on the line where the parser should have seen what it missed.
+fn end_of_previous_line(text: &str, pos: usize) -> usize {
+    let mut end = pos.min(text.len());
+    loop {
+        let before = &text[..end];
+        let trimmed = before.trim_end();
+        let start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        let line = &trimmed[start..];
+        if start == 0 || !(line.trim().is_empty() || line.trim_start().starts_with('#')) {
+            return trimmed.len().saturating_sub(1).max(start);
+        }
+        end = start;
+    }
+}
+
 /// The first line that assigns `key` (bare or quoted), for messages about valid TOML with
 /// a bad value; 0 when not found.
 fn find_key_line(text: &str, key: &str) -> usize {
@@ -610,6 +637,34 @@ subject = "[...]"
 
         let e = Config::parse("[recipients]\n\"x\" = { nope = 1 }\n", "f.toml").unwrap_err();
         assert!(e.to_string().contains("f.toml:2"), "{e}");
+    }
+
+    #[test]
+    fn an_unclosed_inline_table_or_array_is_reported_on_its_own_line() {
+        // The parser notices a missing `}` or `]` only at the next line; the error names the
+        // line where it is missing.
+        let e = Config::parse(
+            "[recipients]\n\"root\" = { alias = \"a@b.example\"\n\"x\" = { alias = \"c@d.example\" }\n",
+            "f.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2: root: "), "{e}");
+        let e = Config::parse(
+            "keyring = [\"/a\"\n\n# comment\nflavor = \"postfix\"\n",
+            "f.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:1: keyring: "), "{e}");
+        // At the end of the file, too.
+        let e = Config::parse(
+            "[recipients]\n\"root\" = { alias = \"a@b.example\"\n",
+            "f.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2: root: "), "{e}");
+        // A span that covers text stays where it is.
+        let e = Config::parse("flavor = \"postfix\"\nbogus = 1\n", "f.toml").unwrap_err();
+        assert!(e.to_string().starts_with("f.toml:2: bogus:"), "{e}");
     }
 
     #[test]

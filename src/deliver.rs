@@ -1,7 +1,8 @@
 //! Handing copies to the real sendmail (spec/cli.md sections 5 and 6).
 //!
-//! Owns: finding the real sendmail (the configured absolute path, else exactly one hit in a
-//! fixed list of absolute paths, never `PATH`), refusing to run ourselves (same device and
+//! Owns: finding the real sendmail (the configured absolute path, else the diverted
+//! `/usr/sbin/sendmail.real`, else the system sendmail when it is not us, else exactly one
+//! hit in a fixed list of absolute paths; never `PATH`), refusing to run ourselves (same device and
 //! inode as `/proc/self/exe`), building the downstream argument vector from parsed values
 //! only (`sendmail -i [-f S] [-F N] [DSN flags the flavor supports] -- rcpt...`), and
 //! running it: one copy is `exec`ed with the ciphertext file as standard input, so the
@@ -32,9 +33,17 @@ use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
 use crate::spool;
 
-/// Where real sendmails live when `sendmail` is not configured (research 6.1).
+/// The path a Debian diversion moves the MTA's own `/usr/sbin/sendmail` to (what
+/// `make install-sendmail` does): the first place looked at without a `sendmail` setting.
+pub const DIVERTED: &str = "/usr/sbin/sendmail.real";
+
+/// The system's sendmail, looked at next: used when it does not lead back to pgpsendmail
+/// (as before the takeover, or where pgpsendmail is only named in a mail program).
+pub const SYSTEM: &[&str] = &["/usr/sbin/sendmail", "/usr/lib/sendmail"];
+
+/// The other places real sendmails live (research 6.1), looked at last: exactly one of them
+/// must exist.
 pub const CANDIDATES: &[&str] = &[
-    "/usr/sbin/sendmail.real",
     "/usr/sbin/sendmail.postfix",
     "/usr/sbin/sendmail.sendmail",
     "/usr/sbin/sendmail.exim",
@@ -49,32 +58,98 @@ pub const CANDIDATES: &[&str] = &[
     "/usr/libexec/postfix/sendmail",
 ];
 
-/// Finds the real sendmail and checks that it is not pgpsendmail itself.
-pub fn find_sendmail(cfg: &Config, self_exe: Option<&Path>) -> Result<PathBuf> {
-    let path = match &cfg.sendmail {
-        Some(p) => p.clone(),
-        None => {
-            let hits: Vec<PathBuf> = CANDIDATES
-                .iter()
-                .map(PathBuf::from)
-                .filter(|p| which::which(p).is_ok())
-                .collect();
-            match hits.len() {
-                1 => hits.into_iter().next().unwrap_or_default(),
-                0 => {
-                    return Err(Error::Config(
-                        "no real sendmail found: set sendmail = \"/path\" in the configuration"
-                            .into(),
-                    ));
-                }
-                _ => {
-                    let list: Vec<String> = hits.iter().map(|p| p.display().to_string()).collect();
-                    return Err(Error::Config(format!(
-                        "several real sendmails found ({}): choose one with sendmail = \"/path\" \
-                         in the configuration",
-                        list.join(", ")
-                    )));
-                }
+/// Which rule chose the real sendmail (`check` says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The `sendmail` setting.
+    Configured,
+    /// [`DIVERTED`].
+    Diverted,
+    /// One of [`SYSTEM`], which is not pgpsendmail.
+    System,
+    /// The only one of [`CANDIDATES`] that exists.
+    OnlyCandidate,
+}
+
+impl Rule {
+    /// How `check` explains the choice of `path`.
+    pub fn describe(self, path: &Path) -> String {
+        let shown = sanitize(&path.display().to_string());
+        match self {
+            Rule::Configured => "configured".into(),
+            Rule::Diverted => format!("found: {shown}, the diverted system sendmail"),
+            Rule::System => format!("found: {shown}, not pgpsendmail"),
+            Rule::OnlyCandidate => format!("found: {shown}, the only known MTA program present"),
+        }
+    }
+}
+
+/// `path` under `root` (an absolute path with its leading `/` dropped; `None` is `/`).
+fn rooted(root: Option<&Path>, path: &str) -> PathBuf {
+    match root {
+        Some(r) => r.join(path.trim_start_matches('/')),
+        None => PathBuf::from(path),
+    }
+}
+
+/// The device and inode of `path` after following symbolic links.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// Finds the real sendmail and checks that it is not pgpsendmail itself (see
+/// [`find_real_sendmail`]).
+pub fn find_sendmail(cfg: &Config, env: &crate::Env) -> Result<PathBuf> {
+    find_real_sendmail(cfg, env).map(|(p, _)| p)
+}
+
+/// Finds the real sendmail, never by `PATH`: the `sendmail` setting; else [`DIVERTED`];
+/// else the first of [`SYSTEM`] that is an executable file and not pgpsendmail (same
+/// device and inode as our own executable, symbolic links followed); else exactly one of
+/// [`CANDIDATES`]. The fixed paths are taken under `env.root` (tests). Whatever chose it,
+/// a program that is pgpsendmail itself is refused (78).
+pub fn find_real_sendmail(cfg: &Config, env: &crate::Env) -> Result<(PathBuf, Rule)> {
+    let me = env
+        .self_exe
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+    let me_id = file_id(&me);
+    let root = env.root.as_deref();
+    let runnable =
+        |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file()) && which::which(p).is_ok();
+    let (path, rule) = if let Some(p) = &cfg.sendmail {
+        (p.clone(), Rule::Configured)
+    } else if let Some(p) = Some(rooted(root, DIVERTED)).filter(|p| runnable(p)) {
+        (p, Rule::Diverted)
+    } else if let Some(p) = SYSTEM
+        .iter()
+        .map(|s| rooted(root, s))
+        .find(|p| runnable(p) && (me_id.is_none() || file_id(p) != me_id))
+    {
+        (p, Rule::System)
+    } else {
+        let hits: Vec<PathBuf> = CANDIDATES
+            .iter()
+            .map(|c| rooted(root, c))
+            .filter(|p| runnable(p))
+            .collect();
+        match hits.len() {
+            1 => (
+                hits.into_iter().next().unwrap_or_default(),
+                Rule::OnlyCandidate,
+            ),
+            0 => {
+                return Err(Error::Config(
+                    "no real sendmail found: set sendmail = \"/path\" in the configuration".into(),
+                ));
+            }
+            _ => {
+                let list: Vec<String> = hits.iter().map(|p| p.display().to_string()).collect();
+                return Err(Error::Config(format!(
+                    "several real sendmails found ({}): choose one with sendmail = \"/path\" \
+                     in the configuration",
+                    list.join(", ")
+                )));
             }
         }
     };
@@ -86,18 +161,12 @@ pub fn find_sendmail(cfg: &Config, self_exe: Option<&Path>) -> Result<PathBuf> {
             "real sendmail {shown} is not an executable file"
         )));
     }
-    let me = self_exe
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
-    if let Ok(m) = std::fs::metadata(&me)
-        && m.dev() == meta.dev()
-        && m.ino() == meta.ino()
-    {
+    if me_id.is_some() && me_id == Some((meta.dev(), meta.ino())) {
         return Err(Error::Config(format!(
             "real sendmail {shown} is pgpsendmail itself: set sendmail to the MTA's own program"
         )));
     }
-    Ok(path)
+    Ok((path, rule))
 }
 
 /// The downstream arguments (without `argv[0]`) for these recipients.

@@ -37,7 +37,7 @@ use crate::policy;
 const MAX_KEY_FILE: u64 = 64 << 20;
 /// File name endings read from a key directory (`rev`: revocation certificates, as GnuPG
 /// names them in `openpgp-revocs.d/`).
-const KEY_EXTENSIONS: &[&str] = &["asc", "gpg", "pgp", "key", "rev"];
+pub const KEY_EXTENSIONS: &[&str] = &["asc", "gpg", "pgp", "key", "rev"];
 
 /// A key file that could not be used, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +142,7 @@ pub struct Wanted {
 /// The files a `keyring` source contributes: the file itself; for a directory its key
 /// files, sorted (so that results do not depend on directory order), or the keyring of a
 /// GnuPG home.
-fn source_files(src: &Path) -> std::result::Result<Vec<PathBuf>, String> {
+pub fn source_files(src: &Path) -> std::result::Result<Vec<PathBuf>, String> {
     let meta = std::fs::metadata(src).map_err(|e| format!("cannot read: {e}"))?;
     if !meta.is_dir() {
         return Ok(vec![src.to_path_buf()]);

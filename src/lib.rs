@@ -72,6 +72,9 @@ pub struct Env {
     pub tmpdir: Option<PathBuf>,
     /// Our own executable, for the loop check (`None`: `/proc/self/exe`).
     pub self_exe: Option<PathBuf>,
+    /// The directory the fixed paths where the real sendmail is looked for are taken under
+    /// (`None`: `/`); for tests, which cannot replace the host's `/usr/sbin/sendmail`.
+    pub root: Option<PathBuf>,
     pub now: SystemTime,
 }
 
@@ -88,6 +91,7 @@ impl Env {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             self_exe: None,
+            root: None,
             now: SystemTime::now(),
         }
     }
@@ -281,7 +285,7 @@ pub fn run<R: BufRead>(
         return Err(e);
     }
     let setup = Config::load(env.config_path.as_deref()).and_then(|cfg| {
-        let program = deliver::find_sendmail(&cfg, env.self_exe.as_deref())?;
+        let program = deliver::find_sendmail(&cfg, env)?;
         Ok((cfg, program))
     });
     let (cfg, program) = match setup {

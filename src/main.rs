@@ -34,8 +34,9 @@ struct Admin {
 
 #[derive(Subcommand, Debug)]
 enum AdminCommand {
-    /// Validate the configuration and every keyring source; exit 0 when all is well,
-    /// 1 with warnings, 78 with errors
+    /// Validate the configuration, the real sendmail and every keyring source; exit 0
+    /// when all is well, 1 with warnings, 78 when no mail can be sent at all (broken
+    /// configuration, no real sendmail, no usable key for anything)
     Check {
         /// Warn about certificates that stop being usable within this many days
         /// (default: the warn_days setting, 30)

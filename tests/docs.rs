@@ -115,3 +115,101 @@ fn security_md_names_only_tests_that_exist() {
     }
     assert!(named >= 40, "SECURITY.md names only {named} tests");
 }
+
+/// The commands listed in the "Commands:" section of `pgpsendmail ARGS --help`.
+fn commands(args: &[&str]) -> Vec<String> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgpsendmail"))
+        .args(args)
+        .arg("--help")
+        .env_clear()
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let Some(section) = text.split("Commands:\n").nth(1) else {
+        return Vec::new();
+    };
+    section
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .collect()
+}
+
+#[test]
+fn man8_synopsis_names_every_admin_command() {
+    let man = read("man/pgpsendmail.8");
+    let synopsis = man
+        .split(".SH SYNOPSIS\n")
+        .nth(1)
+        .and_then(|s| s.split(".SH ").next())
+        .expect("SYNOPSIS section");
+    let top = commands(&[]);
+    assert!(top.len() >= 4, "no commands in --help: {top:?}");
+    let mut all = Vec::new();
+    for c in &top {
+        let sub: Vec<String> = if c == "help" {
+            Vec::new()
+        } else {
+            commands(&[c]).into_iter().filter(|s| s != "help").collect()
+        };
+        if sub.is_empty() {
+            all.push(c.clone());
+        } else {
+            all.extend(sub.iter().map(|s| format!("{c} {s}")));
+        }
+    }
+    for c in &all {
+        assert!(
+            synopsis.contains(&format!("\\fBpgpsendmail {c}\\fR")),
+            "the SYNOPSIS of pgpsendmail.8 lacks pgpsendmail {c}"
+        );
+        assert!(
+            man.contains(&format!(".TP\n\\fB{c}\\fR")) || man.contains(&format!("\\fB{c}\\fR [")),
+            "ADMIN COMMANDS of pgpsendmail.8 does not describe {c}"
+        );
+    }
+    assert!(all.iter().any(|c| c == "keys import"), "{all:?}");
+}
+
+#[test]
+fn no_documentation_says_something_is_not_supported_yet() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pgpsendmail"))
+        .arg("--help")
+        .env_clear()
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (name, text) in [
+        ("man/pgpsendmail.8", read("man/pgpsendmail.8")),
+        ("man/pgpsendmail.toml.5", read("man/pgpsendmail.toml.5")),
+        ("README.md", read("README.md")),
+        ("pgpsendmail --help", help),
+    ] {
+        let flat = text.replace("\\-", "-").replace('\n', " ").to_lowercase();
+        for phrase in ["supported yet", "not yet supported", "not yet implemented"] {
+            assert!(!flat.contains(phrase), "{name} says \"{phrase}\"");
+        }
+    }
+}
+
+#[test]
+fn readme_and_man8_tell_the_growth_postfixs_limit_and_mutts_plaintext_copy() {
+    let readme = read("README.md");
+    for want in ["message_size_limit", "1.37", "set copy = no", "keys import"] {
+        assert!(readme.contains(want), "README.md lacks {want}");
+    }
+    let man = read("man/pgpsendmail.8");
+    assert!(
+        man.contains(".SH SIZE\n") && man.contains("1.37"),
+        "no SIZE in pgpsendmail.8"
+    );
+    // The numbers in the documentation are the ones check computes.
+    use pgpsendmail::admin::{POSTFIX_DEFAULT_LIMIT, largest_before_encryption, limit_for};
+    let needed = limit_for(POSTFIX_DEFAULT_LIMIT).to_string();
+    let fits = largest_before_encryption(POSTFIX_DEFAULT_LIMIT).to_string();
+    for (name, text) in [("README.md", &readme), ("pgpsendmail.8", &man)] {
+        assert!(text.contains(&needed), "{name} lacks {needed}");
+    }
+    assert!(man.contains(&fits), "pgpsendmail.8 lacks {fits}");
+}

@@ -193,6 +193,10 @@ impl H {
     /// The public certificates `keys` in the key directory, and `extra` configuration.
     pub fn with_keys(keys: &[&str], extra: &str) -> H {
         let dir = tempfile::tempdir().unwrap();
+        // 0755, as /etc/pgpsendmail is: `check` warns about a key or configuration that
+        // other users could not reach.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let capture = dir.path().join("capture");
         let kd = dir.path().join("keys");
         std::fs::create_dir_all(&capture).unwrap();

@@ -133,6 +133,7 @@ fn generated_inputs_never_panic_and_never_leak() {
         hostname: "test.example".into(),
         tmpdir: None,
         self_exe: None,
+        root: None,
         now: SystemTime::now(),
     };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

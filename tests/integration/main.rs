@@ -2,6 +2,8 @@
 //! stand-in sendmail. Each module follows one part of the spec:
 //!
 //! * admin.rs: check, explain and keys list;
+//! * adminops.rs: what an administrator meets after the takeover: key file modes, finding
+//!   the real sendmail, check's exit status, the real MTA's size limit;
 //! * callers.rs: every caller of spec/cli.md section 1 (rows of the research checklist);
 //! * exits.rs: every exit code of spec/cli.md section 7;
 //! * faults.rs: the fault matrix (the real sendmail failing, input cut, no room, broken
@@ -26,6 +28,7 @@
 //!   separate test binary tests/streaming.rs (it reads its children's peak memory).
 
 mod admin;
+mod adminops;
 mod callers;
 mod exits;
 mod faults;
