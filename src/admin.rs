@@ -185,9 +185,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     }
     // Local users whose mail (cron, at, mail to the bare name) no entry routes.
     if !cfg.recipients.contains_key("*") {
-        let db = std::env::var_os("PGPSENDMAIL_PASSWD")
-            .filter(|v| !v.is_empty())
-            .map_or_else(|| PathBuf::from(PASSWD), PathBuf::from);
+        let db = env.passwd.clone().unwrap_or_else(|| PathBuf::from(PASSWD));
         match read_passwd(&db) {
             Ok(text) => {
                 let unrouted: Vec<String> = local_users(&text)

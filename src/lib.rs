@@ -75,6 +75,9 @@ pub struct Env {
     /// The directory the fixed paths where the real sendmail is looked for are taken under
     /// (`None`: `/`); for tests, which cannot replace the host's `/usr/sbin/sendmail`.
     pub root: Option<PathBuf>,
+    /// `PGPSENDMAIL_PASSWD`: the password database `check` reads the local users from
+    /// (`None`: `/etc/passwd`).
+    pub passwd: Option<PathBuf>,
     pub now: SystemTime,
 }
 
@@ -92,6 +95,9 @@ impl Env {
                 .map(PathBuf::from),
             self_exe: None,
             root: None,
+            passwd: std::env::var_os("PGPSENDMAIL_PASSWD")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
             now: SystemTime::now(),
         }
     }

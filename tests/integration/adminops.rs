@@ -240,6 +240,7 @@ impl Root {
             tmpdir: None,
             self_exe: Some(assert_cmd::cargo::cargo_bin("pgpsendmail")),
             root: Some(self.root.clone()),
+            passwd: Some(self.h.passwd()),
             now: std::time::SystemTime::now(),
         }
     }

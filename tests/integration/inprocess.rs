@@ -134,6 +134,7 @@ fn generated_inputs_never_panic_and_never_leak() {
         tmpdir: None,
         self_exe: None,
         root: None,
+        passwd: Some(h.passwd()),
         now: SystemTime::now(),
     };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
