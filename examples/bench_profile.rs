@@ -7,8 +7,8 @@ use std::ffi::OsString;
 use std::io::Read;
 use std::path::Path;
 
-use pgpsendmail::deliver::{Copy, CopyBody, Deliverer};
 use pgpsendmail::error::Result;
+use pgpsendmail::sendmail::deliver::{Copy, CopyBody, Deliverer};
 
 struct Drain(u64);
 

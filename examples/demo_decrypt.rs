@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use pgpsendmail::decrypt;
+use pgpsendmail::openpgp::decrypt;
 
 fn header_block(b: &[u8]) -> String {
     let text = String::from_utf8_lossy(b);

@@ -30,7 +30,7 @@ for f in "$T"/keys/*.asc "$T"/keys/keyring.gpg "$T"/hostile/keys/*; do
 done
 cp "$T"/keys/pubring.kbx corpus/keybox/pubring.kbx
 cp "$T"/keys/pubring.kbx corpus/keyring/pubring.kbx
-# smtp (the -bs reader, src/smtp.rs): sessions like those of tests/integration/modes.rs.
+# smtp (the -bs reader, src/sendmail/smtp.rs): sessions like those of tests/integration/modes.rs.
 mkdir -p corpus/smtp
 printf 'EHLO c.example\r\nMAIL FROM:<me@example.org> BODY=8BITMIME\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nFrom: me@example.org\r\nTo: alice@example.org\r\nSubject: s\r\n\r\nfirst\r\n..stuffed\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<nokey@example.org>\r\nDATA\r\nSubject: two\r\n\r\nx\r\n.\r\nQUIT\r\n' \
     > corpus/smtp/two-messages

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::address::Address;
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
+use crate::message::address::Address;
 
 pub const DEFAULT_PATH: &str = "/etc/pgpsendmail/pgpsendmail.toml";
 pub const DEFAULT_KEYRING: &str = "/etc/pgpsendmail/keys";
@@ -139,7 +139,7 @@ pub struct Config {
     pub subject: String,
     /// A key used for a message that expires within this many days is warned about.
     pub warn_days: u32,
-    /// Where key indexes are kept (see [`crate::index`]); used only when it is a directory.
+    /// Where key indexes are kept (see [`crate::keys::index`]); used only when it is a directory.
     pub cache_dir: PathBuf,
     /// More names of this host (`local_domains`), lower-case, without a trailing dot: an
     /// address at one of them is a local name (see [`Config::is_local_domain`]).

@@ -17,30 +17,21 @@
 //! Invariant: on every error nothing has been handed to the real sendmail, and no plaintext
 //! was written to any file.
 
-pub mod address;
 pub mod admin;
-pub mod args;
-pub mod armor;
 pub mod config;
-pub mod decrypt;
-pub mod deliver;
 pub mod diag;
-pub mod encrypt;
 pub mod error;
-pub mod gather;
-pub mod index;
-pub mod kbx;
 pub mod keys;
 pub mod message;
-pub mod pgpmime;
-pub mod policy;
-pub mod protected;
-pub mod recipients;
-pub mod seipd;
-pub mod smtp;
+pub mod openpgp;
+pub mod sendmail;
 pub mod spool;
 pub mod syslog;
 
+use crate::keys::recipients;
+use crate::message::{pgpmime, protected};
+use crate::openpgp::encrypt;
+use crate::sendmail::{args, deliver, smtp};
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::{self, BufRead, Cursor, Read, Write};
@@ -48,15 +39,15 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::SystemTime;
 
-use crate::address::Address;
-use crate::args::{Invocation, Invoked, Mode, Sender};
 use crate::config::{Config, Flavor};
-use crate::deliver::{Copy, CopyBody, Deliverer, PassThrough};
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
+use crate::keys::recipients::Decision;
 use crate::keys::{EncryptionKey, Keyring};
-use crate::pgpmime::{Child, Payload, Synth};
-use crate::recipients::Decision;
+use crate::message::address::Address;
+use crate::message::pgpmime::{Child, Payload, Synth};
+use crate::sendmail::args::{Invocation, Invoked, Mode, Sender};
+use crate::sendmail::deliver::{Copy, CopyBody, Deliverer, PassThrough};
 use crate::spool::BodyStore;
 
 /// Everything pgpsendmail reads from its environment, read once at start-up.

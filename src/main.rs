@@ -6,9 +6,10 @@ use std::io::Write;
 use std::path::Path;
 
 use clap::{Parser, Subcommand};
-use pgpsendmail::args::Invoked;
 use pgpsendmail::error::ExitCode;
-use pgpsendmail::{Env, admin, deliver, diag};
+use pgpsendmail::sendmail::args::Invoked;
+use pgpsendmail::sendmail::deliver;
+use pgpsendmail::{Env, admin, diag};
 
 mod oom;
 
@@ -218,7 +219,7 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
     let sendmail_help = format!(
         "{}\nConfiguration: /etc/pgpsendmail/pgpsendmail.toml, or the file named by \
          PGPSENDMAIL_CONFIG. See pgpsendmail(8) and pgpsendmail.toml(5).",
-        pgpsendmail::args::usage()
+        pgpsendmail::sendmail::args::usage()
     );
     let parsed = <Admin as clap::CommandFactory>::command()
         .after_long_help(sendmail_help)

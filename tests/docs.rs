@@ -2,8 +2,8 @@
 //! every setting in pgpsendmail.toml(5), the example configurations parse, and the README
 //! shows the two commands a newcomer runs.
 
-use pgpsendmail::args::OPTIONS;
 use pgpsendmail::config::Config;
+use pgpsendmail::sendmail::args::OPTIONS;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 

@@ -83,11 +83,11 @@ fn two_hundred_mib_message_in_under_32_mib() {
 
     // And it decrypts back to the same body.
     let msg = std::fs::read(cap.join("1.stdin")).unwrap();
-    let key = pgpsendmail::decrypt::secret_key(std::path::Path::new(&format!(
+    let key = pgpsendmail::openpgp::decrypt::secret_key(std::path::Path::new(&format!(
         "{root}/tests/data/keys/bob.sec.asc"
     )))
     .unwrap();
-    let opened = pgpsendmail::decrypt::open(&msg, &key).unwrap();
+    let opened = pgpsendmail::openpgp::decrypt::open(&msg, &key).unwrap();
     let p = opened.payload;
     let start = p.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
     let start = start

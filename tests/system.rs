@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use pgpsendmail::decrypt;
+use pgpsendmail::openpgp::decrypt;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 

@@ -1,9 +1,9 @@
-//! The RFC 5322 address-list parser (src/address.rs): linear time, no panic, and every
+//! The RFC 5322 address-list parser (src/message/address.rs): linear time, no panic, and every
 //! address it returns is one a single-address parse accepts again.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pgpsendmail::address::{Address, parse_list};
+use pgpsendmail::message::address::{Address, parse_list};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(list) = parse_list(data) {

@@ -1,4 +1,4 @@
-//! The sendmail argument parser (src/args.rs): arguments are the input split at NUL bytes.
+//! The sendmail argument parser (src/sendmail/args.rs): arguments are the input split at NUL bytes.
 //! Any argv must give an `Invocation` or a usage error, never a panic; an accepted
 //! invocation never carries CR or LF in a value that goes downstream.
 #![no_main]
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         .split(|&b| b == 0)
         .map(|a| OsString::from_vec(a.to_vec()))
         .collect();
-    if let Ok(inv) = pgpsendmail::args::parse(args) {
+    if let Ok(inv) = pgpsendmail::sendmail::args::parse(args) {
         for v in [&inv.full_name, &inv.dsn_notify, &inv.dsn_ret, &inv.envid]
             .into_iter()
             .flatten()

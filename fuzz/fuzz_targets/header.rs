@@ -1,5 +1,5 @@
-//! The header section reader (src/message.rs) and recipient extraction
-//! (src/recipients.rs, -t): any input gives a header or a clean error, the body streams
+//! The header section reader (src/message/mod.rs) and recipient extraction
+//! (src/keys/recipients.rs, -t): any input gives a header or a clean error, the body streams
 //! out as CRLF lines, and -t extraction never panics.
 #![no_main]
 
@@ -18,7 +18,7 @@ fuzz_target!(|data: &[u8]| {
     for f in &head.fields {
         let _ = f.unfolded();
     }
-    let _ = pgpsendmail::recipients::envelope(&[], &head, true, Flavor::Postfix);
+    let _ = pgpsendmail::keys::recipients::envelope(&[], &head, true, Flavor::Postfix);
     let mut body = Vec::new();
     if input.body().read_to_end(&mut body).is_ok() {
         // The body is CRLF-canonical: no bare LF.

@@ -1,4 +1,4 @@
-//! The keyring reader (src/keys.rs): armored or binary certificates (and keyboxes) give
+//! The keyring reader (src/keys/mod.rs): armored or binary certificates (and keyboxes) give
 //! certificates, bare revocations and per-item errors, never a panic; every parsed certificate can be
 //! judged.
 #![no_main]
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
         let mut certs = parsed.certs;
         for c in &mut certs {
             for r in &parsed.revocations {
-                pgpsendmail::gather::attach(c, r);
+                pgpsendmail::keys::gather::attach(c, r);
             }
             let _ = pgpsendmail::keys::evaluate(c, Path::new("fuzz"), SystemTime::UNIX_EPOCH);
         }

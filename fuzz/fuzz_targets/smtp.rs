@@ -1,4 +1,4 @@
-//! The -bs SMTP reader (src/smtp.rs): any byte stream on stdin gives a session whose
+//! The -bs SMTP reader (src/sendmail/smtp.rs): any byte stream on stdin gives a session whose
 //! standard output is well-formed SMTP replies only, never a panic. Messages go through the
 //! whole pipeline to a recording deliverer; with no keys and missing_key = plaintext each
 //! accepted message becomes a plaintext copy written into memory (no crypto per input, so
@@ -9,11 +9,12 @@ use std::ffi::OsString;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use pgpsendmail::args::Invocation;
+use pgpsendmail::sendmail::args::Invocation;
 use pgpsendmail::config::{Config, Flavor, MissingKey};
-use pgpsendmail::deliver::{Copy, CopyBody, Deliverer};
+use pgpsendmail::sendmail::deliver::{Copy, CopyBody, Deliverer};
 use pgpsendmail::error::Result;
-use pgpsendmail::{Env, smtp};
+use pgpsendmail::Env;
+use pgpsendmail::sendmail::smtp;
 
 struct Record;
 

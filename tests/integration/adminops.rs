@@ -186,7 +186,7 @@ fn check_warns_about_paths_other_senders_cannot_reach() {
 // ---- Finding the real sendmail without a `sendmail` setting, under a fake root ----
 
 use pgpsendmail::config::Config;
-use pgpsendmail::deliver::{Rule, find_real_sendmail};
+use pgpsendmail::sendmail::deliver::{Rule, find_real_sendmail};
 use pgpsendmail::{Env, admin};
 
 /// A fake root for the fixed paths, and an Env that looks there; our own executable is the

@@ -177,7 +177,7 @@ fn help_and_version_work_with_a_broken_configuration() {
     }
     let out = h.cmd().arg("--help").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    for o in pgpsendmail::args::OPTIONS {
+    for o in pgpsendmail::sendmail::args::OPTIONS {
         assert!(
             text.contains(&format!("  -{}", o.letter)),
             "--help lacks -{}",

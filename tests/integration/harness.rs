@@ -9,7 +9,7 @@ use std::process::Output;
 use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
-use pgpsendmail::decrypt;
+use pgpsendmail::openpgp::decrypt;
 
 pub const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 

@@ -9,8 +9,8 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use pgpsendmail::Env;
-use pgpsendmail::deliver::{Copy, CopyBody, Deliverer};
 use pgpsendmail::error::Result;
+use pgpsendmail::sendmail::deliver::{Copy, CopyBody, Deliverer};
 
 use crate::harness::*;
 

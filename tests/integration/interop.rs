@@ -7,7 +7,7 @@ use crate::harness::*;
 fn gpg_decrypt(g: &GpgHome, secret: &str, capture: &Capture) -> Vec<u8> {
     let key = keys_dir().join(format!("{secret}.sec.asc"));
     g.run(&["--import", key.to_str().unwrap()], b"");
-    let block = pgpsendmail::decrypt::armored_block(&capture.stdin).unwrap();
+    let block = pgpsendmail::openpgp::decrypt::armored_block(&capture.stdin).unwrap();
     g.run(&["--decrypt"], block)
 }
 

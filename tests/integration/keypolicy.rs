@@ -231,7 +231,7 @@ fn bad_subkey_beside_a_good_one(primary: &str, bad: &str, why: &str) {
     for _ in 0..2 {
         let before = h.captures().len();
         let c = h.ok(&["-i", "mixed@example.org"], &msg("mixed@example.org"));
-        let armor = pgpsendmail::decrypt::armored_block(&c[before].stdin)
+        let armor = pgpsendmail::openpgp::decrypt::armored_block(&c[before].stdin)
             .unwrap()
             .to_vec();
         let plain = g.run(&["--decrypt"], &armor);

@@ -370,7 +370,7 @@ fn shared_and_duplicated_keys_give_one_pkesk_each() {
 fn seipd_of(c: &Capture) -> Vec<u8> {
     use pgp::ser::Serialize;
     use std::io::Read;
-    let block = pgpsendmail::decrypt::armored_block(&c.stdin).unwrap();
+    let block = pgpsendmail::openpgp::decrypt::armored_block(&c.stdin).unwrap();
     let mut bin = Vec::new();
     pgp::armor::Dearmor::new(std::io::Cursor::new(block))
         .read_to_end(&mut bin)

@@ -11,7 +11,7 @@ List-Id: <list.example.org>\nMIME-Version: 1.0\n\
 Content-Type: multipart/alternative; boundary=\"inner-b\"\nContent-Transfer-Encoding: 7bit\n\n\
 --inner-b\nContent-Type: text/plain\n\nMARKER-BODY plain\n--inner-b\nContent-Type: text/html\n\n<p>MARKER-BODY</p>\n--inner-b--\n";
 
-fn one(args: &[&str], msg: &[u8]) -> (Capture, pgpsendmail::decrypt::Opened) {
+fn one(args: &[&str], msg: &[u8]) -> (Capture, pgpsendmail::openpgp::decrypt::Opened) {
     let h = H::new();
     let c = h.ok(args, msg);
     assert_eq!(c.len(), 1);
@@ -243,7 +243,7 @@ fn rules07_09_openpgp_layer() {
 fn rule08_seipd_v1_aes256_checked_with_packets() {
     use pgp::packet::{Packet, PacketParser};
     let (c, _) = one(&["-i", "bob@example.org"], b"To: bob@example.org\n\nx\n");
-    let block = pgpsendmail::decrypt::armored_block(&c.stdin).unwrap();
+    let block = pgpsendmail::openpgp::decrypt::armored_block(&c.stdin).unwrap();
     let mut d = pgp::armor::Dearmor::new(block);
     let mut bin = Vec::new();
     std::io::Read::read_to_end(&mut d, &mut bin).unwrap();

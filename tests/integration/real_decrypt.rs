@@ -112,7 +112,7 @@ fn check_copies(tool: &str, copies: &[Copy], dir: &Path, open: &impl Fn(&str, &P
         let file = dir.join(format!("{i}.asc"));
         std::fs::write(
             &file,
-            pgpsendmail::decrypt::armored_block(&copy.stdin).unwrap(),
+            pgpsendmail::openpgp::decrypt::armored_block(&copy.stdin).unwrap(),
         )
         .unwrap();
         for k in keys {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build pubring.kbx, the GnuPG keybox fixture for src/kbx.rs's tests.
+# Build pubring.kbx, the GnuPG keybox fixture for src/keys/kbx.rs's tests.
 #
 # Imports the public certificates alice.asc, bob.asc, carol.asc and
 # certified.asc (in that order) from this directory into a fresh GNUPGHOME

@@ -2,7 +2,7 @@
 //! section 5.13): the body of every message, in place of rpgp's `MessageBuilder`, which
 //! runs AES-CFB 8 KiB at a time through `cfb_mode::BufEncryptor` and copies its buffers
 //! and partial packets around (bench/RESULTS.md). The session key and the PKESK packets are
-//! still rpgp's (see [`crate::encrypt`]).
+//! still rpgp's (see [`crate::openpgp::encrypt`]).
 //!
 //! Owns: [`write_seipd_v1`], which reads the payload once and writes one SEIPD v1 packet
 //! (reading on the calling thread, hashing and encrypting on a second one):

@@ -46,8 +46,8 @@
 
 use std::io::{self, Read};
 
-use crate::encrypt::Crc24;
 use crate::message::Head;
+use crate::openpgp::encrypt::Crc24;
 
 /// Bytes of preamble text allowed before the first part of a `multipart/encrypted`.
 pub const PREAMBLE_MAX: usize = 1024;

@@ -3,17 +3,23 @@
 //!
 //! Owns: reading the `keyring` sources (directories of `*.asc *.gpg *.pgp *.key`, armored or
 //! binary files with any number of certificates and armor blocks, GnuPG keyboxes and GnuPG
-//! home directories, through [`crate::kbx`]), the validity rules
+//! home directories, through [`crate::keys::kbx`]), the validity rules
 //! (self-signatures only, newest wins, revocation, expiry, key flags, weak algorithms) and
 //! matching a user ID's e-mail to an address. The `pgp` crate parses packets and verifies
 //! signatures; it decides nothing about validity, so every rule lives here.
 //!
 //! Does not own: the `[recipients]` table and the `missing_key` policy (see
-//! [`crate::recipients`]), or a lookup index (every source is parsed for every message).
+//! [`crate::keys::recipients`]), or a lookup index (every source is parsed for every message).
 //!
 //! Untrusted input: every byte of every key file. A file that cannot be read or parsed is a
 //! [`SourceProblem`] (path and reason) and never stops mail to recipients whose keys are
 //! elsewhere; nothing is dropped silently: certificates found vs. loaded are counted.
+
+pub mod gather;
+pub mod index;
+pub mod kbx;
+pub mod policy;
+pub mod recipients;
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -29,9 +35,7 @@ use pgp::ser::Serialize;
 use pgp::types::{KeyDetails, KeyVersion, Tag};
 
 use crate::diag::sanitize;
-use crate::gather::{self, Gathered};
-use crate::index;
-use crate::policy;
+use gather::Gathered;
 
 /// Largest key file read; larger ones are reported, not read (they would stall every message).
 const MAX_KEY_FILE: u64 = 64 << 20;
@@ -130,7 +134,7 @@ pub struct Keyring {
 }
 
 /// What one message needs from the keyring: the addresses and fingerprints its recipients'
-/// keys are looked up under (see [`crate::recipients::wanted`]).
+/// keys are looked up under (see [`crate::keys::recipients::wanted`]).
 #[derive(Debug, Clone, Default)]
 pub struct Wanted {
     /// Lower-cased e-mail addresses.
@@ -540,8 +544,8 @@ pub fn each_certificate(
         found += 1;
         f(item);
     };
-    if crate::kbx::is_keybox(bytes) {
-        let kbx = crate::kbx::read_keybox(bytes)?;
+    if crate::keys::kbx::is_keybox(bytes) {
+        let kbx = crate::keys::kbx::read_keybox(bytes)?;
         if kbx.certs.is_empty() && !kbx.errors.is_empty() {
             return Err(kbx.errors.join("; "));
         }
@@ -764,7 +768,7 @@ const MODERN_CIPHERS: &[SymmetricKeyAlgorithm] = &[
 ];
 
 /// Applies the validity rules of pgpsendmail(8), KEYS, to one certificate. The key policy
-/// (hashes, key sizes, what the encryptor can use) is [`crate::policy`]'s.
+/// (hashes, key sizes, what the encryptor can use) is [`crate::keys::policy`]'s.
 pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert {
     let now = unix(now);
     let primary = &cert.primary_key;

@@ -20,12 +20,12 @@
 use std::io::{self, BufRead, Read, Write};
 use std::path::Path;
 
-use crate::address::Address;
-use crate::args::{Invocation, Sender};
 use crate::config::{Config, Flavor};
-use crate::deliver::Deliverer;
 use crate::diag::{self, sanitize, sanitize_bytes};
 use crate::error::{Error, ExitCode, Result};
+use crate::message::address::Address;
+use crate::sendmail::args::{Invocation, Sender};
+use crate::sendmail::deliver::Deliverer;
 use crate::{Env, send};
 
 /// Longest command line accepted (RFC 5321 4.5.3.1.4 asks for 512; we allow more).

@@ -4,13 +4,13 @@
 //!
 //! Owns: [`encrypt_copies`], which reads the payload once and makes one armored OpenPGP
 //! message per copy (the first written out whole, the others split around a shared armored
-//! body, see [`crate::armor`]). All copies share one session key and one encrypted body;
+//! body, see [`crate::openpgp::armor`]). All copies share one session key and one encrypted body;
 //! each copy carries only the PKESK packets of its own recipients (so a hidden recipient's
 //! key ID appears in no other copy). The payload streams: memory does not grow with its
 //! size.
 //!
-//! Does not own: which keys or which copies (see [`crate::recipients`]), or the MIME around
-//! the armor (see [`crate::pgpmime`]).
+//! Does not own: which keys or which copies (see [`crate::keys::recipients`]), or the MIME around
+//! the armor (see [`crate::message::pgpmime`]).
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc;
@@ -24,7 +24,7 @@ use pgp::ser::Serialize;
 
 use crate::error::{Error, Result};
 use crate::keys::EncryptionKey;
-use crate::seipd;
+use crate::openpgp::seipd;
 
 /// CRC-24 (RFC 9580 section 6.1.1), eight bytes per step ("slicing by 8"): a byte-at-a-time
 /// table costs more than the AES in a large message. The register is kept in the top 24 bits
@@ -296,7 +296,7 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
 /// copy gets the same session key and encrypted body, and only its own PKESK packets.
 /// The armor of copy 0 is written to `first` (after whatever the caller already wrote
 /// there). With more than one copy, `spool` receives the shared encrypted body and is read
-/// back for the others, whose armor is returned split ([`crate::armor::armor_split`]):
+/// back for the others, whose armor is returned split ([`crate::openpgp::armor::armor_split`]):
 /// element i-1 is copy i's, the shared lines going to tails made by `new_tail`.
 pub fn encrypt_copies<R, W, S, T, F>(
     payload: R,
@@ -305,7 +305,7 @@ pub fn encrypt_copies<R, W, S, T, F>(
     first: &mut W,
     spool: Option<&mut S>,
     new_tail: F,
-) -> Result<(Vec<crate::armor::Split>, Vec<T>)>
+) -> Result<(Vec<crate::openpgp::armor::Split>, Vec<T>)>
 where
     R: Read,
     W: Write + Send,
@@ -323,7 +323,7 @@ where
     }
     let mut rng = rand::thread_rng();
     // The session key as rpgp's MessageBuilder makes it; the SEIPD packet is ours
-    // (crate::seipd: binary literal data, empty name, date 0). RawSessionKey wipes itself
+    // (crate::openpgp::seipd: binary literal data, empty name, date 0). RawSessionKey wipes itself
     // when dropped (it is ZeroizeOnDrop in the pgp crate), at the end of this function; we
     // only lend it out (`as_ref`), never copy it into a buffer of ours. The AES key
     // schedule seipd makes from it is wiped with it (seipd::Cfb).
@@ -409,8 +409,10 @@ where
     match spool {
         // The other copies: the shared body's armor is encoded and kept once per line
         // alignment.
-        Some(spool) if copies.len() > 1 => crate::armor::armor_split(spool, &pkesks[1..], new_tail)
-            .map_err(|e| io_err("writing the copies' ciphertext", e)),
+        Some(spool) if copies.len() > 1 => {
+            crate::openpgp::armor::armor_split(spool, &pkesks[1..], new_tail)
+                .map_err(|e| io_err("writing the copies' ciphertext", e))
+        }
         _ => Ok((Vec::new(), Vec::new())),
     }
 }

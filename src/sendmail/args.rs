@@ -13,13 +13,13 @@
 //!
 //! Untrusted input: every argument. Errors are [`Error::Usage`] (exit 64) naming the option.
 //! Dangerous options (`-X -C -O -oQ -D -d -M -p`) are refused, never forwarded: the
-//! downstream argv is rebuilt from the parsed values only (see [`crate::deliver`]).
+//! downstream argv is rebuilt from the parsed values only (see [`crate::sendmail::deliver`]).
 
 use std::ffi::OsString;
 
-use crate::address::{self, Address};
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
+use crate::message::address::{self, Address};
 
 /// How an option is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,18 +15,18 @@ use std::path::{Path, PathBuf};
 use pgp::types::KeyDetails;
 use serde::Serialize;
 
-use crate::address::Address;
-use crate::args;
 use crate::config::{Config, Flavor};
-use crate::deliver;
 use crate::diag::sanitize;
 use crate::error::{Error, ExitCode};
-use crate::gather;
+use crate::keys::gather;
+use crate::keys::recipients::{self, Decision, Route};
 use crate::keys::{self, Cert, EncryptionKey, Keyring, Unusable, format_date};
 use crate::message::Input;
-use crate::pgpmime::{Child, Payload};
-use crate::protected;
-use crate::recipients::{self, Decision, Route};
+use crate::message::address::Address;
+use crate::message::pgpmime::{Child, Payload};
+use crate::message::protected;
+use crate::sendmail::args;
+use crate::sendmail::deliver;
 use crate::{Env, config};
 
 fn unix_now(env: &Env) -> u64 {

@@ -26,11 +26,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use crate::address::Address;
-use crate::args::{Invocation, Invoked, Mode, Sender};
 use crate::config::{Config, Flavor};
 use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
+use crate::message::address::Address;
+use crate::sendmail::args::{Invocation, Invoked, Mode, Sender};
 use crate::spool;
 
 /// The path a Debian diversion moves the MTA's own `/usr/sbin/sendmail` to (what
@@ -320,7 +320,7 @@ pub enum CopyBody {
 
 /// A copy made of its own head and foot (in memory, a few KiB) around an armored body that
 /// is stored once for every copy with the same armor line alignment
-/// ([`crate::armor::armor_split`]): fifty hidden recipients of a 10 MiB message keep one
+/// ([`crate::openpgp::armor::armor_split`]): fifty hidden recipients of a 10 MiB message keep one
 /// 14 MiB file, not fifty.
 pub struct Parts {
     /// What every copy starts with, shared: the outer header section and the MIME parts

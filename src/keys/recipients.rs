@@ -10,17 +10,17 @@
 //! an exact entry follows, after its own certificate, its local part's entry, else `"*"`.
 //!
 //! Untrusted input: header values and argument addresses (already parsed by
-//! [`crate::address`]). Errors: [`Error::Usage`] (no recipients), [`Error::Data`] (a
+//! [`crate::message::address`]). Errors: [`Error::Usage`] (no recipients), [`Error::Data`] (a
 //! recipient field that cannot be parsed under `-t`).
 
 use std::collections::HashSet;
 
-use crate::address::{self, Address};
 use crate::config::{Config, Flavor, MissingKey, Rule};
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
 use crate::keys::{EncryptionKey, Keyring, Unusable};
 use crate::message::Head;
+use crate::message::address::{self, Address};
 
 /// The envelope: every recipient once (first spelling kept), in order.
 #[derive(Debug, Clone, PartialEq, Eq)]

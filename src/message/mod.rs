@@ -9,6 +9,10 @@
 //! the cap, holds a NUL or a bare CR; a read error is [`Error::NoInput`] (66). Nothing here
 //! quotes message bytes in an error.
 
+pub mod address;
+pub mod pgpmime;
+pub mod protected;
+
 use std::io::{self, BufRead, Read};
 
 use crate::error::{Error, Result};

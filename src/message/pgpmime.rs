@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 
-use crate::address;
+use crate::message::address;
 use crate::message::{BodyStats, Field, Head};
 
 /// Fields that stay in the outer header section (rule 11), besides `List-*`.

@@ -6,14 +6,14 @@
 //! copy with that `k`: they are encoded and stored once per distinct `k` (usually one or
 //! two: PKESK lengths vary only with the key type and, for RSA, a leading zero byte), while
 //! each copy keeps only its own short head and foot; delivery writes head, shared tail and
-//! foot into a file of the copy's own when its turn comes ([`crate::deliver::Parts`]).
+//! foot into a file of the copy's own when its turn comes ([`crate::sendmail::deliver::Parts`]).
 //! Each copy's CRC-24 is combined from the CRC of its head and the CRC of the shared tail
 //! (the "advance over n zero bytes" operator of zlib's `crc32_combine`). The result is
-//! byte for byte what [`crate::encrypt::ArmorWriter`] writes for the copy (the tests
+//! byte for byte what [`crate::openpgp::encrypt::ArmorWriter`] writes for the copy (the tests
 //! compare both).
 //!
-//! Does not own: the encryption or the PKESKs ([`crate::encrypt`]), the MIME around the
-//! armor ([`crate::pgpmime`]). Input: ciphertext only. Errors: those of the reader and the
+//! Does not own: the encryption or the PKESKs ([`crate::openpgp::encrypt`]), the MIME around the
+//! armor ([`crate::message::pgpmime`]). Input: ciphertext only. Errors: those of the reader and the
 //! writers, unchanged.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
-use crate::encrypt::{ArmorWriter, Crc24, b64_append};
+use crate::openpgp::encrypt::{ArmorWriter, Crc24, b64_append};
 
 /// Input bytes per armor line (64 columns), as in [`ArmorWriter`].
 const LINE_IN: usize = 48;
