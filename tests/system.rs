@@ -440,9 +440,12 @@ fn install_sendmail_on_debian_with_postfix_then_uninstall() {
         cfg.contains("sendmail = \"/usr/sbin/sendmail.real\""),
         "{cfg}"
     );
+    // root's mail to ops, and every other local user's too ("*"): a user's crontab mails
+    // that user, and pgpsendmail then runs as that user, not as root.
     std::fs::write(
         cfg_path,
-        cfg + "\n[recipients]\n\"root\" = { alias = \"ops@example.org\" }\n",
+        cfg + "\n[recipients]\n\"root\" = { alias = \"ops@example.org\" }\n\
+               \"*\" = { alias = \"ops@example.org\" }\n",
     )
     .unwrap();
     let check = run(Command::new("/usr/local/sbin/pgpsendmail").arg("check"));
@@ -509,6 +512,26 @@ fn install_sendmail_on_debian_with_postfix_then_uninstall() {
             quiet(Command::new("crontab").arg("-r"));
         }
     });
+    // A local user's crontab: cron mails its output to that user, running
+    // /usr/sbin/sendmail (pgpsendmail) as the user, who must be able to read the key files
+    // `keys import` and the takeover wrote, and whose mail the "*" entry routes.
+    let user = "pgpsmuser";
+    let user_mark = format!("USER-CRON-{}", std::process::id());
+    let user_mbox = format!("/var/mail/{user}");
+    if run(Command::new("id").arg(user)).status.success() {
+        quiet(Command::new("userdel").arg(user));
+    }
+    ok(Command::new("useradd").args(["-M", "-s", "/bin/sh", user]));
+    undo.push("remove the test user", move || {
+        quiet(Command::new("crontab").args(["-u", "pgpsmuser", "-r"]));
+        quiet(Command::new("userdel").arg("pgpsmuser"));
+        let _ = std::fs::remove_file("/var/mail/pgpsmuser");
+    });
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!(
+        "echo '* * * * * echo {user_mark}' | crontab -u {user} -"
+    ));
+    ok(&mut c);
     let cron_running = run(Command::new("pgrep").args(["-x", "cron"]))
         .status
         .success();
@@ -527,6 +550,27 @@ fn install_sendmail_on_debian_with_postfix_then_uninstall() {
     let opened = open_as_ops(&msgs[2]);
     assert!(contains(&opened, &cron_mark), "the cron job's output");
     quiet(Command::new("crontab").arg("-r"));
+    let start = Instant::now();
+    let theirs = loop {
+        let b = std::fs::read(&user_mbox).unwrap_or_default();
+        if let Some(m) = split_mbox(&b).into_iter().next() {
+            break m;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "{user}'s cron mail did not arrive in {user_mbox}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(
+        !contains(&theirs, &user_mark),
+        "{user}'s cron output in clear"
+    );
+    assert!(
+        contains(&open_as_ops(&theirs), &user_mark),
+        "{user}'s cron output"
+    );
+    quiet(Command::new("crontab").args(["-u", user, "-r"]));
 
     // make uninstall-sendmail puts everything back.
     ok(&mut make("uninstall-sendmail"));

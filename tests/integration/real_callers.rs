@@ -123,6 +123,45 @@ fn mutt_batch_with_cc_and_two_bcc() {
 }
 
 #[test]
+fn mutt_to_bare_root_follows_the_root_entry_at_this_hosts_name() {
+    // mutt rewrites `root` to root@HOSTNAME before it calls sendmail: that address is this
+    // host's, so it follows the "root" entry (ops) like the bare name.
+    let test = "mutt_to_bare_root_follows_the_root_entry_at_this_hosts_name";
+    let Some(mutt) = need(test, "mutt", "mutt", &["/usr/bin/mutt"]) else {
+        return;
+    };
+    let h = H::new();
+    let home = h.dir.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let rc = home.join("muttrc");
+    std::fs::write(
+        &rc,
+        format!(
+            "set sendmail=\"{}\"\nset copy=no\nset record=\"\"\n",
+            pgpsendmail().display()
+        ),
+    )
+    .unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    run_ok(
+        Command::new(mutt)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("PGPSENDMAIL_CONFIG", &h.config)
+            .env("STAND_IN_DIR", &h.capture)
+            .args(["-n", "-F"])
+            .arg(&rc)
+            .args(["-s", "disk report", "root"]),
+        b"the disks are fine\n",
+    );
+    let c = h.captures();
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].rcpts(), [format!("root@{}", host.trim())]);
+    assert!(contains(&c[0].open("ops").payload, b"the disks are fine"));
+}
+
+#[test]
 fn s_nail_with_cc_and_bcc() {
     let Some(c) = Caller::new(
         "s_nail_with_cc_and_bcc",
