@@ -26,6 +26,7 @@ pub mod message;
 pub mod openpgp;
 pub mod sendmail;
 pub mod spool;
+pub mod sys;
 pub mod syslog;
 
 use crate::keys::recipients;
