@@ -16,6 +16,11 @@
 //!
 //! Invariant: on every error nothing has been handed to the real sendmail, and no plaintext
 //! was written to any file.
+//!
+//! No module but [`sys`] has unsafe code: every system call std does not make for us is a
+//! safe function there.
+
+#![deny(unsafe_code)]
 
 pub mod admin;
 pub mod config;
@@ -26,6 +31,7 @@ pub mod message;
 pub mod openpgp;
 pub mod sendmail;
 pub mod spool;
+#[allow(unsafe_code)]
 pub mod sys;
 pub mod syslog;
 

@@ -1,5 +1,8 @@
 //! Entry point: hardening, then the sendmail interface or the admin interface
-//! (spec/cli.md section 8), then an exit status. All the work is in the library.
+//! (spec/cli.md section 8), then an exit status. All the work is in the library, and so are
+//! the system calls of the hardening (`pgpsendmail::sys`).
+
+#![deny(unsafe_code)]
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -11,6 +14,7 @@ use pgpsendmail::sendmail::args::Invoked;
 use pgpsendmail::sendmail::deliver;
 use pgpsendmail::{Env, admin, diag, sys};
 
+#[allow(unsafe_code)]
 mod oom;
 
 #[global_allocator]

@@ -9,6 +9,11 @@
 //! abort(), [`exit_on_abort`] turns the SIGABRT into exit 71 (and main.rs marks the process
 //! not dumpable, `pgpsendmail::sys::set_not_dumpable`, so that no crash of any kind leaves
 //! a core file).
+//!
+//! The binary's one module with unsafe code (`#![deny(unsafe_code)]` elsewhere; the
+//! library's system calls are in `pgpsendmail::sys`): a `GlobalAlloc` is an `unsafe impl`
+//! forwarding to `System`, and the out-of-memory and SIGABRT paths call write(2) and
+//! _exit(2) directly, because they must not allocate or run destructors.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
