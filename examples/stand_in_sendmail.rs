@@ -151,7 +151,11 @@ fn main() {
     } else {
         0
     };
-    let _ = std::fs::write(dir.join(format!("{n}.status")), format!("{code}\n"));
+    let _ = std::fs::write(dir.join(format!("{n}.status.tmp")), format!("{code}\n"));
+    let _ = std::fs::rename(
+        dir.join(format!("{n}.status.tmp")),
+        dir.join(format!("{n}.status")),
+    );
     std::process::exit(code);
 }
 

@@ -18,6 +18,11 @@
 //!
 //! Invariant: on every error nothing has been handed to the real sendmail, and no plaintext
 //! was written to any file.
+//!
+//! No module but [`sys`] has unsafe code: every system call std does not make for us is a
+//! safe function there.
+
+#![deny(unsafe_code)]
 
 pub mod admin;
 pub mod config;
@@ -29,6 +34,8 @@ pub mod openpgp;
 pub mod pipeline;
 pub mod sendmail;
 pub mod spool;
+#[allow(unsafe_code)]
+pub mod sys;
 pub mod syslog;
 
 pub use pipeline::send;
@@ -94,20 +101,14 @@ impl Env {
 /// The login name of the real uid, as Postfix picks the sender: from the password database,
 /// so that sudo's or cron's environment cannot change it.
 fn login_name() -> String {
-    // SAFETY: getuid cannot fail; getpwuid returns a pointer into static storage or NULL,
-    // and pw_name is a NUL-terminated string while no other getpw* call runs (we are
-    // single-threaded here).
-    unsafe {
-        let uid = libc::getuid();
-        let pw = libc::getpwuid(uid);
-        if !pw.is_null() && !(*pw).pw_name.is_null() {
-            let name = std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy();
-            if Address::parse_single(&name).is_ok() {
-                return name.into_owned();
-            }
+    let uid = sys::uid();
+    if let Some(name) = sys::user_name(uid) {
+        let name = String::from_utf8_lossy(&name);
+        if Address::parse_single(&name).is_ok() {
+            return name.into_owned();
         }
-        format!("uid{uid}")
     }
+    format!("uid{uid}")
 }
 
 fn host_name() -> String {

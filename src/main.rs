@@ -1,5 +1,8 @@
 //! Entry point: hardening, then the sendmail interface or the admin interface
-//! (spec/cli.md section 8), then an exit status. All the work is in the library.
+//! (spec/cli.md section 8), then an exit status. All the work is in the library, and so are
+//! the system calls of the hardening (`pgpsendmail::sys`).
+
+#![deny(unsafe_code)]
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -9,8 +12,9 @@ use clap::{Parser, Subcommand};
 use pgpsendmail::error::ExitCode;
 use pgpsendmail::sendmail::args::Invoked;
 use pgpsendmail::sendmail::deliver;
-use pgpsendmail::{Env, admin, diag};
+use pgpsendmail::{Env, admin, diag, sys};
 
+#[allow(unsafe_code)]
 mod oom;
 
 #[global_allocator]
@@ -88,40 +92,16 @@ fn harden() {
     // fds 0-2 must be open: a caller that closed stdout (sudo sends it to /dev/null, others
     // close it) would otherwise see our ciphertext file or the real sendmail's pipe land on
     // fd 1 or 2 and error text written into it.
-    for fd in 0..=2 {
-        // SAFETY: fcntl(F_GETFD) only queries; open() returns a new fd we deliberately keep.
-        unsafe {
-            if libc::fcntl(fd, libc::F_GETFD) < 0 {
-                let null = c"/dev/null";
-                let flags = if fd == 0 {
-                    libc::O_RDONLY
-                } else {
-                    libc::O_WRONLY
-                };
-                libc::open(null.as_ptr(), flags);
-            }
-        }
-    }
+    sys::open_std_fds();
     // No core file of a process holding plaintext, and abort() (the C library out of
     // memory) ends with a line and exit 71 instead of SIGABRT.
-    oom::no_core_dumps();
+    let _ = sys::set_not_dumpable();
     oom::exit_on_abort();
     // Files we create (a fallback ciphertext file) are for us alone.
-    // SAFETY: umask cannot fail.
-    unsafe {
-        libc::umask(0o077);
-    }
+    sys::set_umask(0o077);
     // Never run set-uid or set-gid: pgpsendmail is not built for privilege, and the real
     // sendmail must see the caller's own ids.
-    // SAFETY: the get*id calls cannot fail.
-    let (ruid, euid, rgid, egid) = unsafe {
-        (
-            libc::getuid(),
-            libc::geteuid(),
-            libc::getgid(),
-            libc::getegid(),
-        )
-    };
+    let (ruid, euid, rgid, egid) = (sys::uid(), sys::euid(), sys::gid(), sys::egid());
     if ruid != euid || rgid != egid {
         // An installation mistake, not a bug: EX_CONFIG.
         diag::say(format_args!(
@@ -191,20 +171,16 @@ fn main() {
 
 /// Where standard input stands when it is a file that can seek (mailx, many daemons hand
 /// the message over as a temporary file); `None` for a pipe, a socket or a terminal.
-fn stdin_offset() -> Option<libc::off_t> {
-    // SAFETY: lseek on fd 0 only queries its offset; it fails harmlessly on a pipe.
-    let off = unsafe { libc::lseek(0, 0, libc::SEEK_CUR) };
-    (off >= 0).then_some(off)
+fn stdin_offset() -> Option<u64> {
+    sys::offset(std::io::stdin())
 }
 
 /// After a refusal or failure, puts a seekable standard input back where it started, so the
 /// caller's own fallback (mailx's dead.letter, a retry) still has the whole message.
-fn restore_stdin(mark: Option<libc::off_t>) {
+fn restore_stdin(mark: Option<u64>) {
     if let Some(off) = mark {
-        // SAFETY: lseek on fd 0 with an offset it had before; a failure changes nothing.
-        unsafe {
-            libc::lseek(0, off, libc::SEEK_SET);
-        }
+        // An offset it had before; a failure changes nothing.
+        let _ = sys::seek_to(std::io::stdin(), off);
     }
 }
 
@@ -212,10 +188,7 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
     // The admin commands only print: `pgpsendmail check | head` should end quietly on a
     // closed pipe, as other tools do, not report an internal error. (The sendmail face
     // keeps SIGPIPE ignored: a real sendmail that stops reading is an error it reports.)
-    // SAFETY: signal() with SIG_DFL only changes this process's disposition.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    sys::default_sigpipe();
     let sendmail_help = format!(
         "{}\nConfiguration: /etc/pgpsendmail/pgpsendmail.toml, or the file named by \
          PGPSENDMAIL_CONFIG. See pgpsendmail(8) and pgpsendmail.toml(5).",

@@ -6,8 +6,14 @@
 //! (no `try_reserve`), so ending at the first one changes no behaviour but the ending.
 //!
 //! The C library's own allocations do not come here; when one fails where glibc can only
-//! abort(), [`exit_on_abort`] turns the SIGABRT into exit 71, and [`no_core_dumps`] makes
-//! sure no crash of any kind leaves a core file.
+//! abort(), [`exit_on_abort`] turns the SIGABRT into exit 71 (and main.rs marks the process
+//! not dumpable, `pgpsendmail::sys::set_not_dumpable`, so that no crash of any kind leaves
+//! a core file).
+//!
+//! The binary's one module with unsafe code (`#![deny(unsafe_code)]` elsewhere; the
+//! library's system calls are in `pgpsendmail::sys`): a `GlobalAlloc` is an `unsafe impl`
+//! forwarding to `System`, and the out-of-memory and SIGABRT paths call write(2) and
+//! _exit(2) directly, because they must not allocate or run destructors.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -106,16 +112,5 @@ runtime error; the reason, if one was given, is above)\n";
         sa.sa_sigaction = on_abort as extern "C" fn(libc::c_int) as libc::sighandler_t;
         libc::sigemptyset(&mut sa.sa_mask);
         libc::sigaction(libc::SIGABRT, &sa, std::ptr::null_mut());
-    }
-}
-
-/// Marks the process not dumpable: no core file of a process holding plaintext, whatever
-/// the caller's RLIMIT_CORE, and other processes of the same user cannot ptrace it or read
-/// its memory through /proc. The flag is per process and reset by execve(2), so the real
-/// sendmail is not affected.
-pub fn no_core_dumps() {
-    // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes this process's flag.
-    unsafe {
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
 }

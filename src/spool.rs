@@ -28,16 +28,7 @@ pub const MEM_LIMIT: usize = 1 << 20;
 /// disk; swap aside). An error where the kernel has none (before 3.17, or a seccomp filter
 /// refusing it): the one thing that may hold plaintext never falls back to a file.
 pub fn memfd(name: &str) -> io::Result<File> {
-    use std::os::fd::FromRawFd;
-    let cname = std::ffi::CString::new(name).map_err(io::Error::other)?;
-    // SAFETY: memfd_create takes a NUL-terminated name and flags; on success it returns a new
-    // fd that nothing else owns, which File then owns.
-    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: see above: `fd` is ours alone.
-    Ok(unsafe { File::from_raw_fd(fd) })
+    crate::sys::memfd(name)
 }
 
 /// An anonymous read-write file for ciphertext: a memfd when the kernel has them, else an
@@ -226,43 +217,28 @@ impl Read for StoreReader<'_> {
 /// rest is copied with pread(2) and write(2). `src` ending before `len` is an error, never
 /// a short copy.
 pub fn copy_file_range_into(src: &File, len: u64, dst: &mut File) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
     let start = dst.stream_position()?;
-    let mut off_in: libc::loff_t = 0;
-    let mut off_out = libc::loff_t::try_from(start).map_err(io::Error::other)?;
+    let mut off_in: u64 = 0;
+    let mut off_out = start;
     let short = || {
         io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "the shared ciphertext file ended early",
         )
     };
-    while (off_in as u64) < len {
-        let want = (len - off_in as u64).min(1 << 30) as usize;
-        // SAFETY: copy_file_range between two descriptors we own, with offsets we own (the
-        // files' own offsets are neither used nor moved).
-        let n = unsafe {
-            libc::copy_file_range(
-                src.as_raw_fd(),
-                &mut off_in,
-                dst.as_raw_fd(),
-                &mut off_out,
-                want,
-                0,
-            )
+    while off_in < len {
+        let want = (len - off_in).min(1 << 30) as usize;
+        let e = match crate::sys::copy_file_range(src, &mut off_in, dst, &mut off_out, want) {
+            Ok(0) => return Err(short()),
+            Ok(_) => continue,
+            Err(e) => e,
         };
-        if n > 0 {
-            continue;
-        }
-        if n == 0 {
-            return Err(short());
-        }
-        let e = io::Error::last_os_error();
         match e.raw_os_error() {
             Some(libc::EINTR) => {}
             Some(libc::EXDEV | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => {
-                dst.seek(SeekFrom::Start(off_out as u64))?;
+                dst.seek(SeekFrom::Start(off_out))?;
                 let mut buf = vec![0u8; 64 << 10];
-                let mut off = off_in as u64;
+                let mut off = off_in;
                 while off < len {
                     let want = usize::try_from(len - off).map_or(buf.len(), |n| n.min(buf.len()));
                     let k = src.read_at(&mut buf[..want], off)?;
@@ -277,7 +253,7 @@ pub fn copy_file_range_into(src: &File, len: u64, dst: &mut File) -> io::Result<
             _ => return Err(e),
         }
     }
-    dst.seek(SeekFrom::Start(off_out as u64)).map(|_| ())
+    dst.seek(SeekFrom::Start(off_out)).map(|_| ())
 }
 
 /// Rewinds a file written by us so that it can become a child's standard input.

@@ -83,8 +83,7 @@ pub fn stamp(files: &[PathBuf]) -> Vec<u8> {
 /// and writable by nobody else. An index decides which certificates a message is encrypted
 /// to, so one that another user could have written (a cache in /tmp, say) is never used.
 pub fn trusted(meta: &std::fs::Metadata) -> bool {
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = crate::sys::euid();
     (meta.uid() == 0 || meta.uid() == me) && meta.mode() & 0o022 == 0
 }
 

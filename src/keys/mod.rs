@@ -1095,9 +1095,7 @@ mod tests {
         // Regression (fault matrix): opening a FIFO blocked until a writer came, forever.
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("fifo.asc");
-        let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: mkfifo with a NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        crate::sys::mkfifo(&fifo, 0o600).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || tx.send(read_capped(&fifo)).unwrap());
         let r = rx

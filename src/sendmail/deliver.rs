@@ -439,14 +439,8 @@ fn cloexec_above_stderr() {
             .filter(|&fd| fd > 2)
             .collect();
         for fd in fds {
-            // SAFETY: F_GETFD/F_SETFD on an fd number only changes its close-on-exec flag;
-            // an fd that was closed meanwhile makes fcntl fail harmlessly.
-            unsafe {
-                let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags >= 0 {
-                    libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
-                }
-            }
+            // An fd that was closed meanwhile (the directory's own) fails harmlessly.
+            let _ = crate::sys::set_cloexec(fd);
         }
     }
 }
@@ -525,7 +519,7 @@ fn run_bounded(mut cmd: Command, stdin: File, limit: Duration) -> std::io::Resul
     // Our descriptor of the copy goes now: the child holds it; it is freed when the child
     // ends.
     drop(cmd);
-    let pid = child.id() as libc::pid_t;
+    let pid = child.id();
     // The watchdog kills only a child not yet reaped (its pid cannot have been reused):
     // `done` is set, under the lock, after the child ended and before it is reaped.
     let state = Arc::new((Mutex::new(false), Condvar::new()));
@@ -543,10 +537,8 @@ fn run_bounded(mut cmd: Command, stdin: File, limit: Duration) -> std::io::Resul
                     .unwrap_or_else(|e| e.into_inner());
                 if !*done {
                     timed_out.store(true, Ordering::SeqCst);
-                    // SAFETY: kill() on our own unreaped child; it cannot fail harmfully.
-                    unsafe {
-                        libc::kill(pid, libc::SIGKILL);
-                    }
+                    // Our own unreaped child; a failure changes nothing.
+                    let _ = crate::sys::kill(pid);
                 }
             })
     };
@@ -560,21 +552,7 @@ fn run_bounded(mut cmd: Command, stdin: File, limit: Duration) -> std::io::Resul
         }
     };
     // Wait for the end without reaping (WNOWAIT), so that the watchdog can still kill.
-    loop {
-        // SAFETY: waitid fills the zeroed siginfo_t we own.
-        let r = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
-        if r == 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            break;
-        }
-    }
+    let _ = crate::sys::wait_exit_no_reap(pid);
     {
         let (lock, cv) = &*state;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;

@@ -1,0 +1,347 @@
+//! System calls behind one door: every call into the operating system that the standard
+//! library does not make for us (and that the binary's start-up hardening needs) is a small
+//! safe function here.
+//!
+//! The rule: **no other module of the library has unsafe code** (`#![deny(unsafe_code)]` in
+//! `lib.rs` and `main.rs`, allowed only on this module; the binary's allocator `oom.rs` is
+//! the one other exception). Each function below either calls [`rustix`], whose safe
+//! interface checks what the kernel is given (descriptors are borrowed, offsets and
+//! results are typed), or calls `libc` inside an `unsafe` block with a `// SAFETY:` note
+//! saying why that call is sound for every argument the safe signature admits.
+//!
+//! rustix covers memfd_create, copy_file_range, lseek, mkfifoat, waitid, kill, prctl, umask
+//! and the get*id calls. libc is left for what rustix has no safe form of: the password
+//! database (`getpwuid_r`), signal dispositions (`signal`), and descriptors known only by
+//! their number (`fcntl` on fds 0-2 and on the numbers listed in `/proc/self/fd`, which a
+//! `BorrowedFd` may not name while they might be closed).
+
+use std::ffi::CStr;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, RawFd};
+use std::path::Path;
+
+use rustix::fs::{MemfdFlags, Mode};
+use rustix::process::{DumpableBehavior, Pid, Signal, WaitId, WaitIdOptions};
+
+/// A memfd (memfd_create(2), close-on-exec): anonymous memory with a file descriptor, read
+/// and write, no name in any file system. An error where the kernel has none (before 3.17,
+/// or a seccomp filter refusing it).
+pub fn memfd(name: &str) -> io::Result<File> {
+    let fd = rustix::fs::memfd_create(name, MemfdFlags::CLOEXEC)?;
+    Ok(File::from(fd))
+}
+
+/// copy_file_range(2) of at most `len` bytes from `src` at `*off_in` to `dst` at
+/// `*off_out`, both offsets explicit (the files' own offsets are neither used nor moved)
+/// and advanced by what was copied. `Ok(0)`: `src` ends at `*off_in`.
+pub fn copy_file_range(
+    src: &File,
+    off_in: &mut u64,
+    dst: &File,
+    off_out: &mut u64,
+    len: usize,
+) -> io::Result<usize> {
+    Ok(rustix::fs::copy_file_range(
+        src,
+        Some(off_in),
+        dst,
+        Some(off_out),
+        len,
+    )?)
+}
+
+/// The offset of `fd` (lseek(2) `SEEK_CUR`): `None` for what cannot seek (a pipe, a
+/// socket, a terminal).
+pub fn offset(fd: impl AsFd) -> Option<u64> {
+    rustix::fs::seek(fd, rustix::fs::SeekFrom::Current(0)).ok()
+}
+
+/// Moves the offset of `fd` to `off` (lseek(2) `SEEK_SET`).
+pub fn seek_to(fd: impl AsFd, off: u64) -> io::Result<()> {
+    rustix::fs::seek(fd, rustix::fs::SeekFrom::Start(off))?;
+    Ok(())
+}
+
+/// Makes a FIFO at `path` (mkfifo(3)) with `mode` (less the umask).
+pub fn mkfifo(path: &Path, mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        Mode::from_raw_mode(mode),
+    )?)
+}
+
+/// Whether the descriptor number `fd` is open (fcntl(2) `F_GETFD` succeeds).
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD takes no argument and reads or writes no memory of ours; on a number
+    // that is not an open descriptor it fails with EBADF and changes nothing.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// Sets close-on-exec on the descriptor number `fd` (fcntl(2) `F_GETFD`, `F_SETFD`),
+/// keeping its other descriptor flags. An error (EBADF) when it is not open.
+pub fn set_cloexec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFD and F_SETFD take an int (or nothing) and touch no memory of ours;
+    // they change only the flag of that descriptor number, which owns nothing in Rust's
+    // sense that a flag could invalidate. A number closed meanwhile fails with EBADF.
+    unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFD);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// Opens `/dev/null` on each of the descriptors 0, 1, 2 that is closed (read-only on 0,
+/// write-only on 1 and 2), so that no file we open later lands on one of them. Run before
+/// anything else opens a file: open(2) returns the lowest free number.
+pub fn open_std_fds() {
+    for fd in 0..=2 {
+        if fd_is_open(fd) {
+            continue;
+        }
+        let null = std::fs::OpenOptions::new()
+            .read(fd == 0)
+            .write(fd != 0)
+            .open("/dev/null");
+        if let Ok(f) = null {
+            // Kept open for the life of the process, on `fd` when every lower one is open.
+            let _ = std::os::fd::IntoRawFd::into_raw_fd(f);
+        }
+    }
+}
+
+/// Marks the process not dumpable (prctl(2) `PR_SET_DUMPABLE` 0): no core file whatever
+/// `RLIMIT_CORE`, and no ptrace or /proc memory reads by other processes of the user.
+/// Reset by execve(2).
+pub fn set_not_dumpable() -> io::Result<()> {
+    Ok(rustix::process::set_dumpable_behavior(
+        DumpableBehavior::NotDumpable,
+    )?)
+}
+
+/// Sets the file mode creation mask (umask(2)); returns the previous one.
+pub fn set_umask(mask: u32) -> u32 {
+    rustix::process::umask(Mode::from_raw_mode(mask)).as_raw_mode()
+}
+
+/// The real user ID (getuid(2)).
+pub fn uid() -> u32 {
+    rustix::process::getuid().as_raw()
+}
+
+/// The effective user ID (geteuid(2)).
+pub fn euid() -> u32 {
+    rustix::process::geteuid().as_raw()
+}
+
+/// The real group ID (getgid(2)).
+pub fn gid() -> u32 {
+    rustix::process::getgid().as_raw()
+}
+
+/// The effective group ID (getegid(2)).
+pub fn egid() -> u32 {
+    rustix::process::getegid().as_raw()
+}
+
+/// The name of the user `uid` in the password database (getpwuid_r(3): files, or whatever
+/// NSS is configured), `None` when there is none or it cannot be read.
+pub fn user_name(uid: u32) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: a zeroed passwd is a valid value (integers and null pointers).
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut res: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: getpwuid_r (the reentrant form, sound with other threads) writes only into
+        // `pw`, `res` and the `buf.len()` bytes of `buf`, all ours and alive for the call;
+        // on success `res` points to `pw`, whose strings point into `buf`.
+        let r =
+            unsafe { libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut res) };
+        if r == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if r != 0 || res.is_null() || pw.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name is a NUL-terminated string inside `buf`, which is
+        // still alive and not written to until the bytes are copied out here.
+        return Some(unsafe { CStr::from_ptr(pw.pw_name) }.to_bytes().to_vec());
+    }
+}
+
+/// Restores the default disposition of SIGPIPE (signal(2) `SIG_DFL`): a write to a closed
+/// pipe then ends the process quietly. (The Rust runtime ignores SIGPIPE at start-up.)
+pub fn default_sigpipe() {
+    // SAFETY: SIG_DFL installs no handler of ours, so nothing runs in signal context; it
+    // changes only this process's disposition of SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// Sends SIGKILL to the process `pid` (kill(2)). The caller makes sure `pid` is its own
+/// child, not yet reaped, so that the number cannot have been reused.
+pub fn kill(pid: u32) -> io::Result<()> {
+    let pid = pid_of(pid)?;
+    Ok(rustix::process::kill_process(pid, Signal::KILL)?)
+}
+
+/// Waits until the child `pid` has ended, without reaping it (waitid(2) `WEXITED |
+/// WNOWAIT`), so that its number stays ours and another thread may still kill it.
+/// Interrupted waits (EINTR) are retried.
+pub fn wait_exit_no_reap(pid: u32) -> io::Result<()> {
+    let pid = pid_of(pid)?;
+    loop {
+        match rustix::process::waitid(
+            WaitId::Pid(pid),
+            WaitIdOptions::EXITED | WaitIdOptions::NOWAIT,
+        ) {
+            Err(rustix::io::Errno::INTR) => continue,
+            r => return r.map(|_| ()).map_err(io::Error::from),
+        }
+    }
+}
+
+fn pid_of(pid: u32) -> io::Result<Pid> {
+    i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Seek, SeekFrom, Write};
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn memfd_is_read_write_and_has_no_path() {
+        let mut f = memfd("pgpsendmail-test").unwrap();
+        f.write_all(b"walrus").unwrap();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        let mut s = String::new();
+        f.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "walrus");
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", f.as_raw_fd())).unwrap();
+        let link = link.to_string_lossy();
+        assert!(link.starts_with("/memfd:pgpsendmail-test"), "{link}");
+        assert!(link.ends_with("(deleted)"), "{link}");
+        // Close-on-exec.
+        let flags = rustix::io::fcntl_getfd(&f).unwrap();
+        assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+    }
+
+    #[test]
+    fn memfd_refuses_a_name_with_nul() {
+        assert!(memfd("a\0b").is_err());
+    }
+
+    #[test]
+    fn copy_file_range_moves_explicit_offsets_only() {
+        let mut src = memfd("src").unwrap();
+        src.write_all(b"0123456789").unwrap();
+        let mut dst = memfd("dst").unwrap();
+        dst.write_all(b"ab").unwrap();
+        let (mut off_in, mut off_out) = (3u64, 2u64);
+        let n = copy_file_range(&src, &mut off_in, &dst, &mut off_out, 4).unwrap();
+        assert_eq!((n, off_in, off_out), (4, 7, 6));
+        // The files' own offsets did not move.
+        assert_eq!(src.stream_position().unwrap(), 10);
+        assert_eq!(dst.stream_position().unwrap(), 2);
+        let mut s = String::new();
+        dst.seek(SeekFrom::Start(0)).unwrap();
+        dst.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "ab3456");
+        // At the end of `src`: 0.
+        let mut end = 10u64;
+        assert_eq!(
+            copy_file_range(&src, &mut end, &dst, &mut off_out, 4).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn offset_of_a_file_and_of_a_pipe() {
+        let mut f = memfd("off").unwrap();
+        f.write_all(b"hello").unwrap();
+        assert_eq!(offset(&f), Some(5));
+        seek_to(&f, 1).unwrap();
+        assert_eq!(offset(&f), Some(1));
+        let (r, _w) = std::io::pipe().unwrap();
+        assert_eq!(offset(&r), None);
+        assert!(seek_to(&r, 0).is_err());
+    }
+
+    #[test]
+    fn mkfifo_makes_a_fifo() {
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        mkfifo(&p, 0o600).unwrap();
+        assert!(std::fs::symlink_metadata(&p).unwrap().file_type().is_fifo());
+        assert!(mkfifo(&p, 0o600).is_err(), "exists");
+    }
+
+    #[test]
+    fn fd_is_open_and_set_cloexec() {
+        let f = File::open("/dev/null").unwrap();
+        let fd = f.as_raw_fd();
+        assert!(fd_is_open(fd));
+        rustix::io::fcntl_setfd(&f, rustix::io::FdFlags::empty()).unwrap();
+        set_cloexec(fd).unwrap();
+        assert!(
+            rustix::io::fcntl_getfd(&f)
+                .unwrap()
+                .contains(rustix::io::FdFlags::CLOEXEC)
+        );
+        drop(f);
+        // A number far above anything this test process has open.
+        assert!(!fd_is_open(1 << 20));
+        assert!(set_cloexec(1 << 20).is_err());
+    }
+
+    #[test]
+    fn ids_match_proc_self_status() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let field = |name: &str| -> Vec<u32> {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .unwrap()
+                .split_whitespace()
+                .map(|v| v.parse().unwrap())
+                .collect()
+        };
+        let (u, g) = (field("Uid:"), field("Gid:"));
+        assert_eq!((uid(), euid()), (u[0], u[1]));
+        assert_eq!((gid(), egid()), (g[0], g[1]));
+    }
+
+    #[test]
+    fn user_name_of_root_and_of_nobody_known() {
+        assert_eq!(user_name(0).as_deref(), Some(&b"root"[..]));
+        // A uid no password database has.
+        assert_eq!(user_name(4_000_000_123), None);
+    }
+
+    #[test]
+    fn wait_and_kill_a_child() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .unwrap();
+        kill(child.id()).unwrap();
+        wait_exit_no_reap(child.id()).unwrap();
+        // Not reaped: still ours to wait for, and it was killed.
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
+        // Reaped now: waiting again is an error (ECHILD), never a hang.
+        assert!(wait_exit_no_reap(child.id()).is_err());
+        assert!(kill(0).is_err(), "pid 0 is not a process");
+    }
+}
