@@ -15,6 +15,41 @@ use crate::message::address::Address;
 use crate::sendmail::deliver;
 use crate::{Env, config};
 
+/// What one step of `check` found, beyond the lines it wrote; the steps' findings are added
+/// up in [`check`] alone.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+struct Found {
+    errors: u32,
+    warnings: u32,
+}
+
+impl Found {
+    /// Nothing wrong.
+    const NONE: Found = Found {
+        errors: 0,
+        warnings: 0,
+    };
+    /// One error.
+    const ERROR: Found = Found {
+        errors: 1,
+        warnings: 0,
+    };
+
+    fn warnings(n: usize) -> Found {
+        Found {
+            errors: 0,
+            warnings: u32::try_from(n).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+impl std::ops::AddAssign for Found {
+    fn add_assign(&mut self, other: Found) {
+        self.errors += other.errors;
+        self.warnings += other.warnings;
+    }
+}
+
 /// `pgpsendmail check`: the configuration, the real sendmail and every keyring source.
 pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io::Result<i32> {
     let cfg = match Config::load(env.config_path.as_deref()) {
@@ -25,7 +60,23 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
         }
     };
     let warn_days = warn_days.unwrap_or(cfg.warn_days);
-    let (mut errors, mut warnings) = (0u32, 0u32);
+    let mut found = configuration(&cfg, out)?;
+    let (step, real) = real_sendmail(&cfg, env, out)?;
+    found += step;
+    found += size(real.as_ref(), env, out)?;
+    let kr = Keyring::load(&cfg.keyring, env.now);
+    found += keyring_problems(&kr, out)?;
+    found += readable_by_senders(&cfg, out)?;
+    found += certificates(&kr, unix_now(env), warn_days, out)?;
+    let (step, routed) = recipients_table(&cfg, &kr, out)?;
+    found += step;
+    found += unrouted_local_users(&cfg, env, out)?;
+    found += sendable(&cfg, &kr, routed, out)?;
+    summary(found, out)
+}
+
+/// The configuration's line (it was loaded, or `check` has ended already).
+fn configuration(cfg: &Config, out: &mut dyn Write) -> std::io::Result<Found> {
     match &cfg.path {
         Some(p) => writeln!(out, "configuration: {} (valid)", p.display())?,
         None => writeln!(
@@ -34,8 +85,16 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             config::DEFAULT_PATH
         )?,
     }
-    let mut real = None;
-    match deliver::find_real_sendmail(&cfg, env) {
+    Ok(Found::NONE)
+}
+
+/// The real sendmail, its flavor and the rule that found it; an error when there is none.
+fn real_sendmail(
+    cfg: &Config,
+    env: &Env,
+    out: &mut dyn Write,
+) -> std::io::Result<(Found, Option<(PathBuf, Flavor)>)> {
+    match deliver::find_real_sendmail(cfg, env) {
         Ok((p, rule)) => {
             let (flavor, how) = match cfg.flavor {
                 Some(f) => (f, "configured"),
@@ -48,31 +107,54 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
                 rule.describe(&p),
                 flavor_name(flavor)
             )?;
-            real = Some((p, flavor));
+            Ok((Found::NONE, Some((p, flavor))))
         }
         Err(e) => {
             writeln!(out, "error: {e}")?;
-            errors += 1;
+            Ok((Found::ERROR, None))
         }
     }
-    if let Some((p, Flavor::Postfix)) = &real
-        && let Some(limit) = postfix_size_limit(p, env)
-    {
-        warnings += size_limit(limit, out)?;
+}
+
+/// Postfix's size limit against the growth by encryption (for a Postfix whose limit is known).
+fn size(
+    real: Option<&(PathBuf, Flavor)>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> std::io::Result<Found> {
+    match real {
+        Some((p, Flavor::Postfix)) => match postfix_size_limit(p, env) {
+            Some(limit) => size_limit(limit, out),
+            None => Ok(Found::NONE),
+        },
+        _ => Ok(Found::NONE),
     }
-    let kr = Keyring::load(&cfg.keyring, env.now);
+}
+
+/// A warning for every keyring source that could not be read.
+fn keyring_problems(kr: &Keyring, out: &mut dyn Write) -> std::io::Result<Found> {
     for p in &kr.problems {
         writeln!(out, "warning: keyring {p}")?;
-        warnings += 1;
     }
-    warnings += readable_by_senders(&cfg, out)?;
+    Ok(Found::warnings(kr.problems.len()))
+}
+
+/// The certificates: how many are usable; a warning for each that is not, or expires within
+/// `warn_days` of `now`; notes on keys passed over and on addresses with several.
+fn certificates(
+    kr: &Keyring,
+    now: u64,
+    warn_days: u32,
+    out: &mut dyn Write,
+) -> std::io::Result<Found> {
     let usable = kr.certs.iter().filter(|c| c.usable.is_ok()).count();
     writeln!(
         out,
         "certificates: {} loaded, {usable} usable for encryption",
         kr.certs.len()
     )?;
-    let horizon = unix_now(env) + u64::from(warn_days) * 86_400;
+    let horizon = now + u64::from(warn_days) * 86_400;
+    let mut warnings = 0;
     for c in &kr.certs {
         let src = sanitize(&c.source.display().to_string());
         match (&c.usable, c.expires) {
@@ -107,7 +189,12 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             }
         }
     }
-    // Several usable certificates for one address: all are used (keys.md); say so.
+    shared_addresses(kr, out)?;
+    Ok(Found::warnings(warnings))
+}
+
+/// Several usable certificates for one address: all are used (keys.md); a note says so.
+fn shared_addresses(kr: &Keyring, out: &mut dyn Write) -> std::io::Result<()> {
     let mut by_addr: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for c in kr.certs.iter().filter(|c| c.usable.is_ok()) {
         for e in &c.emails {
@@ -127,15 +214,19 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             )?;
         }
     }
-    // Every [recipients] entry must lead to a usable key (an "@domain" entry without key
-    // has nothing to resolve).
-    // Whether any mail at all could go: to an address of a usable certificate, through an
-    // entry that resolves to a key, or unencrypted where missing_key = "plaintext" says so.
-    let mut sendable = cfg.missing_key == config::MissingKey::Plaintext
-        || kr
-            .certs
-            .iter()
-            .any(|c| c.usable.is_ok() && !c.emails.is_empty());
+    Ok(())
+}
+
+/// Every [recipients] entry must lead to a usable key (an "@domain" entry without key has
+/// nothing to resolve): a warning for each that does not. Also returns whether some entry
+/// lets mail go (it resolves to a key, or says `missing_key = "plaintext"`).
+fn recipients_table(
+    cfg: &Config,
+    kr: &Keyring,
+    out: &mut dyn Write,
+) -> std::io::Result<(Found, bool)> {
+    let mut sendable = false;
+    let mut warnings = 0;
     for (name, rule) in &cfg.recipients {
         let probe = if let Some(domain) = name.strip_prefix('@') {
             if rule.key.is_none() {
@@ -147,7 +238,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             Address::parse_single(name)
         };
         let Ok(probe) = probe else { continue };
-        let res = recipients::resolve(&probe, &cfg, &kr);
+        let res = recipients::resolve(&probe, cfg, kr);
         sendable |= !matches!(res.decision, Decision::Refuse { .. });
         if let Decision::Refuse { reason } | Decision::Plaintext { reason } = res.decision {
             let why = reason.split_once(": ").map_or(reason.as_str(), |(_, w)| w);
@@ -159,45 +250,78 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
             warnings += 1;
         }
     }
-    // Local users whose mail (cron, at, mail to the bare name) no entry routes.
-    if !cfg.recipients.contains_key("*") {
-        let db = env.passwd.clone().unwrap_or_else(|| PathBuf::from(PASSWD));
-        match read_passwd(&db) {
-            Ok(text) => {
-                let unrouted: Vec<String> = local_users(&text)
-                    .into_iter()
-                    .filter(|u| !cfg.recipients.contains_key(&u.to_ascii_lowercase()))
-                    .map(|u| sanitize(&u))
-                    .collect();
-                if !unrouted.is_empty() {
-                    writeln!(
-                        out,
-                        "warning: local users whose mail would be refused (no [recipients] \
-                         entry, and no \"*\" entry): {}",
-                        unrouted.join(", ")
-                    )?;
-                    warnings += 1;
-                }
+    Ok((Found::warnings(warnings), sendable))
+}
+
+/// Local users whose mail (cron, at, mail to the bare name) no entry routes: one warning
+/// naming them (none when there is a `"*"` entry).
+fn unrouted_local_users(cfg: &Config, env: &Env, out: &mut dyn Write) -> std::io::Result<Found> {
+    if cfg.recipients.contains_key("*") {
+        return Ok(Found::NONE);
+    }
+    let db = env.passwd.clone().unwrap_or_else(|| PathBuf::from(PASSWD));
+    match read_passwd(&db) {
+        Ok(text) => {
+            let unrouted: Vec<String> = local_users(&text)
+                .into_iter()
+                .filter(|u| !cfg.recipients.contains_key(&u.to_ascii_lowercase()))
+                .map(|u| sanitize(&u))
+                .collect();
+            if unrouted.is_empty() {
+                return Ok(Found::NONE);
             }
-            Err(e) => writeln!(
+            writeln!(
+                out,
+                "warning: local users whose mail would be refused (no [recipients] \
+                 entry, and no \"*\" entry): {}",
+                unrouted.join(", ")
+            )?;
+            Ok(Found::warnings(1))
+        }
+        Err(e) => {
+            writeln!(
                 out,
                 "note: cannot read the password database {}: {e}",
                 sanitize(&db.display().to_string())
-            )?,
+            )?;
+            Ok(Found::NONE)
         }
     }
-    if !sendable {
-        let why = if usable == 0 {
-            "no usable certificate in the keyring"
-        } else {
-            "no usable certificate names an address, and no [recipients] entry resolves to one"
-        };
-        writeln!(
-            out,
-            "error: {why}: every recipient would be refused (exit 67), no mail can be sent"
-        )?;
-        errors += 1;
+}
+
+/// Whether any mail at all could go: to an address of a usable certificate, through an
+/// entry that resolves to a key (`routed`), or unencrypted where missing_key = "plaintext"
+/// says so. An error when none could.
+fn sendable(
+    cfg: &Config,
+    kr: &Keyring,
+    routed: bool,
+    out: &mut dyn Write,
+) -> std::io::Result<Found> {
+    let sendable = routed
+        || cfg.missing_key == config::MissingKey::Plaintext
+        || kr
+            .certs
+            .iter()
+            .any(|c| c.usable.is_ok() && !c.emails.is_empty());
+    if sendable {
+        return Ok(Found::NONE);
     }
+    let why = if kr.certs.iter().any(|c| c.usable.is_ok()) {
+        "no usable certificate names an address, and no [recipients] entry resolves to one"
+    } else {
+        "no usable certificate in the keyring"
+    };
+    writeln!(
+        out,
+        "error: {why}: every recipient would be refused (exit 67), no mail can be sent"
+    )?;
+    Ok(Found::ERROR)
+}
+
+/// The last line, and the exit status: 78 with errors, 1 with warnings only, else 0.
+fn summary(found: Found, out: &mut dyn Write) -> std::io::Result<i32> {
+    let Found { errors, warnings } = found;
     Ok(if errors > 0 {
         writeln!(out, "{errors} error(s), {warnings} warning(s)")?;
         ExitCode::Config.code()
@@ -313,7 +437,7 @@ fn postfix_size_limit(program: &Path, env: &Env) -> Option<u64> {
 
 /// `check`'s line about Postfix's size limit: a warning when a message that a default
 /// Postfix accepts would be refused once encrypted, else a note. Returns the warnings.
-fn size_limit(limit: u64, out: &mut dyn Write) -> std::io::Result<u32> {
+fn size_limit(limit: u64, out: &mut dyn Write) -> std::io::Result<Found> {
     let n = largest_before_encryption(limit);
     let growth = format!("{}.{:02}", GROWTH_PERCENT / 100, GROWTH_PERCENT % 100);
     let fact = format!(
@@ -327,10 +451,10 @@ fn size_limit(limit: u64, out: &mut dyn Write) -> std::io::Result<u32> {
             "warning: {fact}; to pass what a default Postfix passes, set \
              message_size_limit = {needed} or more (postconf -e)"
         )?;
-        Ok(1)
+        Ok(Found::warnings(1))
     } else {
         writeln!(out, "note: {fact}")?;
-        Ok(0)
+        Ok(Found::NONE)
     }
 }
 
@@ -394,7 +518,7 @@ fn closed_to_others(path: &Path, need: Need) -> Option<String> {
 
 /// `check`'s warnings about what a sender other than root could not read: the
 /// configuration, every key source and key file, the cache directory.
-fn readable_by_senders(cfg: &Config, out: &mut dyn Write) -> std::io::Result<u32> {
+fn readable_by_senders(cfg: &Config, out: &mut dyn Write) -> std::io::Result<Found> {
     const WHO: &str = "mail sent as other users (sudo, at, user crontabs)";
     let mut found: Vec<(PathBuf, String, String)> = Vec::new();
     if let Some(p) = &cfg.path
@@ -442,7 +566,7 @@ fn readable_by_senders(cfg: &Config, out: &mut dyn Write) -> std::io::Result<u32
             sanitize(&path.display().to_string())
         )?;
     }
-    Ok(found.len() as u32)
+    Ok(Found::warnings(found.len()))
 }
 
 #[cfg(test)]
