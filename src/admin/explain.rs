@@ -136,10 +136,45 @@ fn explain_into<R: BufRead>(
     }
     let want = recipients::wanted(&envelope.recipients, &cfg);
     let keyring = Keyring::load_for(&cfg.keyring, Some(&cfg.cache_dir), &want, env.now);
+    let (decisions, refused) = decide(ex, &envelope, &cfg, &keyring);
+    if refused {
+        ex.exit = ExitCode::NoUser.code();
+        return Ok(());
+    }
+    let plan = recipients::plan(&decisions, &envelope);
+    if !plan.encrypted.is_empty() {
+        ex.cipher = Some(format!("{:?}", plan.cipher));
+    }
+    for (rcpts, _) in &plan.encrypted {
+        ex.copies.push(CopyView {
+            recipients: rcpts.iter().map(|a| a.to_string()).collect(),
+            encrypted: true,
+            argv: argv(rcpts)?,
+        });
+    }
+    for r in &plan.plaintext {
+        ex.copies.push(CopyView {
+            recipients: vec![r.to_string()],
+            encrypted: false,
+            argv: argv(std::slice::from_ref(r))?,
+        });
+    }
+    ex.outer_header = outer_header(&head, &cfg, &inv, env);
+    Ok(())
+}
+
+/// Each recipient's key decision, shown in `ex.recipients`; returns the decisions, and
+/// whether some recipient is refused.
+fn decide(
+    ex: &mut Explanation,
+    envelope: &recipients::Envelope,
+    cfg: &Config,
+    keyring: &Keyring,
+) -> (Vec<(Address, Decision)>, bool) {
     let mut decisions = Vec::new();
     let mut refused = false;
     for r in &envelope.recipients {
-        let res = recipients::resolve(r, &cfg, &keyring);
+        let res = recipients::resolve(r, cfg, keyring);
         let (decision, reason, certs) = match &res.decision {
             Decision::Encrypt { certs, .. } => (
                 "encrypt",
@@ -167,39 +202,25 @@ fn explain_into<R: BufRead>(
         });
         decisions.push((r.clone(), res.decision));
     }
-    if refused {
-        ex.exit = ExitCode::NoUser.code();
-        return Ok(());
-    }
-    let plan = recipients::plan(&decisions, &envelope);
-    if !plan.encrypted.is_empty() {
-        ex.cipher = Some(format!("{:?}", plan.cipher));
-    }
-    for (rcpts, _) in &plan.encrypted {
-        ex.copies.push(CopyView {
-            recipients: rcpts.iter().map(|a| a.to_string()).collect(),
-            encrypted: true,
-            argv: argv(rcpts)?,
-        });
-    }
-    for r in &plan.plaintext {
-        ex.copies.push(CopyView {
-            recipients: vec![r.to_string()],
-            encrypted: false,
-            argv: argv(std::slice::from_ref(r))?,
-        });
-    }
-    // The outer header section as it would be (synthesized fields get fresh values).
+    (decisions, refused)
+}
+
+/// The outer header section as it would be (synthesized fields get fresh values).
+fn outer_header(
+    head: &crate::message::Head,
+    cfg: &Config,
+    inv: &args::Invocation,
+    env: &Env,
+) -> Vec<String> {
     let payload = Payload::build(
-        &head,
-        &Child::for_head(&head, None),
+        head,
+        &Child::for_head(head, None),
         &cfg.subject,
-        &crate::synth(&inv, env),
+        &crate::synth(inv, env),
     );
     let outer = String::from_utf8_lossy(&payload.outer_prefix).into_owned();
     let header = outer.split("\n\n").next().unwrap_or("");
-    ex.outer_header = header.lines().map(String::from).collect();
-    Ok(())
+    header.lines().map(String::from).collect()
 }
 
 /// The rule 16 verdict on a candidate body (`None`: not a candidate, it is encrypted).
