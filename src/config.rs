@@ -257,38 +257,22 @@ impl Config {
 
     /// Parses and validates configuration text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Config> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let (line, key) = match e.span() {
-                // An empty span at the start of a line: the parser ran past the end of the
-                // line before it (a missing `}`, `]` or comma there).
-                Some(span) if span.is_empty() && ran_past_a_line_end(text, span.start) => {
-                    locate(text, end_of_previous_line(text, span.start))
-                }
-                Some(span) => locate(text, span.start),
-                None => (0, String::new()),
-            };
-            let msg = e.message().replace('\n', " ");
-            let at = if line > 0 {
-                format!("{origin}:{line}")
-            } else {
-                origin.to_string()
-            };
-            if key.is_empty() {
-                Error::Config(format!("{at}: {msg}"))
-            } else {
-                Error::Config(format!("{at}: {}: {msg}", sanitize(&key)))
-            }
-        })?;
-        let err = |key: &str, msg: String| {
-            let line = find_key_line(text, key);
-            let at = if line > 0 {
-                format!("{origin}:{line}")
-            } else {
-                origin.to_string()
-            };
-            Error::Config(format!("{at}: {}: {msg}", sanitize(key)))
-        };
+        let src = Source { text, origin };
+        let mut raw: RawConfig = toml::from_str(text).map_err(|e| src.syntax_error(&e))?;
+        let recipients = std::mem::take(&mut raw.recipients);
+        let local_domains = raw.local_domains.take();
+        let mut cfg = Self::settings(raw, &src)?;
+        if let Some(list) = local_domains {
+            cfg.local_domains = local_domain_list(list, &src)?;
+        }
+        cfg.recipients = recipient_table(recipients, &src)?;
+        Ok(cfg)
+    }
 
+    /// The top-level settings of `raw` (all but `local_domains` and `[recipients]`),
+    /// checked one by one; defaults for those not given.
+    fn settings(raw: RawConfig, src: &Source<'_>) -> Result<Config> {
+        let err = |key: &str, msg: String| src.key_error(key, msg);
         let mut cfg = Config::default();
         if let Some(p) = raw.sendmail {
             if !p.is_absolute() {
@@ -336,77 +320,129 @@ impl Config {
             }
             cfg.cache_dir = d;
         }
-        if let Some(list) = raw.local_domains {
-            for d in list {
-                let n = normalize_local_domain(&d).ok_or_else(|| {
-                    err(
-                        "local_domains",
-                        format!(
-                            "'{}' is not a host name or an address literal such as [192.0.2.1]",
-                            sanitize(&d)
-                        ),
-                    )
-                })?;
-                if cfg.local_domains.contains(&n) {
-                    return Err(err(
-                        "local_domains",
-                        format!("'{}' is listed twice", sanitize(&d)),
-                    ));
-                }
-                cfg.local_domains.push(n);
-            }
-        }
-        for (name, rule) in raw.recipients {
-            let key = normalize_rule_key(&name).map_err(|m| err(&name, m))?;
-            let alias = match &rule.alias {
-                Some(a) => Some(
-                    Address::parse_single(a)
-                        .map_err(|e| err(&name, format!("alias is not an address: {e}")))?,
-                ),
-                None => None,
-            };
-            let fpr = match &rule.key {
-                Some(k) => Some(normalize_fingerprint(k).ok_or_else(|| {
-                    err(
-                        &name,
-                        "key must be a full fingerprint (40 or 64 hex digits)".into(),
-                    )
-                })?),
-                None => None,
-            };
-            if rule.always && (fpr.is_none() || !key.starts_with('@')) {
-                return Err(err(
-                    &name,
-                    "always = true needs a key and an \"@domain\" entry".into(),
-                ));
-            }
-            if alias.is_some() && key.starts_with('@') {
-                return Err(err(
-                    &name,
-                    "an \"@domain\" entry takes key, not alias".into(),
-                ));
-            }
-            if alias.is_some() && fpr.is_some() {
-                return Err(err(&name, "alias and key exclude each other".into()));
-            }
-            if cfg.recipients.contains_key(&key) {
-                return Err(err(
-                    &name,
-                    "duplicate entry (names are case-insensitive)".into(),
-                ));
-            }
-            cfg.recipients.insert(
-                key,
-                Rule {
-                    alias,
-                    key: fpr,
-                    missing_key: rule.missing_key,
-                    always: rule.always,
-                },
-            );
-        }
         Ok(cfg)
     }
+}
+
+/// The configuration text being parsed and its name, for errors with file, line and key.
+struct Source<'a> {
+    text: &'a str,
+    origin: &'a str,
+}
+
+impl Source<'_> {
+    /// `origin:line` where the line is known, else `origin`.
+    fn at(&self, line: usize) -> String {
+        if line > 0 {
+            format!("{}:{line}", self.origin)
+        } else {
+            self.origin.to_string()
+        }
+    }
+
+    /// A TOML syntax or type error, at the line (and key) where the parser found it.
+    fn syntax_error(&self, e: &toml::de::Error) -> Error {
+        let text = self.text;
+        let (line, key) = match e.span() {
+            // An empty span at the start of a line: the parser ran past the end of the
+            // line before it (a missing `}`, `]` or comma there).
+            Some(span) if span.is_empty() && ran_past_a_line_end(text, span.start) => {
+                locate(text, end_of_previous_line(text, span.start))
+            }
+            Some(span) => locate(text, span.start),
+            None => (0, String::new()),
+        };
+        let msg = e.message().replace('\n', " ");
+        let at = self.at(line);
+        if key.is_empty() {
+            Error::Config(format!("{at}: {msg}"))
+        } else {
+            Error::Config(format!("{at}: {}: {msg}", sanitize(&key)))
+        }
+    }
+
+    /// A bad value of `key`, at the line that sets it.
+    fn key_error(&self, key: &str, msg: String) -> Error {
+        let at = self.at(find_key_line(self.text, key));
+        Error::Config(format!("{at}: {}: {msg}", sanitize(key)))
+    }
+}
+
+/// `local_domains`: each a host name or an address literal, normalized, none twice.
+fn local_domain_list(list: Vec<String>, src: &Source<'_>) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for d in list {
+        let n = normalize_local_domain(&d).ok_or_else(|| {
+            src.key_error(
+                "local_domains",
+                format!(
+                    "'{}' is not a host name or an address literal such as [192.0.2.1]",
+                    sanitize(&d)
+                ),
+            )
+        })?;
+        if out.contains(&n) {
+            return Err(src.key_error(
+                "local_domains",
+                format!("'{}' is listed twice", sanitize(&d)),
+            ));
+        }
+        out.push(n);
+    }
+    Ok(out)
+}
+
+/// `[recipients]`: every entry validated, keyed by its normalized name, none twice.
+fn recipient_table(
+    raw: BTreeMap<String, RecipientRule>,
+    src: &Source<'_>,
+) -> Result<BTreeMap<String, Rule>> {
+    let mut out = BTreeMap::new();
+    for (name, rule) in raw {
+        let (key, rule) = recipient_rule(&name, &rule, src)?;
+        if out.contains_key(&key) {
+            return Err(src.key_error(&name, "duplicate entry (names are case-insensitive)".into()));
+        }
+        out.insert(key, rule);
+    }
+    Ok(out)
+}
+
+/// One `[recipients]` entry `name`: its normalized name and its checked rule.
+fn recipient_rule(name: &str, rule: &RecipientRule, src: &Source<'_>) -> Result<(String, Rule)> {
+    let err = |msg: String| src.key_error(name, msg);
+    let key = normalize_rule_key(name).map_err(err)?;
+    let alias = match &rule.alias {
+        Some(a) => Some(
+            Address::parse_single(a).map_err(|e| err(format!("alias is not an address: {e}")))?,
+        ),
+        None => None,
+    };
+    let fpr =
+        match &rule.key {
+            Some(k) => Some(normalize_fingerprint(k).ok_or_else(|| {
+                err("key must be a full fingerprint (40 or 64 hex digits)".into())
+            })?),
+            None => None,
+        };
+    if rule.always && (fpr.is_none() || !key.starts_with('@')) {
+        return Err(err(
+            "always = true needs a key and an \"@domain\" entry".into()
+        ));
+    }
+    if alias.is_some() && key.starts_with('@') {
+        return Err(err("an \"@domain\" entry takes key, not alias".into()));
+    }
+    if alias.is_some() && fpr.is_some() {
+        return Err(err("alias and key exclude each other".into()));
+    }
+    let rule = Rule {
+        alias,
+        key: fpr,
+        missing_key: rule.missing_key,
+        always: rule.always,
+    };
+    Ok((key, rule))
 }
 
 /// A `local_domains` value, lower-cased and without a trailing dot: a host name (labels of

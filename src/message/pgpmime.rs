@@ -228,33 +228,7 @@ impl Payload {
     pub fn build(head: &Head, child: &Child, subject: &str, synth: &Synth) -> Payload {
         let inner_boundary = random_token(32);
         let outer_boundary = random_token(32);
-
-        // Rule 5: synthesize what is missing, once, for both sides.
-        let mut fields: Vec<Field> = head.fields.clone();
-        if !head.has("From") {
-            let v = match &synth.full_name {
-                Some(n) if !n.is_empty() => {
-                    format!(" {} <{}>", quote_phrase(n), synth.from_addr)
-                }
-                _ => format!(" {}", synth.from_addr),
-            };
-            fields.push(Field {
-                name: "From".into(),
-                value: v.into_bytes(),
-            });
-        }
-        if !head.has("Date") {
-            fields.push(Field {
-                name: "Date".into(),
-                value: format!(" {}", rfc5322_date(synth.now)).into_bytes(),
-            });
-        }
-        if !head.has("Message-ID") {
-            fields.push(Field {
-                name: "Message-ID".into(),
-                value: format!(" <{}@{}>", random_token(24), synth.host).into_bytes(),
-            });
-        }
+        let fields = with_synthesized(head, synth);
 
         // Inner header section (rules 1, 3, 4, 6).
         let mut prefix = Vec::new();
@@ -265,97 +239,148 @@ impl Payload {
             )
             .as_bytes(),
         );
-        let mut outer_fields: Vec<Field> = Vec::new();
-        for f in &fields {
-            if is_dropped(&f.name) || is_content(&f.name) {
-                continue;
-            }
-            f.write_to(&mut prefix, b"\r\n");
-            if is_outer(&f.name)
-                && let Some(v) = outer_value(f)
-            {
-                outer_fields.push(Field {
-                    name: f.name.clone(),
-                    value: v,
-                });
-            }
-        }
-        outer_fields.push(Field {
-            name: "Subject".into(),
-            value: format!(" {subject}").into_bytes(),
-        });
-        for f in &outer_fields {
-            prefix.extend_from_slice(b"HP-Outer: ");
-            f.write_to(&mut prefix, b"\r\n");
-        }
+        let outer_fields = protected_fields(&fields, subject, &mut prefix);
         prefix.extend_from_slice(b"\r\n");
         prefix.extend_from_slice(format!("--{inner_boundary}\r\n").as_bytes());
-        match child {
-            Child::Mime(cf) => {
-                for f in cf {
-                    f.write_to(&mut prefix, b"\r\n");
-                }
-            }
-            Child::Text {
-                charset,
-                encoding,
-                original_cte,
-            } => {
-                prefix.extend_from_slice(
-                    format!("Content-Type: text/plain; charset=\"{charset}\"\r\n").as_bytes(),
-                );
-                match original_cte {
-                    Some(f) => f.write_to(&mut prefix, b"\r\n"),
-                    None => {
-                        let cte = match encoding {
-                            TransferEncoding::SevenBit => "7bit",
-                            TransferEncoding::EightBit => "8bit",
-                            TransferEncoding::Base64 => "base64",
-                        };
-                        prefix.extend_from_slice(
-                            format!("Content-Transfer-Encoding: {cte}\r\n").as_bytes(),
-                        );
-                    }
-                }
-            }
-        }
+        child_header(child, &mut prefix);
         prefix.extend_from_slice(b"\r\n");
         let suffix = format!("\r\n--{inner_boundary}--\r\n").into_bytes();
 
-        // Outer message (rules 11-15), LF line endings.
-        let mut outer = Vec::new();
-        for f in &outer_fields {
-            f.write_to(&mut outer, b"\n");
-        }
-        outer.extend_from_slice(
-            format!(
-                "MIME-Version: 1.0\n\
-                 Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n \
-                 boundary=\"{outer_boundary}\"\n\
-                 \n\
-                 This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\n\
-                 --{outer_boundary}\n\
-                 Content-Type: application/pgp-encrypted\n\
-                 Content-Description: PGP/MIME version identification\n\
-                 \n\
-                 Version: 1\n\
-                 \n\
-                 --{outer_boundary}\n\
-                 Content-Type: application/octet-stream; name=\"encrypted.asc\"\n\
-                 Content-Description: OpenPGP encrypted message\n\
-                 Content-Disposition: inline; filename=\"encrypted.asc\"\n\
-                 \n"
-            )
-            .as_bytes(),
-        );
-        let outer_suffix = format!("\n--{outer_boundary}--\n").into_bytes();
+        let (outer_prefix, outer_suffix) = outer_message(&outer_fields, &outer_boundary);
         Payload {
-            outer_prefix: outer,
+            outer_prefix,
             outer_suffix,
             prefix,
             suffix,
         }
     }
+}
+
+/// Rule 5: the input's fields with what is missing (From, Date, Message-ID) synthesized,
+/// once, for both sides.
+fn with_synthesized(head: &Head, synth: &Synth) -> Vec<Field> {
+    let mut fields: Vec<Field> = head.fields.clone();
+    if !head.has("From") {
+        let v = match &synth.full_name {
+            Some(n) if !n.is_empty() => {
+                format!(" {} <{}>", quote_phrase(n), synth.from_addr)
+            }
+            _ => format!(" {}", synth.from_addr),
+        };
+        fields.push(Field {
+            name: "From".into(),
+            value: v.into_bytes(),
+        });
+    }
+    if !head.has("Date") {
+        fields.push(Field {
+            name: "Date".into(),
+            value: format!(" {}", rfc5322_date(synth.now)).into_bytes(),
+        });
+    }
+    if !head.has("Message-ID") {
+        fields.push(Field {
+            name: "Message-ID".into(),
+            value: format!(" <{}@{}>", random_token(24), synth.host).into_bytes(),
+        });
+    }
+    fields
+}
+
+/// Writes the protected fields to the inner header section `prefix`, then an `HP-Outer`
+/// copy of each field that is shown outside; returns those outer fields (the Subject is
+/// `subject`).
+fn protected_fields(fields: &[Field], subject: &str, prefix: &mut Vec<u8>) -> Vec<Field> {
+    let mut outer_fields: Vec<Field> = Vec::new();
+    for f in fields {
+        if is_dropped(&f.name) || is_content(&f.name) {
+            continue;
+        }
+        f.write_to(prefix, b"\r\n");
+        if is_outer(&f.name)
+            && let Some(v) = outer_value(f)
+        {
+            outer_fields.push(Field {
+                name: f.name.clone(),
+                value: v,
+            });
+        }
+    }
+    outer_fields.push(Field {
+        name: "Subject".into(),
+        value: format!(" {subject}").into_bytes(),
+    });
+    for f in &outer_fields {
+        prefix.extend_from_slice(b"HP-Outer: ");
+        f.write_to(prefix, b"\r\n");
+    }
+    outer_fields
+}
+
+/// The header section of the one child part: the original content fields, or those of a
+/// text part.
+fn child_header(child: &Child, prefix: &mut Vec<u8>) {
+    match child {
+        Child::Mime(cf) => {
+            for f in cf {
+                f.write_to(prefix, b"\r\n");
+            }
+        }
+        Child::Text {
+            charset,
+            encoding,
+            original_cte,
+        } => {
+            prefix.extend_from_slice(
+                format!("Content-Type: text/plain; charset=\"{charset}\"\r\n").as_bytes(),
+            );
+            match original_cte {
+                Some(f) => f.write_to(prefix, b"\r\n"),
+                None => {
+                    let cte = match encoding {
+                        TransferEncoding::SevenBit => "7bit",
+                        TransferEncoding::EightBit => "8bit",
+                        TransferEncoding::Base64 => "base64",
+                    };
+                    prefix.extend_from_slice(
+                        format!("Content-Transfer-Encoding: {cte}\r\n").as_bytes(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The outer message (rules 11-15), LF line endings: its header and the MIME parts up to
+/// the armored ciphertext, and what follows it.
+fn outer_message(outer_fields: &[Field], outer_boundary: &str) -> (Vec<u8>, Vec<u8>) {
+    let mut outer = Vec::new();
+    for f in outer_fields {
+        f.write_to(&mut outer, b"\n");
+    }
+    outer.extend_from_slice(
+        format!(
+            "MIME-Version: 1.0\n\
+             Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n \
+             boundary=\"{outer_boundary}\"\n\
+             \n\
+             This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\n\
+             --{outer_boundary}\n\
+             Content-Type: application/pgp-encrypted\n\
+             Content-Description: PGP/MIME version identification\n\
+             \n\
+             Version: 1\n\
+             \n\
+             --{outer_boundary}\n\
+             Content-Type: application/octet-stream; name=\"encrypted.asc\"\n\
+             Content-Description: OpenPGP encrypted message\n\
+             Content-Disposition: inline; filename=\"encrypted.asc\"\n\
+             \n"
+        )
+        .as_bytes(),
+    );
+    let outer_suffix = format!("\n--{outer_boundary}--\n").into_bytes();
+    (outer, outer_suffix)
 }
 
 /// A display name as an RFC 5322 phrase: as is when it is plain atoms, else quoted.

@@ -462,91 +462,22 @@ fn parse_args<I: IntoIterator<Item = OsString>>(args: I) -> Result<Invocation> {
     Ok(inv)
 }
 
-/// Applies one option with its value.
+/// Applies one option with its value: a flat table, one line per option; the values that
+/// need checking beyond [`check_value`] have a function of their own below.
 fn apply(inv: &mut Invocation, c: char, v: Option<String>) -> Result<()> {
     let v = v.unwrap_or_default();
     match c {
         't' => inv.extract_recipients = true,
         'i' => inv.ignore_dots = true,
-        'f' | 'r' => {
-            check_value(&format!("-{c}"), &v)?;
-            inv.sender = Some(match v.as_str() {
-                "" | "\"\"" | "<>" => Sender::Null,
-                _ => Sender::Address(v),
-            });
-        }
-        'F' => {
-            check_value("-F", &v)?;
-            inv.full_name = Some(v);
-        }
-        'N' => {
-            check_value("-N", &v)?;
-            let ok = v.eq_ignore_ascii_case("never")
-                || (!v.is_empty()
-                    && v.split(',').all(|w| {
-                        ["success", "failure", "delay"]
-                            .iter()
-                            .any(|k| w.eq_ignore_ascii_case(k))
-                    }));
-            if !ok {
-                return Err(usage_err(format!(
-                    "-N: '{}' is not never or a list of success, failure, delay",
-                    sanitize(&v)
-                )));
-            }
-            inv.dsn_notify = Some(v.to_ascii_lowercase());
-        }
-        'R' => {
-            check_value("-R", &v)?;
-            let l = v.to_ascii_lowercase();
-            if l != "hdrs" && l != "full" {
-                return Err(usage_err(format!(
-                    "-R: '{}' is not hdrs or full",
-                    sanitize(&v)
-                )));
-            }
-            inv.dsn_ret = Some(l);
-        }
-        'V' => {
-            check_value("-V", &v)?;
-            if v.is_empty() || v.len() > 100 || !v.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-                return Err(usage_err(
-                    "-V: the envelope id must be 1 to 100 printable ASCII characters".into(),
-                ));
-            }
-            inv.envid = Some(v);
-        }
+        'f' | 'r' => inv.sender = Some(sender(c, v)?),
+        'F' => inv.full_name = Some(check_value("-F", &v).map(|()| v)?),
+        'N' => inv.dsn_notify = Some(dsn_notify(&v)?),
+        'R' => inv.dsn_ret = Some(dsn_ret(&v)?),
+        'V' => inv.envid = Some(envid(v)?),
         'o' => apply_o(inv, &v)?,
         'e' => check_value("-e", &v)?,
-        'b' => {
-            check_value("-b", &v)?;
-            match v.as_str() {
-                "m" => inv.mode = Mode::Deliver,
-                "s" => inv.mode = Mode::Smtp,
-                "p" => inv.mode = Mode::ListQueue,
-                "i" => inv.mode = Mode::Aliases,
-                "v" => inv.mode = Mode::Verify,
-                _ => {
-                    return Err(usage_err(format!(
-                        "mode -b{} is not supported",
-                        sanitize(&v)
-                    )));
-                }
-            }
-        }
-        'q' => {
-            // Handed on glued as one argument: -q30m, -qRexample.org, -qIABC123, -qf.
-            let ok = v.len() <= 255
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b".@_:!+=%/-[]".contains(&b));
-            if !ok {
-                return Err(usage_err(format!(
-                    "-q: '{}' is not a queue run interval or selector",
-                    sanitize(&v)
-                )));
-            }
-            inv.mode = Mode::RunQueue(v);
-        }
+        'b' => inv.mode = mode_b(&v)?,
+        'q' => inv.mode = Mode::RunQueue(queue_run(v)?),
         'I' => inv.mode = Mode::Aliases,
         'B' | 'h' | 'L' => check_value(&format!("-{c}"), &v)?,
         'v' | 'm' | 'U' | 'G' | 'n' => {}
@@ -557,6 +488,89 @@ fn apply(inv: &mut Invocation, c: char, v: Option<String>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `-f` / `-r` (`c`): the envelope sender; empty, `""` or `<>` is the null sender.
+fn sender(c: char, v: String) -> Result<Sender> {
+    check_value(&format!("-{c}"), &v)?;
+    Ok(match v.as_str() {
+        "" | "\"\"" | "<>" => Sender::Null,
+        _ => Sender::Address(v),
+    })
+}
+
+/// `-N`: `never`, or a list of `success`, `failure`, `delay`; lower-cased.
+fn dsn_notify(v: &str) -> Result<String> {
+    check_value("-N", v)?;
+    let ok = v.eq_ignore_ascii_case("never")
+        || (!v.is_empty()
+            && v.split(',').all(|w| {
+                ["success", "failure", "delay"]
+                    .iter()
+                    .any(|k| w.eq_ignore_ascii_case(k))
+            }));
+    if !ok {
+        return Err(usage_err(format!(
+            "-N: '{}' is not never or a list of success, failure, delay",
+            sanitize(v)
+        )));
+    }
+    Ok(v.to_ascii_lowercase())
+}
+
+/// `-R`: `hdrs` or `full`, lower-cased.
+fn dsn_ret(v: &str) -> Result<String> {
+    check_value("-R", v)?;
+    let l = v.to_ascii_lowercase();
+    if l != "hdrs" && l != "full" {
+        return Err(usage_err(format!(
+            "-R: '{}' is not hdrs or full",
+            sanitize(v)
+        )));
+    }
+    Ok(l)
+}
+
+/// `-V`: the envelope id, 1 to 100 printable ASCII characters.
+fn envid(v: String) -> Result<String> {
+    check_value("-V", &v)?;
+    if v.is_empty() || v.len() > 100 || !v.bytes().all(|b| (0x21..0x7f).contains(&b)) {
+        return Err(usage_err(
+            "-V: the envelope id must be 1 to 100 printable ASCII characters".into(),
+        ));
+    }
+    Ok(v)
+}
+
+/// `-b`: the mode.
+fn mode_b(v: &str) -> Result<Mode> {
+    check_value("-b", v)?;
+    match v {
+        "m" => Ok(Mode::Deliver),
+        "s" => Ok(Mode::Smtp),
+        "p" => Ok(Mode::ListQueue),
+        "i" => Ok(Mode::Aliases),
+        "v" => Ok(Mode::Verify),
+        _ => Err(usage_err(format!(
+            "mode -b{} is not supported",
+            sanitize(v)
+        ))),
+    }
+}
+
+/// `-q`: a queue run interval or selector, handed on glued as one argument: -q30m,
+/// -qRexample.org, -qIABC123, -qf.
+fn queue_run(v: String) -> Result<String> {
+    let ok = v.len() <= 255
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".@_:!+=%/-[]".contains(&b));
+    if !ok {
+        return Err(usage_err(format!(
+            "-q: '{}' is not a queue run interval or selector",
+            sanitize(&v)
+        )));
+    }
+    Ok(v)
 }
 
 /// `-o` takes one glued value naming a sendmail short option.

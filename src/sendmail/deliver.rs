@@ -514,7 +514,7 @@ fn stdin_for(body: CopyBody, tmpdir: Option<&Path>) -> std::io::Result<File> {
 fn run_bounded(mut cmd: Command, stdin: File, limit: Duration) -> std::io::Result<Option<i32>> {
     let len = stdin.metadata()?.len();
     // The same open file (a dup): its offset is the child's.
-    let mut offset = stdin.try_clone()?;
+    let offset = stdin.try_clone()?;
     let mut child = cmd.stdin(Stdio::from(stdin)).spawn()?;
     // Our descriptor of the copy goes now: the child holds it; it is freed when the child
     // ends.
@@ -553,14 +553,33 @@ fn run_bounded(mut cmd: Command, stdin: File, limit: Duration) -> std::io::Resul
     };
     // Wait for the end without reaping (WNOWAIT), so that the watchdog can still kill.
     let _ = crate::sys::wait_exit_no_reap(pid);
+    end_watchdog(&state, dog);
+    let st = child.wait()?;
+    run_outcome(st, timed_out.load(Ordering::SeqCst), offset, len, limit)
+}
+
+/// Tells the watchdog of [`run_bounded`] that the child has ended (before it is reaped),
+/// and waits for the watchdog to end.
+fn end_watchdog(state: &(Mutex<bool>, Condvar), dog: std::thread::JoinHandle<()>) {
     {
-        let (lock, cv) = &*state;
+        let (lock, cv) = state;
         *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
         cv.notify_all();
     }
     let _ = dog.join();
-    let st = child.wait()?;
-    if timed_out.load(Ordering::SeqCst) {
+}
+
+/// What a run of [`run_bounded`] that has ended with `st` comes to: an error when the
+/// watchdog stopped it, or when it exited 0 before `offset` (the child's offset in its
+/// standard input) reached `len`; else its exit code.
+fn run_outcome(
+    st: std::process::ExitStatus,
+    timed_out: bool,
+    mut offset: File,
+    len: u64,
+    limit: Duration,
+) -> std::io::Result<Option<i32>> {
+    if timed_out {
         return Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             format!(
@@ -635,8 +654,25 @@ impl Deliverer for Exec {
             )));
         }
         let total = copies.len();
+        let failed = self.run_each(program, copies, &shown);
+        if failed.is_empty() {
+            log.handed_on(total, &format!("sent ({shown} took every copy)"));
+            return Ok(0);
+        }
+        Ok(report_failed(&failed, total, log))
+    }
+}
+
+impl Exec {
+    /// Runs the real sendmail once per copy, one at a time; returns the copies it did not
+    /// take, each with its status.
+    fn run_each(
+        &self,
+        program: &Path,
+        copies: Vec<(Vec<OsString>, Copy)>,
+        shown: &str,
+    ) -> Vec<(String, i32)> {
         let mut failed: Vec<(String, i32)> = Vec::new();
-        let mut sent = 0usize;
         let limit = wait_limit();
         for (args, copy) in copies {
             let mut cmd = command(program, &args);
@@ -645,7 +681,7 @@ impl Deliverer for Exec {
             let status = stdin_for(copy.body, self.tmpdir.as_deref())
                 .and_then(|stdin| run_bounded(cmd, stdin, limit));
             match status {
-                Ok(Some(0)) => sent += 1,
+                Ok(Some(0)) => {}
                 Ok(Some(code)) => failed.push((who(&copy.recipients), code)),
                 // Killed by a signal: the copy is not known to be queued.
                 Ok(None) => failed.push((
@@ -664,29 +700,31 @@ impl Deliverer for Exec {
                 }
             }
         }
-        if failed.is_empty() {
-            log.handed_on(total, &format!("sent ({shown} took every copy)"));
-            return Ok(0);
-        }
-        let list: Vec<String> = failed
-            .iter()
-            .map(|(w, c)| format!("{w} (status {c})"))
-            .collect();
-        let text = format!(
-            "{sent} of {total} copies handed on; not sent to: {}",
-            list.join("; ")
-        );
-        diag::say(format_args!("{text}"));
-        log.failed(total, &format!("failed ({text})"));
-        // The first failure's status; but after a partial send never 75, which callers
-        // read as "queued, will be delivered": the failed copies will not be.
-        let first = failed[0].1;
-        let tempfail = 75;
-        Ok(if sent > 0 && first == tempfail {
-            crate::error::ExitCode::Unavailable.code()
-        } else {
-            first
-        })
+        failed
+    }
+}
+
+/// Says which of `total` copies were not sent (stderr and the mail log); returns the exit
+/// status: the first failure's, but after a partial send never 75, which callers read as
+/// "queued, will be delivered": the failed copies will not be.
+fn report_failed(failed: &[(String, i32)], total: usize, log: &crate::syslog::Entry) -> i32 {
+    let sent = total - failed.len();
+    let list: Vec<String> = failed
+        .iter()
+        .map(|(w, c)| format!("{w} (status {c})"))
+        .collect();
+    let text = format!(
+        "{sent} of {total} copies handed on; not sent to: {}",
+        list.join("; ")
+    );
+    diag::say(format_args!("{text}"));
+    log.failed(total, &format!("failed ({text})"));
+    let first = failed[0].1;
+    let tempfail = 75;
+    if sent > 0 && first == tempfail {
+        crate::error::ExitCode::Unavailable.code()
+    } else {
+        first
     }
 }
 

@@ -201,21 +201,248 @@ struct Transaction {
     rcpts: Vec<Address>,
 }
 
+/// What every message of a session is sent with: the values `run` found before the session
+/// began, passed on to [`crate::send`] for each DATA.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// The caller's invocation; each message gets its own sender and recipients.
+    pub invocation: &'a Invocation,
+    pub config: &'a Config,
+    /// The real sendmail.
+    pub program: &'a Path,
+    pub flavor: Flavor,
+    pub env: &'a Env,
+}
+
+/// One reply: its code and its lines (several for EHLO), written at once.
+#[derive(Debug, PartialEq)]
+struct Reply {
+    code: u16,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    fn new(code: u16, text: impl Into<String>) -> Reply {
+        Reply {
+            code,
+            lines: vec![text.into()],
+        }
+    }
+}
+
+/// What the loop does after a command (a command that failed is an error reply instead).
+enum Next {
+    /// Answer and read the next command.
+    Reply(Reply),
+    /// Answer 354 and read the message of this transaction.
+    Data(Transaction),
+    /// Answer and end the session.
+    Quit(Reply),
+}
+
+/// A command's outcome: what to do next, or an error reply (counted toward [`MAX_ERRORS`]).
+type Handled = std::result::Result<Next, Reply>;
+
 /// The session's output: replies, each flushed at once.
 struct Replies<'a> {
     out: &'a mut dyn Write,
 }
 
 impl Replies<'_> {
-    fn send(&mut self, text: &str) -> Result<()> {
+    fn send(&mut self, reply: &Reply) -> Result<()> {
+        let mut text = String::new();
+        for (i, l) in reply.lines.iter().enumerate() {
+            let sep = if i + 1 == reply.lines.len() { ' ' } else { '-' };
+            text.push_str(&format!("{}{sep}{l}\r\n", reply.code));
+        }
         self.out
             .write_all(text.as_bytes())
             .and_then(|_| self.out.flush())
             .map_err(|e| Error::Io(format!("cannot write the SMTP reply: {e}")))
     }
+}
 
-    fn line(&mut self, code: u16, text: &str) -> Result<()> {
-        self.send(&format!("{code} {text}\r\n"))
+/// The state of one session between commands: the transaction so far.
+struct Session<'a> {
+    ctx: Context<'a>,
+    tx: Transaction,
+}
+
+impl Session<'_> {
+    /// One command line (read whole unless `cut`): checked, then handed to its verb.
+    fn command(&mut self, line: &[u8], cut: bool) -> Handled {
+        if cut {
+            return Err(Reply::new(500, "5.5.6 line too long"));
+        }
+        let mut line = line;
+        while let [rest @ .., b'\n' | b'\r'] = line {
+            line = rest;
+        }
+        let Ok(text) = std::str::from_utf8(line) else {
+            return Err(Reply::new(500, "5.5.2 command is not valid UTF-8"));
+        };
+        if text.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(Reply::new(501, "5.5.2 control character in command"));
+        }
+        let (verb, arg) = text.split_once(' ').unwrap_or((text, ""));
+        let ok = |code, text: &str| Ok(Next::Reply(Reply::new(code, text)));
+        match verb.to_ascii_uppercase().as_str() {
+            "EHLO" | "HELO" if arg.trim().is_empty() => Err(Reply::new(
+                501,
+                "5.5.4 a domain or address literal is required",
+            )),
+            "EHLO" => self.ehlo(),
+            "HELO" => self.helo(),
+            "MAIL" => self.mail(arg),
+            "RCPT" => self.rcpt(arg),
+            "DATA" => self.data(arg),
+            "RSET" => self.rset(),
+            "NOOP" => ok(250, "2.0.0 Ok"),
+            "VRFY" => ok(252, "2.5.0 cannot VRFY, but will take the message"),
+            "HELP" => ok(
+                214,
+                "2.0.0 pgpsendmail: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY QUIT",
+            ),
+            "QUIT" => Ok(Next::Quit(Reply::new(221, "2.0.0 Bye"))),
+            "EXPN" | "STARTTLS" | "AUTH" | "BDAT" | "ETRN" | "TURN" | "ATRN" | "SEND" | "SOML"
+            | "SAML" => Err(Reply::new(502, "5.5.1 command not implemented")),
+            _ => Err(Reply::new(
+                500,
+                format!(
+                    "5.5.2 command not recognized: {}",
+                    sanitize_bytes(&verb.as_bytes()[..verb.len().min(20)])
+                ),
+            )),
+        }
+    }
+
+    fn ehlo(&mut self) -> Handled {
+        self.tx = Transaction::default();
+        let host = self.ctx.env.hostname.clone();
+        Ok(Next::Reply(Reply {
+            code: 250,
+            lines: vec![
+                host,
+                "PIPELINING".into(),
+                "8BITMIME".into(),
+                "ENHANCEDSTATUSCODES".into(),
+            ],
+        }))
+    }
+
+    fn helo(&mut self) -> Handled {
+        self.tx = Transaction::default();
+        Ok(Next::Reply(Reply::new(250, self.ctx.env.hostname.clone())))
+    }
+
+    fn rset(&mut self) -> Handled {
+        self.tx = Transaction::default();
+        Ok(Next::Reply(Reply::new(250, "2.0.0 Ok")))
+    }
+
+    fn mail(&mut self, arg: &str) -> Handled {
+        if self.tx.sender.is_some() {
+            return Err(Reply::new(503, "5.5.1 nested MAIL command"));
+        }
+        let syntax = || Reply::new(501, "5.5.4 syntax: MAIL FROM:<address>");
+        let rest = strip_keyword(arg, "FROM:").ok_or_else(syntax)?;
+        let (path, params) = path_and_params(rest).ok_or_else(syntax)?;
+        mail_params(params)
+            .map_err(|p| Reply::new(555, format!("5.5.4 parameter not supported: {p}")))?;
+        let path = strip_route(path);
+        self.tx.sender = Some(if path.is_empty() {
+            Sender::Null
+        } else if Address::parse_single(path).is_ok() {
+            Sender::Address(path.to_string())
+        } else {
+            return Err(Reply::new(
+                501,
+                format!("5.1.7 bad sender address <{}>", sanitize(path)),
+            ));
+        });
+        Ok(Next::Reply(Reply::new(250, "2.1.0 Ok")))
+    }
+
+    fn rcpt(&mut self, arg: &str) -> Handled {
+        if self.tx.sender.is_none() {
+            return Err(Reply::new(503, "5.5.1 need MAIL before RCPT"));
+        }
+        let (path, params) = strip_keyword(arg, "TO:")
+            .and_then(path_and_params)
+            .ok_or_else(|| Reply::new(501, "5.5.4 syntax: RCPT TO:<address>"))?;
+        if !params.is_empty() {
+            return Err(Reply::new(
+                555,
+                format!("5.5.4 parameter not supported: {}", sanitize(params)),
+            ));
+        }
+        if self.tx.rcpts.len() >= MAX_RCPTS {
+            // Not the client's error: it may send the rest in another transaction.
+            return Ok(Next::Reply(Reply::new(452, "4.5.3 too many recipients")));
+        }
+        let a = Address::parse_single(strip_route(path)).map_err(|_| {
+            Reply::new(
+                501,
+                format!("5.1.3 bad recipient address <{}>", sanitize(path)),
+            )
+        })?;
+        self.tx.rcpts.push(a);
+        Ok(Next::Reply(Reply::new(250, "2.1.5 Ok")))
+    }
+
+    /// DATA: whether the message may be read now; the transaction ends here.
+    fn data(&mut self, arg: &str) -> Handled {
+        if !arg.trim().is_empty() {
+            return Err(Reply::new(501, "5.5.4 DATA takes no argument"));
+        }
+        if self.tx.sender.is_none() {
+            return Err(Reply::new(503, "5.5.1 need MAIL before DATA"));
+        }
+        if self.tx.rcpts.is_empty() {
+            return Err(Reply::new(554, "5.5.1 no valid recipients"));
+        }
+        Ok(Next::Data(std::mem::take(&mut self.tx)))
+    }
+
+    /// Reads the message of `tx` from `input` and sends it: the reply for it, or `None`
+    /// when input ended inside it (nothing of it was sent).
+    fn message<R: BufRead>(
+        &self,
+        tx: Transaction,
+        input: &mut R,
+        deliverer: &mut dyn Deliverer,
+    ) -> Option<Reply> {
+        let ctx = self.ctx;
+        let inv = Invocation {
+            sender: tx.sender,
+            recipients: tx.rcpts,
+            extract_recipients: false,
+            ignore_dots: true,
+            ..ctx.invocation.clone()
+        };
+        let mut data = DotReader::new(input);
+        let res = send(
+            &inv,
+            ctx.config,
+            ctx.program,
+            ctx.flavor,
+            ctx.env,
+            &mut data,
+            deliverer,
+        );
+        // Whatever happened, the rest of this message is read before the reply.
+        let drained = data.drain();
+        if !data.finished() || drained.is_err() {
+            diag::say(format_args!(
+                "input ended inside DATA: that message was not sent"
+            ));
+            return None;
+        }
+        if let Err(e) = &res {
+            diag::say(format_args!("{e}"));
+        }
+        let (code, text) = data_reply(&res);
+        Some(Reply::new(code, text))
     }
 }
 
@@ -307,15 +534,30 @@ pub fn serve<R: BufRead>(
     out: &mut dyn Write,
     deliverer: &mut dyn Deliverer,
 ) -> Result<i32> {
+    let ctx = Context {
+        invocation: base,
+        config: cfg,
+        program,
+        flavor,
+        env,
+    };
     let mut r = Replies { out };
-    let host = &env.hostname;
-    r.line(220, &format!("{host} ESMTP pgpsendmail"))?;
-    let mut tx = Transaction::default();
+    r.send(&Reply::new(
+        220,
+        format!("{} ESMTP pgpsendmail", env.hostname),
+    ))?;
+    let mut session = Session {
+        ctx,
+        tx: Transaction::default(),
+    };
     let mut errors = 0usize;
     let mut line = Vec::with_capacity(512);
     loop {
         if errors >= MAX_ERRORS {
-            r.line(421, "4.7.0 too many errors; closing the session")?;
+            r.send(&Reply::new(
+                421,
+                "4.7.0 too many errors; closing the session",
+            ))?;
             return Ok(0);
         }
         let cut = match read_line(&mut input, &mut line, MAX_LINE) {
@@ -327,186 +569,22 @@ pub fn serve<R: BufRead>(
                 )));
             }
         };
-        if cut {
+        let next = session.command(&line, cut).unwrap_or_else(|reply| {
             errors += 1;
-            r.line(500, "5.5.6 line too long")?;
-            continue;
-        }
-        while line.last().is_some_and(|&b| b == b'\n' || b == b'\r') {
-            line.pop();
-        }
-        let Ok(text) = std::str::from_utf8(&line) else {
-            errors += 1;
-            r.line(500, "5.5.2 command is not valid UTF-8")?;
-            continue;
-        };
-        if text.chars().any(|c| c.is_control() && c != '\t') {
-            errors += 1;
-            r.line(501, "5.5.2 control character in command")?;
-            continue;
-        }
-        let (verb, arg) = match text.split_once(' ') {
-            Some((v, a)) => (v, a),
-            None => (text, ""),
-        };
-        match verb.to_ascii_uppercase().as_str() {
-            "EHLO" | "HELO" if arg.trim().is_empty() => {
-                errors += 1;
-                r.line(501, "5.5.4 a domain or address literal is required")?;
-            }
-            "EHLO" => {
-                tx = Transaction::default();
-                r.send(&format!(
-                    "250-{host}\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n"
-                ))?;
-            }
-            "HELO" => {
-                tx = Transaction::default();
-                r.line(250, host)?;
-            }
-            "MAIL" => {
-                if tx.sender.is_some() {
-                    errors += 1;
-                    r.line(503, "5.5.1 nested MAIL command")?;
-                    continue;
-                }
-                let Some(rest) = strip_keyword(arg, "FROM:") else {
-                    errors += 1;
-                    r.line(501, "5.5.4 syntax: MAIL FROM:<address>")?;
-                    continue;
-                };
-                let Some((path, params)) = path_and_params(rest) else {
-                    errors += 1;
-                    r.line(501, "5.5.4 syntax: MAIL FROM:<address>")?;
-                    continue;
-                };
-                if let Err(p) = mail_params(params) {
-                    errors += 1;
-                    r.line(555, &format!("5.5.4 parameter not supported: {p}"))?;
-                    continue;
-                }
-                let path = strip_route(path);
-                if path.is_empty() {
-                    tx.sender = Some(Sender::Null);
-                } else if Address::parse_single(path).is_ok() {
-                    tx.sender = Some(Sender::Address(path.to_string()));
-                } else {
-                    errors += 1;
-                    r.line(
-                        501,
-                        &format!("5.1.7 bad sender address <{}>", sanitize(path)),
-                    )?;
-                    continue;
-                }
-                r.line(250, "2.1.0 Ok")?;
-            }
-            "RCPT" => {
-                if tx.sender.is_none() {
-                    errors += 1;
-                    r.line(503, "5.5.1 need MAIL before RCPT")?;
-                    continue;
-                }
-                let Some((path, params)) = strip_keyword(arg, "TO:").and_then(path_and_params)
-                else {
-                    errors += 1;
-                    r.line(501, "5.5.4 syntax: RCPT TO:<address>")?;
-                    continue;
-                };
-                if !params.is_empty() {
-                    errors += 1;
-                    r.line(
-                        555,
-                        &format!("5.5.4 parameter not supported: {}", sanitize(params)),
-                    )?;
-                    continue;
-                }
-                if tx.rcpts.len() >= MAX_RCPTS {
-                    r.line(452, "4.5.3 too many recipients")?;
-                    continue;
-                }
-                match Address::parse_single(strip_route(path)) {
-                    Ok(a) => {
-                        tx.rcpts.push(a);
-                        r.line(250, "2.1.5 Ok")?;
-                    }
-                    Err(_) => {
-                        errors += 1;
-                        r.line(
-                            501,
-                            &format!("5.1.3 bad recipient address <{}>", sanitize(path)),
-                        )?;
-                    }
-                }
-            }
-            "DATA" => {
-                if !arg.trim().is_empty() {
-                    errors += 1;
-                    r.line(501, "5.5.4 DATA takes no argument")?;
-                    continue;
-                }
-                if tx.sender.is_none() {
-                    errors += 1;
-                    r.line(503, "5.5.1 need MAIL before DATA")?;
-                    continue;
-                }
-                if tx.rcpts.is_empty() {
-                    errors += 1;
-                    r.line(554, "5.5.1 no valid recipients")?;
-                    continue;
-                }
-                r.line(354, "End data with <CR><LF>.<CR><LF>")?;
-                let t = std::mem::take(&mut tx);
-                let inv = Invocation {
-                    sender: t.sender,
-                    recipients: t.rcpts,
-                    extract_recipients: false,
-                    ignore_dots: true,
-                    ..base.clone()
-                };
-                let mut data = DotReader::new(&mut input);
-                let res = send(&inv, cfg, program, flavor, env, &mut data, deliverer);
-                // Whatever happened, the rest of this message is read before the reply.
-                let drained = data.drain();
-                if !data.finished() || drained.is_err() {
-                    diag::say(format_args!(
-                        "input ended inside DATA: that message was not sent"
-                    ));
-                    return Ok(ExitCode::NoInput.code());
-                }
-                if let Err(e) = &res {
-                    diag::say(format_args!("{e}"));
-                }
-                let (code, text) = data_reply(&res);
-                r.line(code, &text)?;
-            }
-            "RSET" => {
-                tx = Transaction::default();
-                r.line(250, "2.0.0 Ok")?;
-            }
-            "NOOP" => r.line(250, "2.0.0 Ok")?,
-            "VRFY" => r.line(252, "2.5.0 cannot VRFY, but will take the message")?,
-            "HELP" => r.line(
-                214,
-                "2.0.0 pgpsendmail: EHLO HELO MAIL RCPT DATA RSET NOOP VRFY QUIT",
-            )?,
-            "QUIT" => {
-                r.line(221, "2.0.0 Bye")?;
+            Next::Reply(reply)
+        });
+        match next {
+            Next::Reply(reply) => r.send(&reply)?,
+            Next::Quit(reply) => {
+                r.send(&reply)?;
                 return Ok(0);
             }
-            "EXPN" | "STARTTLS" | "AUTH" | "BDAT" | "ETRN" | "TURN" | "ATRN" | "SEND" | "SOML"
-            | "SAML" => {
-                errors += 1;
-                r.line(502, "5.5.1 command not implemented")?;
-            }
-            _ => {
-                errors += 1;
-                r.line(
-                    500,
-                    &format!(
-                        "5.5.2 command not recognized: {}",
-                        sanitize_bytes(&verb.as_bytes()[..verb.len().min(20)])
-                    ),
-                )?;
+            Next::Data(tx) => {
+                r.send(&Reply::new(354, "End data with <CR><LF>.<CR><LF>"))?;
+                match session.message(tx, &mut input, deliverer) {
+                    Some(reply) => r.send(&reply)?,
+                    None => return Ok(ExitCode::NoInput.code()),
+                }
             }
         }
     }
