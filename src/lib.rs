@@ -38,8 +38,6 @@ pub mod spool;
 pub mod sys;
 pub mod syslog;
 
-pub use pipeline::send;
-
 use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
 use std::path::PathBuf;
@@ -194,11 +192,18 @@ pub fn run<R: BufRead>(
         }
     };
     let flavor = cfg.flavor.unwrap_or_else(|| Flavor::infer(&program));
+    let ctx = pipeline::Context {
+        inv: &inv,
+        cfg: &cfg,
+        program: &program,
+        flavor,
+        env,
+    };
     match inv.mode {
-        Mode::Deliver => send(&inv, &cfg, &program, flavor, env, stdin, deliverer),
+        Mode::Deliver => pipeline::send(&ctx, stdin, deliverer),
         Mode::Smtp => {
             deliverer.smtp_session();
-            smtp::serve(&inv, &cfg, &program, flavor, env, stdin, stdout, deliverer)
+            smtp::serve(&ctx, stdin, stdout, deliverer)
         }
         _ => match deliver::pass_through(&inv, flavor)? {
             PassThrough::Run { argv0, args } => deliverer.pass(&program, argv0, args),

@@ -14,6 +14,7 @@ use pgpsendmail::config::{Config, Flavor, MissingKey};
 use pgpsendmail::sendmail::deliver::{Copy, CopyBody, Deliverer};
 use pgpsendmail::error::Result;
 use pgpsendmail::Env;
+use pgpsendmail::pipeline::Context;
 use pgpsendmail::sendmail::smtp;
 
 struct Record;
@@ -42,16 +43,15 @@ fuzz_target!(|data: &[u8]| {
     let mut env = Env::snapshot();
     env.hostname = "fuzz.example".into();
     let mut out = Vec::new();
-    let _ = smtp::serve(
-        &Invocation::default(),
-        &cfg,
-        Path::new("/nonexistent/sendmail"),
-        Flavor::Postfix,
-        &env,
-        data,
-        &mut out,
-        &mut Record,
-    );
+    let inv = Invocation::default();
+    let ctx = Context {
+        inv: &inv,
+        cfg: &cfg,
+        program: Path::new("/nonexistent/sendmail"),
+        flavor: Flavor::Postfix,
+        env: &env,
+    };
+    let _ = smtp::serve(&ctx, data, &mut out, &mut Record);
     // Replies only: every line is "NNN " or "NNN-" and text, CRLF-terminated.
     let text = std::str::from_utf8(&out).expect("replies are UTF-8");
     assert!(text.is_empty() || text.ends_with("\r\n"), "{text:?}");

@@ -26,7 +26,10 @@ use crate::sendmail::deliver::Deliverer;
 use crate::syslog;
 
 /// What every stage of one message needs to know of the run: the parsed command line, the
-/// configuration, the real sendmail and its flavor, and the environment.
+/// configuration, the real sendmail and its flavor, and the environment. `run` makes it
+/// once; an SMTP session (`-bs`) keeps it and makes one per message with that message's
+/// envelope in `inv`.
+#[derive(Clone, Copy)]
 pub struct Context<'a> {
     pub inv: &'a Invocation,
     pub cfg: &'a Config,
@@ -36,29 +39,14 @@ pub struct Context<'a> {
 }
 
 /// Reads one message from `stdin`, encrypts it and hands every copy to `deliverer`.
-pub fn send<R: Read>(
-    inv: &Invocation,
-    cfg: &Config,
-    program: &Path,
-    flavor: Flavor,
-    env: &Env,
-    stdin: R,
-    deliverer: &mut dyn Deliverer,
-) -> Result<i32> {
-    let ctx = Context {
-        inv,
-        cfg,
-        program,
-        flavor,
-        env,
-    };
+pub fn send<R: Read>(ctx: &Context, stdin: R, deliverer: &mut dyn Deliverer) -> Result<i32> {
     // The deliverer writes the log line of a message handed on; this, one refused.
     let mut log = syslog::Entry {
-        sender: log_sender(Some(inv), env),
+        sender: log_sender(Some(ctx.inv), ctx.env),
         ..Default::default()
     };
     let read = Rc::new(Cell::new(0u64));
-    let r = send_message(&ctx, stdin, deliverer, &mut log, &read);
+    let r = send_message(ctx, stdin, deliverer, &mut log, &read);
     if let Err(e) = &r {
         log.size = read.get();
         log.refused(e.exit_code().code(), &e.to_string());

@@ -5,7 +5,7 @@
 //! Owns: the server side of RFC 5321 for one local client: the greeting, EHLO/HELO, MAIL,
 //! RCPT, DATA with dot-unstuffing, RSET, NOOP, VRFY, HELP and QUIT, several transactions
 //! per session. Each DATA is read through [`DotReader`] straight into the same pipeline as
-//! `-bm` ([`crate::send`]): encrypted, then every copy is spawned (never exec'ed) and
+//! `-bm` ([`crate::pipeline::send`]): encrypted, then every copy is spawned (never exec'ed) and
 //! waited for; the reply after DATA is 250 only when the real sendmail accepted every copy.
 //!
 //! Invariants: standard output carries SMTP replies and nothing else (diagnostics go to
@@ -18,15 +18,13 @@
 //! ([`MAX_LINE`]); message data is streamed, never held whole.
 
 use std::io::{self, BufRead, Read, Write};
-use std::path::Path;
 
-use crate::config::{Config, Flavor};
 use crate::diag::{self, sanitize, sanitize_bytes};
 use crate::error::{Error, ExitCode, Result};
 use crate::message::address::Address;
+use crate::pipeline::{self, Context};
 use crate::sendmail::args::{Invocation, Sender};
 use crate::sendmail::deliver::Deliverer;
-use crate::{Env, send};
 
 /// Longest command line accepted (RFC 5321 4.5.3.1.4 asks for 512; we allow more).
 pub const MAX_LINE: usize = 4096;
@@ -199,19 +197,6 @@ impl<R: BufRead> Read for DotReader<'_, R> {
 struct Transaction {
     sender: Option<Sender>,
     rcpts: Vec<Address>,
-}
-
-/// What every message of a session is sent with: the values `run` found before the session
-/// began, passed on to [`crate::send`] for each DATA.
-#[derive(Clone, Copy)]
-pub struct Context<'a> {
-    /// The caller's invocation; each message gets its own sender and recipients.
-    pub invocation: &'a Invocation,
-    pub config: &'a Config,
-    /// The real sendmail.
-    pub program: &'a Path,
-    pub flavor: Flavor,
-    pub env: &'a Env,
 }
 
 /// One reply: its code and its lines (several for EHLO), written at once.
@@ -412,24 +397,19 @@ impl Session<'_> {
         input: &mut R,
         deliverer: &mut dyn Deliverer,
     ) -> Option<Reply> {
-        let ctx = self.ctx;
         let inv = Invocation {
             sender: tx.sender,
             recipients: tx.rcpts,
             extract_recipients: false,
             ignore_dots: true,
-            ..ctx.invocation.clone()
+            ..self.ctx.inv.clone()
+        };
+        let ctx = Context {
+            inv: &inv,
+            ..self.ctx
         };
         let mut data = DotReader::new(input);
-        let res = send(
-            &inv,
-            ctx.config,
-            ctx.program,
-            ctx.flavor,
-            ctx.env,
-            &mut data,
-            deliverer,
-        );
+        let res = pipeline::send(&ctx, &mut data, deliverer);
         // Whatever happened, the rest of this message is read before the reply.
         let drained = data.drain();
         if !data.finished() || drained.is_err() {
@@ -523,31 +503,19 @@ fn data_reply(res: &Result<i32>) -> (u16, String) {
 /// Serves one SMTP session; returns the exit status: 0 after QUIT or end of input between
 /// transactions (every message was answered), 66 when input ended inside DATA (that message
 /// was not sent), 74 when a reply could not be written.
-#[allow(clippy::too_many_arguments)]
 pub fn serve<R: BufRead>(
-    base: &Invocation,
-    cfg: &Config,
-    program: &Path,
-    flavor: Flavor,
-    env: &Env,
+    ctx: &Context,
     mut input: R,
     out: &mut dyn Write,
     deliverer: &mut dyn Deliverer,
 ) -> Result<i32> {
-    let ctx = Context {
-        invocation: base,
-        config: cfg,
-        program,
-        flavor,
-        env,
-    };
     let mut r = Replies { out };
     r.send(&Reply::new(
         220,
-        format!("{} ESMTP pgpsendmail", env.hostname),
+        format!("{} ESMTP pgpsendmail", ctx.env.hostname),
     ))?;
     let mut session = Session {
-        ctx,
+        ctx: *ctx,
         tx: Transaction::default(),
     };
     let mut errors = 0usize;
