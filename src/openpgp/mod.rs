@@ -1,6 +1,9 @@
-//! OpenPGP: the encryptor ([`encrypt`]: PKESKs and the armor writer), our streaming SEIPD
-//! ([`seipd`]), the hidden copies' shared armor ([`armor`]), and opening a message with a
-//! secret key for tests and the demo ([`decrypt`]).
+//! OpenPGP: the encryptor ([`encrypt`]: the session key and PKESKs, one encrypted body for
+//! every copy), our streaming SEIPD ([`seipd`]), ASCII armor ([`armor`]: CRC-24, the armor
+//! writer, the hidden copies' shared armor), and opening a message with a secret key for
+//! tests and the demo ([`decrypt`]).
+//!
+//! `encrypt` uses `seipd` and `armor`; neither uses `encrypt` or the other.
 
 pub mod armor;
 pub mod decrypt;
