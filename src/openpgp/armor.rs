@@ -30,6 +30,8 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
+use crate::openpgp::read_full;
+
 /// 48 input bytes make one 64-column line.
 const LINE_IN: usize = 48;
 /// The armor header line and the blank line that ends the (empty) armor headers.
@@ -277,20 +279,6 @@ fn lines(data: &[u8], out: &mut Vec<u8>) {
     }
 }
 
-/// Reads until `buf` is full or the input ends; returns how much it read.
-fn fill<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(m) => n += m,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 /// One copy's armor as [`armor_split`] makes it: `head`, then the lines of the shared
 /// tail `class` (none when `class` is `None`: a body too short to share), then `foot`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -382,7 +370,7 @@ where
         let mut tail = new_tail()?;
         let mut tail_crc = Crc24::default();
         loop {
-            let n = fill(shared, &mut piece)?;
+            let n = read_full(shared, &mut piece)?;
             if n == 0 {
                 break;
             }
