@@ -322,90 +322,123 @@ where
     F: FnMut() -> io::Result<T>,
 {
     let len = shared.seek(SeekFrom::End(0))?;
-    // Copies by the number k of shared bytes that complete their head's last line.
-    let mut by_k: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (i, h) in heads.iter().enumerate() {
-        by_k.entry((LINE_IN - h.len() % LINE_IN) % LINE_IN)
-            .or_default()
-            .push(i);
-    }
     let mut splits: Vec<Option<Split>> = vec![None; heads.len()];
     let mut tails = Vec::new();
     let mut piece = vec![0u8; TAIL_PIECE];
     let mut text = Vec::with_capacity(TAIL_PIECE / LINE_IN * 65 + 70);
-    for (k, members) in by_k {
+    for (k, members) in by_alignment(heads) {
         shared.seek(SeekFrom::Start(0))?;
         if (k as u64) > len {
             // Shorter than the rest of a line: nothing to share.
             let mut all = Vec::with_capacity(k);
             shared.read_to_end(&mut all)?;
             for i in members {
-                let mut a = ArmorWriter::new(Vec::new())?;
-                a.write_all(&heads[i])?;
-                a.write_all(&all)?;
-                splits[i] = Some(Split {
-                    head: a.finish()?,
-                    class: None,
-                    foot: Vec::new(),
-                });
+                splits[i] = Some(unshared(&heads[i], &all)?);
             }
             continue;
         }
         let mut lead = vec![0u8; k];
         shared.read_exact(&mut lead)?;
-        // Each copy's own lines: its PKESKs and the first k shared bytes.
-        let mut own = Vec::with_capacity(members.len());
-        for &i in &members {
-            let mut head = Vec::with_capacity(heads[i].len() + k);
-            head.extend_from_slice(&heads[i]);
-            head.extend_from_slice(&lead);
-            let mut crc = Crc24::default();
-            crc.update(&head);
-            let mut lines_of = Vec::with_capacity(HEADER.len() + head.len() / LINE_IN * 65);
-            lines_of.extend_from_slice(HEADER);
-            lines(&head, &mut lines_of);
-            own.push((crc.value(), lines_of));
-        }
+        let own: Vec<(u32, Vec<u8>)> = members
+            .iter()
+            .map(|&i| own_lines(&heads[i], &lead))
+            .collect();
         // The shared lines, encoded once, written once for every copy of this k.
         let mut tail = new_tail()?;
-        let mut tail_crc = Crc24::default();
-        loop {
-            let n = read_full(shared, &mut piece)?;
-            if n == 0 {
-                break;
-            }
-            let data = &piece[..n];
-            tail_crc.update(data);
-            let whole = n / LINE_IN * LINE_IN;
-            text.clear();
-            lines(&data[..whole], &mut text);
-            if whole < n {
-                // Only at the end: a full piece is a whole number of lines.
-                text.extend_from_slice(STANDARD.encode(&data[whole..]).as_bytes());
-                text.push(b'\n');
-            }
-            tail.write_all(&text)?;
-            if n < piece.len() {
-                break;
-            }
-        }
+        let tail_crc = write_tail(shared, &mut tail, &mut piece, &mut text)?;
         let class = tails.len();
         tails.push(tail);
         for (&i, (head_crc, head)) in members.iter().zip(own) {
-            let crc = crc24_combine(head_crc, tail_crc.value(), len - k as u64);
-            let mut foot = Vec::with_capacity(6 + FOOTER.len());
-            foot.push(b'=');
-            let sum = STANDARD.encode([(crc >> 16) as u8, (crc >> 8) as u8, crc as u8]);
-            foot.extend_from_slice(sum.as_bytes());
-            foot.extend_from_slice(FOOTER);
+            let crc = crc24_combine(head_crc, tail_crc, len - k as u64);
             splits[i] = Some(Split {
                 head,
                 class: Some(class),
-                foot,
+                foot: foot(crc),
             });
         }
     }
     Ok((splits.into_iter().flatten().collect(), tails))
+}
+
+/// The copies (indices into `heads`) by the number k of shared bytes that complete their
+/// head's last line.
+fn by_alignment(heads: &[Vec<u8>]) -> BTreeMap<usize, Vec<usize>> {
+    let mut by_k: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for (i, h) in heads.iter().enumerate() {
+        by_k.entry((LINE_IN - h.len() % LINE_IN) % LINE_IN)
+            .or_default()
+            .push(i);
+    }
+    by_k
+}
+
+/// A copy whose shared body is shorter than the rest of its head's last line: its whole
+/// armor is its head.
+fn unshared(head: &[u8], all: &[u8]) -> io::Result<Split> {
+    let mut a = ArmorWriter::new(Vec::new())?;
+    a.write_all(head)?;
+    a.write_all(all)?;
+    Ok(Split {
+        head: a.finish()?,
+        class: None,
+        foot: Vec::new(),
+    })
+}
+
+/// One copy's own lines: the armor header, then its PKESKs and the first k shared bytes
+/// (`lead`), a whole number of lines; with the CRC-24 of those bytes.
+fn own_lines(head: &[u8], lead: &[u8]) -> (u32, Vec<u8>) {
+    let mut bytes = Vec::with_capacity(head.len() + lead.len());
+    bytes.extend_from_slice(head);
+    bytes.extend_from_slice(lead);
+    let mut crc = Crc24::default();
+    crc.update(&bytes);
+    let mut text = Vec::with_capacity(HEADER.len() + bytes.len() / LINE_IN * 65);
+    text.extend_from_slice(HEADER);
+    lines(&bytes, &mut text);
+    (crc.value(), text)
+}
+
+/// Encodes the rest of `shared` (from where it is) into `tail`, `piece` bytes at a time
+/// (`text` is the line buffer); returns the CRC-24 of those bytes.
+fn write_tail<S: Read, T: Write>(
+    shared: &mut S,
+    tail: &mut T,
+    piece: &mut [u8],
+    text: &mut Vec<u8>,
+) -> io::Result<u32> {
+    let mut crc = Crc24::default();
+    loop {
+        let n = read_full(shared, piece)?;
+        if n == 0 {
+            break;
+        }
+        let data = &piece[..n];
+        crc.update(data);
+        let whole = n / LINE_IN * LINE_IN;
+        text.clear();
+        lines(&data[..whole], text);
+        if whole < n {
+            // Only at the end: a full piece is a whole number of lines.
+            text.extend_from_slice(STANDARD.encode(&data[whole..]).as_bytes());
+            text.push(b'\n');
+        }
+        tail.write_all(text)?;
+        if n < piece.len() {
+            break;
+        }
+    }
+    Ok(crc.value())
+}
+
+/// The CRC-24 line for `crc`, and the armor footer.
+fn foot(crc: u32) -> Vec<u8> {
+    let mut foot = Vec::with_capacity(6 + FOOTER.len());
+    foot.push(b'=');
+    let sum = STANDARD.encode([(crc >> 16) as u8, (crc >> 8) as u8, crc as u8]);
+    foot.extend_from_slice(sum.as_bytes());
+    foot.extend_from_slice(FOOTER);
+    foot
 }
 
 #[cfg(test)]
