@@ -153,50 +153,89 @@ where
 
     let mut pkesks: Vec<Vec<u8>> = Vec::with_capacity(copies.len());
     for &keys in copies {
-        if keys.is_empty() {
-            return Err(Error::Internal("a copy without keys".into()));
-        }
-        let mut bytes = Vec::new();
-        for k in keys {
-            let p = match k {
-                EncryptionKey::Subkey(s) => PublicKeyEncryptedSessionKey::from_session_key_v3(
-                    &mut rng,
-                    &session_key,
-                    cipher,
-                    s,
-                ),
-                EncryptionKey::Primary(p) => PublicKeyEncryptedSessionKey::from_session_key_v3(
-                    &mut rng,
-                    &session_key,
-                    cipher,
-                    p,
-                ),
-            }
-            .map_err(|e| {
-                Error::Internal(format!(
-                    "cannot encrypt the session key to {}: {e}",
-                    k.fingerprint()
-                ))
-            })?;
-            Esk::PublicKeyEncryptedSessionKey(p)
-                .to_writer(&mut bytes)
-                .map_err(|e| Error::Internal(format!("PKESK: {e}")))?;
-        }
-        pkesks.push(bytes);
+        pkesks.push(pkesks_of(&mut rng, &session_key, cipher, keys)?);
     }
 
     let mut spool = spool;
-    // The encryptor (CFB and SHA-1) runs here; the armor (CRC-24, base64) and the writes
-    // run on a second thread, fed through a bounded queue of buffers (memory stays flat).
+    encrypt_body(
+        &mut rng,
+        cipher,
+        session_key.as_ref(),
+        &pkesks[0],
+        payload,
+        first,
+        spool.as_deref_mut(),
+    )?;
+
+    match spool {
+        // The other copies: the shared body's armor is encoded and kept once per line
+        // alignment.
+        Some(spool) if copies.len() > 1 => armor::armor_split(spool, &pkesks[1..], new_tail)
+            .map_err(|e| io_err("writing the copies' ciphertext", e)),
+        _ => Ok((Vec::new(), Vec::new())),
+    }
+}
+
+/// One copy's PKESK packets: the session key encrypted to each of its `keys`.
+fn pkesks_of(
+    rng: &mut rand::rngs::ThreadRng,
+    session_key: &pgp::composed::RawSessionKey,
+    cipher: SymmetricKeyAlgorithm,
+    keys: &[EncryptionKey],
+) -> Result<Vec<u8>> {
+    if keys.is_empty() {
+        return Err(Error::Internal("a copy without keys".into()));
+    }
+    let mut bytes = Vec::new();
+    for k in keys {
+        let p = match k {
+            EncryptionKey::Subkey(s) => {
+                PublicKeyEncryptedSessionKey::from_session_key_v3(&mut *rng, session_key, cipher, s)
+            }
+            EncryptionKey::Primary(p) => {
+                PublicKeyEncryptedSessionKey::from_session_key_v3(&mut *rng, session_key, cipher, p)
+            }
+        }
+        .map_err(|e| {
+            Error::Internal(format!(
+                "cannot encrypt the session key to {}: {e}",
+                k.fingerprint()
+            ))
+        })?;
+        Esk::PublicKeyEncryptedSessionKey(p)
+            .to_writer(&mut bytes)
+            .map_err(|e| Error::Internal(format!("PKESK: {e}")))?;
+    }
+    Ok(bytes)
+}
+
+/// Encrypts `payload` into one SEIPD packet under `session_key` (lent out, never copied);
+/// writes the armor of the first copy (`first_pkesks`, then the SEIPD) to `first` and the
+/// bare SEIPD to `spool`, if any.
+/// The encryptor (CFB and SHA-1) runs here; the armor (CRC-24, base64) and the writes
+/// run on a second thread, fed through a bounded queue of buffers (memory stays flat).
+fn encrypt_body<R, W, S>(
+    rng: &mut rand::rngs::ThreadRng,
+    cipher: SymmetricKeyAlgorithm,
+    session_key: &[u8],
+    first_pkesks: &[u8],
+    payload: R,
+    first: &mut W,
+    spool: Option<&mut S>,
+) -> Result<()>
+where
+    R: Read,
+    W: Write + Send,
+    S: Write + Send,
+{
     std::thread::scope(|scope| -> Result<()> {
         let (to_armor, queue) = mpsc::sync_channel::<Vec<u8>>(QUEUE);
         let (give_back, recycled) = mpsc::channel::<Vec<u8>>();
-        let pk = &pkesks[0];
-        let spool_w = spool.as_deref_mut();
+        let pk = first_pkesks;
         let armorer = scope.spawn(move || -> io::Result<()> {
             let mut armor = ArmorWriter::new(first)?;
             armor.write_all(pk)?;
-            let mut tee = Tee(armor, spool_w);
+            let mut tee = Tee(armor, spool);
             for buf in queue {
                 tee.write_all(&buf)?;
                 // The encryptor may have gone already: then the buffer is simply dropped.
@@ -210,7 +249,7 @@ where
             to_armor: Some(to_armor),
             recycled,
         };
-        let enc = seipd::write_seipd_v1(&mut rng, cipher, session_key.as_ref(), payload, &mut feed)
+        let enc = seipd::write_seipd_v1(rng, cipher, session_key, payload, &mut feed)
             .map_err(|e| match e {
                 // A read error from stdin surfaces here.
                 seipd::Fail::Read(e) => Error::Io(format!("encrypting the message: {e}")),
@@ -226,15 +265,7 @@ where
         // The armorer's own error explains a closed queue better than the encryptor's.
         armored.map_err(|e| io_err("writing ciphertext", e))?;
         enc
-    })?;
-
-    match spool {
-        // The other copies: the shared body's armor is encoded and kept once per line
-        // alignment.
-        Some(spool) if copies.len() > 1 => armor::armor_split(spool, &pkesks[1..], new_tail)
-            .map_err(|e| io_err("writing the copies' ciphertext", e)),
-        _ => Ok((Vec::new(), Vec::new())),
-    }
+    })
 }
 
 #[cfg(test)]
