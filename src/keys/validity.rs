@@ -1,0 +1,433 @@
+//! The validity rules of pgpsendmail(8), KEYS (spec/keys.md): which certificates and which
+//! of their keys pgpsendmail encrypts to.
+//!
+//! Owns: [`evaluate`], which judges one certificate (merged by [`crate::keys::gather`]) as
+//! of a given time and returns a [`Cert`].
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgp::composed::SignedPublicKey;
+use pgp::crypto::public_key::PublicKeyAlgorithm;
+use pgp::crypto::sym::SymmetricKeyAlgorithm;
+use pgp::packet::{self, Signature, SignatureType, SubpacketData};
+use pgp::types::{KeyDetails, KeyVersion, Tag};
+
+use crate::keys::{Cert, EncryptionKey, Unusable, gather, hex_upper, policy, uid_email};
+
+fn secs(sig: &Signature) -> Option<u64> {
+    sig.created().map(|t| t.as_secs() as u64)
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+/// A signature is alive when it is not from the future and not past its own expiry.
+fn alive(sig: &Signature, now: u64) -> bool {
+    let Some(created) = secs(sig) else {
+        return false;
+    };
+    if created > now {
+        return false;
+    }
+    match sig.signature_expiration_time() {
+        Some(d) if d.as_secs() != 0 => created + u64::from(d.as_secs()) > now,
+        _ => true,
+    }
+}
+
+/// True when the hashed area has a key-flags subpacket (absent flags: infer from algorithm).
+fn has_key_flags(sig: &Signature) -> bool {
+    sig.config().is_some_and(|c| {
+        c.hashed_subpackets()
+            .any(|p| matches!(p.data, SubpacketData::KeyFlags(_)))
+    })
+}
+
+fn can_encrypt(alg: PublicKeyAlgorithm) -> bool {
+    alg.can_encrypt()
+}
+
+const MODERN_CIPHERS: &[SymmetricKeyAlgorithm] = &[
+    SymmetricKeyAlgorithm::AES128,
+    SymmetricKeyAlgorithm::AES192,
+    SymmetricKeyAlgorithm::AES256,
+    SymmetricKeyAlgorithm::Twofish,
+    SymmetricKeyAlgorithm::Camellia128,
+    SymmetricKeyAlgorithm::Camellia192,
+    SymmetricKeyAlgorithm::Camellia256,
+];
+
+/// Applies the validity rules of pgpsendmail(8), KEYS, to one certificate. The key policy
+/// (hashes, key sizes, what the encryptor can use) is [`crate::keys::policy`]'s.
+pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert {
+    let now = unix(now);
+    let primary = &cert.primary_key;
+    let fingerprint = hex_upper(primary.fingerprint().as_bytes());
+    let mut out = Cert {
+        fingerprint,
+        source: source.to_path_buf(),
+        emails: Vec::new(),
+        usable: Err(Unusable::NoValidSelfSignature),
+        cipher: SymmetricKeyAlgorithm::AES256,
+        expires: None,
+        notes: Vec::new(),
+    };
+
+    if primary.version() != KeyVersion::V4 {
+        out.usable = Err(Unusable::Unsupported(format!(
+            "a version {} key; pgpsendmail encrypts to version 4 keys (SEIPD v1)",
+            u8::from(primary.version())
+        )));
+        return out;
+    }
+    // Why a verified self-signature did not count (rule 7), for the reason given.
+    let weak_sig = RefCell::new(None);
+
+    // Rule 3: a valid self-revocation makes the whole certificate unusable. Revocations
+    // are honoured whatever their hash: they can only stop mail.
+    let revoked = cert.details.revocation_signatures.iter().any(|s| {
+        s.typ() == Some(SignatureType::KeyRevocation)
+            && gather::issued_by(s, primary)
+            && secs(s).is_some_and(|c| c <= now)
+            && s.verify_key(primary).is_ok()
+    });
+
+    // Rule 2: a user ID counts if its newest valid self-signature is a certification.
+    let mut uid_sigs: Vec<(&Signature, bool)> = Vec::new(); // (newest valid cert sig, primary?)
+    // Addresses whose self-signatures verify but do not count by the key policy: they name
+    // the certificate in a refusal, so that it gives the reason.
+    let mut weak_emails = Vec::new();
+    for user in &cert.details.users {
+        let verified: Vec<&Signature> = user
+            .signatures
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.typ(),
+                    Some(
+                        SignatureType::CertGeneric
+                            | SignatureType::CertPersona
+                            | SignatureType::CertCasual
+                            | SignatureType::CertPositive
+                            | SignatureType::CertRevocation
+                    )
+                ) && gather::issued_by(s, primary)
+                    && alive(s, now)
+                    && s.verify_certification(primary, Tag::UserId, &user.id)
+                        .is_ok()
+            })
+            .collect();
+        let newest = verified
+            .iter()
+            .copied()
+            .filter(|s| {
+                s.typ() == Some(SignatureType::CertRevocation) || hash_counts(s, now, &weak_sig)
+            })
+            .max_by_key(|s| secs(s));
+        match newest {
+            Some(sig) if sig.typ() != Some(SignatureType::CertRevocation) => {
+                out.emails.extend(uid_email(user.id.id()));
+                uid_sigs.push((sig, sig.is_primary()));
+            }
+            Some(_) => {}
+            None if !verified.is_empty() => weak_emails.extend(uid_email(user.id.id())),
+            None => {}
+        }
+    }
+    // Rule 6: a weak primary key makes the whole certificate weak.
+    if let Some(w) = policy::weak_key(primary.public_params()) {
+        out.emails.append(&mut weak_emails);
+        out.usable = Err(Unusable::Weak(format!("primary key: {w}")));
+        return out;
+    }
+    let direct = cert
+        .details
+        .direct_signatures
+        .iter()
+        .filter(|s| {
+            s.typ() == Some(SignatureType::Key)
+                && gather::issued_by(s, primary)
+                && alive(s, now)
+                && s.verify_key(primary).is_ok()
+                && hash_counts(s, now, &weak_sig)
+        })
+        .max_by_key(|s| secs(s));
+
+    // The self-signature that speaks for the primary key: primary user ID's, else the newest
+    // counting user ID's, else a direct-key signature.
+    let primary_sig = uid_sigs
+        .iter()
+        .filter(|(_, p)| *p)
+        .map(|(s, _)| *s)
+        .max_by_key(|s| secs(s))
+        .or_else(|| uid_sigs.iter().map(|(s, _)| *s).max_by_key(|s| secs(s)))
+        .or(direct);
+    let Some(primary_sig) = primary_sig else {
+        out.usable = Err(if revoked {
+            Unusable::Revoked
+        } else if let Some(w) = weak_sig.take() {
+            out.emails.append(&mut weak_emails);
+            Unusable::Weak(w)
+        } else {
+            Unusable::NoValidSelfSignature
+        });
+        return out;
+    };
+    if revoked {
+        out.usable = Err(Unusable::Revoked);
+        return out;
+    }
+    let created = primary.created_at().as_secs() as u64;
+    let primary_expiry =
+        key_expiry(primary_sig, created).or_else(|| direct.and_then(|d| key_expiry(d, created)));
+    if let Some(exp) = primary_expiry
+        && exp <= now
+    {
+        out.usable = Err(Unusable::Expired(exp));
+        return out;
+    }
+
+    // Symmetric preferences: from the primary self-signature.
+    let prefs = primary_sig.preferred_symmetric_algs();
+    if !prefs.is_empty() {
+        if !prefs.iter().any(|a| MODERN_CIPHERS.contains(a)) {
+            out.usable = Err(Unusable::Weak(
+                "only legacy ciphers (IDEA, CAST5, 3DES) in its preferences".into(),
+            ));
+            return out;
+        }
+        if !prefs.contains(&SymmetricKeyAlgorithm::AES256) {
+            out.cipher = SymmetricKeyAlgorithm::AES128;
+        }
+    }
+
+    // Rules 4, 5 and 8: the keys the encryptor can use.
+    let mut found = Found::default();
+    let primary_flags_ok = has_key_flags(primary_sig) && {
+        let f = primary_sig.key_flags();
+        f.encrypt_comms() || f.encrypt_storage()
+    };
+    if primary_flags_ok && can_encrypt(primary.algorithm()) {
+        found.offer(
+            EncryptionKey::Primary(primary.clone()),
+            primary_expiry,
+            "primary key".into(),
+        );
+    }
+    for sub in &cert.public_subkeys {
+        subkey(sub, primary, now, &weak_sig, &mut found);
+    }
+    out.notes = std::mem::take(&mut found.notes);
+    // Usable until the primary expires, or the last encryption key does.
+    let last_key = if found.expiries.iter().any(Option::is_none) {
+        None
+    } else {
+        found.expiries.iter().flatten().max().copied()
+    };
+    out.expires = match (primary_expiry, last_key) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    out.usable = found.verdict(weak_sig.take());
+    out
+}
+
+/// When a key made at `created` expires by `sig` (Unix time), if it does.
+fn key_expiry(sig: &Signature, created: u64) -> Option<u64> {
+    match sig.key_expiration_time() {
+        Some(d) if d.as_secs() != 0 => Some(created + u64::from(d.as_secs())),
+        _ => None,
+    }
+}
+
+/// Rule 7: whether a verified self-signature's hash lets it count; the first reason it did
+/// not is kept in `weak`.
+fn hash_counts(sig: &Signature, now: u64, weak: &RefCell<Option<String>>) -> bool {
+    match policy::weak_hash(sig, now) {
+        None => true,
+        Some(w) => {
+            weak.borrow_mut().get_or_insert(w);
+            false
+        }
+    }
+}
+
+/// The encryption keys of one certificate, and why the others were passed over.
+#[derive(Default)]
+struct Found {
+    keys: Vec<EncryptionKey>,
+    /// Expiry of each key in `keys` (None: never).
+    expiries: Vec<Option<u64>>,
+    weak: Option<String>,
+    unsupported: Option<String>,
+    expired: Option<u64>,
+    /// One line per key passed over by the key policy: "subkey FPR: reason".
+    notes: Vec<String>,
+}
+
+impl Found {
+    /// Takes `key` (live, flagged for encryption) when the policy lets the encryptor use it.
+    fn offer(&mut self, key: EncryptionKey, expiry: Option<u64>, what: String) {
+        let (params, tried) = match &key {
+            EncryptionKey::Subkey(k) => (k.public_params(), policy::encryptable(k)),
+            EncryptionKey::Primary(k) => (k.public_params(), policy::encryptable(k)),
+        };
+        if let Some(w) = policy::weak_key(params) {
+            self.notes.push(format!("{what}: weak ({w})"));
+            self.weak.get_or_insert(w);
+        } else if let Err(why) = tried {
+            self.notes.push(format!("{what}: unsupported ({why})"));
+            self.unsupported.get_or_insert(why);
+        } else {
+            self.keys.push(key);
+            self.expiries.push(expiry);
+        }
+    }
+
+    /// The certificate's verdict: its keys, or the most telling reason there are none.
+    fn verdict(
+        self,
+        weak_sig: Option<String>,
+    ) -> std::result::Result<Vec<EncryptionKey>, Unusable> {
+        if !self.keys.is_empty() {
+            Ok(self.keys)
+        } else if let Some(w) = self.weak {
+            Err(Unusable::Weak(w))
+        } else if let Some(u) = self.unsupported {
+            Err(Unusable::Unsupported(u))
+        } else if let Some(exp) = self.expired {
+            Err(Unusable::Expired(exp))
+        } else if let Some(w) = weak_sig {
+            Err(Unusable::Weak(w))
+        } else {
+            Err(Unusable::NoEncryptionKey)
+        }
+    }
+}
+
+/// Rules 4 and 5 for one subkey: its newest valid binding, its flags, revocation and expiry.
+fn subkey(
+    sub: &pgp::composed::SignedPublicSubKey,
+    primary: &packet::PublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+    found: &mut Found,
+) {
+    let valid = |s: &&Signature| {
+        gather::issued_by(s, primary)
+            && secs(s).is_some_and(|c| c <= now)
+            && s.verify_subkey_binding(primary, &sub.key).is_ok()
+    };
+    let sub_revoked = sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
+        .any(|s| valid(&s));
+    if sub_revoked {
+        return;
+    }
+    let binding = sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
+        .filter(valid)
+        .filter(|s| hash_counts(s, now, weak_sig))
+        .max_by_key(|s| secs(s));
+    let Some(binding) = binding else { return };
+    let flagged = if has_key_flags(binding) {
+        let f = binding.key_flags();
+        f.encrypt_comms() || f.encrypt_storage()
+    } else {
+        true
+    };
+    if !flagged || !can_encrypt(sub.key.algorithm()) {
+        return;
+    }
+    let sub_created = sub.key.created_at().as_secs() as u64;
+    let expiry = key_expiry(binding, sub_created);
+    if let Some(exp) = expiry
+        && exp <= now
+    {
+        found.expired = Some(found.expired.map_or(exp, |e| e.max(exp)));
+        return;
+    }
+    let what = format!("subkey {}", hex_upper(sub.key.fingerprint().as_bytes()));
+    found.offer(EncryptionKey::Subkey(sub.key.clone()), expiry, what);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v6_certificates_are_refused_with_a_reason() {
+        use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        let params = SecretKeyParamsBuilder::default()
+            .version(KeyVersion::V6)
+            .key_type(KeyType::Ed25519)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("Six <six@example.org>".into())
+            .subkey(
+                SubkeyParamsBuilder::default()
+                    .version(KeyVersion::V6)
+                    .key_type(KeyType::X25519)
+                    .can_encrypt(EncryptionCaps::All)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let key = params.generate(rand::thread_rng()).unwrap();
+        let public = SignedPublicKey::from(key);
+        let c = evaluate(&public, Path::new("six.asc"), SystemTime::now());
+        let err = c.usable.unwrap_err();
+        assert!(matches!(err, Unusable::Unsupported(_)));
+        assert!(err.to_string().contains("version 6"), "{err}");
+    }
+
+    /// A v4 Ed25519/Cv25519 certificate with these symmetric preferences.
+    fn with_prefs(prefs: &[SymmetricKeyAlgorithm]) -> SignedPublicKey {
+        use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        use pgp::crypto::ecc_curve::ECCCurve;
+        let params = SecretKeyParamsBuilder::default()
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("Prefs <prefs@example.org>".into())
+            .preferred_symmetric_algorithms(prefs.iter().copied().collect())
+            .subkey(
+                SubkeyParamsBuilder::default()
+                    .key_type(KeyType::ECDH(ECCCurve::Curve25519Legacy))
+                    .can_encrypt(EncryptionCaps::All)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        SignedPublicKey::from(params.generate(rand::thread_rng()).unwrap())
+    }
+
+    #[test]
+    fn cipher_follows_preferences_and_legacy_only_is_weak() {
+        use SymmetricKeyAlgorithm::*;
+        let now = SystemTime::now();
+        let p = Path::new("k.asc");
+        let c = evaluate(&with_prefs(&[AES256, AES128]), p, now);
+        assert!(c.usable.is_ok());
+        assert_eq!(c.cipher, AES256);
+        let c = evaluate(&with_prefs(&[]), p, now);
+        assert_eq!(c.cipher, AES256, "no preferences: AES-256");
+        let c = evaluate(&with_prefs(&[AES128, CAST5]), p, now);
+        assert!(c.usable.is_ok());
+        assert_eq!(c.cipher, AES128);
+        let c = evaluate(&with_prefs(&[CAST5, TripleDES]), p, now);
+        assert!(matches!(c.usable, Err(Unusable::Weak(_))), "{:?}", c.usable);
+        assert_eq!(c.emails, ["prefs@example.org"]);
+    }
+}
