@@ -65,11 +65,9 @@ const MODERN_CIPHERS: &[SymmetricKeyAlgorithm] = &[
 /// Applies the validity rules of pgpsendmail(8), KEYS, to one certificate. The key policy
 /// (hashes, key sizes, what the encryptor can use) is [`crate::keys::policy`]'s.
 pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert {
-    let now = unix(now);
     let primary = &cert.primary_key;
-    let fingerprint = hex_upper(primary.fingerprint().as_bytes());
     let mut out = Cert {
-        fingerprint,
+        fingerprint: hex_upper(primary.fingerprint().as_bytes()),
         source: source.to_path_buf(),
         emails: Vec::new(),
         usable: Err(Unusable::NoValidSelfSignature),
@@ -77,7 +75,7 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         expires: None,
         notes: Vec::new(),
     };
-
+    // Rule 1: version 4 only.
     if primary.version() != KeyVersion::V4 {
         out.usable = Err(Unusable::Unsupported(format!(
             "a version {} key; pgpsendmail encrypts to version 4 keys (SEIPD v1)",
@@ -85,23 +83,94 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         )));
         return out;
     }
+    out.usable = judge(cert, unix(now), &mut out);
+    out
+}
+
+/// Rules 2 to 8 for a version 4 certificate: its keys, or why there are none. Fills in
+/// `out`'s e-mail addresses, cipher, expiry and notes on the way.
+fn judge(
+    cert: &SignedPublicKey,
+    now: u64,
+    out: &mut Cert,
+) -> std::result::Result<Vec<EncryptionKey>, Unusable> {
+    let primary = &cert.primary_key;
     // Why a verified self-signature did not count (rule 7), for the reason given.
     let weak_sig = RefCell::new(None);
+    let revoked = revoked(cert, now);
+    let mut uids = user_ids(cert, now, &weak_sig);
+    out.emails.append(&mut uids.emails);
+    // Rule 6: a weak primary key makes the whole certificate weak.
+    if let Some(w) = policy::weak_key(primary.public_params()) {
+        out.emails.append(&mut uids.weak_emails);
+        return Err(Unusable::Weak(format!("primary key: {w}")));
+    }
+    let direct = direct_sig(cert, now, &weak_sig);
+    let Some(primary_sig) = primary_self_sig(&uids.sigs, direct) else {
+        return Err(if revoked {
+            Unusable::Revoked
+        } else if let Some(w) = weak_sig.take() {
+            out.emails.append(&mut uids.weak_emails);
+            Unusable::Weak(w)
+        } else {
+            Unusable::NoValidSelfSignature
+        });
+    };
+    // Rule 3: revoked, or the primary key expired.
+    if revoked {
+        return Err(Unusable::Revoked);
+    }
+    let created = primary.created_at().as_secs() as u64;
+    let primary_expiry =
+        key_expiry(primary_sig, created).or_else(|| direct.and_then(|d| key_expiry(d, created)));
+    if let Some(exp) = primary_expiry
+        && exp <= now
+    {
+        return Err(Unusable::Expired(exp));
+    }
+    out.cipher = cipher(primary_sig)?;
+    let mut found = encryption_keys(cert, primary_sig, primary_expiry, now, &weak_sig);
+    out.notes = std::mem::take(&mut found.notes);
+    out.expires = usable_until(primary_expiry, &found.expiries);
+    found.verdict(weak_sig.take())
+}
 
-    // Rule 3: a valid self-revocation makes the whole certificate unusable. Revocations
-    // are honoured whatever their hash: they can only stop mail.
-    let revoked = cert.details.revocation_signatures.iter().any(|s| {
+/// Rule 3: a valid self-revocation makes the whole certificate unusable. Revocations are
+/// honoured whatever their hash: they can only stop mail.
+fn revoked(cert: &SignedPublicKey, now: u64) -> bool {
+    let primary = &cert.primary_key;
+    cert.details.revocation_signatures.iter().any(|s| {
         s.typ() == Some(SignatureType::KeyRevocation)
             && gather::issued_by(s, primary)
             && secs(s).is_some_and(|c| c <= now)
             && s.verify_key(primary).is_ok()
-    });
+    })
+}
 
-    // Rule 2: a user ID counts if its newest valid self-signature is a certification.
-    let mut uid_sigs: Vec<(&Signature, bool)> = Vec::new(); // (newest valid cert sig, primary?)
-    // Addresses whose self-signatures verify but do not count by the key policy: they name
-    // the certificate in a refusal, so that it gives the reason.
-    let mut weak_emails = Vec::new();
+/// What the user IDs of a certificate say (rule 2).
+struct UserIds<'a> {
+    /// The e-mail addresses of the user IDs that count.
+    emails: Vec<String>,
+    /// The newest valid certification of each user ID that counts, and whether it marks
+    /// the primary user ID.
+    sigs: Vec<(&'a Signature, bool)>,
+    /// Addresses whose self-signatures verify but do not count by the key policy: they name
+    /// the certificate in a refusal, so that it gives the reason.
+    weak_emails: Vec<String>,
+}
+
+/// Rule 2: a user ID counts if its newest valid self-signature is a certification.
+fn user_ids<'a>(
+    cert: &'a SignedPublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+) -> UserIds<'a> {
+    let primary = &cert.primary_key;
+    let mut out = UserIds {
+        emails: Vec::new(),
+        sigs: Vec::new(),
+        weak_emails: Vec::new(),
+    };
     for user in &cert.details.users {
         let verified: Vec<&Signature> = user
             .signatures
@@ -126,27 +195,30 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
             .iter()
             .copied()
             .filter(|s| {
-                s.typ() == Some(SignatureType::CertRevocation) || hash_counts(s, now, &weak_sig)
+                s.typ() == Some(SignatureType::CertRevocation) || hash_counts(s, now, weak_sig)
             })
             .max_by_key(|s| secs(s));
         match newest {
             Some(sig) if sig.typ() != Some(SignatureType::CertRevocation) => {
                 out.emails.extend(uid_email(user.id.id()));
-                uid_sigs.push((sig, sig.is_primary()));
+                out.sigs.push((sig, sig.is_primary()));
             }
             Some(_) => {}
-            None if !verified.is_empty() => weak_emails.extend(uid_email(user.id.id())),
+            None if !verified.is_empty() => out.weak_emails.extend(uid_email(user.id.id())),
             None => {}
         }
     }
-    // Rule 6: a weak primary key makes the whole certificate weak.
-    if let Some(w) = policy::weak_key(primary.public_params()) {
-        out.emails.append(&mut weak_emails);
-        out.usable = Err(Unusable::Weak(format!("primary key: {w}")));
-        return out;
-    }
-    let direct = cert
-        .details
+    out
+}
+
+/// The newest valid direct-key self-signature whose hash counts (rule 7).
+fn direct_sig<'a>(
+    cert: &'a SignedPublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+) -> Option<&'a Signature> {
+    let primary = &cert.primary_key;
+    cert.details
         .direct_signatures
         .iter()
         .filter(|s| {
@@ -154,59 +226,55 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
                 && gather::issued_by(s, primary)
                 && alive(s, now)
                 && s.verify_key(primary).is_ok()
-                && hash_counts(s, now, &weak_sig)
+                && hash_counts(s, now, weak_sig)
         })
-        .max_by_key(|s| secs(s));
+        .max_by_key(|s| secs(s))
+}
 
-    // The self-signature that speaks for the primary key: primary user ID's, else the newest
-    // counting user ID's, else a direct-key signature.
-    let primary_sig = uid_sigs
+/// The self-signature that speaks for the primary key: primary user ID's, else the newest
+/// counting user ID's, else a direct-key signature.
+fn primary_self_sig<'a>(
+    uid_sigs: &[(&'a Signature, bool)],
+    direct: Option<&'a Signature>,
+) -> Option<&'a Signature> {
+    uid_sigs
         .iter()
         .filter(|(_, p)| *p)
         .map(|(s, _)| *s)
         .max_by_key(|s| secs(s))
         .or_else(|| uid_sigs.iter().map(|(s, _)| *s).max_by_key(|s| secs(s)))
-        .or(direct);
-    let Some(primary_sig) = primary_sig else {
-        out.usable = Err(if revoked {
-            Unusable::Revoked
-        } else if let Some(w) = weak_sig.take() {
-            out.emails.append(&mut weak_emails);
-            Unusable::Weak(w)
-        } else {
-            Unusable::NoValidSelfSignature
-        });
-        return out;
-    };
-    if revoked {
-        out.usable = Err(Unusable::Revoked);
-        return out;
-    }
-    let created = primary.created_at().as_secs() as u64;
-    let primary_expiry =
-        key_expiry(primary_sig, created).or_else(|| direct.and_then(|d| key_expiry(d, created)));
-    if let Some(exp) = primary_expiry
-        && exp <= now
-    {
-        out.usable = Err(Unusable::Expired(exp));
-        return out;
-    }
+        .or(direct)
+}
 
-    // Symmetric preferences: from the primary self-signature.
+/// Rule 5: the cipher, from the symmetric preferences of the primary self-signature
+/// (AES-256 unless only AES-128 of the two is listed); weak with only legacy ciphers.
+fn cipher(primary_sig: &Signature) -> std::result::Result<SymmetricKeyAlgorithm, Unusable> {
     let prefs = primary_sig.preferred_symmetric_algs();
-    if !prefs.is_empty() {
-        if !prefs.iter().any(|a| MODERN_CIPHERS.contains(a)) {
-            out.usable = Err(Unusable::Weak(
-                "only legacy ciphers (IDEA, CAST5, 3DES) in its preferences".into(),
-            ));
-            return out;
-        }
-        if !prefs.contains(&SymmetricKeyAlgorithm::AES256) {
-            out.cipher = SymmetricKeyAlgorithm::AES128;
-        }
+    if prefs.is_empty() {
+        return Ok(SymmetricKeyAlgorithm::AES256);
     }
+    if !prefs.iter().any(|a| MODERN_CIPHERS.contains(a)) {
+        return Err(Unusable::Weak(
+            "only legacy ciphers (IDEA, CAST5, 3DES) in its preferences".into(),
+        ));
+    }
+    Ok(if prefs.contains(&SymmetricKeyAlgorithm::AES256) {
+        SymmetricKeyAlgorithm::AES256
+    } else {
+        SymmetricKeyAlgorithm::AES128
+    })
+}
 
-    // Rules 4, 5 and 8: the keys the encryptor can use.
+/// Rules 4, 6 and 8: the keys the encryptor can use (the primary key by its own flags,
+/// then each subkey), and why the others were passed over.
+fn encryption_keys(
+    cert: &SignedPublicKey,
+    primary_sig: &Signature,
+    primary_expiry: Option<u64>,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+) -> Found {
+    let primary = &cert.primary_key;
     let mut found = Found::default();
     let primary_flags_ok = has_key_flags(primary_sig) && {
         let f = primary_sig.key_flags();
@@ -220,21 +288,23 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         );
     }
     for sub in &cert.public_subkeys {
-        subkey(sub, primary, now, &weak_sig, &mut found);
+        subkey(sub, primary, now, weak_sig, &mut found);
     }
-    out.notes = std::mem::take(&mut found.notes);
-    // Usable until the primary expires, or the last encryption key does.
-    let last_key = if found.expiries.iter().any(Option::is_none) {
+    found
+}
+
+/// Usable until the primary expires, or the last encryption key does (`expiries`: of each
+/// usable key, `None` for never).
+fn usable_until(primary_expiry: Option<u64>, expiries: &[Option<u64>]) -> Option<u64> {
+    let last_key = if expiries.iter().any(Option::is_none) {
         None
     } else {
-        found.expiries.iter().flatten().max().copied()
+        expiries.iter().flatten().max().copied()
     };
-    out.expires = match (primary_expiry, last_key) {
+    match (primary_expiry, last_key) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
-    };
-    out.usable = found.verdict(weak_sig.take());
-    out
+    }
 }
 
 /// When a key made at `created` expires by `sig` (Unix time), if it does.
@@ -310,7 +380,8 @@ impl Found {
     }
 }
 
-/// Rules 4 and 5 for one subkey: its newest valid binding, its flags, revocation and expiry.
+/// Rule 4 for one subkey: its newest valid binding, its flags, revocation and expiry (rules
+/// 6 and 8 in [`Found::offer`]).
 fn subkey(
     sub: &pgp::composed::SignedPublicSubKey,
     primary: &packet::PublicKey,
