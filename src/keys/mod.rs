@@ -1,19 +1,29 @@
 //! Keys: loading certificates, deciding which are valid, and finding each recipient's
 //! (spec/keys.md).
 //!
-//! Owns: reading the `keyring` sources (directories of `*.asc *.gpg *.pgp *.key`, armored or
-//! binary files with any number of certificates and armor blocks, GnuPG keyboxes and GnuPG
-//! home directories, through [`crate::keys::kbx`]), the validity rules
-//! (self-signatures only, newest wins, revocation, expiry, key flags, weak algorithms) and
-//! matching a user ID's e-mail to an address. The `pgp` crate parses packets and verifies
-//! signatures; it decides nothing about validity, so every rule lives here.
+//! Owns: reading the `keyring` sources (directories of `*.asc *.gpg *.pgp *.key *.rev`,
+//! armored or binary files with any number of certificates, armor blocks and revocation
+//! certificates, GnuPG keyboxes through [`kbx`] and GnuPG home directories), the
+//! [`Keyring`] a message or an admin command works with ([`Keyring::load`]: every source
+//! whole; [`Keyring::load_for`]: only what a message's recipients need, in two passes
+//! through each source's index), and matching a user ID's e-mail to an address
+//! ([`uid_email`]). The `pgp` crate parses packets and verifies signatures; it decides
+//! nothing about validity.
+//!
+//! The rest of the key handling is in the submodules: [`gather`] merges every copy of a
+//! certificate and attaches bare revocations before it is judged; [`validity`] judges it
+//! ([`evaluate`], the rules of pgpsendmail(8), KEYS); [`policy`] is the key policy those
+//! rules apply (hashes, key sizes, what the encryptor can use); [`index`] is the per-source
+//! index in the cache directory, which narrows the search and never vouches (what it
+//! returns is parsed again, checked against its fingerprint and judged like any other).
 //!
 //! Does not own: the `[recipients]` table and the `missing_key` policy (see
-//! [`crate::keys::recipients`]), or a lookup index (every source is parsed for every message).
+//! [`recipients`]).
 //!
-//! Untrusted input: every byte of every key file. A file that cannot be read or parsed is a
-//! [`SourceProblem`] (path and reason) and never stops mail to recipients whose keys are
-//! elsewhere; nothing is dropped silently: certificates found vs. loaded are counted.
+//! Untrusted input: every byte of every key file, and the index files. A file that cannot
+//! be read or parsed is a [`SourceProblem`] (path and reason) and never stops mail to
+//! recipients whose keys are elsewhere; nothing is dropped silently: certificates found
+//! vs. loaded are counted.
 
 pub mod gather;
 pub mod index;

@@ -1,8 +1,16 @@
 //! The validity rules of pgpsendmail(8), KEYS (spec/keys.md): which certificates and which
 //! of their keys pgpsendmail encrypts to.
 //!
-//! Owns: [`evaluate`], which judges one certificate (merged by [`crate::keys::gather`]) as
-//! of a given time and returns a [`Cert`].
+//! Owns: [`evaluate`], which judges one certificate (every copy merged by
+//! [`crate::keys::gather`]) as of a given time and returns a [`Cert`]: its counting e-mail
+//! addresses, its encryption keys or why it has none, its cipher, its expiry and the keys
+//! passed over. Self-signatures only (third-party certifications are ignored), the newest
+//! valid one wins, revocations count over any hash. The thresholds (hashes, key sizes,
+//! whether the encryptor can use a key) are [`crate::keys::policy`]'s; every rule that
+//! uses them is here, one function per step, each named by its rule.
+//!
+//! Untrusted input: the certificate (parsed, not yet judged). Nothing here fails: every
+//! problem is an [`Unusable`] reason or a note.
 
 use std::cell::RefCell;
 use std::path::Path;
