@@ -6,13 +6,14 @@
 //! certificates, GnuPG keyboxes through [`kbx`] and GnuPG home directories), the
 //! [`Keyring`] a message or an admin command works with ([`Keyring::load`]: every source
 //! whole; [`Keyring::load_for`]: only what a message's recipients need, in two passes
-//! through each source's index), and matching a user ID's e-mail to an address
-//! ([`uid_email`]). The `pgp` crate parses packets and verifies signatures; it decides
-//! nothing about validity.
+//! through each source's index), and looking a recipient's address up in it
+//! ([`Keyring::by_email`]). The `pgp` crate parses packets and verifies signatures; it
+//! decides nothing about validity.
 //!
 //! The rest of the key handling is in the submodules: [`gather`] merges every copy of a
 //! certificate and attaches bare revocations before it is judged; [`validity`] judges it
-//! ([`evaluate`], the rules of pgpsendmail(8), KEYS); [`policy`] is the key policy those
+//! ([`evaluate`], the rules of pgpsendmail(8), KEYS) and defines what a judged certificate
+//! is ([`Cert`], re-exported here with its helpers); [`policy`] is the key policy those
 //! rules apply (hashes, key sizes, what the encryptor can use); [`index`] is the per-source
 //! index in the cache directory, which narrows the search and never vouches (what it
 //! returns is parsed again, checked against its fingerprint and judged like any other).
@@ -38,14 +39,13 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use pgp::composed::{Deserializable, SignedPublicKey};
-use pgp::crypto::sym::SymmetricKeyAlgorithm;
-use pgp::packet::{self, Signature, SignatureType};
+use pgp::packet::{Signature, SignatureType};
 use pgp::ser::Serialize;
 use pgp::types::{KeyDetails, Tag};
 
 use crate::diag::sanitize;
 use gather::Gathered;
-pub use validity::evaluate;
+pub use validity::{Cert, EncryptionKey, Unusable, evaluate, format_date, hex_upper, uid_email};
 
 /// Largest key file read; larger ones are reported, not read (they would stall every message).
 const MAX_KEY_FILE: u64 = 64 << 20;
@@ -69,71 +69,6 @@ impl std::fmt::Display for SourceProblem {
             self.reason
         )
     }
-}
-
-/// A public key packet pgpsendmail may encrypt to: an encryption subkey, or a primary key
-/// whose own flags allow encryption (never the whole certificate: the crate would silently
-/// pick the primary).
-#[derive(Debug, Clone)]
-pub enum EncryptionKey {
-    Subkey(packet::PublicSubkey),
-    Primary(packet::PublicKey),
-}
-
-impl EncryptionKey {
-    pub fn fingerprint(&self) -> String {
-        match self {
-            EncryptionKey::Subkey(k) => hex_upper(k.fingerprint().as_bytes()),
-            EncryptionKey::Primary(k) => hex_upper(k.fingerprint().as_bytes()),
-        }
-    }
-}
-
-/// Why a certificate cannot be used for encryption.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unusable {
-    Revoked,
-    Expired(u64),
-    NoEncryptionKey,
-    Weak(String),
-    NoValidSelfSignature,
-    /// A key version we do not encrypt to (v6 needs SEIPD v2, which GnuPG 2.2 and
-    /// Thunderbird cannot read; v2/v3 are obsolete).
-    Unsupported(String),
-}
-
-impl std::fmt::Display for Unusable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Unusable::Revoked => f.write_str("revoked"),
-            Unusable::Expired(t) => write!(f, "expired on {}", format_date(*t)),
-            Unusable::NoEncryptionKey => f.write_str("no usable encryption subkey"),
-            Unusable::Weak(why) => write!(f, "weak ({why})"),
-            Unusable::NoValidSelfSignature => f.write_str("no valid self-signature"),
-            Unusable::Unsupported(why) => write!(f, "unsupported ({why})"),
-        }
-    }
-}
-
-/// One certificate after evaluation.
-#[derive(Debug, Clone)]
-pub struct Cert {
-    /// Primary key fingerprint, upper-case hex.
-    pub fingerprint: String,
-    /// Where it was loaded from.
-    pub source: PathBuf,
-    /// Normalized (lower-case) e-mail addresses of the user IDs that count.
-    pub emails: Vec<String>,
-    /// Keys to encrypt to, or why there are none.
-    pub usable: std::result::Result<Vec<EncryptionKey>, Unusable>,
-    /// The strongest cipher every usable key accepts.
-    pub cipher: SymmetricKeyAlgorithm,
-    /// When a usable certificate stops being usable (Unix time): its primary key expires,
-    /// or its last encryption key does. `None`: never.
-    pub expires: Option<u64>,
-    /// Keys flagged for encryption that the key policy passed over, one line each
-    /// ("subkey FPR: unsupported (...)"), whether or not another key is usable.
-    pub notes: Vec<String>,
 }
 
 /// Everything loaded from the configured sources.
@@ -708,48 +643,6 @@ fn split_armor_blocks(text: &[u8]) -> Vec<&[u8]> {
         blocks.push(&text[s..e]);
     }
     blocks
-}
-
-/// The e-mail part of a user ID: the text in the last `<...>`, or the whole ID when it
-/// holds an `@` and no brackets; lower-cased for matching.
-pub fn uid_email(uid: &[u8]) -> Option<String> {
-    let s = std::str::from_utf8(uid).ok()?;
-    let addr = if let (Some(open), Some(close)) = (s.rfind('<'), s.rfind('>')) {
-        if close <= open {
-            return None;
-        }
-        &s[open + 1..close]
-    } else if s.contains('@') && !s.contains('<') && !s.contains('>') {
-        s
-    } else {
-        return None;
-    };
-    let addr = addr.trim();
-    if addr.is_empty() || addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return None;
-    }
-    Some(addr.to_lowercase())
-}
-
-pub fn hex_upper(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
-}
-
-/// `YYYY-MM-DD` (UTC) for a Unix time, without a date crate.
-pub fn format_date(t: u64) -> String {
-    let days = (t / 86_400) as i64;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 #[cfg(test)]

@@ -9,11 +9,17 @@
 //! whether the encryptor can use a key) are [`crate::keys::policy`]'s; every rule that
 //! uses them is here, one function per step, each named by its rule.
 //!
+//! Also here, because `evaluate` makes them and this module imports nothing from
+//! [`crate::keys`] itself (no cycle): the judged certificate's types ([`Cert`],
+//! [`EncryptionKey`], [`Unusable`]), a user ID's e-mail part ([`uid_email`]) and how
+//! fingerprints and dates are shown ([`hex_upper`], [`format_date`]); `crate::keys`
+//! re-exports them all under their old paths.
+//!
 //! Untrusted input: the certificate (parsed, not yet judged). Nothing here fails: every
 //! problem is an [`Unusable`] reason or a note.
 
 use std::cell::RefCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pgp::composed::SignedPublicKey;
@@ -22,7 +28,93 @@ use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::packet::{self, Signature, SignatureType, SubpacketData};
 use pgp::types::{KeyDetails, KeyVersion, Tag};
 
-use crate::keys::{Cert, EncryptionKey, Unusable, gather, hex_upper, policy, uid_email};
+use crate::keys::{gather, policy};
+
+/// A public key packet pgpsendmail may encrypt to: an encryption subkey, or a primary key
+/// whose own flags allow encryption (never the whole certificate: the crate would silently
+/// pick the primary).
+#[derive(Debug, Clone)]
+pub enum EncryptionKey {
+    Subkey(packet::PublicSubkey),
+    Primary(packet::PublicKey),
+}
+
+impl EncryptionKey {
+    pub fn fingerprint(&self) -> String {
+        match self {
+            EncryptionKey::Subkey(k) => hex_upper(k.fingerprint().as_bytes()),
+            EncryptionKey::Primary(k) => hex_upper(k.fingerprint().as_bytes()),
+        }
+    }
+}
+
+/// Why a certificate cannot be used for encryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    Revoked,
+    Expired(u64),
+    NoEncryptionKey,
+    Weak(String),
+    NoValidSelfSignature,
+    /// A key version we do not encrypt to (v6 needs SEIPD v2, which GnuPG 2.2 and
+    /// Thunderbird cannot read; v2/v3 are obsolete).
+    Unsupported(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Revoked => f.write_str("revoked"),
+            Unusable::Expired(t) => write!(f, "expired on {}", format_date(*t)),
+            Unusable::NoEncryptionKey => f.write_str("no usable encryption subkey"),
+            Unusable::Weak(why) => write!(f, "weak ({why})"),
+            Unusable::NoValidSelfSignature => f.write_str("no valid self-signature"),
+            Unusable::Unsupported(why) => write!(f, "unsupported ({why})"),
+        }
+    }
+}
+
+/// One certificate after evaluation.
+#[derive(Debug, Clone)]
+pub struct Cert {
+    /// Primary key fingerprint, upper-case hex.
+    pub fingerprint: String,
+    /// Where it was loaded from.
+    pub source: PathBuf,
+    /// Normalized (lower-case) e-mail addresses of the user IDs that count.
+    pub emails: Vec<String>,
+    /// Keys to encrypt to, or why there are none.
+    pub usable: std::result::Result<Vec<EncryptionKey>, Unusable>,
+    /// The strongest cipher every usable key accepts.
+    pub cipher: SymmetricKeyAlgorithm,
+    /// When a usable certificate stops being usable (Unix time): its primary key expires,
+    /// or its last encryption key does. `None`: never.
+    pub expires: Option<u64>,
+    /// Keys flagged for encryption that the key policy passed over, one line each
+    /// ("subkey FPR: unsupported (...)"), whether or not another key is usable.
+    pub notes: Vec<String>,
+}
+
+/// The e-mail part of a user ID: the text in the last `<...>`, or the whole ID when it
+/// holds an `@` and no brackets; lower-cased for matching.
+pub fn uid_email(uid: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(uid).ok()?;
+    let addr = if let (Some(open), Some(close)) = (s.rfind('<'), s.rfind('>')) {
+        if close <= open {
+            return None;
+        }
+        &s[open + 1..close]
+    } else if s.contains('@') && !s.contains('<') && !s.contains('>') {
+        s
+    } else {
+        return None;
+    };
+    let addr = addr.trim();
+    if addr.is_empty() || addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    Some(addr.to_lowercase())
+}
 
 fn secs(sig: &Signature) -> Option<u64> {
     sig.created().map(|t| t.as_secs() as u64)
@@ -437,6 +529,27 @@ fn subkey(
     }
     let what = format!("subkey {}", hex_upper(sub.key.fingerprint().as_bytes()));
     found.offer(EncryptionKey::Subkey(sub.key.clone()), expiry, what);
+}
+
+pub fn hex_upper(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+/// `YYYY-MM-DD` (UTC) for a Unix time, without a date crate.
+pub fn format_date(t: u64) -> String {
+    let days = (t / 86_400) as i64;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 #[cfg(test)]
