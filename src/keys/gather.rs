@@ -7,7 +7,8 @@
 //! beside a revoked one, a revocation certificate in a file of its own, or one appended to
 //! the certificate's file, all reach the judgement of the one certificate they belong to.
 //!
-//! Does not own: parsing files or judging validity ([`crate::keys`]): a merged certificate
+//! Does not own: parsing files ([`crate::keys`]) or judging validity
+//! ([`crate::keys::validity`]): a merged certificate
 //! is judged like any other, and a revocation that does not verify is ignored there.
 
 use std::collections::HashMap;

@@ -316,31 +316,7 @@ pub fn query(
     fingerprints: &HashSet<String>,
     key_ids: &HashSet<String>,
 ) -> Option<Contents> {
-    let mut f = File::open(path).ok()?;
-    let meta = f.metadata().ok()?;
-    if !trusted(&meta) {
-        return None;
-    }
-    let file_len = meta.len();
-    let mut head = [0u8; HEADER as usize];
-    f.read_exact(&mut head).ok()?;
-    if &head[..8] != MAGIC {
-        return None;
-    }
-    let small_len = le64(&head[8..])?;
-    let n_certs = le64(&head[48..])?;
-    let n_keys = le64(&head[56..])?;
-    let certs_at = HEADER.checked_add(small_len)?;
-    let keys_at = certs_at.checked_add(n_certs.checked_mul(CERT_REC)?)?;
-    let blobs_at = keys_at.checked_add(n_keys.checked_mul(KEY_REC)?)?;
-    if small_len > MAX_SMALL || blobs_at > file_len {
-        return None;
-    }
-    let mut small = vec![0u8; small_len as usize];
-    f.read_exact(&mut small).ok()?;
-    if Sha256::digest(&small)[..] != head[16..48] {
-        return None;
-    }
+    let (index, small) = Index::open(path)?;
     let mut c = Cursor(&small);
     let n = c.u32()? as usize;
     if c.take(n)? != stamp {
@@ -357,30 +333,109 @@ pub fn query(
         sources.push(c.str()?);
     }
 
-    let key_rec = |i: u64| -> Option<([u8; 16], u32)> {
+    let mut wanted: Vec<u32> = Vec::new();
+    for e in emails {
+        wanted.extend(index.lookup(key_hash(b'e', e))?);
+    }
+    for fp in fingerprints {
+        wanted.extend(index.lookup(key_hash(b'f', fp))?);
+    }
+    for id in key_ids {
+        wanted.extend(index.lookup(key_hash(b'k', id))?);
+    }
+    if !fingerprints.is_empty() || !key_ids.is_empty() {
+        wanted.extend(index.lookup(key_hash(b'n', ""))?);
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    for i in wanted {
+        out.entries.push(index.entry(i, &sources)?);
+    }
+    Some(out)
+}
+
+/// An index file whose header and small section passed their checks, and where its
+/// tables are; records are read from it one by one, each checked as it is read.
+struct Index {
+    f: File,
+    file_len: u64,
+    n_certs: u64,
+    n_keys: u64,
+    certs_at: u64,
+    keys_at: u64,
+    blobs_at: u64,
+}
+
+impl Index {
+    /// Opens the index at `path` and reads its header and small section (returned);
+    /// `None` when it is not trusted, not ours, inconsistent or corrupt.
+    fn open(path: &Path) -> Option<(Index, Vec<u8>)> {
+        let mut f = File::open(path).ok()?;
+        let meta = f.metadata().ok()?;
+        if !trusted(&meta) {
+            return None;
+        }
+        let file_len = meta.len();
+        let mut head = [0u8; HEADER as usize];
+        f.read_exact(&mut head).ok()?;
+        if &head[..8] != MAGIC {
+            return None;
+        }
+        let small_len = le64(&head[8..])?;
+        let n_certs = le64(&head[48..])?;
+        let n_keys = le64(&head[56..])?;
+        let certs_at = HEADER.checked_add(small_len)?;
+        let keys_at = certs_at.checked_add(n_certs.checked_mul(CERT_REC)?)?;
+        let blobs_at = keys_at.checked_add(n_keys.checked_mul(KEY_REC)?)?;
+        if small_len > MAX_SMALL || blobs_at > file_len {
+            return None;
+        }
+        let mut small = vec![0u8; small_len as usize];
+        f.read_exact(&mut small).ok()?;
+        if Sha256::digest(&small)[..] != head[16..48] {
+            return None;
+        }
+        let index = Index {
+            f,
+            file_len,
+            n_certs,
+            n_keys,
+            certs_at,
+            keys_at,
+            blobs_at,
+        };
+        Some((index, small))
+    }
+
+    /// Key record `i`: its hash and certificate number.
+    fn key_rec(&self, i: u64) -> Option<([u8; 16], u32)> {
         let mut rec = [0u8; KEY_REC as usize];
-        f.read_exact_at(&mut rec, keys_at + i * KEY_REC).ok()?;
+        self.f
+            .read_exact_at(&mut rec, self.keys_at + i * KEY_REC)
+            .ok()?;
         if check(&rec[..20]) != rec[20..24] {
             return None;
         }
         let mut k = [0u8; 16];
         k.copy_from_slice(&rec[..16]);
         Some((k, le32(&rec[16..])?))
-    };
-    let lookup = |k: [u8; 16]| -> Option<Vec<u32>> {
+    }
+
+    /// The certificate numbers under key hash `k`.
+    fn lookup(&self, k: [u8; 16]) -> Option<Vec<u32>> {
         // The first record with this hash, then every equal one after it.
-        let (mut lo, mut hi) = (0, n_keys);
+        let (mut lo, mut hi) = (0, self.n_keys);
         while lo < hi {
             let mid = lo + (hi - lo) / 2;
-            if key_rec(mid)?.0 < k {
+            if self.key_rec(mid)?.0 < k {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
         let mut found = Vec::new();
-        while lo < n_keys {
-            let (rk, idx) = key_rec(lo)?;
+        while lo < self.n_keys {
+            let (rk, idx) = self.key_rec(lo)?;
             if rk != k {
                 break;
             }
@@ -388,28 +443,16 @@ pub fn query(
             lo += 1;
         }
         Some(found)
-    };
-    let mut wanted: Vec<u32> = Vec::new();
-    for e in emails {
-        wanted.extend(lookup(key_hash(b'e', e))?);
     }
-    for fp in fingerprints {
-        wanted.extend(lookup(key_hash(b'f', fp))?);
-    }
-    for id in key_ids {
-        wanted.extend(lookup(key_hash(b'k', id))?);
-    }
-    if !fingerprints.is_empty() || !key_ids.is_empty() {
-        wanted.extend(lookup(key_hash(b'n', ""))?);
-    }
-    wanted.sort_unstable();
-    wanted.dedup();
-    for i in wanted {
-        if u64::from(i) >= n_certs {
+
+    /// Certificate `i`: its record, then its bytes (`sources`: the small section's list).
+    fn entry(&self, i: u32, sources: &[&str]) -> Option<Entry> {
+        if u64::from(i) >= self.n_certs {
             return None;
         }
         let mut rec = [0u8; CERT_REC as usize];
-        f.read_exact_at(&mut rec, certs_at + u64::from(i) * CERT_REC)
+        self.f
+            .read_exact_at(&mut rec, self.certs_at + u64::from(i) * CERT_REC)
             .ok()?;
         if check(&rec[..60]) != rec[60..64] {
             return None;
@@ -418,18 +461,17 @@ pub fn query(
         let len = le32(&rec[8..])?;
         let src = *sources.get(le32(&rec[12..])? as usize)?;
         let fpr = rec.get(17..17 + rec[16] as usize)?;
-        if off < blobs_at || off.checked_add(u64::from(len))? > file_len {
+        if off < self.blobs_at || off.checked_add(u64::from(len))? > self.file_len {
             return None;
         }
         let mut bytes = vec![0u8; len as usize];
-        f.read_exact_at(&mut bytes, off).ok()?;
-        out.entries.push(Entry {
+        self.f.read_exact_at(&mut bytes, off).ok()?;
+        Some(Entry {
             source: PathBuf::from(src),
             fingerprint: fpr.iter().map(|b| format!("{b:02X}")).collect(),
             bytes,
-        });
+        })
     }
-    Some(out)
 }
 
 #[cfg(test)]

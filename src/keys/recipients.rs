@@ -266,11 +266,50 @@ pub fn resolve(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Resolution {
         .and_then(|r| r.missing_key)
         .or(domain_rule.and_then(|r| r.missing_key))
         .unwrap_or(cfg.missing_key);
-    let shown = sanitize(rcpt.as_str());
 
+    let (result, lookup, route) = find_certs(rcpt, &e, keyring);
+    let decision = match result {
+        Ok(certs) => encrypt_to(certs),
+        Err(why) => {
+            let shown = sanitize(rcpt.as_str());
+            let reason = if lookup != *rcpt {
+                format!(
+                    "{shown} (keys looked up as {}): {why}",
+                    sanitize(lookup.as_str())
+                )
+            } else {
+                format!("{shown}: {why}")
+            };
+            match policy {
+                MissingKey::Refuse => Decision::Refuse { reason },
+                MissingKey::Plaintext => Decision::Plaintext { reason },
+            }
+        }
+    };
+    Resolution {
+        decision,
+        lookup,
+        route,
+        entries: names,
+    }
+}
+
+/// The certificates for `rcpt` in [`resolve`]'s order, or why there are none; with the
+/// address they were looked up under and the route taken.
+fn find_certs<'k>(
+    rcpt: &Address,
+    e: &Entries<'_>,
+    keyring: &'k Keyring,
+) -> (
+    std::result::Result<Vec<&'k crate::keys::Cert>, String>,
+    Address,
+    Route,
+) {
+    let domain_rule: Option<&Rule> = e.domain.as_ref().map(|(_, r)| *r);
+    let rule = e.exact.or(e.local.as_ref().map(|(_, r)| *r));
     let mut lookup = rcpt.clone();
     let mut route = Route::Own;
-    let result: std::result::Result<Vec<&crate::keys::Cert>, String> = 'found: {
+    let result = 'found: {
         if let Some(fpr) = e.exact.and_then(|r| r.key.as_deref()) {
             route = Route::Pinned;
             break 'found by_fpr(keyring, fpr);
@@ -325,51 +364,32 @@ pub fn resolve(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Resolution {
             (Err(e), None) => Err(e),
         }
     };
+    (result, lookup, route)
+}
 
-    let decision = match result {
-        Ok(certs) => {
-            let mut keys = Vec::new();
-            let mut fprs = Vec::new();
-            let mut cipher = pgp::crypto::sym::SymmetricKeyAlgorithm::AES256;
-            for c in certs {
-                // The same certificate may be in two sources: use it once.
-                if fprs.contains(&c.fingerprint) {
-                    continue;
-                }
-                if let Ok(k) = &c.usable {
-                    keys.extend(k.iter().cloned());
-                    fprs.push(c.fingerprint.clone());
-                    if c.cipher == pgp::crypto::sym::SymmetricKeyAlgorithm::AES128 {
-                        cipher = c.cipher;
-                    }
-                }
-            }
-            Decision::Encrypt {
-                keys,
-                certs: fprs,
-                cipher,
+/// Encrypt to every usable key of `certs`, each certificate once; AES-128 when one of them
+/// asks for it.
+fn encrypt_to(certs: Vec<&crate::keys::Cert>) -> Decision {
+    let mut keys = Vec::new();
+    let mut fprs = Vec::new();
+    let mut cipher = pgp::crypto::sym::SymmetricKeyAlgorithm::AES256;
+    for c in certs {
+        // The same certificate may be in two sources: use it once.
+        if fprs.contains(&c.fingerprint) {
+            continue;
+        }
+        if let Ok(k) = &c.usable {
+            keys.extend(k.iter().cloned());
+            fprs.push(c.fingerprint.clone());
+            if c.cipher == pgp::crypto::sym::SymmetricKeyAlgorithm::AES128 {
+                cipher = c.cipher;
             }
         }
-        Err(why) => {
-            let reason = if lookup != *rcpt {
-                format!(
-                    "{shown} (keys looked up as {}): {why}",
-                    sanitize(lookup.as_str())
-                )
-            } else {
-                format!("{shown}: {why}")
-            };
-            match policy {
-                MissingKey::Refuse => Decision::Refuse { reason },
-                MissingKey::Plaintext => Decision::Plaintext { reason },
-            }
-        }
-    };
-    Resolution {
-        decision,
-        lookup,
-        route,
-        entries: names,
+    }
+    Decision::Encrypt {
+        keys,
+        certs: fprs,
+        cipher,
     }
 }
 

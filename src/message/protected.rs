@@ -47,7 +47,7 @@
 use std::io::{self, Read};
 
 use crate::message::Head;
-use crate::openpgp::encrypt::Crc24;
+use crate::openpgp::armor::Crc24;
 
 /// Bytes of preamble text allowed before the first part of a `multipart/encrypted`.
 pub const PREAMBLE_MAX: usize = 1024;

@@ -24,6 +24,8 @@ use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use rand::{CryptoRng, RngCore};
 use sha1::{Digest, Sha1};
 
+use crate::openpgp::read_full;
+
 /// log2 of the size of each partial body of the literal data packet (256 KiB): the
 /// payload is read, hashed and encrypted this much at a time.
 const LIT_CHUNK_LOG2: u8 = 18;
@@ -266,20 +268,6 @@ impl<W: Write> Sealer<W> {
         self.cfb.encrypt(&mut mdc);
         self.framer.finish(&mdc)
     }
-}
-
-/// Reads until `buf` is full or the input ends; returns how many bytes it read.
-fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Buffers of [`LIT_CHUNK`] bytes queued between the reading thread and the encrypting

@@ -1,0 +1,625 @@
+//! The validity rules of pgpsendmail(8), KEYS (spec/keys.md): which certificates and which
+//! of their keys pgpsendmail encrypts to.
+//!
+//! Owns: [`evaluate`], which judges one certificate (every copy merged by
+//! [`crate::keys::gather`]) as of a given time and returns a [`Cert`]: its counting e-mail
+//! addresses, its encryption keys or why it has none, its cipher, its expiry and the keys
+//! passed over. Self-signatures only (third-party certifications are ignored), the newest
+//! valid one wins, revocations count over any hash. The thresholds (hashes, key sizes,
+//! whether the encryptor can use a key) are [`crate::keys::policy`]'s; every rule that
+//! uses them is here, one function per step, each named by its rule.
+//!
+//! Also here, because `evaluate` makes them and this module imports nothing from
+//! [`crate::keys`] itself (no cycle): the judged certificate's types ([`Cert`],
+//! [`EncryptionKey`], [`Unusable`]), a user ID's e-mail part ([`uid_email`]) and how
+//! fingerprints and dates are shown ([`hex_upper`], [`format_date`]); `crate::keys`
+//! re-exports them all under their old paths.
+//!
+//! Untrusted input: the certificate (parsed, not yet judged). Nothing here fails: every
+//! problem is an [`Unusable`] reason or a note.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgp::composed::SignedPublicKey;
+use pgp::crypto::public_key::PublicKeyAlgorithm;
+use pgp::crypto::sym::SymmetricKeyAlgorithm;
+use pgp::packet::{self, Signature, SignatureType, SubpacketData};
+use pgp::types::{KeyDetails, KeyVersion, Tag};
+
+use crate::keys::{gather, policy};
+
+/// A public key packet pgpsendmail may encrypt to: an encryption subkey, or a primary key
+/// whose own flags allow encryption (never the whole certificate: the crate would silently
+/// pick the primary).
+#[derive(Debug, Clone)]
+pub enum EncryptionKey {
+    Subkey(packet::PublicSubkey),
+    Primary(packet::PublicKey),
+}
+
+impl EncryptionKey {
+    pub fn fingerprint(&self) -> String {
+        match self {
+            EncryptionKey::Subkey(k) => hex_upper(k.fingerprint().as_bytes()),
+            EncryptionKey::Primary(k) => hex_upper(k.fingerprint().as_bytes()),
+        }
+    }
+}
+
+/// Why a certificate cannot be used for encryption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unusable {
+    Revoked,
+    Expired(u64),
+    NoEncryptionKey,
+    Weak(String),
+    NoValidSelfSignature,
+    /// A key version we do not encrypt to (v6 needs SEIPD v2, which GnuPG 2.2 and
+    /// Thunderbird cannot read; v2/v3 are obsolete).
+    Unsupported(String),
+}
+
+impl std::fmt::Display for Unusable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unusable::Revoked => f.write_str("revoked"),
+            Unusable::Expired(t) => write!(f, "expired on {}", format_date(*t)),
+            Unusable::NoEncryptionKey => f.write_str("no usable encryption subkey"),
+            Unusable::Weak(why) => write!(f, "weak ({why})"),
+            Unusable::NoValidSelfSignature => f.write_str("no valid self-signature"),
+            Unusable::Unsupported(why) => write!(f, "unsupported ({why})"),
+        }
+    }
+}
+
+/// One certificate after evaluation.
+#[derive(Debug, Clone)]
+pub struct Cert {
+    /// Primary key fingerprint, upper-case hex.
+    pub fingerprint: String,
+    /// Where it was loaded from.
+    pub source: PathBuf,
+    /// Normalized (lower-case) e-mail addresses of the user IDs that count.
+    pub emails: Vec<String>,
+    /// Keys to encrypt to, or why there are none.
+    pub usable: std::result::Result<Vec<EncryptionKey>, Unusable>,
+    /// The strongest cipher every usable key accepts.
+    pub cipher: SymmetricKeyAlgorithm,
+    /// When a usable certificate stops being usable (Unix time): its primary key expires,
+    /// or its last encryption key does. `None`: never.
+    pub expires: Option<u64>,
+    /// Keys flagged for encryption that the key policy passed over, one line each
+    /// ("subkey FPR: unsupported (...)"), whether or not another key is usable.
+    pub notes: Vec<String>,
+}
+
+/// The e-mail part of a user ID: the text in the last `<...>`, or the whole ID when it
+/// holds an `@` and no brackets; lower-cased for matching.
+pub fn uid_email(uid: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(uid).ok()?;
+    let addr = if let (Some(open), Some(close)) = (s.rfind('<'), s.rfind('>')) {
+        if close <= open {
+            return None;
+        }
+        &s[open + 1..close]
+    } else if s.contains('@') && !s.contains('<') && !s.contains('>') {
+        s
+    } else {
+        return None;
+    };
+    let addr = addr.trim();
+    if addr.is_empty() || addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    Some(addr.to_lowercase())
+}
+
+fn secs(sig: &Signature) -> Option<u64> {
+    sig.created().map(|t| t.as_secs() as u64)
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+/// A signature is alive when it is not from the future and not past its own expiry.
+fn alive(sig: &Signature, now: u64) -> bool {
+    let Some(created) = secs(sig) else {
+        return false;
+    };
+    if created > now {
+        return false;
+    }
+    match sig.signature_expiration_time() {
+        Some(d) if d.as_secs() != 0 => created + u64::from(d.as_secs()) > now,
+        _ => true,
+    }
+}
+
+/// True when the hashed area has a key-flags subpacket (absent flags: infer from algorithm).
+fn has_key_flags(sig: &Signature) -> bool {
+    sig.config().is_some_and(|c| {
+        c.hashed_subpackets()
+            .any(|p| matches!(p.data, SubpacketData::KeyFlags(_)))
+    })
+}
+
+fn can_encrypt(alg: PublicKeyAlgorithm) -> bool {
+    alg.can_encrypt()
+}
+
+const MODERN_CIPHERS: &[SymmetricKeyAlgorithm] = &[
+    SymmetricKeyAlgorithm::AES128,
+    SymmetricKeyAlgorithm::AES192,
+    SymmetricKeyAlgorithm::AES256,
+    SymmetricKeyAlgorithm::Twofish,
+    SymmetricKeyAlgorithm::Camellia128,
+    SymmetricKeyAlgorithm::Camellia192,
+    SymmetricKeyAlgorithm::Camellia256,
+];
+
+/// Applies the validity rules of pgpsendmail(8), KEYS, to one certificate. The key policy
+/// (hashes, key sizes, what the encryptor can use) is [`crate::keys::policy`]'s.
+pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert {
+    let primary = &cert.primary_key;
+    let mut out = Cert {
+        fingerprint: hex_upper(primary.fingerprint().as_bytes()),
+        source: source.to_path_buf(),
+        emails: Vec::new(),
+        usable: Err(Unusable::NoValidSelfSignature),
+        cipher: SymmetricKeyAlgorithm::AES256,
+        expires: None,
+        notes: Vec::new(),
+    };
+    // Rule 1: version 4 only.
+    if primary.version() != KeyVersion::V4 {
+        out.usable = Err(Unusable::Unsupported(format!(
+            "a version {} key; pgpsendmail encrypts to version 4 keys (SEIPD v1)",
+            u8::from(primary.version())
+        )));
+        return out;
+    }
+    out.usable = judge(cert, unix(now), &mut out);
+    out
+}
+
+/// Rules 2 to 8 for a version 4 certificate: its keys, or why there are none. Fills in
+/// `out`'s e-mail addresses, cipher, expiry and notes on the way.
+fn judge(
+    cert: &SignedPublicKey,
+    now: u64,
+    out: &mut Cert,
+) -> std::result::Result<Vec<EncryptionKey>, Unusable> {
+    let primary = &cert.primary_key;
+    // Why a verified self-signature did not count (rule 7), for the reason given.
+    let weak_sig = RefCell::new(None);
+    let revoked = revoked(cert, now);
+    let mut uids = user_ids(cert, now, &weak_sig);
+    out.emails.append(&mut uids.emails);
+    // Rule 6: a weak primary key makes the whole certificate weak.
+    if let Some(w) = policy::weak_key(primary.public_params()) {
+        out.emails.append(&mut uids.weak_emails);
+        return Err(Unusable::Weak(format!("primary key: {w}")));
+    }
+    let direct = direct_sig(cert, now, &weak_sig);
+    let Some(primary_sig) = primary_self_sig(&uids.sigs, direct) else {
+        return Err(if revoked {
+            Unusable::Revoked
+        } else if let Some(w) = weak_sig.take() {
+            out.emails.append(&mut uids.weak_emails);
+            Unusable::Weak(w)
+        } else {
+            Unusable::NoValidSelfSignature
+        });
+    };
+    // Rule 3: revoked, or the primary key expired.
+    if revoked {
+        return Err(Unusable::Revoked);
+    }
+    let created = primary.created_at().as_secs() as u64;
+    let primary_expiry =
+        key_expiry(primary_sig, created).or_else(|| direct.and_then(|d| key_expiry(d, created)));
+    if let Some(exp) = primary_expiry
+        && exp <= now
+    {
+        return Err(Unusable::Expired(exp));
+    }
+    out.cipher = cipher(primary_sig)?;
+    let mut found = encryption_keys(cert, primary_sig, primary_expiry, now, &weak_sig);
+    out.notes = std::mem::take(&mut found.notes);
+    out.expires = usable_until(primary_expiry, &found.expiries);
+    found.verdict(weak_sig.take())
+}
+
+/// Rule 3: a valid self-revocation makes the whole certificate unusable. Revocations are
+/// honoured whatever their hash: they can only stop mail.
+fn revoked(cert: &SignedPublicKey, now: u64) -> bool {
+    let primary = &cert.primary_key;
+    cert.details.revocation_signatures.iter().any(|s| {
+        s.typ() == Some(SignatureType::KeyRevocation)
+            && gather::issued_by(s, primary)
+            && secs(s).is_some_and(|c| c <= now)
+            && s.verify_key(primary).is_ok()
+    })
+}
+
+/// What the user IDs of a certificate say (rule 2).
+struct UserIds<'a> {
+    /// The e-mail addresses of the user IDs that count.
+    emails: Vec<String>,
+    /// The newest valid certification of each user ID that counts, and whether it marks
+    /// the primary user ID.
+    sigs: Vec<(&'a Signature, bool)>,
+    /// Addresses whose self-signatures verify but do not count by the key policy: they name
+    /// the certificate in a refusal, so that it gives the reason.
+    weak_emails: Vec<String>,
+}
+
+/// Rule 2: a user ID counts if its newest valid self-signature is a certification.
+fn user_ids<'a>(
+    cert: &'a SignedPublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+) -> UserIds<'a> {
+    let primary = &cert.primary_key;
+    let mut out = UserIds {
+        emails: Vec::new(),
+        sigs: Vec::new(),
+        weak_emails: Vec::new(),
+    };
+    for user in &cert.details.users {
+        let verified: Vec<&Signature> = user
+            .signatures
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.typ(),
+                    Some(
+                        SignatureType::CertGeneric
+                            | SignatureType::CertPersona
+                            | SignatureType::CertCasual
+                            | SignatureType::CertPositive
+                            | SignatureType::CertRevocation
+                    )
+                ) && gather::issued_by(s, primary)
+                    && alive(s, now)
+                    && s.verify_certification(primary, Tag::UserId, &user.id)
+                        .is_ok()
+            })
+            .collect();
+        let newest = verified
+            .iter()
+            .copied()
+            .filter(|s| {
+                s.typ() == Some(SignatureType::CertRevocation) || hash_counts(s, now, weak_sig)
+            })
+            .max_by_key(|s| secs(s));
+        match newest {
+            Some(sig) if sig.typ() != Some(SignatureType::CertRevocation) => {
+                out.emails.extend(uid_email(user.id.id()));
+                out.sigs.push((sig, sig.is_primary()));
+            }
+            Some(_) => {}
+            None if !verified.is_empty() => out.weak_emails.extend(uid_email(user.id.id())),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The newest valid direct-key self-signature whose hash counts (rule 7).
+fn direct_sig<'a>(
+    cert: &'a SignedPublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+) -> Option<&'a Signature> {
+    let primary = &cert.primary_key;
+    cert.details
+        .direct_signatures
+        .iter()
+        .filter(|s| {
+            s.typ() == Some(SignatureType::Key)
+                && gather::issued_by(s, primary)
+                && alive(s, now)
+                && s.verify_key(primary).is_ok()
+                && hash_counts(s, now, weak_sig)
+        })
+        .max_by_key(|s| secs(s))
+}
+
+/// The self-signature that speaks for the primary key: primary user ID's, else the newest
+/// counting user ID's, else a direct-key signature.
+fn primary_self_sig<'a>(
+    uid_sigs: &[(&'a Signature, bool)],
+    direct: Option<&'a Signature>,
+) -> Option<&'a Signature> {
+    uid_sigs
+        .iter()
+        .filter(|(_, p)| *p)
+        .map(|(s, _)| *s)
+        .max_by_key(|s| secs(s))
+        .or_else(|| uid_sigs.iter().map(|(s, _)| *s).max_by_key(|s| secs(s)))
+        .or(direct)
+}
+
+/// Rule 5: the cipher, from the symmetric preferences of the primary self-signature
+/// (AES-256 unless only AES-128 of the two is listed); weak with only legacy ciphers.
+fn cipher(primary_sig: &Signature) -> std::result::Result<SymmetricKeyAlgorithm, Unusable> {
+    let prefs = primary_sig.preferred_symmetric_algs();
+    if prefs.is_empty() {
+        return Ok(SymmetricKeyAlgorithm::AES256);
+    }
+    if !prefs.iter().any(|a| MODERN_CIPHERS.contains(a)) {
+        return Err(Unusable::Weak(
+            "only legacy ciphers (IDEA, CAST5, 3DES) in its preferences".into(),
+        ));
+    }
+    Ok(if prefs.contains(&SymmetricKeyAlgorithm::AES256) {
+        SymmetricKeyAlgorithm::AES256
+    } else {
+        SymmetricKeyAlgorithm::AES128
+    })
+}
+
+/// Rules 4, 6 and 8: the keys the encryptor can use (the primary key by its own flags,
+/// then each subkey), and why the others were passed over.
+fn encryption_keys(
+    cert: &SignedPublicKey,
+    primary_sig: &Signature,
+    primary_expiry: Option<u64>,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+) -> Found {
+    let primary = &cert.primary_key;
+    let mut found = Found::default();
+    let primary_flags_ok = has_key_flags(primary_sig) && {
+        let f = primary_sig.key_flags();
+        f.encrypt_comms() || f.encrypt_storage()
+    };
+    if primary_flags_ok && can_encrypt(primary.algorithm()) {
+        found.offer(
+            EncryptionKey::Primary(primary.clone()),
+            primary_expiry,
+            "primary key".into(),
+        );
+    }
+    for sub in &cert.public_subkeys {
+        subkey(sub, primary, now, weak_sig, &mut found);
+    }
+    found
+}
+
+/// Usable until the primary expires, or the last encryption key does (`expiries`: of each
+/// usable key, `None` for never).
+fn usable_until(primary_expiry: Option<u64>, expiries: &[Option<u64>]) -> Option<u64> {
+    let last_key = if expiries.iter().any(Option::is_none) {
+        None
+    } else {
+        expiries.iter().flatten().max().copied()
+    };
+    match (primary_expiry, last_key) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// When a key made at `created` expires by `sig` (Unix time), if it does.
+fn key_expiry(sig: &Signature, created: u64) -> Option<u64> {
+    match sig.key_expiration_time() {
+        Some(d) if d.as_secs() != 0 => Some(created + u64::from(d.as_secs())),
+        _ => None,
+    }
+}
+
+/// Rule 7: whether a verified self-signature's hash lets it count; the first reason it did
+/// not is kept in `weak`.
+fn hash_counts(sig: &Signature, now: u64, weak: &RefCell<Option<String>>) -> bool {
+    match policy::weak_hash(sig, now) {
+        None => true,
+        Some(w) => {
+            weak.borrow_mut().get_or_insert(w);
+            false
+        }
+    }
+}
+
+/// The encryption keys of one certificate, and why the others were passed over.
+#[derive(Default)]
+struct Found {
+    keys: Vec<EncryptionKey>,
+    /// Expiry of each key in `keys` (None: never).
+    expiries: Vec<Option<u64>>,
+    weak: Option<String>,
+    unsupported: Option<String>,
+    expired: Option<u64>,
+    /// One line per key passed over by the key policy: "subkey FPR: reason".
+    notes: Vec<String>,
+}
+
+impl Found {
+    /// Takes `key` (live, flagged for encryption) when the policy lets the encryptor use it.
+    fn offer(&mut self, key: EncryptionKey, expiry: Option<u64>, what: String) {
+        let (params, tried) = match &key {
+            EncryptionKey::Subkey(k) => (k.public_params(), policy::encryptable(k)),
+            EncryptionKey::Primary(k) => (k.public_params(), policy::encryptable(k)),
+        };
+        if let Some(w) = policy::weak_key(params) {
+            self.notes.push(format!("{what}: weak ({w})"));
+            self.weak.get_or_insert(w);
+        } else if let Err(why) = tried {
+            self.notes.push(format!("{what}: unsupported ({why})"));
+            self.unsupported.get_or_insert(why);
+        } else {
+            self.keys.push(key);
+            self.expiries.push(expiry);
+        }
+    }
+
+    /// The certificate's verdict: its keys, or the most telling reason there are none.
+    fn verdict(
+        self,
+        weak_sig: Option<String>,
+    ) -> std::result::Result<Vec<EncryptionKey>, Unusable> {
+        if !self.keys.is_empty() {
+            Ok(self.keys)
+        } else if let Some(w) = self.weak {
+            Err(Unusable::Weak(w))
+        } else if let Some(u) = self.unsupported {
+            Err(Unusable::Unsupported(u))
+        } else if let Some(exp) = self.expired {
+            Err(Unusable::Expired(exp))
+        } else if let Some(w) = weak_sig {
+            Err(Unusable::Weak(w))
+        } else {
+            Err(Unusable::NoEncryptionKey)
+        }
+    }
+}
+
+/// Rule 4 for one subkey: its newest valid binding, its flags, revocation and expiry (rules
+/// 6 and 8 in [`Found::offer`]).
+fn subkey(
+    sub: &pgp::composed::SignedPublicSubKey,
+    primary: &packet::PublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+    found: &mut Found,
+) {
+    let valid = |s: &&Signature| {
+        gather::issued_by(s, primary)
+            && secs(s).is_some_and(|c| c <= now)
+            && s.verify_subkey_binding(primary, &sub.key).is_ok()
+    };
+    let sub_revoked = sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
+        .any(|s| valid(&s));
+    if sub_revoked {
+        return;
+    }
+    let binding = sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
+        .filter(valid)
+        .filter(|s| hash_counts(s, now, weak_sig))
+        .max_by_key(|s| secs(s));
+    let Some(binding) = binding else { return };
+    let flagged = if has_key_flags(binding) {
+        let f = binding.key_flags();
+        f.encrypt_comms() || f.encrypt_storage()
+    } else {
+        true
+    };
+    if !flagged || !can_encrypt(sub.key.algorithm()) {
+        return;
+    }
+    let sub_created = sub.key.created_at().as_secs() as u64;
+    let expiry = key_expiry(binding, sub_created);
+    if let Some(exp) = expiry
+        && exp <= now
+    {
+        found.expired = Some(found.expired.map_or(exp, |e| e.max(exp)));
+        return;
+    }
+    let what = format!("subkey {}", hex_upper(sub.key.fingerprint().as_bytes()));
+    found.offer(EncryptionKey::Subkey(sub.key.clone()), expiry, what);
+}
+
+pub fn hex_upper(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02X}")).collect()
+}
+
+/// `YYYY-MM-DD` (UTC) for a Unix time, without a date crate.
+pub fn format_date(t: u64) -> String {
+    let days = (t / 86_400) as i64;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v6_certificates_are_refused_with_a_reason() {
+        use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        let params = SecretKeyParamsBuilder::default()
+            .version(KeyVersion::V6)
+            .key_type(KeyType::Ed25519)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("Six <six@example.org>".into())
+            .subkey(
+                SubkeyParamsBuilder::default()
+                    .version(KeyVersion::V6)
+                    .key_type(KeyType::X25519)
+                    .can_encrypt(EncryptionCaps::All)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let key = params.generate(rand::thread_rng()).unwrap();
+        let public = SignedPublicKey::from(key);
+        let c = evaluate(&public, Path::new("six.asc"), SystemTime::now());
+        let err = c.usable.unwrap_err();
+        assert!(matches!(err, Unusable::Unsupported(_)));
+        assert!(err.to_string().contains("version 6"), "{err}");
+    }
+
+    /// A v4 Ed25519/Cv25519 certificate with these symmetric preferences.
+    fn with_prefs(prefs: &[SymmetricKeyAlgorithm]) -> SignedPublicKey {
+        use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        use pgp::crypto::ecc_curve::ECCCurve;
+        let params = SecretKeyParamsBuilder::default()
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("Prefs <prefs@example.org>".into())
+            .preferred_symmetric_algorithms(prefs.iter().copied().collect())
+            .subkey(
+                SubkeyParamsBuilder::default()
+                    .key_type(KeyType::ECDH(ECCCurve::Curve25519Legacy))
+                    .can_encrypt(EncryptionCaps::All)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        SignedPublicKey::from(params.generate(rand::thread_rng()).unwrap())
+    }
+
+    #[test]
+    fn cipher_follows_preferences_and_legacy_only_is_weak() {
+        use SymmetricKeyAlgorithm::*;
+        let now = SystemTime::now();
+        let p = Path::new("k.asc");
+        let c = evaluate(&with_prefs(&[AES256, AES128]), p, now);
+        assert!(c.usable.is_ok());
+        assert_eq!(c.cipher, AES256);
+        let c = evaluate(&with_prefs(&[]), p, now);
+        assert_eq!(c.cipher, AES256, "no preferences: AES-256");
+        let c = evaluate(&with_prefs(&[AES128, CAST5]), p, now);
+        assert!(c.usable.is_ok());
+        assert_eq!(c.cipher, AES128);
+        let c = evaluate(&with_prefs(&[CAST5, TripleDES]), p, now);
+        assert!(matches!(c.usable, Err(Unusable::Weak(_))), "{:?}", c.usable);
+        assert_eq!(c.emails, ["prefs@example.org"]);
+    }
+}
