@@ -184,18 +184,8 @@ impl<R: Read> Read for Base64Lines<R> {
                 return Ok(0);
             }
             let mut raw = vec![0u8; 57 * 512];
-            let mut n = 0;
-            while n < raw.len() {
-                match self.inner.read(&mut raw[n..]) {
-                    Ok(0) => {
-                        self.done = true;
-                        break;
-                    }
-                    Ok(k) => n += k,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            let n = crate::openpgp::read_full(&mut self.inner, &mut raw)?;
+            self.done = n < raw.len();
             self.out.clear();
             self.pos = 0;
             for line in raw[..n].chunks(57) {
