@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{flavor_name, unix_now};
+use super::view::{flavor_name, unix_now};
 use crate::config::{Config, Flavor};
 use crate::diag::sanitize;
 use crate::error::ExitCode;
@@ -587,9 +587,6 @@ short:x:1003\n\
 +nisuser::::::\n\
 high:x:65000:65000::/:/usr/sbin/nologin\n\
 ncuser:x:1000:1000::/home/ncuser:/bin/bash\n";
-        assert_eq!(
-            super::local_users(passwd),
-            ["root", "postgres", "ncuser", "svc"]
-        );
+        assert_eq!(super::local_users(passwd), ["root", "postgres", "ncuser", "svc"]);
     }
 }

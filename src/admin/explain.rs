@@ -6,7 +6,7 @@ use std::io::{BufRead, Read, Write};
 
 use serde::Serialize;
 
-use super::{CertView, flavor_name, route_text};
+use super::view::{CertView, flavor_name, route_text};
 use crate::Env;
 use crate::config::{Config, Flavor};
 use crate::diag::sanitize;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use pgp::types::KeyDetails;
 
-use super::{CertView, route_text};
+use super::view::{CertView, route_text};
 use crate::Env;
 use crate::config::Config;
 use crate::diag::sanitize;

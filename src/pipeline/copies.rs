@@ -20,8 +20,8 @@ use crate::sendmail::deliver::{self, Copy, CopyBody};
 use crate::spool::{self, BodyStore};
 use crate::syslog;
 
-use super::Context;
 use super::body::{Base64Lines, Body, copy_as_lf};
+use super::context::Context;
 
 /// A copy and the arguments its run of the real sendmail gets.
 pub type Handed = (Vec<OsString>, Copy);

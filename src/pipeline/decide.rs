@@ -10,7 +10,7 @@ use crate::keys::{self, Keyring};
 use crate::message::address::Address;
 use crate::syslog;
 
-use super::Context;
+use super::context::Context;
 
 /// How many refused recipients stderr names before it only counts the rest.
 const SHOWN: usize = 10;

@@ -8,35 +8,23 @@
 //! was written to any file; every message leaves one line in the mail log.
 
 mod body;
+mod context;
 mod copies;
 mod decide;
 
+pub use context::Context;
+
 use std::cell::{Cell, RefCell};
 use std::io::Read;
-use std::path::Path;
 use std::rc::Rc;
 
 use crate::Env;
-use crate::config::{Config, Flavor};
 use crate::error::Result;
 use crate::keys::recipients;
 use crate::message::pgpmime;
 use crate::sendmail::args::{Invocation, Sender};
 use crate::sendmail::deliver::Deliverer;
 use crate::syslog;
-
-/// What every stage of one message needs to know of the run: the parsed command line, the
-/// configuration, the real sendmail and its flavor, and the environment. `run` makes it
-/// once; an SMTP session (`-bs`) keeps it and makes one per message with that message's
-/// envelope in `inv`.
-#[derive(Clone, Copy)]
-pub struct Context<'a> {
-    pub inv: &'a Invocation,
-    pub cfg: &'a Config,
-    pub program: &'a Path,
-    pub flavor: Flavor,
-    pub env: &'a Env,
-}
 
 /// Reads one message from `stdin`, encrypts it and hands every copy to `deliverer`.
 pub fn send<R: Read>(ctx: &Context, stdin: R, deliverer: &mut dyn Deliverer) -> Result<i32> {
