@@ -1,4 +1,4 @@
-//! The configuration file, `pgpsendmail.toml(5)` (spec/config.md).
+//! The configuration file, `pgpsendmail.toml(5)`.
 //!
 //! Owns: finding the file (`PGPSENDMAIL_CONFIG`, else `/etc/pgpsendmail/pgpsendmail.toml`),
 //! parsing it strictly and validating every value. The setting names are a contract.
@@ -25,7 +25,8 @@ pub const DEFAULT_CACHE_DIR: &str = "/var/cache/pgpsendmail";
 /// Largest configuration file read, so a hostile path (a device, a huge file) cannot stall us.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
-/// Which MTA the real sendmail is: decides which options survive downstream (cli.md 5).
+/// Which MTA the real sendmail is: decides which options survive downstream
+/// (pgpsendmail(8), THE REAL SENDMAIL; docs/interface.md section 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Flavor {

@@ -1,7 +1,7 @@
 //! Errors and exit codes: the one place where a failure becomes a sysexits(3) value.
 //!
 //! Owns: the [`Error`] type every stage returns, its one-line wording, and the exhaustive
-//! mapping to [`ExitCode`] (spec/cli.md section 7). Does not own: printing (main.rs prints
+//! mapping to [`ExitCode`] (pgpsendmail(8), EXIT STATUS). Does not own: printing (main.rs prints
 //! `pgpsendmail: <error>` once) or sanitizing message text (see [`crate::diag`]).
 //!
 //! Invariants: no variant ever maps to 75 (EX_TEMPFAIL): callers read 75 as "queued".
@@ -59,7 +59,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit status for this error (spec/cli.md section 7).
+    /// The exit status for this error (pgpsendmail(8), EXIT STATUS).
     pub fn exit_code(&self) -> ExitCode {
         match self {
             Error::Usage(_) => ExitCode::Usage,

@@ -122,7 +122,7 @@ fn host_name() -> String {
     }
 }
 
-/// The values for header fields a message lacks (message.md rule 5): From from the `-f`
+/// The values for header fields a message lacks (rule 5, docs/message.md): From from the `-f`
 /// sender when it is an address, else the login name; `-F` as its display name.
 pub fn synth(inv: &args::Invocation, env: &Env) -> Synth {
     Synth {

@@ -1,6 +1,7 @@
 //! Entry point: hardening, then the sendmail interface or the admin interface
-//! (spec/cli.md section 8), then an exit status. All the work is in the library, and so are
-//! the system calls of the hardening (`pgpsendmail::sys`).
+//! (pgpsendmail(8), DESCRIPTION; docs/interface.md section 8), then an exit status. All the
+//! work is in the library, and so are the system calls of the hardening
+//! (`pgpsendmail::sys`).
 
 #![deny(unsafe_code)]
 

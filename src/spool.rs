@@ -2,11 +2,12 @@
 //!
 //! Owns: [`anon_file`] (a memfd, else an unlinked 0600 file in `$TMPDIR` or `/tmp`: never a
 //! name anybody can open; for ciphertext), [`memfd`] (no fallback: for a copy we did not
-//! encrypt), [`copy_file_range_into`] (a hidden copy's shared armor) and [`BodyStore`], which keeps a body in memory up to
-//! [`MEM_LIMIT`] and beyond that in an anonymous file encrypted with AES-256-CTR under a
-//! random key that lives only in this process. So plaintext is never at rest, even when
-//! pgpsendmail needs the whole body before it can write the first byte of the payload
-//! (a synthesized text/plain child, an inline PGP check, a plaintext copy).
+//! encrypt), [`copy_file_range_into`] (a hidden copy's shared armor) and [`BodyStore`],
+//! which keeps a body in memory up to [`MEM_LIMIT`] and beyond that in an anonymous file
+//! encrypted with AES-256-CTR under a random key that lives only in this process. So
+//! plaintext is never at rest, even when pgpsendmail needs the whole body before it can
+//! write the first byte of the payload (a synthesized text/plain child, an inline PGP
+//! check, a plaintext copy).
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};

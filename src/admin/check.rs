@@ -193,7 +193,8 @@ fn certificates(
     Ok(Found::warnings(warnings))
 }
 
-/// Several usable certificates for one address: all are used (keys.md); a note says so.
+/// Several usable certificates for one address: all are used (pgpsendmail(8), KEYS); a note
+/// says so.
 fn shared_addresses(kr: &Keyring, out: &mut dyn Write) -> std::io::Result<()> {
     let mut by_addr: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for c in kr.certs.iter().filter(|c| c.usable.is_ok()) {
@@ -587,6 +588,9 @@ short:x:1003\n\
 +nisuser::::::\n\
 high:x:65000:65000::/:/usr/sbin/nologin\n\
 ncuser:x:1000:1000::/home/ncuser:/bin/bash\n";
-        assert_eq!(super::local_users(passwd), ["root", "postgres", "ncuser", "svc"]);
+        assert_eq!(
+            super::local_users(passwd),
+            ["root", "postgres", "ncuser", "svc"]
+        );
     }
 }

@@ -4,12 +4,12 @@
 //!
 //! Output goes to the writer given (stdout in main); exit codes: `check` 0 (all well) / 1
 //! (warnings: some mail may fail) / 78 (errors: no mail can be sent at all: a broken
-//! configuration, no real sendmail, no usable key for anything), for cron and monitoring; `explain` the status sending would end with;
-//! `keys list` 0, or 1 when nothing matches.
+//! configuration, no real sendmail, no usable key for anything), for cron and monitoring;
+//! `explain` the status sending would end with; `keys list` 0, or 1 when nothing matches.
 //!
 //! One file per command: `check.rs` (`check` and its helpers: permissions, size, local
-//! users), `explain.rs`, `keys.rs` (`keys list`, `keys import`); `view.rs` what they share (the certificate
-//! view, the route text); this file only names them.
+//! users), `explain.rs`, `keys.rs` (`keys list`, `keys import`); `view.rs` what they share
+//! (the certificate view, the route text); this file only names them.
 
 mod check;
 mod explain;

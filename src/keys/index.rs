@@ -1,5 +1,5 @@
 //! The key index: lets a message find its recipients' certificates in a large keyring
-//! without parsing the whole keyring (spec/keys.md "Speed").
+//! without parsing the whole keyring (pgpsendmail.toml(5), `cache_dir`).
 //!
 //! Owns: one index file per `keyring` source in the cache directory, named by a hash of the
 //! source path. It holds the source's certificates in binary form, a sorted table from

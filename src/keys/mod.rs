@@ -1,5 +1,5 @@
 //! Keys: loading certificates, deciding which are valid, and finding each recipient's
-//! (spec/keys.md).
+//! (pgpsendmail(8), KEYS).
 //!
 //! Owns: reading the `keyring` sources (directories of `*.asc *.gpg *.pgp *.key *.rev`,
 //! armored or binary files with any number of certificates, armor blocks and revocation

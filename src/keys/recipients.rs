@@ -1,4 +1,5 @@
-//! Who gets the message, and with which keys (spec/cli.md section 3, spec/keys.md).
+//! Who gets the message, and with which keys (pgpsendmail(8), RECIPIENTS and KEYS;
+//! pgpsendmail.toml(5), HOW A RECIPIENT'S KEY IS FOUND).
 //!
 //! Owns: the envelope recipients (arguments, and with `-t` the To/Cc/Bcc or Resent-* fields;
 //! added to the arguments, or for flavor exim the arguments removed), the split into visible
@@ -26,7 +27,8 @@ use crate::message::address::{self, Address};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Envelope {
     pub recipients: Vec<Address>,
-    /// Envelope keys ([`Address::envelope_key`]) of the addresses named in To/Cc (or Resent-To/Resent-Cc when those rule).
+    /// Envelope keys ([`Address::envelope_key`]) of the addresses named in To/Cc (or
+    /// Resent-To/Resent-Cc when those rule).
     pub visible: HashSet<String>,
 }
 
@@ -55,7 +57,7 @@ fn parse_fields(head: &Head, names: &[&str], strict: bool) -> Result<Vec<Address
     Ok(out)
 }
 
-/// Works out the envelope recipients (cli.md section 3).
+/// Works out the envelope recipients (pgpsendmail(8), RECIPIENTS).
 pub fn envelope(args: &[Address], head: &Head, extract: bool, flavor: Flavor) -> Result<Envelope> {
     let resent = ["Resent-To", "Resent-Cc", "Resent-Bcc"]
         .iter()
@@ -122,8 +124,8 @@ pub enum Decision {
     Refuse { reason: String },
 }
 
-/// The `[recipients]` entries that apply to one recipient (keys.md "Which certificate
-/// belongs to a recipient"; pgpsendmail.toml(5), HOW A RECIPIENT'S KEY IS FOUND).
+/// The `[recipients]` entries that apply to one recipient (pgpsendmail.toml(5), HOW A
+/// RECIPIENT'S KEY IS FOUND).
 struct Entries<'a> {
     /// The entry named exactly like the recipient.
     exact: Option<&'a Rule>,
@@ -227,8 +229,8 @@ pub struct Resolution {
     pub entries: Vec<String>,
 }
 
-/// Finds the keys for `rcpt` under the configuration (keys.md "Which certificate belongs to
-/// a recipient").
+/// Finds the keys for `rcpt` under the configuration (pgpsendmail.toml(5), HOW A
+/// RECIPIENT'S KEY IS FOUND; pgpsendmail(8), KEYS).
 pub fn decide(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Decision {
     resolve(rcpt, cfg, keyring).decision
 }
@@ -411,7 +413,7 @@ fn personal_or_untagged<'a>(
     }
 }
 
-/// The copies a message becomes (message.md rule 10): one encrypted to every visible
+/// The copies a message becomes (rule 10, docs/message.md): one encrypted to every visible
 /// recipient, one for each hidden recipient, and one unencrypted copy for each recipient
 /// that `missing_key = "plaintext"` allows to go without a key.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! The validity rules of pgpsendmail(8), KEYS (spec/keys.md): which certificates and which
+//! The validity rules of pgpsendmail(8), KEYS: which certificates and which
 //! of their keys pgpsendmail encrypts to.
 //!
 //! Owns: [`evaluate`], which judges one certificate (every copy merged by

@@ -99,7 +99,7 @@ impl Address {
     }
 
     /// Key for telling envelope recipients apart: the local part as written (it is
-    /// case-sensitive in RFC 5321), the domain lower-cased (cli.md section 3: duplicates
+    /// case-sensitive in RFC 5321), the domain lower-cased (pgpsendmail(8), RECIPIENTS: duplicates
     /// collapse with a case-insensitive domain).
     pub fn envelope_key(&self) -> String {
         match self.domain() {

@@ -1,4 +1,4 @@
-//! Reading the message from standard input (spec/cli.md section 3, spec/message.md).
+//! Reading the message from standard input (pgpsendmail(8), INPUT; docs/message.md).
 //!
 //! Owns: the end-of-input rule (a lone `.` line without `-i`), the mbox `From ` line,
 //! line endings (LF, CRLF or mixed in; CRLF out, as MIME canonical form wants), the header
@@ -335,7 +335,8 @@ fn emit_crlf(out: &mut Vec<u8>, last_cr: &mut bool, data: &[u8]) {
     *last_cr = last == b'\r';
 }
 
-/// What a scan of a whole body found (for synthesizing a text/plain child, message.md 2).
+/// What a scan of a whole body found (for synthesizing a text/plain child, rule 2 of
+/// docs/message.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BodyStats {
     pub has_nul: bool,

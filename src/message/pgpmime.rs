@@ -1,5 +1,5 @@
 //! The MIME around the ciphertext: the RFC 3156 envelope outside, the RFC 9788 protected
-//! payload inside (spec/message.md rules 1-6 and 10-16).
+//! payload inside (docs/message.md, rules 1-6 and 10-16).
 //!
 //! Owns: which header fields stay outside, which only inside, the `HP-Outer` records, the
 //! synthesized From/Date/Message-ID, the child entity's headers (the original Content-*

@@ -1,4 +1,4 @@
-//! Input that claims to be encrypted already (spec/message.md rule 16): is it?
+//! Input that claims to be encrypted already (rule 16, docs/message.md): is it?
 //!
 //! Owns the one decision "hand this message on as it is": a label (a Content-Type, or a
 //! body that starts like an armor block) makes a message a candidate, and only its body,

@@ -1,4 +1,4 @@
-//! ASCII armor (RFC 9580 section 6; spec/message.md rule 9): a `PGP MESSAGE` block with
+//! ASCII armor (RFC 9580 section 6; rule 9 of docs/message.md): a `PGP MESSAGE` block with
 //! 64-column lines, a CRC-24 line and no armor headers, for every copy.
 //!
 //! Owns: the armor writer ([`ArmorWriter`], used for the first copy, written out whole as it

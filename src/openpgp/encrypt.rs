@@ -1,4 +1,4 @@
-//! The OpenPGP layer (spec/message.md rules 7-9): PKESK v3 packets, SEIPD v1 with MDC, no
+//! The OpenPGP layer (docs/message.md, rules 7-9): PKESK v3 packets, SEIPD v1 with MDC, no
 //! compression, binary literal data with an empty name and date 0, ASCII armor with
 //! 64-column lines, a CRC-24 line and no armor headers (written by
 //! [`crate::openpgp::armor`]; the SEIPD packet by [`crate::openpgp::seipd`]).

@@ -1,5 +1,5 @@
 //! The sendmail command line: one option table, a getopt-shaped parser, and the validated
-//! [`Invocation`] (spec/cli.md sections 2 and 4).
+//! [`Invocation`] (pgpsendmail(8), OPTIONS and MODES).
 //!
 //! Owns: what every sendmail option means to pgpsendmail. The table [`OPTIONS`] drives the
 //! parser, the `-h` text ([`usage`]) and the OPTIONS section of `man/pgpsendmail.8`; a test
@@ -208,7 +208,7 @@ pub fn spec(letter: char) -> Option<&'static OptSpec> {
     OPTIONS.iter().find(|o| o.letter == letter)
 }
 
-/// What the invocation asks for (cli.md section 4). The last mode option wins.
+/// What the invocation asks for (pgpsendmail(8), MODES). The last mode option wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// `-bm`: read, encrypt, deliver.

@@ -1,4 +1,5 @@
-//! Handing copies to the real sendmail (spec/cli.md sections 5 and 6).
+//! Handing copies to the real sendmail (pgpsendmail(8), THE REAL SENDMAIL;
+//! docs/interface.md sections 5 and 6).
 //!
 //! Owns: finding the real sendmail (the configured absolute path, else the diverted
 //! `/usr/sbin/sendmail.real`, else the system sendmail when it is not us, else exactly one
@@ -41,8 +42,8 @@ pub const DIVERTED: &str = "/usr/sbin/sendmail.real";
 /// (as before the takeover, or where pgpsendmail is only named in a mail program).
 pub const SYSTEM: &[&str] = &["/usr/sbin/sendmail", "/usr/lib/sendmail"];
 
-/// The other places real sendmails live (research 6.1), looked at last: exactly one of them
-/// must exist.
+/// The other places real sendmails live (docs/interface.md section 6, "The candidate
+/// paths"), looked at last: exactly one of them must exist.
 pub const CANDIDATES: &[&str] = &[
     "/usr/sbin/sendmail.postfix",
     "/usr/sbin/sendmail.sendmail",
@@ -219,7 +220,7 @@ pub fn downstream_args(
 }
 
 /// What a mode that sends no message (`-bp`, `-q`, `-bi`, `-bv`, `mailq`, `newaliases`)
-/// becomes for a flavor (cli.md section 4, research 4.1 and 4.2).
+/// becomes for a flavor (pgpsendmail(8), MODES; docs/interface.md section 4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PassThrough {
     /// Run the real sendmail under this `argv[0]` with these arguments, stdin /dev/null.

@@ -1,6 +1,6 @@
-//! `-bs`: an SMTP session on standard input and output (spec/cli.md section 4; research
-//! 4.2). This is how Alpine, and anything else configured to "speak SMTP to sendmail -bs",
-//! sends mail.
+//! `-bs`: an SMTP session on standard input and output (pgpsendmail(8), MODES;
+//! docs/interface.md section 4). This is how Alpine, and anything else configured to "speak
+//! SMTP to sendmail -bs", sends mail.
 //!
 //! Owns: the server side of RFC 5321 for one local client: the greeting, EHLO/HELO, MAIL,
 //! RCPT, DATA with dot-unstuffing, RSET, NOOP, VRFY, HELP and QUIT, several transactions

@@ -1,5 +1,5 @@
-//! spec/cli.md section 1: every caller, as it really calls sendmail. Test names carry the
-//! row of the checklist in research/sendmail-cli.md section 7.
+//! Every caller, as it really calls sendmail (docs/callers.md). Test names carry the row of
+//! that checklist.
 
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -381,7 +381,8 @@ fn row14_logwatch_without_i_stops_at_dot() {
     let body = c[0].body("ops");
     assert_eq!(body, b"before\r\n");
     // The row says the msmtp, OpenSMTPD and nullmailer profiles read the whole body; the
-    // spec (cli.md 3: "without -i input ends at the first line that is exactly '.'") wins,
+    // project's rule (pgpsendmail(8), INPUT: without -i input ends at the first line that is
+    // exactly '.') wins,
     // whatever the flavor: the caller's convention is sendmail's, not the MTA's.
     for flavor in ["msmtp", "opensmtpd", "nullmailer"] {
         let h = H::new();
@@ -584,7 +585,7 @@ fn row27_lone_resent_from_does_not_switch() {
     let c = h.ok(&["-t"], msg);
     assert_eq!(c[0].rcpts(), ["alice@example.org"]);
     // The row expects "no recipients" (64) for the sendmail, exim and nullmailer profiles;
-    // the spec (cli.md 3: only Resent-To/-Cc/-Bcc switch) wins for every flavor, so no
+    // the project's rule (pgpsendmail(8), RECIPIENTS: only Resent-To/-Cc/-Bcc switch) wins for every flavor, so no
     // message is refused for a header that names no recipient.
     for flavor in ["sendmail", "exim", "nullmailer"] {
         h.write_config(&format!("flavor = \"{flavor}\"\n"));
@@ -631,7 +632,7 @@ fn row32_dot_rules() {
     );
     let body = c[0].body("alice");
     assert_eq!(body, b"x\r\n..y\r\n", "postfix profile: no unstuffing");
-    // The row's Sendmail profile unstuffs "..y" to ".y"; the spec (cli.md 3) does not, for
+    // The row's Sendmail profile unstuffs "..y" to ".y"; pgpsendmail (pgpsendmail(8), INPUT) does not, for
     // any flavor: a local submission is not SMTP, and the text is the caller's.
     h.write_config("flavor = \"sendmail\"\n");
     h.ok(
@@ -937,7 +938,7 @@ fn row46_smime_enveloped_passes_through() {
     assert_eq!(c[0].text().as_bytes(), &msg[..], "handed on unchanged");
 }
 
-/// cli.md section 5: each flavor gets the DSN options it understands, `--` unless it is
+/// docs/interface.md section 5: each flavor gets the DSN options it understands, `--` unless it is
 /// ssmtp, and argv[0] "sendmail" (OpenSMTPD's smtpctl needs that name).
 #[test]
 fn every_flavor_gets_its_own_downstream_argv() {

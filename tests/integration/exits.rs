@@ -1,4 +1,4 @@
-//! spec/cli.md section 7: every exit code pgpsendmail gives itself, each with nothing
+//! pgpsendmail(8) EXIT STATUS: every exit code pgpsendmail gives itself, each with nothing
 //! handed on and one line on stderr. (70 is a panic, which no input should cause; its
 //! mapping is a unit test in src/error.rs.)
 
@@ -327,7 +327,7 @@ fn a_closed_stderr_pipe_does_not_stop_delivery() {
 
 #[test]
 fn the_real_sendmail_inherits_only_descriptors_0_to_2() {
-    // cli.md 6.5: a descriptor the caller left open (here 9, without close-on-exec) is not
+    // docs/interface.md section 6, item 5: a descriptor the caller left open (here 9, without close-on-exec) is not
     // passed on, whether the copy is exec'ed (one copy) or spawned (two copies).
     use std::os::unix::process::CommandExt;
     let h = H::new();

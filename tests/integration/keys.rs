@@ -1,4 +1,4 @@
-//! spec/keys.md: which certificates are valid, which belong to a recipient, the
+//! pgpsendmail(8) KEYS and pgpsendmail.toml(5): which certificates are valid, which belong to a recipient, the
 //! [recipients] table and the missing_key policy. Keys: tests/data/keys (mkkeys.sh).
 
 use crate::harness::*;

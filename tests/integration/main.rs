@@ -4,13 +4,13 @@
 //! * admin.rs: check, explain and keys list;
 //! * adminops.rs: what an administrator meets after the takeover: key file modes, finding
 //!   the real sendmail, check's exit status, the real MTA's size limit;
-//! * callers.rs: every caller of spec/cli.md section 1 (rows of the research checklist);
-//! * exits.rs: every exit code of spec/cli.md section 7;
+//! * callers.rs: every caller (the rows of docs/callers.md);
+//! * exits.rs: every exit code of pgpsendmail(8) EXIT STATUS;
 //! * faults.rs: the fault matrix (the real sendmail failing, input cut, no room, broken
 //!   keyrings and configurations): nothing partial handed on, nothing leaked;
-//! * message.rs: every rule of spec/message.md;
-//! * modes.rs: `-bs` and the modes passed to the real sendmail (spec/cli.md section 4);
-//! * keys.rs: spec/keys.md (validity, matching, the [recipients] table, policies);
+//! * message.rs: every rule of docs/message.md;
+//! * modes.rs: `-bs` and the modes passed to the real sendmail (pgpsendmail(8) MODES);
+//! * keys.rs: pgpsendmail(8) KEYS (validity, matching, the [recipients] table, policies);
 //! * localnames.rs: addresses at this host's names, local_domains, the "*" entry, and
 //!   what check and keys list say about local names;
 //! * keypolicy.rs: the key policy and merged certificates, on keys gpg makes per test;

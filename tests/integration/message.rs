@@ -1,4 +1,4 @@
-//! spec/message.md, rule by rule.
+//! docs/message.md, rule by rule.
 
 use crate::harness::*;
 

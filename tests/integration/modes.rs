@@ -1,8 +1,8 @@
-//! spec/cli.md section 4: the modes other than plain sending. `-bs` (an SMTP session on
+//! pgpsendmail(8) MODES: the modes other than plain sending. `-bs` (an SMTP session on
 //! stdin/stdout, each message encrypted), and the modes that send no message (`-bp`, `-q`,
 //! `-bi`, `-I`, `-bv`, invoked as `mailq` or `newaliases`), which go to the real sendmail
 //! with arguments rebuilt from parsed values and stdin /dev/null, per flavor. Test names
-//! carry the row of the checklist in research/sendmail-cli.md section 7.
+//! carry the row of the checklist in docs/callers.md.
 
 use std::io::Write;
 use std::path::PathBuf;

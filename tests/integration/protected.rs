@@ -1,4 +1,4 @@
-//! spec/message.md rule 16: input that is already encrypted is handed on as it is only when
+//! Rule 16 of docs/message.md: input that is already encrypted is handed on as it is only when
 //! its body is verified ciphertext (src/message/protected.rs); everything that merely looks
 //! encrypted is encrypted like any other message. The inputs are made at test time by the
 //! machine's gpg (a throw-away GNUPGHOME) and openssl; without them these tests skip
