@@ -1,4 +1,4 @@
-//! Diagnostics: making untrusted text safe to print.
+//! Diagnostics: making untrusted text safe to print, and dates readable in it.
 //!
 //! Owns: [`sanitize`], applied to every address, header name or file name that came from
 //! outside before it is placed in an error or warning. Escapes control characters and
@@ -46,9 +46,33 @@ pub fn sanitize_bytes(b: &[u8]) -> String {
     sanitize(&String::from_utf8_lossy(b))
 }
 
+/// `YYYY-MM-DD` (UTC) for a Unix time, without a date crate.
+pub fn format_date(t: u64) -> String {
+    let days = (t / 86_400) as i64;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(format_date(0), "1970-01-01");
+        assert_eq!(format_date(1_795_000_000), "2026-11-18");
+        assert_eq!(format_date(951_782_400), "2000-02-29");
+    }
 
     #[test]
     fn escapes_controls_and_bounds_length() {

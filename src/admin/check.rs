@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use super::view::{flavor_name, unix_now};
 use crate::config::{Config, Flavor};
+use crate::diag::format_date;
 use crate::diag::sanitize;
 use crate::error::ExitCode;
 use crate::keys::recipients::{self, Decision};
-use crate::keys::{self, Keyring, format_date};
+use crate::keys::{self, Keyring};
 use crate::message::address::Address;
 use crate::sendmail::deliver;
 use crate::{Env, config};

@@ -5,9 +5,10 @@ use serde::Serialize;
 
 use crate::Env;
 use crate::config::Flavor;
+use crate::diag::format_date;
 use crate::diag::sanitize;
 use crate::keys::recipients::Route;
-use crate::keys::{Cert, EncryptionKey, format_date};
+use crate::keys::{Cert, EncryptionKey};
 use crate::message::address::Address;
 
 pub(super) fn unix_now(env: &Env) -> u64 {

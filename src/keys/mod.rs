@@ -45,7 +45,7 @@ use pgp::types::{KeyDetails, Tag};
 
 use crate::diag::sanitize;
 use gather::Gathered;
-pub use validity::{Cert, EncryptionKey, Unusable, evaluate, format_date, hex_upper, uid_email};
+pub use validity::{Cert, EncryptionKey, Unusable, evaluate, hex_upper, uid_email};
 
 /// Largest key file read; larger ones are reported, not read (they would stall every message).
 const MAX_KEY_FILE: u64 = 64 << 20;
@@ -673,13 +673,6 @@ mod tests {
         assert!(uid_email(b"Just A Name").is_none());
         assert!(uid_email(b"Broken <a@b").is_none());
         assert!(uid_email(b"\xff<a@b>").is_none());
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(format_date(0), "1970-01-01");
-        assert_eq!(format_date(1_795_000_000), "2026-11-18");
-        assert_eq!(format_date(951_782_400), "2000-02-29");
     }
 
     #[test]

@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn the_sha1_cutoff_is_the_first_of_february_2026() {
-        assert_eq!(crate::keys::format_date(SHA1_CUTOFF), "2026-02-01");
-        assert_eq!(crate::keys::format_date(SHA1_CUTOFF - 1), "2026-01-31");
+        assert_eq!(crate::diag::format_date(SHA1_CUTOFF), "2026-02-01");
+        assert_eq!(crate::diag::format_date(SHA1_CUTOFF - 1), "2026-01-31");
     }
 }

@@ -12,7 +12,7 @@
 //! Also here, because `evaluate` makes them and this module imports nothing from
 //! [`crate::keys`] itself (no cycle): the judged certificate's types ([`Cert`],
 //! [`EncryptionKey`], [`Unusable`]), a user ID's e-mail part ([`uid_email`]) and how
-//! fingerprints and dates are shown ([`hex_upper`], [`format_date`]); `crate::keys`
+//! fingerprints are shown ([`hex_upper`]); `crate::keys`
 //! re-exports them all under their old paths.
 //!
 //! Untrusted input: the certificate (parsed, not yet judged). Nothing here fails: every
@@ -65,7 +65,7 @@ impl std::fmt::Display for Unusable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unusable::Revoked => f.write_str("revoked"),
-            Unusable::Expired(t) => write!(f, "expired on {}", format_date(*t)),
+            Unusable::Expired(t) => write!(f, "expired on {}", crate::diag::format_date(*t)),
             Unusable::NoEncryptionKey => f.write_str("no usable encryption subkey"),
             Unusable::Weak(why) => write!(f, "weak ({why})"),
             Unusable::NoValidSelfSignature => f.write_str("no valid self-signature"),
@@ -533,23 +533,6 @@ fn subkey(
 
 pub fn hex_upper(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
-}
-
-/// `YYYY-MM-DD` (UTC) for a Unix time, without a date crate.
-pub fn format_date(t: u64) -> String {
-    let days = (t / 86_400) as i64;
-    // Civil from days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 #[cfg(test)]

@@ -78,7 +78,7 @@ pub fn rfc5322_date(t: SystemTime) -> String {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let ymd = crate::keys::format_date(s);
+    let ymd = crate::diag::format_date(s);
     let (y, m, d) = (&ymd[0..4], &ymd[5..7], &ymd[8..10]);
     let m: usize = m.parse().unwrap_or(1);
     let d: u32 = d.parse().unwrap_or(1);

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
 use crate::keys::recipients::{self, Decision, Envelope};
-use crate::keys::{self, Keyring};
+use crate::keys::Keyring;
 use crate::message::address::Address;
 use crate::syslog;
 
@@ -100,7 +100,7 @@ fn warn_expiring(
                 let text = format!(
                     "warning: the key for {} ({fpr}) expires on {}",
                     sanitize(rcpt.as_str()),
-                    keys::format_date(exp)
+                    diag::format_date(exp)
                 );
                 diag::say(format_args!("{text}"));
                 syslog::warn(&text);
