@@ -375,38 +375,37 @@ pub fn crlf(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The gpg binary, or `None` (skip) outside CI.
-pub fn gpg() -> Option<&'static str> {
-    let found = StdCommand::new("gpg")
-        .arg("--version")
+/// `program` if `program ARG` runs, or `None` (a loud skip) outside CI; under CI=true a
+/// missing program fails the test. `what` names the test that would not run.
+fn program(program: &'static str, arg: &str, install: &str, what: &str) -> Option<&'static str> {
+    let found = StdCommand::new(program)
+        .arg(arg)
         .stdout(Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if found {
-        return Some("gpg");
+        return Some(program);
     }
     if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("gpg is not installed, and CI=true: install gnupg (.ci/run does)");
+        panic!("{program} is not installed, and CI=true: {install}");
     }
-    eprintln!("SKIPPED: gpg is not installed; the GnuPG interop test did not run");
+    eprintln!("SKIPPED: {program} is not installed; {what} did not run");
     None
+}
+
+/// The gpg binary, or `None` (skip) outside CI.
+pub fn gpg() -> Option<&'static str> {
+    program(
+        "gpg",
+        "--version",
+        "install gnupg (.ci/run does)",
+        "the GnuPG interop test",
+    )
 }
 
 /// The openssl binary, or `None` (skip, loudly) outside CI; under CI=true, a failure.
 pub fn openssl() -> Option<&'static str> {
-    let found = StdCommand::new("openssl")
-        .arg("version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if found {
-        return Some("openssl");
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("openssl is not installed, and CI=true: install openssl");
-    }
-    eprintln!("SKIPPED: openssl is not installed; the S/MIME test did not run");
-    None
+    program("openssl", "version", "install openssl", "the S/MIME test")
 }
 
 /// Runs openssl in `dir` with `args` and `input` on stdin; asserts success.
@@ -489,15 +488,20 @@ impl GpgHome {
             &["--quick-gen-key", uid, "ed25519", "sign,cert", expire],
             b"",
         );
-        let fpr = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid], b""))
+        let fpr = self.fingerprint(uid);
+        self.run(&["--quick-add-key", &fpr, "cv25519", "encr", expire], b"");
+        fpr
+    }
+
+    /// The primary fingerprint of the key for `uid` in this home.
+    pub fn fingerprint(&self, uid: &str) -> String {
+        String::from_utf8(self.run(&["--with-colons", "--list-keys", uid], b""))
             .unwrap()
             .lines()
             .find(|l| l.starts_with("fpr:"))
             .and_then(|l| l.split(':').nth(9))
             .unwrap()
-            .to_string();
-        self.run(&["--quick-add-key", &fpr, "cv25519", "encr", expire], b"");
-        fpr
+            .to_string()
     }
 }
 

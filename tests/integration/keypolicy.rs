@@ -23,13 +23,7 @@ fn make(g: &GpgHome, uid: &str, primary: &[&str], subkeys: &[&str]) -> String {
         args[n - 2] = "sign,cert,encr";
     }
     g.run(&args, b"");
-    let fpr = String::from_utf8(g.run(&["--with-colons", "--list-keys", uid], b""))
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("fpr:"))
-        .and_then(|l| l.split(':').nth(9))
-        .unwrap()
-        .to_string();
+    let fpr = g.fingerprint(uid);
     for s in subkeys {
         g.run(&["--quick-add-key", &fpr, s, "encr", "never"], b"");
     }

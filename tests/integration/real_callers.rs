@@ -191,21 +191,22 @@ fn s_nail_with_cc_and_bcc() {
     c.check();
 }
 
-#[test]
-fn bsd_mailx_with_cc_and_bcc() {
-    // bsd-mailx writes the Bcc field into the header and calls `sendmail -i -t`.
-    let Some(c) = Caller::new(
-        "bsd_mailx_with_cc_and_bcc",
-        "bsd-mailx",
-        "bsd-mailx",
-        "/usr/bin/bsd-mailx",
-    ) else {
-        return;
-    };
+/// A bsd-mailx caller, and its mailrc naming pgpsendmail as sendmail.
+fn mailx(test: &str) -> Option<(Caller, PathBuf)> {
+    let c = Caller::new(test, "bsd-mailx", "bsd-mailx", "/usr/bin/bsd-mailx")?;
     let rc = c.rc(
         "mailrc",
         &format!("set sendmail={}\n", pgpsendmail().display()),
     );
+    Some((c, rc))
+}
+
+#[test]
+fn bsd_mailx_with_cc_and_bcc() {
+    // bsd-mailx writes the Bcc field into the header and calls `sendmail -i -t`.
+    let Some((c, rc)) = mailx("bsd_mailx_with_cc_and_bcc") else {
+        return;
+    };
     run_ok(
         c.cmd().env("MAILRC", &rc).args([
             "-n",
@@ -229,18 +230,10 @@ fn bsd_mailx_keeps_the_whole_letter_in_dead_letter_after_a_refusal() {
     // mailx hands the message over as a temporary file and, when sendmail fails, saves the
     // letter from that file's offset: pgpsendmail puts the offset back after a refusal, so
     // ~/dead.letter holds the whole letter, not 0 bytes.
-    let Some(c) = Caller::new(
-        "bsd_mailx_keeps_the_whole_letter_in_dead_letter_after_a_refusal",
-        "bsd-mailx",
-        "bsd-mailx",
-        "/usr/bin/bsd-mailx",
-    ) else {
+    let Some((c, rc)) = mailx("bsd_mailx_keeps_the_whole_letter_in_dead_letter_after_a_refusal")
+    else {
         return;
     };
-    let rc = c.rc(
-        "mailrc",
-        &format!("set sendmail={}\n", pgpsendmail().display()),
-    );
     let mut child = c
         .cmd()
         .env("MAILRC", &rc)
