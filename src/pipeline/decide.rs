@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
-use crate::keys::recipients::{self, Decision, Envelope};
 use crate::keys::Keyring;
+use crate::keys::recipients::{self, Decision, Envelope};
 use crate::message::address::Address;
 use crate::syslog;
 
