@@ -135,7 +135,7 @@ fn docs_name_only_tests_that_exist() {
 #[test]
 fn nothing_points_at_a_file_outside_the_repository() {
     // The rules live in the man pages and docs/: no comment, test or document may send a
-    // newcomer to a spec or research file that is not in this repository.
+    // newcomer to a document that is not in this repository.
     let mut files = vec![
         "README.md".to_string(),
         "ARCHITECTURE.md".into(),
@@ -154,18 +154,16 @@ fn nothing_points_at_a_file_outside_the_repository() {
     ] {
         walk(&format!("{ROOT}/{dir}"), &mut files);
     }
+    // Spelled in pieces, so that a grep of the tree for them finds no hit here either.
     let banned = [
-        "spec/",
-        "research/",
-        "research ",
-        "cli.md",
-        "keys.md",
-        "config.md",
+        concat!("spec", "/"),
+        concat!("research", "/"),
+        concat!("research", " "),
+        concat!("cli", ".md"),
+        concat!("keys", ".md"),
+        concat!("config", ".md"),
     ];
     for f in &files {
-        if f.ends_with("tests/docs.rs") {
-            continue;
-        }
         let text = std::fs::read_to_string(format!("{ROOT}/{f}")).unwrap_or_default();
         for (n, line) in text.lines().enumerate() {
             for b in banned {
