@@ -87,15 +87,16 @@ pub fn write_script(path: &Path, text: &str) {
     install_executable(&src, path, "0755", None);
 }
 
-/// Gives the child default SIGINT and SIGTERM dispositions, as a caller such as Nodemailer
-/// starts sendmail. A test runner started as a background job ignores SIGINT, and its
-/// children would inherit that.
+/// Gives the child default SIGINT, SIGQUIT and SIGTERM dispositions, as a caller such as
+/// Nodemailer starts sendmail. A test runner started as a background job of a shell without
+/// job control ignores SIGINT and SIGQUIT, and its children would inherit that.
 pub fn default_signals(c: &mut StdCommand) -> &mut StdCommand {
     use std::os::unix::process::CommandExt;
     // SAFETY: signal() is async-signal-safe; only the child's dispositions change.
     unsafe {
         c.pre_exec(|| {
             libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
             libc::signal(libc::SIGTERM, libc::SIG_DFL);
             Ok(())
         });
