@@ -8,7 +8,9 @@
 //! and inode of every file it was built from; when any of them differs, or the file is
 //! corrupt (checksum), truncated or from another version, it is not believed: the caller
 //! rebuilds it from the source. It is written to a temporary file and renamed into place,
-//! so two processes rebuilding at once each leave a whole index.
+//! so two processes rebuilding at once each leave a whole index. Also which cache directory
+//! a run uses, made on first use ([`cache_dir`]): root's system one or another user's
+//! private one, never one that others could write.
 //!
 //! Untrusted input: the index file (it may be stale, corrupt or crafted). Every certificate
 //! read through it is parsed again and checked against the fingerprint the index claims,
@@ -85,6 +87,83 @@ pub fn stamp(files: &[PathBuf]) -> Vec<u8> {
 pub fn trusted(meta: &std::fs::Metadata) -> bool {
     let me = crate::sys::euid();
     (meta.uid() == 0 || meta.uid() == me) && meta.mode() & 0o022 == 0
+}
+
+/// Where a run may keep its key indexes: the directory the configuration names (`cache_dir`)
+/// or the default one, and the private places of a user other than root.
+#[derive(Debug, Clone)]
+pub struct CachePlaces {
+    /// `cache_dir` when the configuration names one.
+    pub configured: Option<PathBuf>,
+    /// The default, `/var/cache/pgpsendmail` (`PGPSENDMAIL_CACHE_DIR` for tests).
+    pub default: PathBuf,
+    /// `XDG_CACHE_HOME`, when set to an absolute path.
+    pub xdg_cache_home: Option<PathBuf>,
+    /// The home directory of the real uid, from the password database (not `$HOME`).
+    pub home: Option<PathBuf>,
+    /// The effective uid the run has (root makes the system directory).
+    pub euid: u32,
+}
+
+/// The cache directory a run uses, made on first use when it can be (pgpsendmail.toml(5),
+/// `cache_dir`). The configured (or default) directory when it is usable; when it is
+/// missing, root makes it (mode 0755, only when its parent exists); any other user gets a
+/// private one, `$XDG_CACHE_HOME/pgpsendmail` or `~/.cache/pgpsendmail` (mode 0700), made
+/// when missing. A directory is only used when [`trusted`]. `Err`: the places tried, when
+/// none is usable (then every source is read whole for every message).
+pub fn cache_dir(p: &CachePlaces) -> Result<PathBuf, Vec<PathBuf>> {
+    let system = p.configured.clone().unwrap_or_else(|| p.default.clone());
+    if usable(&system) {
+        return Ok(system);
+    }
+    if p.euid == 0 {
+        // Only the directory itself: a missing parent (no /var/cache) is not made up.
+        if std::fs::symlink_metadata(&system).is_err()
+            && system.parent().is_some_and(|d| d.is_dir())
+            && make_dir(&system, 0o755).is_ok()
+            && usable(&system)
+        {
+            return Ok(system);
+        }
+        return Err(vec![system]);
+    }
+    let mut tried = vec![system];
+    let bases = [
+        p.xdg_cache_home.clone().filter(|d| d.is_absolute()),
+        p.home
+            .as_ref()
+            .filter(|h| h.is_absolute())
+            .map(|h| h.join(".cache")),
+    ];
+    for base in bases.into_iter().flatten() {
+        let dir = base.join("pgpsendmail");
+        if private(&base, p.euid) && private(&dir, p.euid) {
+            return Ok(dir);
+        }
+        tried.push(dir);
+    }
+    Err(tried)
+}
+
+/// A directory that is there and [`trusted`].
+fn usable(dir: &Path) -> bool {
+    std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && trusted(&m))
+}
+
+/// `dir`, made with mode 0700 when missing (its parent must exist), is ours and writable by
+/// nobody else.
+fn private(dir: &Path, me: u32) -> bool {
+    if std::fs::symlink_metadata(dir).is_err() && make_dir(dir, 0o700).is_err() {
+        return false;
+    }
+    std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o022 == 0)
+}
+
+/// Makes one directory with exactly `mode` (our umask, 077, would narrow 0755).
+fn make_dir(dir: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().mode(mode).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
 }
 
 /// Where the index of `source` lives in `cache_dir`.
