@@ -13,9 +13,11 @@
 //! private one, never one that others could write.
 //!
 //! Untrusted input: the index file (it may be stale, corrupt or crafted). Every certificate
-//! read through it is parsed again and checked against the fingerprint the index claims,
-//! and then judged by [`crate::keys::evaluate`] like any other: the index only narrows the
-//! search, it never vouches for a key.
+//! read through it is parsed again and checked against the fingerprint the index claims.
+//! A certificate's recorded verdict is opaque here (kept behind its own SHA-256); the
+//! caller uses it only for exactly the certificate it judged and only while it holds, else
+//! judges with [`crate::keys::evaluate`] like any other: the index never vouches beyond
+//! what its source said, and is believed no further than [`trusted`] allows.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -25,11 +27,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// Version 3: bare revocations are entries too, keyed by their issuer.
-const MAGIC: &[u8; 8] = b"PGPSMIX3";
+/// Version 4: a certificate may carry its validity verdict (after its bytes, with its own
+/// SHA-256). Version 3: bare revocations are entries too, keyed by their issuer.
+const MAGIC: &[u8; 8] = b"PGPSMIX4";
 /// Magic, length of the small section, its SHA-256, certificate and key counts.
 const HEADER: u64 = 64;
-/// A certificate record: blob offset and length, source, fingerprint, check.
+/// A certificate record: blob offset and length, source, fingerprint, verdict length, check.
 const CERT_REC: u64 = 64;
 /// A key record: address or fingerprint hash, certificate number, check.
 const KEY_REC: u64 = 24;
@@ -45,6 +48,8 @@ pub struct Entry {
     pub fingerprint: String,
     /// The certificate, as binary OpenPGP packets.
     pub bytes: Vec<u8>,
+    /// The verdict recorded with it (opaque here; its checksum held), if any.
+    pub verdict: Option<Vec<u8>>,
 }
 
 /// What a query found: the wanted certificates and the problems found reading the source.
@@ -201,8 +206,8 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 pub struct Builder {
     blobs: File,
     blob_len: u64,
-    /// (blob offset, length, source number, fingerprint bytes)
-    certs: Vec<(u64, u32, u32, Vec<u8>)>,
+    /// (blob offset, length, source number, fingerprint bytes, verdict length)
+    certs: Vec<(u64, u32, u32, Vec<u8>, u32)>,
     keys: Vec<([u8; 16], u32)>,
     sources: Vec<String>,
     problems: Vec<(PathBuf, String)>,
@@ -221,7 +226,8 @@ impl Builder {
     }
 
     /// Adds one certificate: where it came from, its primary fingerprint (raw bytes and
-    /// hex), the e-mail part of its user IDs, and its binary packets.
+    /// hex), the e-mail part of its user IDs, its binary packets and the verdict to keep
+    /// with it, if any (stored after them with a SHA-256 of its own).
     pub fn add(
         &mut self,
         source: &Path,
@@ -229,8 +235,10 @@ impl Builder {
         fpr_hex: &str,
         emails: &[String],
         bytes: &[u8],
+        verdict: Option<&[u8]>,
     ) -> io::Result<()> {
-        if fpr.len() > 32 || bytes.len() > u32::MAX as usize {
+        let v_len = verdict.map_or(0, |v| v.len() + 32);
+        if fpr.len() > 32 || bytes.len() > u32::MAX as usize || v_len > u32::MAX as usize {
             return Err(io::Error::other("certificate too large for the index"));
         }
         let src = source.to_string_lossy();
@@ -242,10 +250,19 @@ impl Builder {
             }
         } as u32;
         self.blobs.write_all(bytes)?;
+        if let Some(v) = verdict {
+            self.blobs.write_all(v)?;
+            self.blobs.write_all(&Sha256::digest(v))?;
+        }
         let idx = self.certs.len() as u32;
-        self.certs
-            .push((self.blob_len, bytes.len() as u32, src_idx, fpr.to_vec()));
-        self.blob_len += bytes.len() as u64;
+        self.certs.push((
+            self.blob_len,
+            bytes.len() as u32,
+            src_idx,
+            fpr.to_vec(),
+            v_len as u32,
+        ));
+        self.blob_len += (bytes.len() + v_len) as u64;
         self.keys.push((key_hash(b'f', fpr_hex), idx));
         let mut seen = HashSet::new();
         for m in emails {
@@ -267,7 +284,7 @@ impl Builder {
         bytes: &[u8],
     ) -> io::Result<()> {
         let n_keys = self.keys.len();
-        self.add(source, id, id_hex, &[], bytes)?;
+        self.add(source, id, id_hex, &[], bytes, None)?;
         if let Some(k) = self.keys.get_mut(n_keys) {
             k.0 = key_hash(kind, if kind == b'n' { "" } else { id_hex });
         }
@@ -323,13 +340,14 @@ impl Builder {
             f.write_all(&n_certs.to_le_bytes())?;
             f.write_all(&n_keys.to_le_bytes())?;
             f.write_all(&small)?;
-            for (off, len, src, fpr) in &self.certs {
+            for (off, len, src, fpr, v_len) in &self.certs {
                 let mut rec = [0u8; CERT_REC as usize];
                 rec[0..8].copy_from_slice(&(blobs_at + off).to_le_bytes());
                 rec[8..12].copy_from_slice(&len.to_le_bytes());
                 rec[12..16].copy_from_slice(&src.to_le_bytes());
                 rec[16] = fpr.len() as u8;
                 rec[17..17 + fpr.len()].copy_from_slice(fpr);
+                rec[49..53].copy_from_slice(&v_len.to_le_bytes());
                 let c = check(&rec[..60]);
                 rec[60..64].copy_from_slice(&c);
                 f.write_all(&rec)?;
@@ -540,15 +558,25 @@ impl Index {
         let len = le32(&rec[8..])?;
         let src = *sources.get(le32(&rec[12..])? as usize)?;
         let fpr = rec.get(17..17 + rec[16] as usize)?;
-        if off < self.blobs_at || off.checked_add(u64::from(len))? > self.file_len {
+        let v_len = le32(&rec[49..])?;
+        let end = off
+            .checked_add(u64::from(len))?
+            .checked_add(u64::from(v_len))?;
+        if off < self.blobs_at || end > self.file_len || (v_len != 0 && v_len < 32) {
             return None;
         }
-        let mut bytes = vec![0u8; len as usize];
+        let mut bytes = vec![0u8; len as usize + v_len as usize];
         self.f.read_exact_at(&mut bytes, off).ok()?;
+        let verdict = bytes.split_off(len as usize);
+        // A verdict whose checksum fails is dropped (the certificate is judged again).
+        let verdict = verdict
+            .split_last_chunk::<32>()
+            .and_then(|(v, sum)| (Sha256::digest(v)[..] == sum[..]).then(|| v.to_vec()));
         Some(Entry {
             source: PathBuf::from(src),
             fingerprint: fpr.iter().map(|b| format!("{b:02X}")).collect(),
             bytes,
+            verdict,
         })
     }
 }
@@ -576,6 +604,7 @@ mod tests {
                 &hex(&fpr(i)),
                 &[format!("u{i}@example.org"), "shared@example.org".into()],
                 &vec![i as u8; 10 + i],
+                i.is_multiple_of(2).then_some(&b"verdict"[..]),
             )
             .unwrap();
         }
@@ -609,6 +638,8 @@ mod tests {
             .find(|e| e.fingerprint == hex(&fpr(7)))
             .unwrap();
         assert_eq!(seven.bytes, vec![7u8; 17]);
+        assert_eq!(seven.verdict, None);
+
         assert_eq!(seven.source, Path::new("/k/1.asc"));
         assert_eq!(
             got.problems,
@@ -623,6 +654,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(all.entries.len(), N);
+        for e in &all.entries {
+            let i = e.bytes[0] as usize;
+            let want = i.is_multiple_of(2).then(|| b"verdict".to_vec());
+            assert_eq!(e.verdict, want, "the verdict of {i}");
+        }
         let none = query(
             &p,
             b"stamp",
@@ -642,7 +678,9 @@ mod tests {
         let want = set(&["u7@example.org", "shared@example.org"]);
         assert!(query(&p, b"other", &want, &HashSet::new(), &HashSet::new()).is_none());
         let good = std::fs::read(&p).unwrap();
-        let blobs: usize = (0..N).map(|i| 10 + i).sum();
+        let blobs: usize = (0..N)
+            .map(|i| 10 + i + if i.is_multiple_of(2) { 39 } else { 0 })
+            .sum();
         // Every byte before the certificates is covered by a checksum (the header by the
         // fields it checks); the certificates are re-parsed and checked by the caller.
         for i in (0..good.len() - blobs).step_by(5) {
@@ -659,6 +697,17 @@ mod tests {
                 "cut at {i}"
             );
         }
+        // A flipped verdict byte: that verdict is dropped, the certificate stays.
+        let mut bad = good.clone();
+        let last = bad.len() - 1;
+        bad[last - 59 - 10] ^= 1; // in the checksum of 48's verdict (49 has none)
+        std::fs::write(&p, &bad).unwrap();
+        let c = query(&p, b"stamp", &want, &HashSet::new(), &HashSet::new()).unwrap();
+        assert_eq!(c.entries.len(), N);
+        assert_eq!(
+            c.entries.iter().filter(|e| e.verdict.is_some()).count(),
+            N / 2 - 1
+        );
         std::fs::write(&p, b"junk").unwrap();
         assert!(query(&p, b"stamp", &want, &HashSet::new(), &HashSet::new()).is_none());
     }

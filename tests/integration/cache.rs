@@ -209,3 +209,125 @@ fn a_private_cache_others_can_write_is_not_used() {
     );
     assert_eq!(h.captures().len(), 2);
 }
+
+// The verdicts an index keeps: a lookup through a fresh index judges (checks the
+// signatures of) no certificate it has a verdict for, and any change of the certificate's
+// inputs or of the time past the verdict's bound judges it again.
+
+mod verdicts {
+    use std::collections::HashSet;
+    use std::path::{Path, PathBuf};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use pgp::ser::Serialize;
+    use pgp::types::KeyDetails;
+    use pgpsendmail::keys::validity::judgements;
+    use pgpsendmail::keys::{Keyring, Unusable, Wanted, parse_certificates};
+
+    use crate::harness::keys_dir;
+
+    fn want(email: &str) -> Wanted {
+        Wanted {
+            emails: HashSet::from([email.to_string()]),
+            fingerprints: HashSet::new(),
+        }
+    }
+
+    /// Loads `email`'s certificates through the index in `cache`; how many were judged.
+    fn load(sources: &[PathBuf], cache: &Path, email: &str, now: SystemTime) -> (Keyring, u64) {
+        let before = judgements();
+        let kr = Keyring::load_for(sources, Some(cache), &want(email), now);
+        (kr, judgements() - before)
+    }
+
+    fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let (keys, cache) = (d.path().join("keys"), d.path().join("cache"));
+        std::fs::create_dir(&keys).unwrap();
+        std::fs::create_dir(&cache).unwrap();
+        (d, keys, cache)
+    }
+
+    #[test]
+    fn a_cached_verdict_is_used_without_checking_signatures_again() {
+        let (_d, keys, cache) = dirs();
+        for k in ["alice", "bob", "carol"] {
+            std::fs::copy(
+                keys_dir().join(format!("{k}.asc")),
+                keys.join(format!("{k}.asc")),
+            )
+            .unwrap();
+        }
+        let now = SystemTime::now();
+        let src = [keys.clone()];
+        let (first, judged) = load(&src, &cache, "alice@example.org", now);
+        assert!(judged >= 1, "the first load judges (and builds the index)");
+        let (second, judged) = load(&src, &cache, "alice@example.org", now);
+        assert_eq!(judged, 0, "the verdict kept in the index is used");
+        // The cached verdict is the judgement itself: emails, keys, cipher, expiry, notes.
+        let whole = Keyring::load(&src, now);
+        let alice = whole.by_email("alice@example.org").next().unwrap();
+        let cached = second.by_email("alice@example.org").next().unwrap();
+        assert_eq!(format!("{cached:?}"), format!("{alice:?}"));
+        assert_eq!(format!("{:?}", first.certs), format!("{:?}", second.certs));
+        assert!(cached.usable.is_ok());
+    }
+
+    #[test]
+    fn a_verdict_past_its_time_is_judged_again() {
+        let (_d, keys, cache) = dirs();
+        let ring = keys.join("expired.asc");
+        std::fs::copy(keys_dir().join("expired.asc"), &ring).unwrap();
+        // The key expires 2 s after it was made (tests/data/keys/mkkeys.sh).
+        let bytes = std::fs::read(&ring).unwrap();
+        let cert = &parse_certificates(&bytes).unwrap().certs[0];
+        let made = UNIX_EPOCH + Duration::from_secs(cert.primary_key.created_at().as_secs().into());
+        let src = [keys.clone()];
+        let before = made + Duration::from_secs(1);
+        let (kr, _) = load(&src, &cache, "expired@example.org", before);
+        assert!(kr.certs[0].usable.is_ok(), "{:?}", kr.certs[0].usable);
+        let (kr, judged) = load(&src, &cache, "expired@example.org", before);
+        assert_eq!(judged, 0);
+        assert!(kr.certs[0].usable.is_ok());
+        // After the expiry the index is still fresh, but its verdict no longer holds.
+        let after = made + Duration::from_secs(3);
+        let (kr, judged) = load(&src, &cache, "expired@example.org", after);
+        assert_eq!(judged, 1, "judged again");
+        assert!(matches!(kr.certs[0].usable, Err(Unusable::Expired(_))));
+        // And a time before the verdict was made does not use it either.
+        let (_, judged) = load(&src, &cache, "expired@example.org", made);
+        assert_eq!(judged, 1);
+    }
+
+    #[test]
+    fn a_revocation_in_another_source_invalidates_the_cached_verdict() {
+        let (d, keys, cache) = dirs();
+        // revoked.asc without its revocation in one source, the revocation alone in another.
+        let bytes = std::fs::read(keys_dir().join("revoked.asc")).unwrap();
+        let mut cert = parse_certificates(&bytes).unwrap().certs.remove(0);
+        let rev = cert.details.revocation_signatures.remove(0);
+        std::fs::write(keys.join("revoked.gpg"), cert.to_bytes().unwrap()).unwrap();
+        let revs = d.path().join("revs");
+        std::fs::create_dir(&revs).unwrap();
+        let mut packet = Vec::new();
+        pgp::packet::Packet::from(rev)
+            .to_writer(&mut packet)
+            .unwrap();
+        std::fs::write(revs.join("revoked.rev"), packet).unwrap();
+
+        let now = SystemTime::now();
+        let one = [keys.clone()];
+        load(&one, &cache, "revoked@example.org", now);
+        let (kr, judged) = load(&one, &cache, "revoked@example.org", now);
+        assert_eq!(judged, 0, "cached while the revocation is elsewhere");
+        assert!(kr.certs[0].usable.is_ok());
+        // The revocation's source joins: that index knows nothing of the certificate, and
+        // the certificate's own index still holds its verdict, for other bytes.
+        let both = [keys.clone(), revs.clone()];
+        let (kr, judged) = load(&both, &cache, "revoked@example.org", now);
+        assert!(judged >= 1, "judged again");
+        assert_eq!(kr.certs[0].usable.as_ref().unwrap_err(), &Unusable::Revoked);
+        let (kr, _) = load(&both, &cache, "revoked@example.org", now);
+        assert_eq!(kr.certs[0].usable.as_ref().unwrap_err(), &Unusable::Revoked);
+    }
+}
