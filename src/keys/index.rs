@@ -451,6 +451,46 @@ pub fn query(
     Some(out)
 }
 
+/// An index as it was before a rebuild (whatever its stamp), for the verdicts it recorded:
+/// a verdict is for exactly the bytes it judged, so one whose certificate did not change
+/// can be kept when a source is re-indexed, and only what changed is judged again.
+pub struct Previous {
+    index: Index,
+    sources: Vec<String>,
+}
+
+impl Previous {
+    /// The index at `path`, when it is there, [`trusted`] and whole.
+    pub fn open(path: &Path) -> Option<Previous> {
+        let (index, small) = Index::open(path)?;
+        let mut c = Cursor(&small);
+        let n = c.u32()? as usize;
+        c.take(n)?;
+        for _ in 0..c.u32()? {
+            c.str()?;
+            c.str()?;
+        }
+        let mut sources = Vec::new();
+        for _ in 0..c.u32()? {
+            sources.push(c.str()?.to_string());
+        }
+        Some(Previous { index, sources })
+    }
+
+    /// The verdicts recorded for certificates with this fingerprint (upper-case hex).
+    pub fn verdicts(&self, fpr_hex: &str) -> Vec<Vec<u8>> {
+        let sources: Vec<&str> = self.sources.iter().map(String::as_str).collect();
+        let found = self
+            .index
+            .lookup(key_hash(b'f', fpr_hex))
+            .unwrap_or_default();
+        found
+            .into_iter()
+            .filter_map(|i| self.index.entry(i, &sources)?.verdict)
+            .collect()
+    }
+}
+
 /// An index file whose header and small section passed their checks, and where its
 /// tables are; records are read from it one by one, each checked as it is read.
 struct Index {

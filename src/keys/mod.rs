@@ -266,10 +266,13 @@ impl Keyring {
             return;
         }
         let mut builder = index::Builder::new(None).ok();
+        // The index being replaced: the verdicts of certificates that did not change.
+        let previous = builder.as_ref().and_then(|_| index::Previous::open(ipath));
+        let mut build = builder.as_mut().map(|b| (b, previous.as_ref()));
         let mut quiet = Keyring::default();
         let sink = if report { &mut *self } else { &mut quiet };
         for f in files {
-            sink.read_file(f, g, Some(filter), builder.as_mut(), now);
+            sink.read_file(f, g, Some(filter), build.as_mut(), now);
         }
         if let Some(mut b) = builder {
             for p in &sink.problems {
@@ -281,13 +284,14 @@ impl Keyring {
 
     /// Reads one key file into `g`: everything, or what `filter` keeps (bare revocations
     /// always: they are few, and belong to no address). Each item also goes to `builder`,
-    /// a certificate with its verdict as of `now`.
+    /// a certificate with its verdict as of `now` (kept from the previous index when it
+    /// judged the same bytes and still holds).
     fn read_file(
         &mut self,
         path: &Path,
         g: &mut Gathered,
         filter: Option<&Filter>,
-        mut builder: Option<&mut index::Builder>,
+        mut builder: Option<&mut (&mut index::Builder, Option<&index::Previous>)>,
         now: SystemTime,
     ) {
         let bytes = match read_capped(path) {
@@ -296,8 +300,8 @@ impl Keyring {
         };
         let mut index_failed = false;
         let parsed = each_certificate(&bytes, &mut |item| {
-            if let Some(b) = builder.as_deref_mut()
-                && index_item(b, path, &item, now).is_err()
+            if let Some((b, previous)) = builder.as_deref_mut()
+                && index_item(b, *previous, path, &item, now).is_err()
             {
                 index_failed = true;
             }
@@ -378,11 +382,27 @@ impl Keyring {
 /// The verdict an index keeps with a certificate: the SHA-256 of the certificate it judged
 /// (one copy, as [`Gathered`] keeps it), when it was judged and until when it holds
 /// ([`validity::verdict_holds_until`]), then the verdict ([`validity::encode_verdict`]).
-fn verdict_record(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Option<Vec<u8>> {
+fn verdict_record(
+    cert: &SignedPublicKey,
+    previous: Option<&index::Previous>,
+    source: &Path,
+    now: SystemTime,
+) -> Option<Vec<u8>> {
     let one = gather::normalized(cert);
     let bytes = one.to_bytes().ok()?;
     let at = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    let mut out = Sha256::digest(&bytes).to_vec();
+    let hash = Sha256::digest(&bytes);
+    if let Some(p) = previous {
+        let fpr = hex_upper(one.primary_key.fingerprint().as_bytes());
+        if let Some(v) = p
+            .verdicts(&fpr)
+            .into_iter()
+            .find(|v| holding(v, &hash, now).is_some())
+        {
+            return Some(v);
+        }
+    }
+    let mut out = hash.to_vec();
     out.extend_from_slice(&at.to_le_bytes());
     out.extend_from_slice(&validity::verdict_holds_until(&one, at).to_le_bytes());
     out.extend_from_slice(&validity::encode_verdict(&evaluate(&one, source, now)));
@@ -394,23 +414,26 @@ fn verdict_record(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Opt
 /// beyond `now`; `None`: judge it. So a second copy elsewhere, or a revocation found in
 /// another source, changes the bytes and the certificate is judged again.
 fn cached(v: &[u8], cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Option<Cert> {
-    let (hash, rest) = v.split_first_chunk::<32>()?;
+    let verdict = holding(v, &Sha256::digest(cert.to_bytes().ok()?), now)?;
+    validity::decode_verdict(verdict, cert, source)
+}
+
+/// The verdict in the record `v` when it judged the certificate whose SHA-256 is `hash`,
+/// at or before `now`, and holds beyond `now`.
+fn holding<'a>(v: &'a [u8], hash: &[u8], now: SystemTime) -> Option<&'a [u8]> {
+    let (judged, rest) = v.split_first_chunk::<32>()?;
     let (at, rest) = rest.split_first_chunk::<8>()?;
     let (until, verdict) = rest.split_first_chunk::<8>()?;
     let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    if !(u64::from_le_bytes(*at)..u64::from_le_bytes(*until)).contains(&now) {
-        return None;
-    }
-    if Sha256::digest(cert.to_bytes().ok()?)[..] != hash[..] {
-        return None;
-    }
-    validity::decode_verdict(verdict, cert, source)
+    let holds = (u64::from_le_bytes(*at)..u64::from_le_bytes(*until)).contains(&now);
+    (holds && judged[..] == hash[..]).then_some(verdict)
 }
 
 /// Adds one item of `source` to the index being built (a certificate with its verdict as
 /// of `now`).
 fn index_item(
     b: &mut index::Builder,
+    previous: Option<&index::Previous>,
     source: &Path,
     item: &Item,
     now: SystemTime,
@@ -431,7 +454,7 @@ fn index_item(
                 &hex_upper(fpr.as_bytes()),
                 &emails,
                 &bytes,
-                verdict_record(cert, source, now).as_deref(),
+                verdict_record(cert, previous, source, now).as_deref(),
             )
         }
         Item::Revocation(sig) => {

@@ -274,6 +274,32 @@ mod verdicts {
     }
 
     #[test]
+    fn a_rebuilt_index_keeps_the_verdicts_of_what_did_not_change() {
+        let (_d, keys, cache) = dirs();
+        for k in ["alice", "bob", "dave"] {
+            std::fs::copy(
+                keys_dir().join(format!("{k}.asc")),
+                keys.join(format!("{k}.asc")),
+            )
+            .unwrap();
+        }
+        let now = SystemTime::now();
+        let src = [keys.clone()];
+        let (_, judged) = load(&src, &cache, "alice@example.org", now);
+        // Every certificate, for the index; alice's verdict then comes through the new
+        // index (the second pass).
+        assert_eq!(judged, 3);
+        // carol joins: the source changed, its index is rebuilt; only carol is judged.
+        std::fs::copy(keys_dir().join("carol.asc"), keys.join("carol.asc")).unwrap();
+        let (kr, judged) = load(&src, &cache, "alice@example.org", now);
+        assert_eq!(judged, 1);
+        assert!(kr.certs[0].usable.is_ok());
+        let (kr, judged) = load(&src, &cache, "carol@example.net", now);
+        assert_eq!(judged, 0);
+        assert!(kr.certs[0].usable.is_ok());
+    }
+
+    #[test]
     fn a_verdict_past_its_time_is_judged_again() {
         let (_d, keys, cache) = dirs();
         let ring = keys.join("expired.asc");
