@@ -140,8 +140,9 @@ pub struct Config {
     pub subject: String,
     /// A key used for a message that expires within this many days is warned about.
     pub warn_days: u32,
-    /// Where key indexes are kept (see [`crate::keys::index`]); used only when it is a directory.
-    pub cache_dir: PathBuf,
+    /// Where key indexes are kept, when the configuration says (see
+    /// [`crate::keys::index::cache_dir`] for the default and for users other than root).
+    pub cache_dir: Option<PathBuf>,
     /// More names of this host (`local_domains`), lower-case, without a trailing dot: an
     /// address at one of them is a local name (see [`Config::is_local_domain`]).
     pub local_domains: Vec<String>,
@@ -172,7 +173,7 @@ impl Default for Config {
             missing_key: MissingKey::Refuse,
             subject: DEFAULT_SUBJECT.to_string(),
             warn_days: DEFAULT_WARN_DAYS,
-            cache_dir: PathBuf::from(DEFAULT_CACHE_DIR),
+            cache_dir: None,
             local_domains: Vec::new(),
             host_names: Vec::new(),
             recipients: BTreeMap::new(),
@@ -319,7 +320,7 @@ impl Config {
             if !d.is_absolute() {
                 return Err(err("cache_dir", "must be an absolute path".into()));
             }
-            cfg.cache_dir = d;
+            cfg.cache_dir = Some(d);
         }
         Ok(cfg)
     }

@@ -40,6 +40,7 @@ pub mod syslog;
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -71,6 +72,14 @@ pub struct Env {
     /// `PGPSENDMAIL_PASSWD`: the password database `check` reads the local users from
     /// (`None`: `/etc/passwd`).
     pub passwd: Option<PathBuf>,
+    /// `PGPSENDMAIL_CACHE_DIR`: the cache directory when the configuration names none
+    /// (`/var/cache/pgpsendmail` unless set; for tests).
+    pub cache_default: PathBuf,
+    /// `XDG_CACHE_HOME`: where a user other than root keeps a private cache.
+    pub xdg_cache_home: Option<PathBuf>,
+    /// The home directory of the real uid, from the password database: `$HOME` is not
+    /// read (sudo keeps the caller's in some setups, cron sets its own).
+    pub home: Option<PathBuf>,
     pub now: SystemTime,
 }
 
@@ -91,7 +100,26 @@ impl Env {
             passwd: std::env::var_os("PGPSENDMAIL_PASSWD")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
+            cache_default: std::env::var_os("PGPSENDMAIL_CACHE_DIR")
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| PathBuf::from(config::DEFAULT_CACHE_DIR), PathBuf::from),
+            xdg_cache_home: std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            home: sys::user_home(sys::uid()).map(|h| PathBuf::from(OsString::from_vec(h))),
             now: SystemTime::now(),
+        }
+    }
+
+    /// Where this run may keep its key indexes, `cfg` naming `cache_dir` or not (see
+    /// [`keys::index::cache_dir`]).
+    pub fn cache_places(&self, cfg: &Config) -> keys::index::CachePlaces {
+        keys::index::CachePlaces {
+            configured: cfg.cache_dir.clone(),
+            default: self.cache_default.clone(),
+            xdg_cache_home: self.xdg_cache_home.clone(),
+            home: self.home.clone(),
+            euid: sys::euid(),
         }
     }
 }

@@ -150,6 +150,17 @@ pub fn egid() -> u32 {
 /// The name of the user `uid` in the password database (getpwuid_r(3): files, or whatever
 /// NSS is configured), `None` when there is none or it cannot be read.
 pub fn user_name(uid: u32) -> Option<Vec<u8>> {
+    passwd_field(uid, |pw| pw.pw_name)
+}
+
+/// The home directory of the user `uid` in the password database (getpwuid_r(3)), `None`
+/// when there is none, it is empty or it cannot be read.
+pub fn user_home(uid: u32) -> Option<Vec<u8>> {
+    passwd_field(uid, |pw| pw.pw_dir).filter(|h| !h.is_empty())
+}
+
+/// One string field of the password database entry of `uid`, copied out.
+fn passwd_field(uid: u32, field: fn(&libc::passwd) -> *mut libc::c_char) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 1024];
     loop {
         // SAFETY: a zeroed passwd is a valid value (integers and null pointers).
@@ -164,12 +175,13 @@ pub fn user_name(uid: u32) -> Option<Vec<u8>> {
             buf.resize(buf.len() * 4, 0);
             continue;
         }
-        if r != 0 || res.is_null() || pw.pw_name.is_null() {
+        let ptr = field(&pw);
+        if r != 0 || res.is_null() || ptr.is_null() {
             return None;
         }
-        // SAFETY: on success pw_name is a NUL-terminated string inside `buf`, which is
+        // SAFETY: on success the field is a NUL-terminated string inside `buf`, which is
         // still alive and not written to until the bytes are copied out here.
-        return Some(unsafe { CStr::from_ptr(pw.pw_name) }.to_bytes().to_vec());
+        return Some(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec());
     }
 }
 
@@ -327,6 +339,12 @@ mod tests {
         assert_eq!(user_name(0).as_deref(), Some(&b"root"[..]));
         // A uid no password database has.
         assert_eq!(user_name(4_000_000_123), None);
+    }
+
+    #[test]
+    fn user_home_of_root_known() {
+        assert_eq!(user_home(0).as_deref(), Some(&b"/root"[..]));
+        assert_eq!(user_home(4_000_000_123), None);
     }
 
     #[test]

@@ -67,7 +67,8 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     found += size(real.as_ref(), env, out)?;
     let kr = Keyring::load(&cfg.keyring, env.now);
     found += keyring_problems(&kr, out)?;
-    found += readable_by_senders(&cfg, out)?;
+    found += cache(&cfg, env, &kr, out)?;
+    found += readable_by_senders(&cfg, env, out)?;
     found += certificates(&kr, unix_now(env), warn_days, out)?;
     let (step, routed) = recipients_table(&cfg, &kr, out)?;
     found += step;
@@ -129,6 +130,27 @@ fn size(
             None => Ok(Found::NONE),
         },
         _ => Ok(Found::NONE),
+    }
+}
+
+/// The cache directory a message would use, made as a message would make it; a warning with
+/// the cost when none can be made (every message then parses every certificate).
+fn cache(cfg: &Config, env: &Env, kr: &Keyring, out: &mut dyn Write) -> std::io::Result<Found> {
+    match keys::index::cache_dir(&env.cache_places(cfg)) {
+        Ok(_) => Ok(Found::NONE),
+        Err(tried) => {
+            let at: Vec<String> = tried
+                .iter()
+                .map(|p| sanitize(&p.display().to_string()))
+                .collect();
+            writeln!(
+                out,
+                "warning: every message parses {} certificates: no cache directory could be made at {}",
+                kr.certs.len(),
+                at.join(" or ")
+            )?;
+            Ok(Found::warnings(1))
+        }
     }
 }
 
@@ -520,7 +542,7 @@ fn closed_to_others(path: &Path, need: Need) -> Option<String> {
 
 /// `check`'s warnings about what a sender other than root could not read: the
 /// configuration, every key source and key file, the cache directory.
-fn readable_by_senders(cfg: &Config, out: &mut dyn Write) -> std::io::Result<Found> {
+fn readable_by_senders(cfg: &Config, env: &Env, out: &mut dyn Write) -> std::io::Result<Found> {
     const WHO: &str = "mail sent as other users (sudo, at, user crontabs)";
     let mut found: Vec<(PathBuf, String, String)> = Vec::new();
     if let Some(p) = &cfg.path
@@ -552,11 +574,12 @@ fn readable_by_senders(cfg: &Config, out: &mut dyn Write) -> std::io::Result<Fou
             }
         }
     }
-    if cfg.cache_dir.is_dir()
-        && let Some(why) = closed_to_others(&cfg.cache_dir, Need::Search)
+    let cache_dir = cfg.cache_dir.as_ref().unwrap_or(&env.cache_default);
+    if cache_dir.is_dir()
+        && let Some(why) = closed_to_others(cache_dir, Need::Search)
     {
         found.push((
-            cfg.cache_dir.clone(),
+            cache_dir.clone(),
             why,
             format!("the key index cannot be used by {WHO} (every key file is read instead)"),
         ));

@@ -135,7 +135,8 @@ fn explain_into<R: BufRead>(
         return Ok(());
     }
     let want = recipients::wanted(&envelope.recipients, &cfg);
-    let keyring = Keyring::load_for(&cfg.keyring, Some(&cfg.cache_dir), &want, env.now);
+    let cache = crate::keys::index::cache_dir(&env.cache_places(&cfg)).ok();
+    let keyring = Keyring::load_for(&cfg.keyring, cache.as_deref(), &want, env.now);
     let (decisions, refused) = decide(ex, &envelope, &cfg, &keyring);
     if refused {
         ex.exit = ExitCode::NoUser.code();

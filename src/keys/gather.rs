@@ -138,6 +138,14 @@ fn normalize(cert: &mut SignedPublicKey) {
     add_signatures(&mut cert.details.revocation_signatures, &stray);
 }
 
+/// `cert` as [`Gathered`] keeps a single copy of it: key revocations filed under a user ID
+/// or a subkey moved to the primary key.
+pub fn normalized(cert: &SignedPublicKey) -> SignedPublicKey {
+    let mut c = cert.clone();
+    normalize(&mut c);
+    c
+}
+
 /// Something found in a file, with that file.
 pub type Sourced<T> = (T, PathBuf);
 

@@ -8,12 +8,16 @@
 //! and inode of every file it was built from; when any of them differs, or the file is
 //! corrupt (checksum), truncated or from another version, it is not believed: the caller
 //! rebuilds it from the source. It is written to a temporary file and renamed into place,
-//! so two processes rebuilding at once each leave a whole index.
+//! so two processes rebuilding at once each leave a whole index. Also which cache directory
+//! a run uses, made on first use ([`cache_dir`]): root's system one or another user's
+//! private one, never one that others could write.
 //!
 //! Untrusted input: the index file (it may be stale, corrupt or crafted). Every certificate
-//! read through it is parsed again and checked against the fingerprint the index claims,
-//! and then judged by [`crate::keys::evaluate`] like any other: the index only narrows the
-//! search, it never vouches for a key.
+//! read through it is parsed again and checked against the fingerprint the index claims.
+//! A certificate's recorded verdict is opaque here (kept behind its own SHA-256); the
+//! caller uses it only for exactly the certificate it judged and only while it holds, else
+//! judges with [`crate::keys::evaluate`] like any other: the index never vouches beyond
+//! what its source said, and is believed no further than [`trusted`] allows.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -23,11 +27,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// Version 3: bare revocations are entries too, keyed by their issuer.
-const MAGIC: &[u8; 8] = b"PGPSMIX3";
+/// Version 4: a certificate may carry its validity verdict (after its bytes, with its own
+/// SHA-256). Version 3: bare revocations are entries too, keyed by their issuer. A change
+/// to the validity rules or the key policy (`validity.rs`, `policy.rs`) must bump it too:
+/// an index of another version, and so every verdict it recorded, is not believed.
+const MAGIC: &[u8; 8] = b"PGPSMIX4";
 /// Magic, length of the small section, its SHA-256, certificate and key counts.
 const HEADER: u64 = 64;
-/// A certificate record: blob offset and length, source, fingerprint, check.
+/// A certificate record: blob offset and length, source, fingerprint, verdict length, check.
 const CERT_REC: u64 = 64;
 /// A key record: address or fingerprint hash, certificate number, check.
 const KEY_REC: u64 = 24;
@@ -43,6 +50,8 @@ pub struct Entry {
     pub fingerprint: String,
     /// The certificate, as binary OpenPGP packets.
     pub bytes: Vec<u8>,
+    /// The verdict recorded with it (opaque here; its checksum held), if any.
+    pub verdict: Option<Vec<u8>>,
 }
 
 /// What a query found: the wanted certificates and the problems found reading the source.
@@ -87,6 +96,83 @@ pub fn trusted(meta: &std::fs::Metadata) -> bool {
     (meta.uid() == 0 || meta.uid() == me) && meta.mode() & 0o022 == 0
 }
 
+/// Where a run may keep its key indexes: the directory the configuration names (`cache_dir`)
+/// or the default one, and the private places of a user other than root.
+#[derive(Debug, Clone)]
+pub struct CachePlaces {
+    /// `cache_dir` when the configuration names one.
+    pub configured: Option<PathBuf>,
+    /// The default, `/var/cache/pgpsendmail` (`PGPSENDMAIL_CACHE_DIR` for tests).
+    pub default: PathBuf,
+    /// `XDG_CACHE_HOME`, when set to an absolute path.
+    pub xdg_cache_home: Option<PathBuf>,
+    /// The home directory of the real uid, from the password database (not `$HOME`).
+    pub home: Option<PathBuf>,
+    /// The effective uid the run has (root makes the system directory).
+    pub euid: u32,
+}
+
+/// The cache directory a run uses, made on first use when it can be (pgpsendmail.toml(5),
+/// `cache_dir`). The configured (or default) directory when it is usable; when it is
+/// missing, root makes it (mode 0755, only when its parent exists); any other user gets a
+/// private one, `$XDG_CACHE_HOME/pgpsendmail` or `~/.cache/pgpsendmail` (mode 0700), made
+/// when missing. A directory is only used when [`trusted`]. `Err`: the places tried, when
+/// none is usable (then every source is read whole for every message).
+pub fn cache_dir(p: &CachePlaces) -> Result<PathBuf, Vec<PathBuf>> {
+    let system = p.configured.clone().unwrap_or_else(|| p.default.clone());
+    if usable(&system) {
+        return Ok(system);
+    }
+    if p.euid == 0 {
+        // Only the directory itself: a missing parent (no /var/cache) is not made up.
+        if std::fs::symlink_metadata(&system).is_err()
+            && system.parent().is_some_and(|d| d.is_dir())
+            && make_dir(&system, 0o755).is_ok()
+            && usable(&system)
+        {
+            return Ok(system);
+        }
+        return Err(vec![system]);
+    }
+    let mut tried = vec![system];
+    let bases = [
+        p.xdg_cache_home.clone().filter(|d| d.is_absolute()),
+        p.home
+            .as_ref()
+            .filter(|h| h.is_absolute())
+            .map(|h| h.join(".cache")),
+    ];
+    for base in bases.into_iter().flatten() {
+        let dir = base.join("pgpsendmail");
+        if private(&base, p.euid) && private(&dir, p.euid) {
+            return Ok(dir);
+        }
+        tried.push(dir);
+    }
+    Err(tried)
+}
+
+/// A directory that is there and [`trusted`].
+fn usable(dir: &Path) -> bool {
+    std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && trusted(&m))
+}
+
+/// `dir`, made with mode 0700 when missing (its parent must exist), is ours and writable by
+/// nobody else.
+fn private(dir: &Path, me: u32) -> bool {
+    if std::fs::symlink_metadata(dir).is_err() && make_dir(dir, 0o700).is_err() {
+        return false;
+    }
+    std::fs::metadata(dir).is_ok_and(|m| m.is_dir() && m.uid() == me && m.mode() & 0o022 == 0)
+}
+
+/// Makes one directory with exactly `mode` (our umask, 077, would narrow 0755).
+fn make_dir(dir: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().mode(mode).create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+}
+
 /// Where the index of `source` lives in `cache_dir`.
 pub fn path_for(cache_dir: &Path, source: &Path) -> PathBuf {
     let canon = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
@@ -122,8 +208,8 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 pub struct Builder {
     blobs: File,
     blob_len: u64,
-    /// (blob offset, length, source number, fingerprint bytes)
-    certs: Vec<(u64, u32, u32, Vec<u8>)>,
+    /// (blob offset, length, source number, fingerprint bytes, verdict length)
+    certs: Vec<(u64, u32, u32, Vec<u8>, u32)>,
     keys: Vec<([u8; 16], u32)>,
     sources: Vec<String>,
     problems: Vec<(PathBuf, String)>,
@@ -142,7 +228,8 @@ impl Builder {
     }
 
     /// Adds one certificate: where it came from, its primary fingerprint (raw bytes and
-    /// hex), the e-mail part of its user IDs, and its binary packets.
+    /// hex), the e-mail part of its user IDs, its binary packets and the verdict to keep
+    /// with it, if any (stored after them with a SHA-256 of its own).
     pub fn add(
         &mut self,
         source: &Path,
@@ -150,8 +237,10 @@ impl Builder {
         fpr_hex: &str,
         emails: &[String],
         bytes: &[u8],
+        verdict: Option<&[u8]>,
     ) -> io::Result<()> {
-        if fpr.len() > 32 || bytes.len() > u32::MAX as usize {
+        let v_len = verdict.map_or(0, |v| v.len() + 32);
+        if fpr.len() > 32 || bytes.len() > u32::MAX as usize || v_len > u32::MAX as usize {
             return Err(io::Error::other("certificate too large for the index"));
         }
         let src = source.to_string_lossy();
@@ -163,10 +252,19 @@ impl Builder {
             }
         } as u32;
         self.blobs.write_all(bytes)?;
+        if let Some(v) = verdict {
+            self.blobs.write_all(v)?;
+            self.blobs.write_all(&Sha256::digest(v))?;
+        }
         let idx = self.certs.len() as u32;
-        self.certs
-            .push((self.blob_len, bytes.len() as u32, src_idx, fpr.to_vec()));
-        self.blob_len += bytes.len() as u64;
+        self.certs.push((
+            self.blob_len,
+            bytes.len() as u32,
+            src_idx,
+            fpr.to_vec(),
+            v_len as u32,
+        ));
+        self.blob_len += (bytes.len() + v_len) as u64;
         self.keys.push((key_hash(b'f', fpr_hex), idx));
         let mut seen = HashSet::new();
         for m in emails {
@@ -188,7 +286,7 @@ impl Builder {
         bytes: &[u8],
     ) -> io::Result<()> {
         let n_keys = self.keys.len();
-        self.add(source, id, id_hex, &[], bytes)?;
+        self.add(source, id, id_hex, &[], bytes, None)?;
         if let Some(k) = self.keys.get_mut(n_keys) {
             k.0 = key_hash(kind, if kind == b'n' { "" } else { id_hex });
         }
@@ -244,13 +342,14 @@ impl Builder {
             f.write_all(&n_certs.to_le_bytes())?;
             f.write_all(&n_keys.to_le_bytes())?;
             f.write_all(&small)?;
-            for (off, len, src, fpr) in &self.certs {
+            for (off, len, src, fpr, v_len) in &self.certs {
                 let mut rec = [0u8; CERT_REC as usize];
                 rec[0..8].copy_from_slice(&(blobs_at + off).to_le_bytes());
                 rec[8..12].copy_from_slice(&len.to_le_bytes());
                 rec[12..16].copy_from_slice(&src.to_le_bytes());
                 rec[16] = fpr.len() as u8;
                 rec[17..17 + fpr.len()].copy_from_slice(fpr);
+                rec[49..53].copy_from_slice(&v_len.to_le_bytes());
                 let c = check(&rec[..60]);
                 rec[60..64].copy_from_slice(&c);
                 f.write_all(&rec)?;
@@ -352,6 +451,46 @@ pub fn query(
         out.entries.push(index.entry(i, &sources)?);
     }
     Some(out)
+}
+
+/// An index as it was before a rebuild (whatever its stamp), for the verdicts it recorded:
+/// a verdict is for exactly the bytes it judged, so one whose certificate did not change
+/// can be kept when a source is re-indexed, and only what changed is judged again.
+pub struct Previous {
+    index: Index,
+    sources: Vec<String>,
+}
+
+impl Previous {
+    /// The index at `path`, when it is there, [`trusted`] and whole.
+    pub fn open(path: &Path) -> Option<Previous> {
+        let (index, small) = Index::open(path)?;
+        let mut c = Cursor(&small);
+        let n = c.u32()? as usize;
+        c.take(n)?;
+        for _ in 0..c.u32()? {
+            c.str()?;
+            c.str()?;
+        }
+        let mut sources = Vec::new();
+        for _ in 0..c.u32()? {
+            sources.push(c.str()?.to_string());
+        }
+        Some(Previous { index, sources })
+    }
+
+    /// The verdicts recorded for certificates with this fingerprint (upper-case hex).
+    pub fn verdicts(&self, fpr_hex: &str) -> Vec<Vec<u8>> {
+        let sources: Vec<&str> = self.sources.iter().map(String::as_str).collect();
+        let found = self
+            .index
+            .lookup(key_hash(b'f', fpr_hex))
+            .unwrap_or_default();
+        found
+            .into_iter()
+            .filter_map(|i| self.index.entry(i, &sources)?.verdict)
+            .collect()
+    }
 }
 
 /// An index file whose header and small section passed their checks, and where its
@@ -461,15 +600,25 @@ impl Index {
         let len = le32(&rec[8..])?;
         let src = *sources.get(le32(&rec[12..])? as usize)?;
         let fpr = rec.get(17..17 + rec[16] as usize)?;
-        if off < self.blobs_at || off.checked_add(u64::from(len))? > self.file_len {
+        let v_len = le32(&rec[49..])?;
+        let end = off
+            .checked_add(u64::from(len))?
+            .checked_add(u64::from(v_len))?;
+        if off < self.blobs_at || end > self.file_len || (v_len != 0 && v_len < 32) {
             return None;
         }
-        let mut bytes = vec![0u8; len as usize];
+        let mut bytes = vec![0u8; len as usize + v_len as usize];
         self.f.read_exact_at(&mut bytes, off).ok()?;
+        let verdict = bytes.split_off(len as usize);
+        // A verdict whose checksum fails is dropped (the certificate is judged again).
+        let verdict = verdict
+            .split_last_chunk::<32>()
+            .and_then(|(v, sum)| (Sha256::digest(v)[..] == sum[..]).then(|| v.to_vec()));
         Some(Entry {
             source: PathBuf::from(src),
             fingerprint: fpr.iter().map(|b| format!("{b:02X}")).collect(),
             bytes,
+            verdict,
         })
     }
 }
@@ -497,6 +646,7 @@ mod tests {
                 &hex(&fpr(i)),
                 &[format!("u{i}@example.org"), "shared@example.org".into()],
                 &vec![i as u8; 10 + i],
+                i.is_multiple_of(2).then_some(&b"verdict"[..]),
             )
             .unwrap();
         }
@@ -530,6 +680,8 @@ mod tests {
             .find(|e| e.fingerprint == hex(&fpr(7)))
             .unwrap();
         assert_eq!(seven.bytes, vec![7u8; 17]);
+        assert_eq!(seven.verdict, None);
+
         assert_eq!(seven.source, Path::new("/k/1.asc"));
         assert_eq!(
             got.problems,
@@ -544,6 +696,11 @@ mod tests {
         )
         .unwrap();
         assert_eq!(all.entries.len(), N);
+        for e in &all.entries {
+            let i = e.bytes[0] as usize;
+            let want = i.is_multiple_of(2).then(|| b"verdict".to_vec());
+            assert_eq!(e.verdict, want, "the verdict of {i}");
+        }
         let none = query(
             &p,
             b"stamp",
@@ -563,7 +720,9 @@ mod tests {
         let want = set(&["u7@example.org", "shared@example.org"]);
         assert!(query(&p, b"other", &want, &HashSet::new(), &HashSet::new()).is_none());
         let good = std::fs::read(&p).unwrap();
-        let blobs: usize = (0..N).map(|i| 10 + i).sum();
+        let blobs: usize = (0..N)
+            .map(|i| 10 + i + if i.is_multiple_of(2) { 39 } else { 0 })
+            .sum();
         // Every byte before the certificates is covered by a checksum (the header by the
         // fields it checks); the certificates are re-parsed and checked by the caller.
         for i in (0..good.len() - blobs).step_by(5) {
@@ -580,6 +739,17 @@ mod tests {
                 "cut at {i}"
             );
         }
+        // A flipped verdict byte: that verdict is dropped, the certificate stays.
+        let mut bad = good.clone();
+        let last = bad.len() - 1;
+        bad[last - 59 - 10] ^= 1; // in the checksum of 48's verdict (49 has none)
+        std::fs::write(&p, &bad).unwrap();
+        let c = query(&p, b"stamp", &want, &HashSet::new(), &HashSet::new()).unwrap();
+        assert_eq!(c.entries.len(), N);
+        assert_eq!(
+            c.entries.iter().filter(|e| e.verdict.is_some()).count(),
+            N / 2 - 1
+        );
         std::fs::write(&p, b"junk").unwrap();
         assert!(query(&p, b"stamp", &want, &HashSet::new(), &HashSet::new()).is_none());
     }

@@ -16,7 +16,9 @@
 //! is ([`Cert`], re-exported here with its helpers); [`policy`] is the key policy those
 //! rules apply (hashes, key sizes, what the encryptor can use); [`index`] is the per-source
 //! index in the cache directory, which narrows the search and never vouches (what it
-//! returns is parsed again, checked against its fingerprint and judged like any other).
+//! returns is parsed again and checked against its fingerprint; its recorded verdict on a
+//! certificate stands in for the signature checks only for exactly the merged certificate
+//! it judged and only while it holds, see `cached`; else it is judged like any other).
 //!
 //! Does not own: the `[recipients]` table and the `missing_key` policy (see
 //! [`recipients`]).
@@ -33,7 +35,7 @@ pub mod policy;
 pub mod recipients;
 pub mod validity;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -42,6 +44,8 @@ use pgp::composed::{Deserializable, SignedPublicKey};
 use pgp::packet::{Signature, SignatureType};
 use pgp::ser::Serialize;
 use pgp::types::{KeyDetails, Tag};
+
+use sha2::{Digest, Sha256};
 
 use crate::diag::sanitize;
 use gather::Gathered;
@@ -168,13 +172,13 @@ impl Keyring {
             match source_files(src) {
                 Ok(files) => {
                     for f in files {
-                        kr.read_file(&f, &mut g, None, None);
+                        kr.read_file(&f, &mut g, None, None, now);
                     }
                 }
                 Err(reason) => kr.problem(src, reason),
             }
         }
-        kr.judge(g, now, true);
+        kr.judge(g, now, true, &HashMap::new());
         kr
     }
 
@@ -202,12 +206,14 @@ impl Keyring {
             key_ids: HashSet::new(),
         };
         let mut indexed = Vec::new();
+        let mut verdicts = HashMap::new();
         for src in sources {
             match source_files(src) {
                 Ok(files) => {
                     let stamp = index::stamp(&files);
                     let ipath = index::path_for(cache, src);
-                    kr.take_source(&files, &ipath, &stamp, &first, &mut g, true);
+                    let take = (&first, &mut g, &mut verdicts);
+                    kr.take_source(&files, &ipath, &stamp, take, true, now);
                     indexed.push((files, ipath, stamp));
                 }
                 Err(reason) => kr.problem(src, reason),
@@ -221,23 +227,26 @@ impl Keyring {
         };
         if !second.fingerprints.is_empty() {
             for (files, ipath, stamp) in &indexed {
-                kr.take_source(files, ipath, stamp, &second, &mut g, false);
+                let take = (&second, &mut g, &mut verdicts);
+                kr.take_source(files, ipath, stamp, take, false, now);
             }
         }
-        kr.judge(g, now, false);
+        kr.judge(g, now, false, &verdicts);
         kr
     }
 
-    /// Takes what `filter` wants from one source: through its index, or by reading it
-    /// (rebuilding the index on the way, best effort). Problems are recorded when `report`.
+    /// Takes what `filter` wants from one source into `g`: through its index (its recorded
+    /// verdicts into `verdicts`), or by reading it (rebuilding the index on the way, best
+    /// effort, each certificate judged as of `now` for its verdict). Problems are recorded
+    /// when `report`.
     fn take_source(
         &mut self,
         files: &[PathBuf],
         ipath: &Path,
         stamp: &[u8],
-        filter: &Filter,
-        g: &mut Gathered,
+        (filter, g, verdicts): (&Filter, &mut Gathered, &mut HashMap<String, Vec<u8>>),
         report: bool,
+        now: SystemTime,
     ) {
         let found = index::query(
             ipath,
@@ -247,7 +256,7 @@ impl Keyring {
             &filter.key_ids,
         );
         if let Some(c) = found
-            && let Some(problems) = take_verified(c, g)
+            && let Some(problems) = take_verified(c, g, verdicts)
         {
             if report {
                 for (p, r) in problems {
@@ -257,10 +266,13 @@ impl Keyring {
             return;
         }
         let mut builder = index::Builder::new(None).ok();
+        // The index being replaced: the verdicts of certificates that did not change.
+        let previous = builder.as_ref().and_then(|_| index::Previous::open(ipath));
+        let mut build = builder.as_mut().map(|b| (b, previous.as_ref()));
         let mut quiet = Keyring::default();
         let sink = if report { &mut *self } else { &mut quiet };
         for f in files {
-            sink.read_file(f, g, Some(filter), builder.as_mut());
+            sink.read_file(f, g, Some(filter), build.as_mut(), now);
         }
         if let Some(mut b) = builder {
             for p in &sink.problems {
@@ -271,13 +283,16 @@ impl Keyring {
     }
 
     /// Reads one key file into `g`: everything, or what `filter` keeps (bare revocations
-    /// always: they are few, and belong to no address). Each item also goes to `builder`.
+    /// always: they are few, and belong to no address). Each item also goes to `builder`,
+    /// a certificate with its verdict as of `now` (kept from the previous index when it
+    /// judged the same bytes and still holds).
     fn read_file(
         &mut self,
         path: &Path,
         g: &mut Gathered,
         filter: Option<&Filter>,
-        mut builder: Option<&mut index::Builder>,
+        mut builder: Option<&mut (&mut index::Builder, Option<&index::Previous>)>,
+        now: SystemTime,
     ) {
         let bytes = match read_capped(path) {
             Ok(b) => b,
@@ -285,8 +300,8 @@ impl Keyring {
         };
         let mut index_failed = false;
         let parsed = each_certificate(&bytes, &mut |item| {
-            if let Some(b) = builder.as_deref_mut()
-                && index_item(b, path, &item).is_err()
+            if let Some((b, previous)) = builder.as_deref_mut()
+                && index_item(b, *previous, path, &item, now).is_err()
             {
                 index_failed = true;
             }
@@ -305,12 +320,24 @@ impl Keyring {
         }
     }
 
-    /// Judges every gathered certificate once; `orphans`: report revocations that belong to
-    /// no certificate.
-    fn judge(&mut self, g: Gathered, now: SystemTime, orphans: bool) {
+    /// Judges every gathered certificate once, or takes the verdict an index recorded for
+    /// it when that verdict is for exactly these bytes and still holds ([`cached`]);
+    /// `orphans`: report revocations that belong to no certificate.
+    fn judge(
+        &mut self,
+        g: Gathered,
+        now: SystemTime,
+        orphans: bool,
+        verdicts: &HashMap<String, Vec<u8>>,
+    ) {
         let (certs, lost) = g.finish();
         for (c, src) in &certs {
-            self.certs.push(evaluate(c, src, now));
+            let fpr = hex_upper(c.primary_key.fingerprint().as_bytes());
+            let judged = verdicts
+                .get(&fpr)
+                .and_then(|v| cached(v, c, src, now))
+                .unwrap_or_else(|| evaluate(c, src, now));
+            self.certs.push(judged);
         }
         if orphans {
             for (rev, src) in lost {
@@ -352,8 +379,65 @@ impl Keyring {
     }
 }
 
-/// Adds one item of `source` to the index being built.
-fn index_item(b: &mut index::Builder, source: &Path, item: &Item) -> std::io::Result<()> {
+/// The verdict an index keeps with a certificate: the SHA-256 of the certificate it judged
+/// (one copy, as [`Gathered`] keeps it), when it was judged and until when it holds
+/// ([`validity::verdict_holds_until`]), then the verdict ([`validity::encode_verdict`]).
+fn verdict_record(
+    cert: &SignedPublicKey,
+    previous: Option<&index::Previous>,
+    source: &Path,
+    now: SystemTime,
+) -> Option<Vec<u8>> {
+    let one = gather::normalized(cert);
+    let bytes = one.to_bytes().ok()?;
+    let at = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    let hash = Sha256::digest(&bytes);
+    if let Some(p) = previous {
+        let fpr = hex_upper(one.primary_key.fingerprint().as_bytes());
+        if let Some(v) = p
+            .verdicts(&fpr)
+            .into_iter()
+            .find(|v| holding(v, &hash, now).is_some())
+        {
+            return Some(v);
+        }
+    }
+    let mut out = hash.to_vec();
+    out.extend_from_slice(&at.to_le_bytes());
+    out.extend_from_slice(&validity::verdict_holds_until(&one, at).to_le_bytes());
+    out.extend_from_slice(&validity::encode_verdict(&evaluate(&one, source, now)));
+    Some(out)
+}
+
+/// The recorded verdict `v` on `cert` (merged from every copy found, revocations attached)
+/// as a [`Cert`], when it was made for exactly these bytes, at or before `now`, and holds
+/// beyond `now`; `None`: judge it. So a second copy elsewhere, or a revocation found in
+/// another source, changes the bytes and the certificate is judged again.
+fn cached(v: &[u8], cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Option<Cert> {
+    let verdict = holding(v, &Sha256::digest(cert.to_bytes().ok()?), now)?;
+    validity::decode_verdict(verdict, cert, source)
+}
+
+/// The verdict in the record `v` when it judged the certificate whose SHA-256 is `hash`,
+/// at or before `now`, and holds beyond `now`.
+fn holding<'a>(v: &'a [u8], hash: &[u8], now: SystemTime) -> Option<&'a [u8]> {
+    let (judged, rest) = v.split_first_chunk::<32>()?;
+    let (at, rest) = rest.split_first_chunk::<8>()?;
+    let (until, verdict) = rest.split_first_chunk::<8>()?;
+    let now = now.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    let holds = (u64::from_le_bytes(*at)..u64::from_le_bytes(*until)).contains(&now);
+    (holds && judged[..] == hash[..]).then_some(verdict)
+}
+
+/// Adds one item of `source` to the index being built (a certificate with its verdict as
+/// of `now`).
+fn index_item(
+    b: &mut index::Builder,
+    previous: Option<&index::Previous>,
+    source: &Path,
+    item: &Item,
+    now: SystemTime,
+) -> std::io::Result<()> {
     match item {
         Item::Cert(cert) => {
             let fpr = cert.primary_key.fingerprint();
@@ -370,6 +454,7 @@ fn index_item(b: &mut index::Builder, source: &Path, item: &Item) -> std::io::Re
                 &hex_upper(fpr.as_bytes()),
                 &emails,
                 &bytes,
+                verdict_record(cert, previous, source, now).as_deref(),
             )
         }
         Item::Revocation(sig) => {
@@ -386,8 +471,13 @@ fn index_item(b: &mut index::Builder, source: &Path, item: &Item) -> std::io::Re
 }
 
 /// Parses what an index returned into `g`, checking each entry against the fingerprint
-/// (or key ID) the index claims; `None` (the index is not believed) on any mismatch.
-fn take_verified(c: index::Contents, g: &mut Gathered) -> Option<Vec<(PathBuf, String)>> {
+/// (or key ID) the index claims, and each certificate's recorded verdict into `verdicts`;
+/// `None` (the index is not believed) on any mismatch.
+fn take_verified(
+    c: index::Contents,
+    g: &mut Gathered,
+    verdicts: &mut HashMap<String, Vec<u8>>,
+) -> Option<Vec<(PathBuf, String)>> {
     let mut items = Vec::with_capacity(c.entries.len());
     for e in &c.entries {
         let mut found = Vec::new();
@@ -404,11 +494,19 @@ fn take_verified(c: index::Contents, g: &mut Gathered) -> Option<Vec<(PathBuf, S
         if !claimed {
             return None;
         }
-        items.push((item, &e.source));
+        items.push((item, &e.source, &e.verdict));
     }
-    for (item, src) in items {
+    for (item, src, verdict) in items {
         match item {
-            Item::Cert(cert) => g.add_cert(*cert, src),
+            Item::Cert(cert) => {
+                if let Some(v) = verdict {
+                    verdicts.insert(
+                        hex_upper(cert.primary_key.fingerprint().as_bytes()),
+                        v.clone(),
+                    );
+                }
+                g.add_cert(*cert, src)
+            }
             Item::Revocation(sig) => g.add_revocation(sig, src),
         }
     }

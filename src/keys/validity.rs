@@ -162,9 +162,192 @@ const MODERN_CIPHERS: &[SymmetricKeyAlgorithm] = &[
     SymmetricKeyAlgorithm::Camellia256,
 ];
 
+thread_local! {
+    static JUDGEMENTS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many certificates [`evaluate`] has judged (signatures checked) on this thread: lets
+/// tests see that a cached verdict was used instead.
+pub fn judgements() -> u64 {
+    JUDGEMENTS.with(|n| n.get())
+}
+
+/// The first time after `now` at which [`evaluate`]'s verdict on `cert` could change: the
+/// next creation or expiry time of any of its signatures, expiry of any of its keys by any
+/// of its signatures, or the key policy's SHA-1 cutoff. Between `now` and then every
+/// comparison with the time that `evaluate` makes comes out the same. `u64::MAX`: never.
+pub fn verdict_holds_until(cert: &SignedPublicKey, now: u64) -> u64 {
+    let mut times = vec![policy::SHA1_CUTOFF];
+    let mut sig_times = |sig: &Signature, key_created: u64| {
+        if let Some(c) = secs(sig) {
+            times.push(c);
+            if let Some(d) = sig.signature_expiration_time() {
+                times.push(c.saturating_add(u64::from(d.as_secs())));
+            }
+        }
+        if let Some(d) = sig.key_expiration_time() {
+            times.push(key_created.saturating_add(u64::from(d.as_secs())));
+        }
+    };
+    let created = cert.primary_key.created_at().as_secs() as u64;
+    let d = &cert.details;
+    for s in d.revocation_signatures.iter().chain(&d.direct_signatures) {
+        sig_times(s, created);
+    }
+    for u in &d.users {
+        u.signatures.iter().for_each(|s| sig_times(s, created));
+    }
+    for u in &d.user_attributes {
+        u.signatures.iter().for_each(|s| sig_times(s, created));
+    }
+    for k in &cert.public_subkeys {
+        let sub_created = k.key.created_at().as_secs() as u64;
+        k.signatures.iter().for_each(|s| sig_times(s, sub_created));
+    }
+    times
+        .into_iter()
+        .filter(|&t| t > now)
+        .min()
+        .unwrap_or(u64::MAX)
+}
+
+/// A verdict of [`evaluate`] as bytes, to be kept with the certificate (the key index):
+/// everything a [`Cert`] holds but its source, its encryption keys named by fingerprint.
+pub fn encode_verdict(c: &Cert) -> Vec<u8> {
+    fn put(out: &mut Vec<u8>, s: &str) {
+        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        out.extend_from_slice(s.as_bytes());
+    }
+    let mut out = Vec::new();
+    out.extend_from_slice(&(c.emails.len() as u32).to_le_bytes());
+    c.emails.iter().for_each(|e| put(&mut out, e));
+    match &c.usable {
+        Ok(keys) => {
+            out.push(0);
+            out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+            for k in keys {
+                out.push(u8::from(matches!(k, EncryptionKey::Subkey(_))));
+                put(&mut out, &k.fingerprint());
+            }
+        }
+        Err(Unusable::Revoked) => out.push(1),
+        Err(Unusable::Expired(t)) => {
+            out.push(2);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        Err(Unusable::NoEncryptionKey) => out.push(3),
+        Err(Unusable::Weak(w)) => {
+            out.push(4);
+            put(&mut out, w);
+        }
+        Err(Unusable::NoValidSelfSignature) => out.push(5),
+        Err(Unusable::Unsupported(w)) => {
+            out.push(6);
+            put(&mut out, w);
+        }
+    }
+    out.push(u8::from(c.cipher));
+    match c.expires {
+        Some(t) => {
+            out.push(1);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        None => out.push(0),
+    }
+    out.extend_from_slice(&(c.notes.len() as u32).to_le_bytes());
+    c.notes.iter().for_each(|n| put(&mut out, n));
+    out
+}
+
+/// The [`Cert`] an [`encode_verdict`] verdict on `cert` stands for, its encryption keys
+/// taken from `cert`'s own packets; `None` when the bytes do not parse or name a key
+/// `cert` lacks (then the certificate is judged again).
+pub fn decode_verdict(bytes: &[u8], cert: &SignedPublicKey, source: &Path) -> Option<Cert> {
+    struct R<'a>(&'a [u8]);
+    impl<'a> R<'a> {
+        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+            (self.0.len() >= n).then(|| {
+                let (a, b) = self.0.split_at(n);
+                self.0 = b;
+                a
+            })
+        }
+        fn u8(&mut self) -> Option<u8> {
+            Some(self.take(1)?[0])
+        }
+        fn u32(&mut self) -> Option<usize> {
+            Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize)
+        }
+        fn u64(&mut self) -> Option<u64> {
+            Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        }
+        fn str(&mut self) -> Option<String> {
+            let n = self.u32()?;
+            Some(std::str::from_utf8(self.take(n)?).ok()?.to_string())
+        }
+        fn strs(&mut self) -> Option<Vec<String>> {
+            let n = self.u32()?;
+            (0..n.min(self.0.len())).map(|_| self.str()).collect()
+        }
+    }
+    let mut r = R(bytes);
+    let emails = r.strs()?;
+    let usable = match r.u8()? {
+        0 => {
+            let n = r.u32()?;
+            let mut keys = Vec::new();
+            for _ in 0..n.min(bytes.len()) {
+                let sub = r.u8()?;
+                let fpr = r.str()?;
+                keys.push(match sub {
+                    0 if hex_upper(cert.primary_key.fingerprint().as_bytes()) == fpr => {
+                        EncryptionKey::Primary(cert.primary_key.clone())
+                    }
+                    1 => EncryptionKey::Subkey(
+                        cert.public_subkeys
+                            .iter()
+                            .find(|k| hex_upper(k.key.fingerprint().as_bytes()) == fpr)?
+                            .key
+                            .clone(),
+                    ),
+                    _ => return None,
+                });
+            }
+            Ok(keys)
+        }
+        1 => Err(Unusable::Revoked),
+        2 => Err(Unusable::Expired(r.u64()?)),
+        3 => Err(Unusable::NoEncryptionKey),
+        4 => Err(Unusable::Weak(r.str()?)),
+        5 => Err(Unusable::NoValidSelfSignature),
+        6 => Err(Unusable::Unsupported(r.str()?)),
+        _ => return None,
+    };
+    let cipher = SymmetricKeyAlgorithm::from(r.u8()?);
+    let expires = match r.u8()? {
+        0 => None,
+        1 => Some(r.u64()?),
+        _ => return None,
+    };
+    let notes = r.strs()?;
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(Cert {
+        fingerprint: hex_upper(cert.primary_key.fingerprint().as_bytes()),
+        source: source.to_path_buf(),
+        emails,
+        usable,
+        cipher,
+        expires,
+        notes,
+    })
+}
+
 /// Applies the validity rules of pgpsendmail(8), KEYS, to one certificate. The key policy
 /// (hashes, key sizes, what the encryptor can use) is [`crate::keys::policy`]'s.
 pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert {
+    JUDGEMENTS.with(|n| n.set(n.get() + 1));
     let primary = &cert.primary_key;
     let mut out = Cert {
         fingerprint: hex_upper(primary.fingerprint().as_bytes()),
@@ -538,6 +721,52 @@ pub fn hex_upper(b: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_verdict_comes_back_from_its_bytes() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys");
+        let mut kinds = std::collections::HashSet::new();
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_none_or(|x| x != "asc") || p.to_string_lossy().contains(".sec.") {
+                continue;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            for cert in crate::keys::parse_certificates(&bytes).unwrap().certs {
+                let judged = evaluate(&cert, &p, SystemTime::now());
+                kinds.insert(format!("{:?}", judged.usable.as_ref().map(|_| ())));
+                let back = decode_verdict(&encode_verdict(&judged), &cert, &p).unwrap();
+                assert_eq!(
+                    format!("{back:?}"),
+                    format!("{judged:?}"),
+                    "{}",
+                    p.display()
+                );
+                // Cut short anywhere: not a verdict.
+                let enc = encode_verdict(&judged);
+                for n in 0..enc.len() {
+                    assert!(decode_verdict(&enc[..n], &cert, &p).is_none());
+                }
+            }
+        }
+        assert!(
+            kinds.len() >= 4,
+            "usable, revoked, expired, weak...: {kinds:?}"
+        );
+    }
+
+    #[test]
+    fn a_verdict_holds_until_the_next_time_that_could_change_it() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys");
+        let bytes = std::fs::read(dir.join("expired.asc")).unwrap();
+        let cert = &crate::keys::parse_certificates(&bytes).unwrap().certs[0];
+        let made = cert.primary_key.created_at().as_secs() as u64;
+        // Made, then expired 2 s later: the expiry is the bound right after it was made.
+        assert_eq!(verdict_holds_until(cert, made), made + 2);
+        assert!(verdict_holds_until(cert, made + 2) > made + 2);
+        // Before the SHA-1 cutoff it is a bound too.
+        assert!(verdict_holds_until(cert, 0) <= policy::SHA1_CUTOFF);
+    }
 
     #[test]
     fn v6_certificates_are_refused_with_a_reason() {

@@ -23,12 +23,8 @@ pub fn decide(
     log: &mut syslog::Entry,
 ) -> Result<Vec<(Address, Decision)>> {
     let want = recipients::wanted(&envelope.recipients, ctx.cfg);
-    let keyring = Keyring::load_for(
-        &ctx.cfg.keyring,
-        Some(&ctx.cfg.cache_dir),
-        &want,
-        ctx.env.now,
-    );
+    let cache = crate::keys::index::cache_dir(&ctx.env.cache_places(ctx.cfg)).ok();
+    let keyring = Keyring::load_for(&ctx.cfg.keyring, cache.as_deref(), &want, ctx.env.now);
     for p in &keyring.problems {
         diag::say(format_args!("warning: keyring {p}"));
     }

@@ -241,6 +241,9 @@ impl Root {
             self_exe: Some(assert_cmd::cargo::cargo_bin("pgpsendmail")),
             root: Some(self.root.clone()),
             passwd: Some(self.h.passwd()),
+            cache_default: self.h.dir.path().join("default-cache"),
+            xdg_cache_home: None,
+            home: None,
             now: std::time::SystemTime::now(),
         }
     }

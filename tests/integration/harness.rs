@@ -224,6 +224,12 @@ impl H {
         h
     }
 
+    /// The default cache directory of its runs (`PGPSENDMAIL_CACHE_DIR`): made by the first
+    /// run as root whose configuration names no `cache_dir`.
+    pub fn default_cache(&self) -> PathBuf {
+        self.dir.path().join("default-cache")
+    }
+
     /// The password database `check` reads (empty unless a test writes it).
     pub fn passwd(&self) -> PathBuf {
         self.dir.path().join("passwd")
@@ -261,7 +267,9 @@ impl H {
             .env("PGPSENDMAIL_CONFIG", &self.config)
             .env("STAND_IN_DIR", &self.capture)
             .env("STAND_IN_EXIT", self.exit.to_string())
-            .env("PGPSENDMAIL_PASSWD", self.passwd());
+            .env("PGPSENDMAIL_PASSWD", self.passwd())
+            // Not the machine's /var/cache/pgpsendmail, which root would make on first use.
+            .env("PGPSENDMAIL_CACHE_DIR", self.default_cache());
         for (k, v) in &self.env {
             c.env(k, v);
         }

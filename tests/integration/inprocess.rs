@@ -135,6 +135,9 @@ fn generated_inputs_never_panic_and_never_leak() {
         self_exe: None,
         root: None,
         passwd: Some(h.passwd()),
+        cache_default: h.dir.path().join("default-cache"),
+        xdg_cache_home: None,
+        home: None,
         now: SystemTime::now(),
     };
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);

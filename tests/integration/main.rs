@@ -11,6 +11,8 @@
 //! * message.rs: every rule of docs/message.md;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (pgpsendmail(8) MODES);
 //! * keys.rs: pgpsendmail(8) KEYS (validity, matching, the [recipients] table, policies);
+//! * cache.rs: the cache directory (`cache_dir`): made on first use, root's or a private one,
+//!   never one others could write;
 //! * localnames.rs: addresses at this host's names, local_domains, the "*" entry, and
 //!   what check and keys list say about local names;
 //! * keypolicy.rs: the key policy and merged certificates, on keys gpg makes per test;
@@ -29,6 +31,7 @@
 
 mod admin;
 mod adminops;
+mod cache;
 mod callers;
 mod exits;
 mod faults;
