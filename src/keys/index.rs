@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::wire::{Cursor, put_str};
+
 /// Version 4: a certificate may carry its validity verdict (after its bytes, with its own
 /// SHA-256). Version 3: bare revocations are entries too, keyed by their issuer. A change
 /// to the validity rules or the key policy (`validity.rs`, `policy.rs`) must bump it too:
@@ -198,11 +200,6 @@ fn check(rec: &[u8]) -> [u8; 4] {
     [d[0], d[1], d[2], d[3]]
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// Builds an index while a source is read: certificates go to an anonymous file as they
 /// come, and only a few dozen bytes a certificate stay in memory.
 pub struct Builder {
@@ -371,27 +368,6 @@ impl Builder {
             let _ = std::fs::remove_file(&tmp);
         }
         result
-    }
-}
-
-/// A cursor over the small section; every read is bounds-checked.
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn str(&mut self) -> Option<&'a str> {
-        let n = self.u32()? as usize;
-        std::str::from_utf8(self.take(n)?).ok()
     }
 }
 

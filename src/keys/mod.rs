@@ -34,6 +34,7 @@ pub mod kbx;
 pub mod policy;
 pub mod recipients;
 pub mod validity;
+mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::io::{Cursor, Read};

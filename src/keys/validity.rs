@@ -28,6 +28,7 @@ use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::packet::{self, Signature, SignatureType, SubpacketData};
 use pgp::types::{KeyDetails, KeyVersion, Tag};
 
+use crate::keys::wire::{Cursor, put_str};
 use crate::keys::{gather, policy};
 
 /// A public key packet pgpsendmail may encrypt to: an encryption subkey, or a primary key
@@ -214,20 +215,16 @@ pub fn verdict_holds_until(cert: &SignedPublicKey, now: u64) -> u64 {
 /// A verdict of [`evaluate`] as bytes, to be kept with the certificate (the key index):
 /// everything a [`Cert`] holds but its source, its encryption keys named by fingerprint.
 pub fn encode_verdict(c: &Cert) -> Vec<u8> {
-    fn put(out: &mut Vec<u8>, s: &str) {
-        out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        out.extend_from_slice(s.as_bytes());
-    }
     let mut out = Vec::new();
     out.extend_from_slice(&(c.emails.len() as u32).to_le_bytes());
-    c.emails.iter().for_each(|e| put(&mut out, e));
+    c.emails.iter().for_each(|e| put_str(&mut out, e));
     match &c.usable {
         Ok(keys) => {
             out.push(0);
             out.extend_from_slice(&(keys.len() as u32).to_le_bytes());
             for k in keys {
                 out.push(u8::from(matches!(k, EncryptionKey::Subkey(_))));
-                put(&mut out, &k.fingerprint());
+                put_str(&mut out, &k.fingerprint());
             }
         }
         Err(Unusable::Revoked) => out.push(1),
@@ -238,12 +235,12 @@ pub fn encode_verdict(c: &Cert) -> Vec<u8> {
         Err(Unusable::NoEncryptionKey) => out.push(3),
         Err(Unusable::Weak(w)) => {
             out.push(4);
-            put(&mut out, w);
+            put_str(&mut out, w);
         }
         Err(Unusable::NoValidSelfSignature) => out.push(5),
         Err(Unusable::Unsupported(w)) => {
             out.push(6);
-            put(&mut out, w);
+            put_str(&mut out, w);
         }
     }
     out.push(u8::from(c.cipher));
@@ -255,7 +252,7 @@ pub fn encode_verdict(c: &Cert) -> Vec<u8> {
         None => out.push(0),
     }
     out.extend_from_slice(&(c.notes.len() as u32).to_le_bytes());
-    c.notes.iter().for_each(|n| put(&mut out, n));
+    c.notes.iter().for_each(|n| put_str(&mut out, n));
     out
 }
 
@@ -263,42 +260,42 @@ pub fn encode_verdict(c: &Cert) -> Vec<u8> {
 /// taken from `cert`'s own packets; `None` when the bytes do not parse or name a key
 /// `cert` lacks (then the certificate is judged again).
 pub fn decode_verdict(bytes: &[u8], cert: &SignedPublicKey, source: &Path) -> Option<Cert> {
-    struct R<'a>(&'a [u8]);
-    impl<'a> R<'a> {
-        fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-            (self.0.len() >= n).then(|| {
-                let (a, b) = self.0.split_at(n);
-                self.0 = b;
-                a
-            })
-        }
-        fn u8(&mut self) -> Option<u8> {
-            Some(self.take(1)?[0])
-        }
-        fn u32(&mut self) -> Option<usize> {
-            Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize)
-        }
-        fn u64(&mut self) -> Option<u64> {
-            Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
-        }
-        fn str(&mut self) -> Option<String> {
-            let n = self.u32()?;
-            Some(std::str::from_utf8(self.take(n)?).ok()?.to_string())
-        }
-        fn strs(&mut self) -> Option<Vec<String>> {
-            let n = self.u32()?;
-            (0..n.min(self.0.len())).map(|_| self.str()).collect()
-        }
-    }
-    let mut r = R(bytes);
+    let mut r = Cursor(bytes);
     let emails = r.strs()?;
-    let usable = match r.u8()? {
+    let usable = decode_usable(&mut r, cert)?;
+    let cipher = SymmetricKeyAlgorithm::from(r.u8()?);
+    let expires = match r.u8()? {
+        0 => None,
+        1 => Some(r.u64()?),
+        _ => return None,
+    };
+    let notes = r.strs()?;
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(Cert {
+        fingerprint: hex_upper(cert.primary_key.fingerprint().as_bytes()),
+        source: source.to_path_buf(),
+        emails,
+        usable,
+        cipher,
+        expires,
+        notes,
+    })
+}
+
+/// A verdict's usable keys (found again in `cert` by fingerprint) or why there are none.
+fn decode_usable(
+    r: &mut Cursor,
+    cert: &SignedPublicKey,
+) -> Option<std::result::Result<Vec<EncryptionKey>, Unusable>> {
+    Some(match r.u8()? {
         0 => {
-            let n = r.u32()?;
+            let n = r.u32()? as usize;
             let mut keys = Vec::new();
-            for _ in 0..n.min(bytes.len()) {
+            for _ in 0..n.min(r.0.len()) {
                 let sub = r.u8()?;
-                let fpr = r.str()?;
+                let fpr = r.str()?.to_string();
                 keys.push(match sub {
                     0 if hex_upper(cert.primary_key.fingerprint().as_bytes()) == fpr => {
                         EncryptionKey::Primary(cert.primary_key.clone())
@@ -318,29 +315,10 @@ pub fn decode_verdict(bytes: &[u8], cert: &SignedPublicKey, source: &Path) -> Op
         1 => Err(Unusable::Revoked),
         2 => Err(Unusable::Expired(r.u64()?)),
         3 => Err(Unusable::NoEncryptionKey),
-        4 => Err(Unusable::Weak(r.str()?)),
+        4 => Err(Unusable::Weak(r.str()?.to_string())),
         5 => Err(Unusable::NoValidSelfSignature),
-        6 => Err(Unusable::Unsupported(r.str()?)),
+        6 => Err(Unusable::Unsupported(r.str()?.to_string())),
         _ => return None,
-    };
-    let cipher = SymmetricKeyAlgorithm::from(r.u8()?);
-    let expires = match r.u8()? {
-        0 => None,
-        1 => Some(r.u64()?),
-        _ => return None,
-    };
-    let notes = r.strs()?;
-    if !r.0.is_empty() {
-        return None;
-    }
-    Some(Cert {
-        fingerprint: hex_upper(cert.primary_key.fingerprint().as_bytes()),
-        source: source.to_path_buf(),
-        emails,
-        usable,
-        cipher,
-        expires,
-        notes,
     })
 }
 
