@@ -178,6 +178,9 @@ pub fn downstream_args(
 ) -> Result<Vec<OsString>> {
     let mut a: Vec<OsString> = vec!["-i".into()];
     match &inv.sender {
+        // dma turns `-f <>` into the reverse-path <<>@host>, which is not one: it gets no
+        // -f, and so sends as the caller (docs/interface.md section 5).
+        Some(Sender::Null) if flavor == Flavor::Dma => {}
         Some(Sender::Null) => a.extend(["-f".into(), "<>".into()]),
         Some(Sender::Address(s)) => a.extend(["-f".into(), s.into()]),
         None => {}
@@ -185,14 +188,10 @@ pub fn downstream_args(
     if let Some(n) = &inv.full_name {
         a.extend(["-F".into(), n.into()]);
     }
-    let dsn_nr = !matches!(
-        flavor,
-        Flavor::Exim | Flavor::Nullmailer | Flavor::Dma | Flavor::Ssmtp
-    );
-    let dsn_v = matches!(
-        flavor,
-        Flavor::Postfix | Flavor::Sendmail | Flavor::Opensmtpd
-    );
+    // OpenSMTPD's smtpctl refuses -N, -R and -V with its stock smtpd.conf (503 5.5.4
+    // "Unsupported option RET=hdrs"): they are dropped for it, as for the MTAs that have none.
+    let dsn_nr = matches!(flavor, Flavor::Postfix | Flavor::Sendmail | Flavor::Msmtp);
+    let dsn_v = matches!(flavor, Flavor::Postfix | Flavor::Sendmail);
     if dsn_nr {
         if let Some(n) = &inv.dsn_notify {
             a.extend(["-N".into(), n.into()]);
@@ -257,16 +256,22 @@ pub fn pass_through(inv: &Invocation, flavor: Flavor) -> Result<PassThrough> {
                 run("sendmail", &["-bp"])
             }
             Postfix | Sendmail | Exim | Dma | Opensmtpd | Ssmtp => run("mailq", &[]),
+            // nullmailer's sendmail lists its queue itself (`-bp`), under either name.
+            Nullmailer => run("sendmail", &["-bp"]),
             Msmtp => done("flavor msmtp keeps no mail queue: nothing to list".into()),
-            Nullmailer => cannot("list its queue (use nullmailer's own mailq)"),
         },
         Mode::RunQueue(v) => match flavor {
             Postfix | Sendmail | Exim | Dma => Ok(PassThrough::Run {
                 argv0: "sendmail",
                 args: vec![format!("-q{v}").into()],
             }),
-            Msmtp => done("flavor msmtp keeps no mail queue: nothing to run".into()),
-            Nullmailer | Opensmtpd | Ssmtp => cannot("run its queue"),
+            // ssmtp keeps no queue and exits 0 for -q itself: a cron job's `sendmail -q`
+            // keeps working.
+            Msmtp | Ssmtp => done(format!(
+                "flavor {} keeps no mail queue: nothing to run",
+                flavor.name()
+            )),
+            Nullmailer | Opensmtpd => cannot("run its queue"),
         },
         Mode::Aliases => match flavor {
             Postfix | Sendmail | Exim if inv.invoked == Invoked::Sendmail => {
@@ -287,6 +292,8 @@ pub fn pass_through(inv: &Invocation, flavor: Flavor) -> Result<PassThrough> {
                     args,
                 })
             }
+            // ssmtp verifies nothing and exits 0 for -bv itself; so does pgpsendmail.
+            Ssmtp => done("flavor ssmtp verifies no address (-bv): nothing to check".into()),
             _ => cannot("verify addresses (-bv)"),
         },
         Mode::Deliver | Mode::Smtp => Err(Error::Internal(format!(

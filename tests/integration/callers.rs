@@ -967,7 +967,8 @@ fn every_flavor_gets_its_own_downstream_argv() {
     for (flavor, want) in [
         ("postfix", cat(&[&base, &nr, &v, &end])),
         ("sendmail", cat(&[&base, &nr, &v, &end])),
-        ("opensmtpd", cat(&[&base, &nr, &v, &end])),
+        // OpenSMTPD's stock smtpd.conf refuses -N, -R and -V (503 5.5.4).
+        ("opensmtpd", cat(&[&base, &end])),
         ("msmtp", cat(&[&base, &nr, &end])),
         ("exim", cat(&[&base, &end])),
         ("nullmailer", cat(&[&base, &end])),
@@ -981,6 +982,20 @@ fn every_flavor_gets_its_own_downstream_argv() {
         assert_eq!(c[0].argv[0], "sendmail", "{flavor}");
         assert_eq!(c[0].args(), want, "{flavor}");
         c[0].open("alice");
+    }
+}
+
+#[test]
+fn dma_gets_no_null_sender() {
+    // dma would make `-f <>` the reverse-path <<>@host>, which is none: it gets no -f; the
+    // other flavors keep the null sender.
+    for (flavor, null_kept) in [("dma", false), ("postfix", true), ("exim", true)] {
+        let h = H::new();
+        h.write_config(&format!("flavor = \"{flavor}\"\n"));
+        let c = h.ok(&["-i", "-f", "<>", "alice@example.org"], SIMPLE);
+        let args = c[0].args();
+        assert_eq!(args.contains(&"-f"), null_kept, "{flavor}: {args:?}");
+        assert_eq!(args.contains(&"<>"), null_kept, "{flavor}: {args:?}");
     }
 }
 
