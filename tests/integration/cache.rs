@@ -240,24 +240,25 @@ mod verdicts {
         (kr, judgements() - before)
     }
 
-    fn dirs() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    /// A key directory holding the test keys `names`, and an empty cache directory.
+    fn dirs(names: &[&str]) -> (tempfile::TempDir, PathBuf, PathBuf) {
         let d = tempfile::tempdir().unwrap();
         let (keys, cache) = (d.path().join("keys"), d.path().join("cache"));
         std::fs::create_dir(&keys).unwrap();
         std::fs::create_dir(&cache).unwrap();
-        (d, keys, cache)
-    }
-
-    #[test]
-    fn a_cached_verdict_is_used_without_checking_signatures_again() {
-        let (_d, keys, cache) = dirs();
-        for k in ["alice", "bob", "carol"] {
+        for k in names {
             std::fs::copy(
                 keys_dir().join(format!("{k}.asc")),
                 keys.join(format!("{k}.asc")),
             )
             .unwrap();
         }
+        (d, keys, cache)
+    }
+
+    #[test]
+    fn a_cached_verdict_is_used_without_checking_signatures_again() {
+        let (_d, keys, cache) = dirs(&["alice", "bob", "carol"]);
         let now = SystemTime::now();
         let src = [keys.clone()];
         let (first, judged) = load(&src, &cache, "alice@example.org", now);
@@ -275,14 +276,7 @@ mod verdicts {
 
     #[test]
     fn a_rebuilt_index_keeps_the_verdicts_of_what_did_not_change() {
-        let (_d, keys, cache) = dirs();
-        for k in ["alice", "bob", "dave"] {
-            std::fs::copy(
-                keys_dir().join(format!("{k}.asc")),
-                keys.join(format!("{k}.asc")),
-            )
-            .unwrap();
-        }
+        let (_d, keys, cache) = dirs(&["alice", "bob", "dave"]);
         let now = SystemTime::now();
         let src = [keys.clone()];
         let (_, judged) = load(&src, &cache, "alice@example.org", now);
@@ -301,9 +295,8 @@ mod verdicts {
 
     #[test]
     fn a_verdict_past_its_time_is_judged_again() {
-        let (_d, keys, cache) = dirs();
+        let (_d, keys, cache) = dirs(&["expired"]);
         let ring = keys.join("expired.asc");
-        std::fs::copy(keys_dir().join("expired.asc"), &ring).unwrap();
         // The key expires 2 s after it was made (tests/data/keys/mkkeys.sh).
         let bytes = std::fs::read(&ring).unwrap();
         let cert = &parse_certificates(&bytes).unwrap().certs[0];
@@ -327,7 +320,7 @@ mod verdicts {
 
     #[test]
     fn a_revocation_in_another_source_invalidates_the_cached_verdict() {
-        let (d, keys, cache) = dirs();
+        let (d, keys, cache) = dirs(&[]);
         // revoked.asc without its revocation in one source, the revocation alone in another.
         let bytes = std::fs::read(keys_dir().join("revoked.asc")).unwrap();
         let mut cert = parse_certificates(&bytes).unwrap().certs.remove(0);
