@@ -339,16 +339,15 @@ fn import_revocation(
     env: &Env,
     out: &mut dyn Write,
 ) -> std::io::Result<Imported> {
-    let stored = Keyring::load(&[dir.to_path_buf()], env.now);
-    let target = stored.certs.iter().find_map(|c| {
-        let mut s = stored_cert(dir, &c.fingerprint)?;
-        (gather::issued_by(rev, &s.primary_key) && rev.verify_key(&s.primary_key).is_ok()).then(
-            || {
-                gather::attach(&mut s, rev);
-                s
-            },
-        )
-    });
+    // The certificate it revokes, in whichever file of the key directory it is (put there
+    // by `keys import` as FINGERPRINT.asc, or by hand under any name).
+    let files = keys::source_files(dir).unwrap_or_default();
+    let target = files
+        .iter()
+        .filter_map(|f| keys::read_capped(f).ok())
+        .filter_map(|b| keys::parse_certificates(&b).ok())
+        .flat_map(|p| p.certs)
+        .find(|c| gather::issued_by(rev, &c.primary_key) && rev.verify_key(&c.primary_key).is_ok());
     let Some(cert) = target else {
         let issuer: Vec<String> = rev
             .issuer_fingerprint()
@@ -374,6 +373,14 @@ fn import_revocation(
         return Ok(Imported::Refused);
     };
     let fpr = keys::hex_upper(cert.primary_key.fingerprint().as_bytes());
+    let mut cert = match stored_cert(dir, &fpr) {
+        Some(mut s) => {
+            gather::merge(&mut s, &cert);
+            s
+        }
+        None => cert,
+    };
+    gather::attach(&mut cert, rev);
     store(dir, &cert, &format!("revoked {fpr}"), env, out)
 }
 

@@ -182,6 +182,21 @@ fn keys_import_of_a_revocation_certificate_applies_it_or_says_why_not() {
 }
 
 #[test]
+fn keys_import_of_a_revocation_finds_a_certificate_put_there_by_hand() {
+    // The certificate is in the key directory under a name of its own, not FINGERPRINT.asc.
+    let Some(g) = GpgHome::new() else { return };
+    let fpr = g.make_key("Rev <rev@example.org>", "never");
+    let h = with_files(&[("by-hand.asc", &export(&g, &fpr))]);
+    let rev = h.dir.path().join("rev.asc");
+    std::fs::write(&rev, revocation(&g, &fpr)).unwrap();
+    let out = h.cmd().args(["keys", "import"]).arg(&rev).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("revoked {fpr}")), "{text}");
+    refused_twice(&h, "rev@example.org", "revoked");
+}
+
+#[test]
 fn an_armor_block_with_nothing_in_it_is_a_reported_problem() {
     let h = H::with_keys(&["alice"], "");
     std::fs::write(
