@@ -74,12 +74,14 @@ enum AdminCommand {
 #[derive(Subcommand, Debug)]
 enum KeysCommand {
     /// Validate the certificates in FILEs and write each to the key directory as
-    /// FINGERPRINT.asc, merging into one already there
+    /// FINGERPRINT.asc, merging into one already there; a revocation certificate revokes
+    /// the stored certificate it belongs to
     Import {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<std::path::PathBuf>,
     },
-    /// List every certificate, or those for ADDRESS, and whether each is usable
+    /// List every certificate, or those sending to ADDRESS would use (following
+    /// [recipients] aliases, local names and "*"), and whether each is usable
     List {
         /// Print JSON instead of text
         #[arg(long)]
