@@ -219,7 +219,9 @@ pub fn run<R: BufRead>(
             return Err(e);
         }
     };
-    let flavor = cfg.flavor.unwrap_or_else(|| Flavor::infer(&program));
+    let flavor = cfg
+        .flavor
+        .unwrap_or_else(|| Flavor::infer(&program, env.root.as_deref()));
     let ctx = pipeline::Context {
         inv: &inv,
         cfg: &cfg,
@@ -227,6 +229,7 @@ pub fn run<R: BufRead>(
         flavor,
         env,
     };
+    deliverer.flavor(flavor);
     match inv.mode {
         Mode::Deliver => pipeline::send(&ctx, stdin, deliverer),
         Mode::Smtp => {

@@ -227,6 +227,51 @@ fn takeover_of_a_plain_symlink_and_back_keeps_edits_to_the_configuration() {
 }
 
 #[test]
+fn takeover_writes_the_flavor_check_infers_and_uninstall_takes_it_out() {
+    let s = Scratch::new();
+    std::os::unix::fs::symlink("sendmail.postfix", s.p("sbin/sendmail")).unwrap();
+    // A pgpsendmail whose check infers nullmailer for the configuration it is given.
+    write_exec(
+        &s.p("sbin/pgpsendmail"),
+        "#!/bin/sh\n[ \"$1\" = check ] && grep -q '^sendmail = ' \"$PGPSENDMAIL_CONFIG\" || exit 64\n\
+         echo 'keys: 1 certificate'\n\
+         echo 'real sendmail: /x (configured) (flavor nullmailer, inferred)'\nexit 1\n",
+    );
+    let none = [("DPKG_DIVERT", ""), ("ALTERNATIVES", "")];
+    let out = s.takeover("install", &none);
+    assert!(out.status.success(), "{out:?}");
+    let cfg = s.config();
+    let line = "\nflavor = \"nullmailer\" # the MTA's, found by make install-sendmail\n";
+    assert!(cfg.contains(line), "{cfg}");
+    assert!(
+        cfg.find(line) > cfg.find("sendmail = "),
+        "under the sendmail line: {cfg}"
+    );
+    // Edited since: our two lines out, the old one back, the edit kept.
+    std::fs::write(s.p("etc/pgpsendmail.toml"), cfg + "# edit\n").unwrap();
+    let out = s.takeover("uninstall", &none);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        s.config(),
+        "sendmail = \"/old/path\"\n# mine\nkeyring = [\"/k\"]\n\n[recipients]\n# edit\n"
+    );
+    // A configuration that sets a flavor keeps its own: nothing is written.
+    std::fs::write(s.p("etc/pgpsendmail.toml"), "flavor = \"exim\"\n").unwrap();
+    write_exec(
+        &s.p("sbin/pgpsendmail"),
+        "#!/bin/sh\necho 'real sendmail: /x (configured) (flavor exim, configured)'\n",
+    );
+    let out = s.takeover("install", &none);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !s.config().contains("found by make install"),
+        "{}",
+        s.config()
+    );
+    assert_eq!(s.config().matches("flavor = ").count(), 1, "{}", s.config());
+}
+
+#[test]
 fn takeover_refuses_a_regular_file_nothing_protects() {
     let s = Scratch::new();
     std::fs::copy(s.p("sbin/sendmail.postfix"), s.p("sbin/sendmail")).unwrap();
@@ -438,6 +483,11 @@ fn install_sendmail_on_debian_with_postfix_then_uninstall() {
     let cfg = std::fs::read_to_string(cfg_path).unwrap();
     assert!(
         cfg.contains("sendmail = \"/usr/sbin/sendmail.real\""),
+        "{cfg}"
+    );
+    // Postfix's diverted program, told by its package: the flavor is written down.
+    assert!(
+        cfg.contains("\nflavor = \"postfix\" # the MTA's, found by make install-sendmail\n"),
         "{cfg}"
     );
     // root's mail to ops, and every other local user's too ("*"): a user's crontab mails
