@@ -64,6 +64,12 @@ enum AdminCommand {
         )]
         args: Vec<OsString>,
     },
+    /// Print the shell completion script of these commands for SHELL (bash, zsh, fish,
+    /// elvish or powershell) on stdout
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Certificates in the keyring
     Keys {
         #[command(subcommand)]
@@ -119,7 +125,7 @@ fn is_admin_word(a: &OsString) -> bool {
     matches!(
         a.to_str(),
         // Not -h or -V: those are sendmail options (hop count, DSN envelope id).
-        Some("check" | "explain" | "keys" | "help" | "--help" | "--version")
+        Some("check" | "completions" | "explain" | "keys" | "help" | "--help" | "--version")
     )
 }
 
@@ -217,6 +223,11 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
     let mut out = std::io::stdout().lock();
     let res = match cmd {
         AdminCommand::Check { warn_days } => admin::check(&env, warn_days, &mut out),
+        AdminCommand::Completions { shell } => {
+            let mut cmd = <Admin as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "pgpsendmail", &mut out);
+            out.flush().map(|()| 0)
+        }
         AdminCommand::Explain { json, args } => {
             admin::explain(args, &env, std::io::stdin().lock(), json, &mut out)
         }
