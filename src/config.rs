@@ -69,7 +69,8 @@ impl Flavor {
     /// name that says nothing (`sendmail`, a diverted `sendmail.real`: nullmailer's and
     /// Postfix's own programs are both called that) is then looked up in the file lists
     /// of the Debian packages that install a system sendmail ([`PACKAGES`], under `root`
-    /// for the tests); anything else is Postfix, the default.
+    /// for the tests), when it is the system's sendmail (`/usr/sbin/sendmail`,
+    /// `/usr/lib/sendmail`) or the diverted one; anything else is Postfix, the default.
     pub fn infer(program: &Path, root: Option<&Path>) -> Flavor {
         Flavor::recognize(program, root).unwrap_or(Flavor::Postfix)
     }
@@ -82,11 +83,16 @@ impl Flavor {
                 return Some(f);
             }
         }
-        let generic = |p: &Path| {
-            p.file_name()
-                .is_some_and(|n| n == "sendmail" || n == "sendmail.real")
-        };
-        if generic(program) || generic(&resolved) {
+        // The system's sendmail, or the takeover's diverted name of it: what the package
+        // lists say is about that file only.
+        let base = root.unwrap_or(Path::new("/"));
+        let system = [
+            "usr/sbin/sendmail",
+            "usr/lib/sendmail",
+            "usr/sbin/sendmail.real",
+        ]
+        .map(|p| base.join(p));
+        if system.iter().any(|s| s == program || s == &resolved) {
             return Flavor::by_package(root);
         }
         None
@@ -804,20 +810,24 @@ subject = "[...]"
         ] {
             let list = info.join(format!("{package}.list"));
             std::fs::write(&list, "/.\n/usr/sbin\n/usr/sbin/sendmail\n").unwrap();
-            for p in ["/usr/sbin/sendmail.real", "/usr/sbin/sendmail"] {
-                assert_eq!(
-                    Flavor::infer(Path::new(p), Some(root.path())),
-                    flavor,
-                    "{p}"
-                );
+            for p in [
+                "usr/sbin/sendmail.real",
+                "usr/sbin/sendmail",
+                "usr/lib/sendmail",
+            ] {
+                let p = root.path().join(p);
+                assert_eq!(Flavor::infer(&p, Some(root.path())), flavor, "{p:?}");
             }
+            // A program of that name elsewhere is not the one the package installed.
+            let elsewhere = root.path().join("opt/bin/sendmail");
+            assert_eq!(Flavor::recognize(&elsewhere, Some(root.path())), None);
             // A name that says what it is wins over the lists.
             let msmtp = Path::new("/usr/bin/msmtp");
             assert_eq!(Flavor::infer(msmtp, Some(root.path())), Flavor::Msmtp);
             std::fs::remove_file(&list).unwrap();
         }
-        let real = Path::new("/usr/sbin/sendmail.real");
-        assert_eq!(Flavor::infer(real, Some(root.path())), Flavor::Postfix);
+        let real = root.path().join("usr/sbin/sendmail.real");
+        assert_eq!(Flavor::infer(&real, Some(root.path())), Flavor::Postfix);
     }
 
     #[test]
