@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::diag::sanitize;
 use crate::error::ExitCode;
 use crate::keys::recipients::{self, Decision, Route};
+use crate::keys::store::{make_key_dir, write_atomically};
 use crate::keys::{self, Keyring, Unusable, gather};
 use crate::message::address::Address;
 
@@ -149,57 +150,6 @@ fn list_for(
         }
     };
     (fprs, Some(line), why)
-}
-
-/// The mode of every file `keys import` writes: certificates are public, and every user who
-/// sends mail (sudo's alert goes out as the user who typed the wrong password) must read them.
-const KEY_FILE_MODE: u32 = 0o644;
-/// The mode of a key directory `keys import` makes.
-const KEY_DIR_MODE: u32 = 0o755;
-
-/// Writes `text` to `path` through a temporary file in the same directory and a rename, so
-/// that a concurrent reader sees the old file or the new one, never half of one. The mode is
-/// [`KEY_FILE_MODE`], set explicitly: our umask (077) would make it 0600.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(KEY_FILE_MODE)
-            .open(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(KEY_FILE_MODE))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    })();
-    written
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
-}
-
-/// Makes the directory `dir` and any missing parents, each with mode [`KEY_DIR_MODE`].
-fn make_key_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        make_key_dir(parent)?;
-    }
-    match std::fs::create_dir(dir) {
-        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(KEY_DIR_MODE)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 /// The key directory `keys import` writes to: the first `keyring` entry that is a directory

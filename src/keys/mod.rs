@@ -33,6 +33,7 @@ pub mod index;
 pub mod kbx;
 pub mod policy;
 pub mod recipients;
+pub mod store;
 pub mod validity;
 mod wire;
 
