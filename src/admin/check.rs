@@ -65,7 +65,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     let (step, real) = real_sendmail(&cfg, env, out)?;
     found += step;
     found += size(real.as_ref(), env, out)?;
-    let kr = Keyring::load(&cfg.keyring, env.now);
+    let kr = Keyring::load_config(&cfg, env.now);
     found += keyring_problems(&kr, out)?;
     found += cache(&cfg, env, &kr, out)?;
     found += readable_by_senders(&cfg, env, out)?;

@@ -136,7 +136,7 @@ fn explain_into<R: BufRead>(
     }
     let want = recipients::wanted(&envelope.recipients, &cfg);
     let cache = crate::keys::index::cache_dir(&env.cache_places(&cfg)).ok();
-    let keyring = Keyring::load_for(&cfg.keyring, cache.as_deref(), &want, env.now);
+    let keyring = Keyring::load_config_for(&cfg, cache.as_deref(), &want, env.now);
     let (decisions, refused) = decide(ex, &envelope, &cfg, &keyring);
     if refused {
         ex.exit = ExitCode::NoUser.code();

@@ -29,7 +29,7 @@ pub fn keys_list(
             return Ok(ExitCode::Config.code());
         }
     };
-    let kr = Keyring::load(&cfg.keyring, env.now);
+    let kr = Keyring::load_config(&cfg, env.now);
     // With an address: the certificates sending would use, found the same way (alias, local
     // names, "*", pinned and domain keys), and the unusable ones at the address looked up.
     let mut route_line = None;
