@@ -183,7 +183,7 @@ fn decide(
                 certs
                     .iter()
                     .filter_map(|f| keyring.by_fingerprint(f))
-                    .map(CertView::of)
+                    .map(|c| CertView::of(c, keyring))
                     .collect(),
             ),
             Decision::Plaintext { reason } => ("plaintext", Some(reason.clone()), Vec::new()),
@@ -278,10 +278,14 @@ fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
                 .map_or(String::new(), |d| format!(", expires {d}"));
             writeln!(
                 out,
-                "  certificate {} from {}{exp}",
+                "  certificate {} from {}{exp} ({})",
                 c.fingerprint,
-                sanitize(&c.source)
+                sanitize(&c.source),
+                c.trust
             )?;
+            for p in &c.provenance {
+                writeln!(out, "    found by {}", p.line())?;
+            }
             for k in &c.encryption_keys {
                 writeln!(out, "    encryption key {k}")?;
             }

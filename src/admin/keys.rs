@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use pgp::types::KeyDetails;
 
-use super::view::{CertView, route_text};
+use super::view::{CertView, held_lines, route_text};
 use crate::Env;
 use crate::config::Config;
 use crate::diag::sanitize;
@@ -35,7 +35,7 @@ pub fn keys_list(
     let mut route_line = None;
     let mut why_none = None;
     let certs: Vec<CertView> = match address {
-        None => kr.certs.iter().map(CertView::of).collect(),
+        None => kr.certs.iter().map(|c| CertView::of(c, &kr)).collect(),
         Some(a) => match Address::parse_single(a) {
             Err(e) => {
                 why_none = Some(format!(
@@ -51,7 +51,7 @@ pub fn keys_list(
                 kr.certs
                     .iter()
                     .filter(|c| fprs.contains(&c.fingerprint))
-                    .map(CertView::of)
+                    .map(|c| CertView::of(c, &kr))
                     .collect()
             }
         },
@@ -71,7 +71,10 @@ pub fn keys_list(
             };
             writeln!(out, "{} {state}", c.fingerprint)?;
             writeln!(out, "  addresses: {}", c.addresses.join(", "))?;
-            writeln!(out, "  source: {}", sanitize(&c.source))?;
+            writeln!(out, "  source: {} ({})", sanitize(&c.source), c.trust)?;
+            for p in &c.provenance {
+                writeln!(out, "  found by {}", p.line())?;
+            }
             for n in &c.passed_over {
                 writeln!(out, "  passed over: {n}")?;
             }
@@ -80,6 +83,11 @@ pub fn keys_list(
             && let Some(w) = &why_none
         {
             writeln!(out, "{w}")?;
+        }
+        let store = crate::discover::store::Store::new(&cfg.discovery.dir);
+        let addr = address.and_then(|a| Address::parse_single(a).ok());
+        for l in held_lines(&store, addr.map(|a| a.normalized()).as_deref()) {
+            writeln!(out, "{l}")?;
         }
         for p in &kr.problems {
             writeln!(out, "warning: keyring {p}")?;
@@ -121,11 +129,18 @@ fn list_for(
         ),
     }
     let shown = sanitize(rcpt.as_str());
-    let line = format!(
+    let mut line = format!(
         "{shown}: keys looked up as {} ({})",
         sanitize(res.lookup.as_str()),
         route_text(&res.route, rcpt, &res.lookup)
     );
+    for c in kr.outranked(&looked_up.normalized()) {
+        line.push_str(&format!(
+            "\nnot used: discovered certificate {} (a keyring source has a certificate for {})",
+            c.fingerprint,
+            sanitize(looked_up.as_str())
+        ));
+    }
     let local = rcpt.domain().is_none_or(|d| cfg.is_local_domain(d));
     let why = match &res.decision {
         Decision::Encrypt { .. } => None,
