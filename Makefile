@@ -83,6 +83,7 @@ install: release
 	install -D -m 0644 man/pgpsendmail.toml.5 $(DESTDIR)$(MANDIR)/man5/pgpsendmail.toml.5
 	install -d -m 0755 $(DESTDIR)/etc/pgpsendmail/keys
 	install -d -m 0755 $(DESTDIR)/var/cache/pgpsendmail
+	install -d -m 0755 $(DESTDIR)/var/lib/pgpsendmail/discovered
 
 # Make the installed pgpsendmail the system's /usr/sbin/sendmail (as root): a dpkg
 # diversion on Debian, a higher-priority mta alternative where alternatives manage it, or
@@ -108,6 +109,7 @@ uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pgpsendmail $(DESTDIR)$(MANDIR)/man8/pgpsendmail.8 \
 		$(DESTDIR)$(MANDIR)/man5/pgpsendmail.toml.5
 	@echo "left in place: /etc/pgpsendmail (configuration and keys), /var/cache/pgpsendmail (key index),"
+	@echo "/var/lib/pgpsendmail/discovered (keys fetch and keys refresh),"
 	@echo "and, if make install-sendmail ran, /var/lib/pgpsendmail/sendmail-takeover: run"
 	@echo "make uninstall-sendmail first to put /usr/sbin/sendmail back; remove the rest by hand."
 

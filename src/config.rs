@@ -22,6 +22,10 @@ pub const DEFAULT_KEYRING: &str = "/etc/pgpsendmail/keys";
 pub const DEFAULT_SUBJECT: &str = "[...]";
 pub const DEFAULT_WARN_DAYS: u32 = 30;
 pub const DEFAULT_CACHE_DIR: &str = "/var/cache/pgpsendmail";
+/// `[discovery] dir`: where `keys fetch` and `keys refresh` keep what they found.
+pub const DEFAULT_DISCOVERED_DIR: &str = "/var/lib/pgpsendmail/discovered";
+/// `[discovery] timeout`, seconds per request.
+pub const DEFAULT_DISCOVERY_TIMEOUT: u64 = 10;
 /// Largest configuration file read, so a hostile path (a device, a huge file) cannot stall us.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
@@ -184,6 +188,57 @@ struct RawConfig {
     local_domains: Option<Vec<String>>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
+    discovery: Option<RawDiscovery>,
+}
+
+/// The `[discovery]` section as written (pgpsendmail.toml(5), `[discovery]`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDiscovery {
+    dir: Option<PathBuf>,
+    wkd: Option<bool>,
+    keyservers: Option<Vec<String>>,
+    key_changes: Option<KeyChanges>,
+    timeout: Option<u64>,
+}
+
+/// What a refresh does with a certificate of a different fingerprint for an address that
+/// already has a discovered one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyChanges {
+    /// Held as pending until `keys accept` or `keys reject` (the default).
+    #[default]
+    Hold,
+    /// Taken at once, replacing the known one.
+    Accept,
+}
+
+/// The validated `[discovery]` section: how `keys fetch` and `keys refresh` find keys. The
+/// send path never uses the network; it reads `dir` like any key directory, ranked below
+/// the `keyring` sources (pgpsendmail(8), KEYS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Discovery {
+    pub dir: PathBuf,
+    /// Look addresses up by WKD (advanced, then direct method).
+    pub wkd: bool,
+    /// Base URLs (`https://` only) of VKS keyservers, tried in order after WKD.
+    pub keyservers: Vec<String>,
+    pub key_changes: KeyChanges,
+    /// Seconds each request may take, from connecting to the last byte.
+    pub timeout: u64,
+}
+
+impl Default for Discovery {
+    fn default() -> Self {
+        Discovery {
+            dir: PathBuf::from(DEFAULT_DISCOVERED_DIR),
+            wkd: true,
+            keyservers: Vec::new(),
+            key_changes: KeyChanges::Hold,
+            timeout: DEFAULT_DISCOVERY_TIMEOUT,
+        }
+    }
 }
 
 /// The validated configuration.
@@ -211,6 +266,7 @@ pub struct Config {
     /// Keys normalized: addresses lower-cased, domains as `@domain` lower-cased, fingerprints
     /// as upper-case hex without spaces, aliases parsed.
     pub recipients: BTreeMap<String, Rule>,
+    pub discovery: Discovery,
 }
 
 /// A validated `[recipients]` entry.
@@ -236,6 +292,7 @@ impl Default for Config {
             local_domains: Vec::new(),
             host_names: Vec::new(),
             recipients: BTreeMap::new(),
+            discovery: Discovery::default(),
         }
     }
 }
@@ -322,7 +379,11 @@ impl Config {
         let mut raw: RawConfig = toml::from_str(text).map_err(|e| src.syntax_error(&e))?;
         let recipients = std::mem::take(&mut raw.recipients);
         let local_domains = raw.local_domains.take();
+        let discovery = raw.discovery.take();
         let mut cfg = Self::settings(raw, &src)?;
+        if let Some(d) = discovery {
+            cfg.discovery = discovery_section(d, &src)?;
+        }
         if let Some(list) = local_domains {
             cfg.local_domains = local_domain_list(list, &src)?;
         }
@@ -427,6 +488,41 @@ impl Source<'_> {
         let at = self.at(find_key_line(self.text, key));
         Error::Config(format!("{at}: {}: {msg}", sanitize(key)))
     }
+}
+
+/// `[discovery]`: `dir` absolute, every keyserver an `https://` URL, a timeout of 1 to 300
+/// seconds.
+fn discovery_section(raw: RawDiscovery, src: &Source<'_>) -> Result<Discovery> {
+    let mut d = Discovery::default();
+    if let Some(dir) = raw.dir {
+        if !dir.is_absolute() {
+            return Err(src.key_error("dir", "must be an absolute path".into()));
+        }
+        d.dir = dir;
+    }
+    d.wkd = raw.wkd.unwrap_or(d.wkd);
+    for url in raw.keyservers.unwrap_or_default() {
+        let host = url.strip_prefix("https://").unwrap_or("");
+        let host = host.split('/').next().unwrap_or("");
+        if host.is_empty() || !url.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(src.key_error(
+                "keyservers",
+                format!(
+                    "'{}' is not an https:// URL (only HTTPS is used)",
+                    sanitize(&url)
+                ),
+            ));
+        }
+        d.keyservers.push(url.trim_end_matches('/').to_string());
+    }
+    d.key_changes = raw.key_changes.unwrap_or_default();
+    if let Some(t) = raw.timeout {
+        if !(1..=300).contains(&t) {
+            return Err(src.key_error("timeout", "must be 1 to 300 seconds".into()));
+        }
+        d.timeout = t;
+    }
+    Ok(d)
 }
 
 /// `local_domains`: each a host name or an address literal, normalized, none twice.
@@ -933,5 +1029,32 @@ subject = "[...]"
         )
         .unwrap_err();
         assert!(e.to_string().contains("always = true needs"), "{e}");
+    }
+
+    #[test]
+    fn discovery_section_parses_and_refuses_plain_http() {
+        let c = Config::parse(
+            "[discovery]\ndir = \"/d\"\nkeyservers = [\"https://keys.openpgp.org/\"]\n\
+             key_changes = \"accept\"\ntimeout = 3\nwkd = false\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.discovery.dir, PathBuf::from("/d"));
+        assert_eq!(c.discovery.keyservers, vec!["https://keys.openpgp.org"]);
+        assert_eq!(c.discovery.key_changes, KeyChanges::Accept);
+        assert_eq!((c.discovery.timeout, c.discovery.wkd), (3, false));
+        let d = Config::parse("", "t.toml").unwrap().discovery;
+        assert_eq!(d, Discovery::default());
+        assert!(d.keyservers.is_empty(), "no keyserver unless configured");
+        let e = Config::parse(
+            "[discovery]\nkeyservers = [\"http://keys.example\"]\n",
+            "t.toml",
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("t.toml:2: keyservers: "), "{e}");
+        for bad in ["dir = \"rel\"", "timeout = 0", "verify_tls = false"] {
+            let text = format!("[discovery]\n{bad}\n");
+            assert!(Config::parse(&text, "t.toml").is_err(), "{bad}");
+        }
     }
 }

@@ -27,6 +27,7 @@
 pub mod admin;
 pub mod config;
 pub mod diag;
+pub mod discover;
 pub mod error;
 pub mod keys;
 pub mod message;

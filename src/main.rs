@@ -94,6 +94,27 @@ enum KeysCommand {
         json: bool,
         address: Option<String>,
     },
+    /// Look each ADDRESS up by WKD (advanced, then direct method), then at the [discovery]
+    /// keyservers, over HTTPS only, and store what is found in the discovered directory;
+    /// a different key for an address that has one is held for review
+    Fetch {
+        #[arg(required = true, value_name = "ADDRESS")]
+        addresses: Vec<String>,
+    },
+    /// Fetch every discovered certificate again from where it was found, and updates for
+    /// the key directory's certificates that expire within warn_days or are pinned; quiet
+    /// when nothing changed, exit 1 when something failed or was held (for cron)
+    Refresh,
+    /// Take a certificate held for review: it replaces the one it was held against
+    Accept {
+        #[arg(required = true, value_name = "FINGERPRINT")]
+        fingerprints: Vec<String>,
+    },
+    /// Drop a certificate held for review and do not hold it again; the known one stays
+    Reject {
+        #[arg(required = true, value_name = "FINGERPRINT")]
+        fingerprints: Vec<String>,
+    },
 }
 
 /// Hardening at start-up, one step each, before anything reads input.
@@ -237,6 +258,18 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
         AdminCommand::Keys {
             command: KeysCommand::Import { files },
         } => admin::keys_import(&env, &files, &mut out),
+        AdminCommand::Keys {
+            command: KeysCommand::Fetch { addresses },
+        } => admin::keys_fetch(&env, &addresses, &mut out),
+        AdminCommand::Keys {
+            command: KeysCommand::Refresh,
+        } => admin::keys_refresh(&env, &mut out),
+        AdminCommand::Keys {
+            command: KeysCommand::Accept { fingerprints },
+        } => admin::keys_review(&env, true, &fingerprints, &mut out),
+        AdminCommand::Keys {
+            command: KeysCommand::Reject { fingerprints },
+        } => admin::keys_review(&env, false, &fingerprints, &mut out),
     };
     res.unwrap_or_else(|e| {
         diag::say(format_args!("cannot write the output: {e}"));

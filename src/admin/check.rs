@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::view::{flavor_name, unix_now};
+use super::view::{flavor_name, held_lines, unix_now};
 use crate::config::{Config, Flavor};
 use crate::diag::format_date;
 use crate::diag::sanitize;
+use crate::discover::store::Store;
 use crate::error::ExitCode;
 use crate::keys::recipients::{self, Decision};
 use crate::keys::{self, Keyring};
@@ -65,16 +66,27 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     let (step, real) = real_sendmail(&cfg, env, out)?;
     found += step;
     found += size(real.as_ref(), env, out)?;
-    let kr = Keyring::load(&cfg.keyring, env.now);
+    let kr = Keyring::load_config(&cfg, env.now);
     found += keyring_problems(&kr, out)?;
     found += cache(&cfg, env, &kr, out)?;
     found += readable_by_senders(&cfg, env, out)?;
     found += certificates(&kr, unix_now(env), warn_days, out)?;
+    found += held_for_review(&cfg, out)?;
     let (step, routed) = recipients_table(&cfg, &kr, out)?;
     found += step;
     found += unrouted_local_users(&cfg, env, out)?;
     found += sendable(&cfg, &kr, routed, out)?;
     summary(found, out)
+}
+
+/// A warning for each key change `keys fetch` or `keys refresh` held for review: until it
+/// is accepted, mail to that address goes on with the known key.
+fn held_for_review(cfg: &Config, out: &mut dyn Write) -> std::io::Result<Found> {
+    let lines = held_lines(&Store::new(&cfg.discovery.dir), None);
+    for l in &lines {
+        writeln!(out, "warning: {l}")?;
+    }
+    Ok(Found::warnings(lines.len()))
 }
 
 /// The configuration's line (it was loaded, or `check` has ended already).

@@ -136,7 +136,7 @@ fn explain_into<R: BufRead>(
     }
     let want = recipients::wanted(&envelope.recipients, &cfg);
     let cache = crate::keys::index::cache_dir(&env.cache_places(&cfg)).ok();
-    let keyring = Keyring::load_for(&cfg.keyring, cache.as_deref(), &want, env.now);
+    let keyring = Keyring::load_config_for(&cfg, cache.as_deref(), &want, env.now);
     let (decisions, refused) = decide(ex, &envelope, &cfg, &keyring);
     if refused {
         ex.exit = ExitCode::NoUser.code();
@@ -183,7 +183,7 @@ fn decide(
                 certs
                     .iter()
                     .filter_map(|f| keyring.by_fingerprint(f))
-                    .map(CertView::of)
+                    .map(|c| CertView::of(c, keyring))
                     .collect(),
             ),
             Decision::Plaintext { reason } => ("plaintext", Some(reason.clone()), Vec::new()),
@@ -278,10 +278,14 @@ fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
                 .map_or(String::new(), |d| format!(", expires {d}"));
             writeln!(
                 out,
-                "  certificate {} from {}{exp}",
+                "  certificate {} from {}{exp} ({})",
                 c.fingerprint,
-                sanitize(&c.source)
+                sanitize(&c.source),
+                c.trust
             )?;
+            for p in &c.provenance {
+                writeln!(out, "    found by {}", p.line())?;
+            }
             for k in &c.encryption_keys {
                 writeln!(out, "    encryption key {k}")?;
             }

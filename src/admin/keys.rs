@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 
 use pgp::types::KeyDetails;
 
-use super::view::{CertView, route_text};
+use super::view::{CertView, held_lines, route_text};
 use crate::Env;
 use crate::config::Config;
 use crate::diag::sanitize;
 use crate::error::ExitCode;
 use crate::keys::recipients::{self, Decision, Route};
+use crate::keys::store::{make_key_dir, write_atomically};
 use crate::keys::{self, Keyring, Unusable, gather};
 use crate::message::address::Address;
 
@@ -28,13 +29,13 @@ pub fn keys_list(
             return Ok(ExitCode::Config.code());
         }
     };
-    let kr = Keyring::load(&cfg.keyring, env.now);
+    let kr = Keyring::load_config(&cfg, env.now);
     // With an address: the certificates sending would use, found the same way (alias, local
     // names, "*", pinned and domain keys), and the unusable ones at the address looked up.
     let mut route_line = None;
     let mut why_none = None;
     let certs: Vec<CertView> = match address {
-        None => kr.certs.iter().map(CertView::of).collect(),
+        None => kr.certs.iter().map(|c| CertView::of(c, &kr)).collect(),
         Some(a) => match Address::parse_single(a) {
             Err(e) => {
                 why_none = Some(format!(
@@ -50,7 +51,7 @@ pub fn keys_list(
                 kr.certs
                     .iter()
                     .filter(|c| fprs.contains(&c.fingerprint))
-                    .map(CertView::of)
+                    .map(|c| CertView::of(c, &kr))
                     .collect()
             }
         },
@@ -70,7 +71,10 @@ pub fn keys_list(
             };
             writeln!(out, "{} {state}", c.fingerprint)?;
             writeln!(out, "  addresses: {}", c.addresses.join(", "))?;
-            writeln!(out, "  source: {}", sanitize(&c.source))?;
+            writeln!(out, "  source: {} ({})", sanitize(&c.source), c.trust)?;
+            for p in &c.provenance {
+                writeln!(out, "  found by {}", p.line())?;
+            }
             for n in &c.passed_over {
                 writeln!(out, "  passed over: {n}")?;
             }
@@ -79,6 +83,11 @@ pub fn keys_list(
             && let Some(w) = &why_none
         {
             writeln!(out, "{w}")?;
+        }
+        let store = crate::discover::store::Store::new(&cfg.discovery.dir);
+        let addr = address.and_then(|a| Address::parse_single(a).ok());
+        for l in held_lines(&store, addr.map(|a| a.normalized()).as_deref()) {
+            writeln!(out, "{l}")?;
         }
         for p in &kr.problems {
             writeln!(out, "warning: keyring {p}")?;
@@ -120,11 +129,18 @@ fn list_for(
         ),
     }
     let shown = sanitize(rcpt.as_str());
-    let line = format!(
+    let mut line = format!(
         "{shown}: keys looked up as {} ({})",
         sanitize(res.lookup.as_str()),
         route_text(&res.route, rcpt, &res.lookup)
     );
+    for c in kr.outranked(&looked_up.normalized()) {
+        line.push_str(&format!(
+            "\nnot used: discovered certificate {} (a keyring source has a certificate for {})",
+            c.fingerprint,
+            sanitize(looked_up.as_str())
+        ));
+    }
     let local = rcpt.domain().is_none_or(|d| cfg.is_local_domain(d));
     let why = match &res.decision {
         Decision::Encrypt { .. } => None,
@@ -149,57 +165,6 @@ fn list_for(
         }
     };
     (fprs, Some(line), why)
-}
-
-/// The mode of every file `keys import` writes: certificates are public, and every user who
-/// sends mail (sudo's alert goes out as the user who typed the wrong password) must read them.
-const KEY_FILE_MODE: u32 = 0o644;
-/// The mode of a key directory `keys import` makes.
-const KEY_DIR_MODE: u32 = 0o755;
-
-/// Writes `text` to `path` through a temporary file in the same directory and a rename, so
-/// that a concurrent reader sees the old file or the new one, never half of one. The mode is
-/// [`KEY_FILE_MODE`], set explicitly: our umask (077) would make it 0600.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(KEY_FILE_MODE)
-            .open(&tmp)?;
-        f.set_permissions(std::fs::Permissions::from_mode(KEY_FILE_MODE))?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()
-    })();
-    written
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .inspect_err(|_| {
-            let _ = std::fs::remove_file(&tmp);
-        })
-}
-
-/// Makes the directory `dir` and any missing parents, each with mode [`KEY_DIR_MODE`].
-fn make_key_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        make_key_dir(parent)?;
-    }
-    match std::fs::create_dir(dir) {
-        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(KEY_DIR_MODE)),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
-        Err(e) => Err(e),
-    }
 }
 
 /// The key directory `keys import` writes to: the first `keyring` entry that is a directory

@@ -12,6 +12,7 @@
 //! (the certificate view, the route text); this file only names them.
 
 mod check;
+mod discover;
 mod explain;
 mod keys;
 mod view;
@@ -20,5 +21,6 @@ pub use check::{
     GROWTH_PERCENT, OVERHEAD, POSTFIX_DEFAULT_LIMIT, check, largest_before_encryption, limit_for,
     local_users,
 };
+pub use discover::{keys_fetch, keys_refresh, keys_review};
 pub use explain::explain;
 pub use keys::{keys_import, keys_list};

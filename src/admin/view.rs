@@ -1,4 +1,5 @@
-//! What the admin commands share: the certificate view (`explain`, `keys list`), how a
+//! What the admin commands share: the certificate view (`explain`, `keys list`) with its
+//! trust and provenance, how a
 //! route is told, the flavor's name and the time of the run.
 
 use serde::Serialize;
@@ -7,8 +8,9 @@ use crate::Env;
 use crate::config::Flavor;
 use crate::diag::format_date;
 use crate::diag::sanitize;
+use crate::discover::store::{Found, Store};
 use crate::keys::recipients::Route;
-use crate::keys::{Cert, EncryptionKey};
+use crate::keys::{Cert, EncryptionKey, Keyring};
 use crate::message::address::Address;
 
 pub(super) fn unix_now(env: &Env) -> u64 {
@@ -35,11 +37,86 @@ pub struct CertView {
     pub encryption_keys: Vec<String>,
     /// Keys the key policy passed over, with the reason ("subkey FPR: unsupported (...)").
     pub passed_over: Vec<String>,
+    /// "manual" (a `keyring` source) or "discovered" (`keys fetch`, ranked below).
+    pub trust: &'static str,
+    /// For a discovered certificate: where and when it was found, for each address.
+    pub provenance: Vec<FoundView>,
+}
+
+/// Where and when a discovered certificate was found for one address.
+#[derive(Debug, Serialize)]
+pub struct FoundView {
+    pub address: String,
+    pub method: String,
+    pub url: String,
+    /// YYYY-MM-DD.
+    pub first_seen: String,
+    pub last_refreshed: String,
+}
+
+impl FoundView {
+    pub(super) fn of(f: &Found) -> FoundView {
+        FoundView {
+            address: sanitize(&f.address),
+            method: sanitize(&f.method),
+            url: sanitize(&f.url),
+            first_seen: format_date(f.first_seen),
+            last_refreshed: format_date(f.last_refreshed),
+        }
+    }
+
+    /// "wkd-advanced https://... (first seen D, last refreshed D)".
+    pub(super) fn line(&self) -> String {
+        format!(
+            "{} {} for {} (first seen {}, last refreshed {})",
+            self.method, self.url, self.address, self.first_seen, self.last_refreshed
+        )
+    }
+}
+
+/// The provenance lines of `kr`'s certificate `c` when it was discovered.
+fn provenance(c: &Cert, kr: &Keyring) -> Vec<FoundView> {
+    let Some(dir) = kr.discovered.as_deref().filter(|_| kr.is_discovered(c)) else {
+        return Vec::new();
+    };
+    Store::new(dir)
+        .provenance(&c.fingerprint)
+        .map(|p| p.found.iter().map(FoundView::of).collect())
+        .unwrap_or_default()
+}
+
+/// One line per certificate held for review in `store` (for `address` only, when given):
+/// what it is, where it was found, what it would replace and how to decide.
+pub(super) fn held_lines(store: &Store, address: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    for fpr in store.pending() {
+        let Some(p) = store.pending_provenance(&fpr) else {
+            continue;
+        };
+        for f in &p.found {
+            if address.is_some_and(|a| a != f.address) {
+                continue;
+            }
+            out.push(format!(
+                "held for review: {fpr}, found by {}, instead of {}: pgpsendmail keys accept \
+                 {fpr} (or keys reject {fpr})",
+                FoundView::of(f).line(),
+                p.replaces.join(", ")
+            ));
+        }
+    }
+    out
 }
 
 impl CertView {
-    pub(super) fn of(c: &Cert) -> CertView {
+    pub(super) fn of(c: &Cert, kr: &Keyring) -> CertView {
         CertView {
+            trust: if kr.is_discovered(c) {
+                "discovered"
+            } else {
+                "manual"
+            },
+            provenance: provenance(c, kr),
             fingerprint: c.fingerprint.clone(),
             source: c.source.display().to_string(),
             addresses: c.emails.clone(),

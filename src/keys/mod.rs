@@ -33,6 +33,7 @@ pub mod index;
 pub mod kbx;
 pub mod policy;
 pub mod recipients;
+pub mod store;
 pub mod validity;
 mod wire;
 
@@ -48,6 +49,7 @@ use pgp::types::{KeyDetails, Tag};
 
 use sha2::{Digest, Sha256};
 
+use crate::config::Config;
 use crate::diag::sanitize;
 use gather::Gathered;
 pub use validity::{Cert, EncryptionKey, Unusable, evaluate, hex_upper, uid_email};
@@ -81,6 +83,20 @@ impl std::fmt::Display for SourceProblem {
 pub struct Keyring {
     pub certs: Vec<Cert>,
     pub problems: Vec<SourceProblem>,
+    /// The discovered directory, when it was loaded (after every `keyring` source): its
+    /// certificates rank below theirs ([`Keyring::by_email`]).
+    pub discovered: Option<PathBuf>,
+}
+
+/// The key sources of `cfg`: its `keyring`, then the discovered directory (`[discovery]
+/// dir`) when it exists. So a certificate in both keeps its `keyring` source, and merges
+/// what the discovered copy adds (a revocation from any source stops mail to that key).
+pub fn sources(cfg: &Config) -> (Vec<PathBuf>, Option<PathBuf>) {
+    let mut all = cfg.keyring.clone();
+    let dir = &cfg.discovery.dir;
+    let discovered = (dir.is_dir() && !all.contains(dir)).then(|| dir.clone());
+    all.extend(discovered.clone());
+    (all, discovered)
 }
 
 /// What one message needs from the keyring: the addresses and fingerprints its recipients'
@@ -163,6 +179,34 @@ fn revocation_claims(sig: &Signature) -> Vec<(u8, Vec<u8>)> {
 }
 
 impl Keyring {
+    /// [`Keyring::load`] of every source of `cfg` ([`sources`]).
+    pub fn load_config(cfg: &Config, now: SystemTime) -> Keyring {
+        let (all, discovered) = sources(cfg);
+        let mut kr = Self::load(&all, now);
+        kr.discovered = discovered;
+        kr
+    }
+
+    /// [`Keyring::load_for`] of every source of `cfg` ([`sources`]).
+    pub fn load_config_for(
+        cfg: &Config,
+        cache_dir: Option<&Path>,
+        want: &Wanted,
+        now: SystemTime,
+    ) -> Keyring {
+        let (all, discovered) = sources(cfg);
+        let mut kr = Self::load_for(&all, cache_dir, want, now);
+        kr.discovered = discovered;
+        kr
+    }
+
+    /// Whether `cert` came from the discovered directory (and from no `keyring` source).
+    pub fn is_discovered(&self, cert: &Cert) -> bool {
+        self.discovered
+            .as_deref()
+            .is_some_and(|d| cert.source.starts_with(d))
+    }
+
     /// Loads every source in order, whole; problems are collected, not fatal. Every copy of
     /// a certificate is merged before it is judged, and a revocation that belongs to no
     /// certificate is reported.
@@ -368,10 +412,33 @@ impl Keyring {
         });
     }
 
-    /// Certificates with a counting user ID for `addr` (already normalized).
+    /// Certificates with a counting user ID for `addr` (already normalized). Discovered
+    /// ones only when no `keyring` source has a certificate for `addr`, usable or not: what
+    /// the administrator put there is never outranked (pgpsendmail(8), KEYS).
     pub fn by_email<'a>(&'a self, addr: &str) -> impl Iterator<Item = &'a Cert> + 'a {
         let addr = addr.to_string();
-        self.certs.iter().filter(move |c| c.emails.contains(&addr))
+        let manual = self
+            .certs
+            .iter()
+            .any(|c| c.emails.contains(&addr) && !self.is_discovered(c));
+        self.certs
+            .iter()
+            .filter(move |c| c.emails.contains(&addr) && !(manual && self.is_discovered(c)))
+    }
+
+    /// Discovered certificates for `addr` that [`Keyring::by_email`] passes over, because a
+    /// `keyring` source has one for it.
+    pub fn outranked<'a>(&'a self, addr: &str) -> impl Iterator<Item = &'a Cert> + 'a {
+        let used: Vec<&str> = self
+            .by_email(addr)
+            .map(|c| c.fingerprint.as_str())
+            .collect();
+        let addr = addr.to_string();
+        self.certs.iter().filter(move |c| {
+            c.emails.contains(&addr)
+                && self.is_discovered(c)
+                && !used.contains(&c.fingerprint.as_str())
+        })
     }
 
     /// The certificate with this primary fingerprint (normalized upper-case hex).
@@ -760,6 +827,43 @@ mod tests {
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("read_capped blocked on a FIFO");
         assert_eq!(r.unwrap_err(), "not a regular file");
+    }
+
+    #[test]
+    fn discovered_certificates_rank_below_the_keyring_sources() {
+        // two.asc holds two certificates for two@example.org: one in the key directory,
+        // the other discovered (pgpsendmail(8), KEYS, Discovered certificates).
+        let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/keys");
+        let parsed = parse_certificates(&std::fs::read(data.join("two.asc")).unwrap()).unwrap();
+        let (manual, found) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let armored = |c: &SignedPublicKey| {
+            c.to_armored_string(pgp::composed::ArmorOptions::default())
+                .unwrap()
+        };
+        std::fs::write(manual.path().join("a.asc"), armored(&parsed.certs[0])).unwrap();
+        std::fs::write(found.path().join("b.asc"), armored(&parsed.certs[1])).unwrap();
+        let mut cfg = Config::default();
+        cfg.discovery.dir = found.path().to_path_buf();
+        let now = SystemTime::now();
+        let fprs = |kr: &Keyring| -> Vec<String> {
+            kr.by_email("two@example.org")
+                .map(|c| c.fingerprint.clone())
+                .collect()
+        };
+        let fpr = |i: usize| hex_upper(parsed.certs[i].primary_key.fingerprint().as_bytes());
+        cfg.keyring = vec![manual.path().to_path_buf()];
+        let kr = Keyring::load_config(&cfg, now);
+        assert_eq!(
+            fprs(&kr),
+            vec![fpr(0)],
+            "the discovered one outranked the key directory"
+        );
+        assert_eq!(kr.outranked("two@example.org").count(), 1);
+        // With nothing in the key directory for the address, the discovered one is used.
+        cfg.keyring = vec![found.path().join("none")];
+        let kr = Keyring::load_config(&cfg, now);
+        assert_eq!(fprs(&kr), vec![fpr(1)]);
+        assert!(kr.is_discovered(&kr.certs[0]));
     }
 
     #[test]

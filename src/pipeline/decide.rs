@@ -24,7 +24,7 @@ pub fn decide(
 ) -> Result<Vec<(Address, Decision)>> {
     let want = recipients::wanted(&envelope.recipients, ctx.cfg);
     let cache = crate::keys::index::cache_dir(&ctx.env.cache_places(ctx.cfg)).ok();
-    let keyring = Keyring::load_for(&ctx.cfg.keyring, cache.as_deref(), &want, ctx.env.now);
+    let keyring = Keyring::load_config_for(ctx.cfg, cache.as_deref(), &want, ctx.env.now);
     for p in &keyring.problems {
         diag::say(format_args!("warning: keyring {p}"));
     }

@@ -260,19 +260,25 @@ impl H {
         std::fs::write(&self.config, text).unwrap();
     }
 
+    /// The whole environment of its runs.
+    pub fn envs(&self) -> Vec<(String, String)> {
+        let path = |p: PathBuf| p.display().to_string();
+        let mut v = vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("PGPSENDMAIL_CONFIG".into(), path(self.config.clone())),
+            ("STAND_IN_DIR".into(), path(self.capture.clone())),
+            ("STAND_IN_EXIT".into(), self.exit.to_string()),
+            ("PGPSENDMAIL_PASSWD".into(), path(self.passwd())),
+            // Not the machine's /var/cache/pgpsendmail, which root would make on first use.
+            ("PGPSENDMAIL_CACHE_DIR".into(), path(self.default_cache())),
+        ];
+        v.extend(self.env.iter().cloned());
+        v
+    }
+
     pub fn cmd(&self) -> Command {
         let mut c = Command::cargo_bin("pgpsendmail").unwrap();
-        c.env_clear()
-            .env("PATH", "/usr/bin:/bin")
-            .env("PGPSENDMAIL_CONFIG", &self.config)
-            .env("STAND_IN_DIR", &self.capture)
-            .env("STAND_IN_EXIT", self.exit.to_string())
-            .env("PGPSENDMAIL_PASSWD", self.passwd())
-            // Not the machine's /var/cache/pgpsendmail, which root would make on first use.
-            .env("PGPSENDMAIL_CACHE_DIR", self.default_cache());
-        for (k, v) in &self.env {
-            c.env(k, v);
-        }
+        c.env_clear().envs(self.envs());
         c
     }
 

@@ -10,6 +10,9 @@
 //!   keyrings and configurations): nothing partial handed on, nothing leaked;
 //! * message.rs: every rule of docs/message.md;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (pgpsendmail(8) MODES);
+//! * discover.rs: pgpsendmail(8) KEYS, Discovered certificates, and `keys fetch`, `refresh`,
+//!   `accept`, `reject` against the HTTPS servers of https.rs (WKD and VKS under their real
+//!   names, in a private mount namespace; fails under CI=true when that cannot be done);
 //! * keys.rs: pgpsendmail(8) KEYS (validity, matching, the [recipients] table, policies);
 //! * cache.rs: the cache directory (`cache_dir`): made on first use, root's or a private one,
 //!   never one others could write;
@@ -33,10 +36,12 @@ mod admin;
 mod adminops;
 mod cache;
 mod callers;
+mod discover;
 mod exits;
 mod faults;
 mod harness;
 mod hostile;
+mod https;
 mod inprocess;
 mod interop;
 mod keypolicy;
