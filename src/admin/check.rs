@@ -13,6 +13,7 @@ use crate::error::ExitCode;
 use crate::keys::recipients::{self, Decision};
 use crate::keys::{self, Keyring};
 use crate::message::address::Address;
+use crate::message::canonical::{self, LocalCase};
 use crate::sendmail::deliver;
 use crate::{Env, config};
 
@@ -69,7 +70,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     found += keyring_problems(&kr, out)?;
     found += cache(&cfg, env, &kr, out)?;
     found += readable_by_senders(&cfg, env, out)?;
-    found += certificates(&kr, unix_now(env), warn_days, out)?;
+    found += certificates(&kr, cfg.local_part_case, unix_now(env), warn_days, out)?;
     let (step, routed) = recipients_table(&cfg, &kr, out)?;
     found += step;
     found += unrouted_local_users(&cfg, env, out)?;
@@ -179,6 +180,7 @@ fn keyring_problems(kr: &Keyring, out: &mut dyn Write) -> std::io::Result<Found>
 /// `warn_days` of `now`; notes on keys passed over and on addresses with several.
 fn certificates(
     kr: &Keyring,
+    case: LocalCase,
     now: u64,
     warn_days: u32,
     out: &mut dyn Write,
@@ -225,17 +227,20 @@ fn certificates(
             }
         }
     }
-    shared_addresses(kr, out)?;
+    shared_addresses(kr, case, out)?;
     Ok(Found::warnings(warnings))
 }
 
-/// Several usable certificates for one address: all are used (pgpsendmail(8), KEYS); a note
-/// says so.
-fn shared_addresses(kr: &Keyring, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut by_addr: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+/// Several usable certificates for one address (its spellings matched as sending matches
+/// them, `case` for the local part): all are used (pgpsendmail(8), KEYS); a note says so.
+fn shared_addresses(kr: &Keyring, case: LocalCase, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut by_addr: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for c in kr.certs.iter().filter(|c| c.usable.is_ok()) {
         for e in &c.emails {
-            by_addr.entry(e).or_default().push(&c.fingerprint);
+            by_addr
+                .entry(canonical::key(e, case))
+                .or_default()
+                .push(&c.fingerprint);
         }
     }
     for (addr, fprs) in by_addr.iter().filter(|(_, f)| f.len() > 1) {
@@ -301,7 +306,10 @@ fn unrouted_local_users(cfg: &Config, env: &Env, out: &mut dyn Write) -> std::io
         Ok(text) => {
             let unrouted: Vec<String> = local_users(&text)
                 .into_iter()
-                .filter(|u| !cfg.recipients.contains_key(&u.to_ascii_lowercase()))
+                .filter(|u| {
+                    let key = canonical::key(u, cfg.local_part_case);
+                    !cfg.recipients.contains_key(&key)
+                })
                 .map(|u| sanitize(&u))
                 .collect();
             if unrouted.is_empty() {

@@ -115,7 +115,7 @@ fn list_for(
     {
         Some(fpr) => fprs.extend(kr.by_fingerprint(fpr).map(|c| c.fingerprint.clone())),
         None => fprs.extend(
-            kr.by_email(&looked_up.normalized())
+            kr.by_email(&looked_up, cfg.local_part_case)
                 .map(|c| c.fingerprint.clone()),
         ),
     }

@@ -49,6 +49,8 @@ use pgp::types::{KeyDetails, Tag};
 use sha2::{Digest, Sha256};
 
 use crate::diag::sanitize;
+use crate::message::address::Address;
+use crate::message::canonical::{self, LocalCase};
 use gather::Gathered;
 pub use validity::{Cert, EncryptionKey, Unusable, evaluate, hex_upper, uid_email};
 
@@ -87,7 +89,7 @@ pub struct Keyring {
 /// keys are looked up under (see [`crate::keys::recipients::wanted`]).
 #[derive(Debug, Clone, Default)]
 pub struct Wanted {
-    /// Lower-cased e-mail addresses.
+    /// E-mail addresses as [`index_key`] spells them.
     pub emails: HashSet<String>,
     /// Upper-case hex fingerprints.
     pub fingerprints: HashSet<String>,
@@ -135,8 +137,16 @@ impl Filter<'_> {
                 .users
                 .iter()
                 .filter_map(|u| uid_email(u.id.id()))
-                .any(|m| self.emails.contains(&m))
+                .any(|m| self.emails.contains(&index_key(&m)))
     }
+}
+
+/// The spelling an address is found under in the index and through [`Wanted`]: its
+/// matching key with the local part folded ([`canonical::key`], [`LocalCase::Ignore`]),
+/// whatever `local_part_case` says. That finds every certificate an exact match could
+/// want; [`Keyring::by_email`] then matches as the setting says.
+pub fn index_key(addr: &str) -> String {
+    canonical::key(addr, LocalCase::Ignore)
 }
 
 /// The index keys of a revocation: its issuer fingerprints (kind `f`), else its issuer key
@@ -368,10 +378,17 @@ impl Keyring {
         });
     }
 
-    /// Certificates with a counting user ID for `addr` (already normalized).
-    pub fn by_email<'a>(&'a self, addr: &str) -> impl Iterator<Item = &'a Cert> + 'a {
-        let addr = addr.to_string();
-        self.certs.iter().filter(move |c| c.emails.contains(&addr))
+    /// Certificates with a counting user ID for `addr`: the same matching key
+    /// ([`canonical::key`]) with the local part compared as `case` says.
+    pub fn by_email<'a>(
+        &'a self,
+        addr: &Address,
+        case: LocalCase,
+    ) -> impl Iterator<Item = &'a Cert> + 'a {
+        let want = addr.match_key(case);
+        self.certs
+            .iter()
+            .filter(move |c| c.emails.iter().any(|e| canonical::key(e, case) == want))
     }
 
     /// The certificate with this primary fingerprint (normalized upper-case hex).
@@ -447,6 +464,7 @@ fn index_item(
                 .users
                 .iter()
                 .filter_map(|u| uid_email(u.id.id()))
+                .map(|e| index_key(&e))
                 .collect();
             let bytes = cert.to_bytes().map_err(std::io::Error::other)?;
             b.add(
@@ -766,8 +784,20 @@ mod tests {
     fn uid_emails() {
         assert_eq!(
             uid_email(b"Alice <Alice@Example.ORG>").unwrap(),
+            "Alice@example.org"
+        );
+        assert_eq!(
+            index_key(&uid_email(b"Alice <Alice@Example.ORG>").unwrap()),
             "alice@example.org"
         );
+        // Every spelling of an internationalized domain, and NFC.
+        for uid in [
+            "C <c@xn--exmple-cua.org>",
+            "C <c@EXÄMPLE.ORG>",
+            "C <c@exa\u{308}mple.org>",
+        ] {
+            assert_eq!(uid_email(uid.as_bytes()).unwrap(), "c@exämple.org", "{uid}");
+        }
         assert_eq!(uid_email(b"bob@example.org").unwrap(), "bob@example.org");
         assert!(uid_email(b"Just A Name").is_none());
         assert!(uid_email(b"Broken <a@b").is_none());
