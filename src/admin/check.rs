@@ -66,6 +66,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     let (step, real) = real_sendmail(&cfg, env, out)?;
     found += step;
     found += size(real.as_ref(), env, out)?;
+    found += utf8_addresses(real.as_ref(), env, out)?;
     let kr = Keyring::load(&cfg.keyring, env.now);
     found += keyring_problems(&kr, out)?;
     found += cache(&cfg, env, &kr, out)?;
@@ -145,6 +146,28 @@ fn size(
         },
         _ => Ok(Found::NONE),
     }
+}
+
+/// A warning when the real MTA is known not to carry UTF-8 addresses (Postfix's
+/// `smtputf8_enable = no`): a message to or from one is refused (pgpsendmail(8), RECIPIENTS).
+fn utf8_addresses(
+    real: Option<&(PathBuf, Flavor)>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> std::io::Result<Found> {
+    let Some((p, flavor)) = real else {
+        return Ok(Found::NONE);
+    };
+    if !deliver::refuses_utf8_addresses(p, *flavor, env) {
+        return Ok(Found::NONE);
+    }
+    writeln!(
+        out,
+        "warning: Postfix cannot carry UTF-8 addresses (smtputf8_enable = no): a message \
+         with one in its envelope is refused (exit 65); to send it, set smtputf8_enable = yes \
+         (postconf -e)"
+    )?;
+    Ok(Found::warnings(1))
 }
 
 /// The cache directory a message would use, made as a message would make it; a warning with
@@ -446,37 +469,10 @@ pub fn limit_for(size: u64) -> u64 {
 }
 
 /// Postfix's `message_size_limit` (bytes; `None`: unlimited, or unknown), from `postconf
-/// -h message_size_limit`. postconf is looked for beside the real sendmail (as named, then
-/// with symbolic links followed), then in /usr/sbin when the real sendmail is under /usr
-/// (Fedora's /usr/libexec/postfix/sendmail). postconf reads `MAIL_CONFIG` itself: our
-/// environment is its environment.
+/// -h message_size_limit` ([`deliver::postconf`]).
 fn postfix_size_limit(program: &Path, env: &Env) -> Option<u64> {
-    let mut places: Vec<PathBuf> = Vec::new();
-    if let Some(d) = program.parent() {
-        places.push(d.join("postconf"));
-    }
-    if let Ok(real) = std::fs::canonicalize(program)
-        && let Some(d) = real.parent()
-    {
-        places.push(d.join("postconf"));
-    }
-    let usr = env.root.as_deref().unwrap_or(Path::new("/")).join("usr");
-    if program.starts_with(&usr) {
-        places.push(usr.join("sbin/postconf"));
-    }
-    let postconf = places
-        .into_iter()
-        .find(|p| p.is_file() && which::which(p).is_ok())?;
-    let out = std::process::Command::new(&postconf)
-        .args(["-h", "message_size_limit"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let limit: u64 = std::str::from_utf8(&out.stdout).ok()?.trim().parse().ok()?;
+    let value = deliver::postconf(program, env, &["-h", "message_size_limit"])?;
+    let limit: u64 = value.parse().ok()?;
     (limit > 0).then_some(limit)
 }
 
