@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
 use crate::message::address::Address;
+use crate::message::canonical::{self, LocalCase};
 
 pub const DEFAULT_PATH: &str = "/etc/pgpsendmail/pgpsendmail.toml";
 pub const DEFAULT_KEYRING: &str = "/etc/pgpsendmail/keys";
@@ -186,6 +187,7 @@ struct RawConfig {
     warn_days: Option<u32>,
     cache_dir: Option<PathBuf>,
     local_domains: Option<Vec<String>>,
+    local_part_case: Option<LocalCase>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
     discovery: Option<RawDiscovery>,
@@ -263,8 +265,11 @@ pub struct Config {
     /// This host's own names, found by [`Config::load`] ([`host_names`]); empty after
     /// [`Config::parse`] alone.
     pub host_names: Vec<String>,
-    /// Keys normalized: addresses lower-cased, domains as `@domain` lower-cased, fingerprints
-    /// as upper-case hex without spaces, aliases parsed.
+    /// How local parts are compared when keys are looked up (`local_part_case`).
+    pub local_part_case: LocalCase,
+    /// Keys normalized: addresses and local names by [`Address::match_key`] under
+    /// `local_part_case`, domains as `@domain` by [`canonical::domain`], fingerprints as
+    /// upper-case hex without spaces, aliases parsed.
     pub recipients: BTreeMap<String, Rule>,
     pub discovery: Discovery,
 }
@@ -291,6 +296,7 @@ impl Default for Config {
             cache_dir: None,
             local_domains: Vec::new(),
             host_names: Vec::new(),
+            local_part_case: LocalCase::Ignore,
             recipients: BTreeMap::new(),
             discovery: Discovery::default(),
         }
@@ -318,13 +324,10 @@ impl Config {
     /// Whether `domain` is one of this host's own names, so that an address there is the
     /// local name itself: `localhost`, `localhost.localdomain`, the host name and its
     /// canonical name ([`host_names`]), a loopback address literal (`[127.0.0.1]`,
-    /// `[IPv6:::1]`, in any spelling), or a name in `local_domains`. Without regard to
-    /// case; one trailing dot is ignored.
+    /// `[IPv6:::1]`, in any spelling), or a name in `local_domains`. In any of the domain's
+    /// spellings ([`canonical::domain`]: case, punycode); one trailing dot is ignored.
     pub fn is_local_domain(&self, domain: &str) -> bool {
-        let d = domain
-            .strip_suffix('.')
-            .unwrap_or(domain)
-            .to_ascii_lowercase();
+        let d = canonical::domain(domain.strip_suffix('.').unwrap_or(domain));
         if let Some(lit) = d.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
             let ip = match lit.strip_prefix("ipv6:") {
                 Some(v6) => v6
@@ -340,8 +343,11 @@ impl Config {
         }
         d == "localhost"
             || d == "localhost.localdomain"
-            || self.host_names.contains(&d)
-            || self.local_domains.contains(&d)
+            || self
+                .host_names
+                .iter()
+                .chain(&self.local_domains)
+                .any(|n| canonical::domain(n) == d)
     }
 
     /// Reads and validates one file.
@@ -387,7 +393,7 @@ impl Config {
         if let Some(list) = local_domains {
             cfg.local_domains = local_domain_list(list, &src)?;
         }
-        cfg.recipients = recipient_table(recipients, &src)?;
+        cfg.recipients = recipient_table(recipients, cfg.local_part_case, &src)?;
         Ok(cfg)
     }
 
@@ -403,6 +409,7 @@ impl Config {
             cfg.sendmail = Some(p);
         }
         cfg.flavor = raw.flavor;
+        cfg.local_part_case = raw.local_part_case.unwrap_or_default();
         if let Some(k) = raw.keyring {
             if let Some(bad) = k.iter().find(|p| !p.is_absolute()) {
                 return Err(err(
@@ -552,13 +559,20 @@ fn local_domain_list(list: Vec<String>, src: &Source<'_>) -> Result<Vec<String>>
 /// `[recipients]`: every entry validated, keyed by its normalized name, none twice.
 fn recipient_table(
     raw: BTreeMap<String, RecipientRule>,
+    case: LocalCase,
     src: &Source<'_>,
 ) -> Result<BTreeMap<String, Rule>> {
     let mut out = BTreeMap::new();
     for (name, rule) in raw {
-        let (key, rule) = recipient_rule(&name, &rule, src)?;
+        let (key, rule) = recipient_rule(&name, &rule, case, src)?;
         if out.contains_key(&key) {
-            return Err(src.key_error(&name, "duplicate entry (names are case-insensitive)".into()));
+            return Err(src.key_error(
+                &name,
+                "duplicate entry (another spelling of the same address: domains are \
+                 compared without regard to case or punycode, local parts as \
+                 local_part_case says)"
+                    .into(),
+            ));
         }
         out.insert(key, rule);
     }
@@ -566,9 +580,14 @@ fn recipient_table(
 }
 
 /// One `[recipients]` entry `name`: its normalized name and its checked rule.
-fn recipient_rule(name: &str, rule: &RecipientRule, src: &Source<'_>) -> Result<(String, Rule)> {
+fn recipient_rule(
+    name: &str,
+    rule: &RecipientRule,
+    case: LocalCase,
+    src: &Source<'_>,
+) -> Result<(String, Rule)> {
     let err = |msg: String| src.key_error(name, msg);
-    let key = normalize_rule_key(name).map_err(err)?;
+    let key = normalize_rule_key(name, case).map_err(err)?;
     let alias = match &rule.alias {
         Some(a) => Some(
             Address::parse_single(a).map_err(|e| err(format!("alias is not an address: {e}")))?,
@@ -680,9 +699,10 @@ pub fn canonical_name(hosts: &str, host: &str) -> Option<String> {
     None
 }
 
-/// `"@Example.COM"` → `"@example.com"`; `"Root"` → `"root"`; `"A@X"` → `"a@x"`; `"*"`
-/// (the entry for every local name without one of its own) stays `"*"`.
-fn normalize_rule_key(name: &str) -> std::result::Result<String, String> {
+/// `"@Example.COM"` → `"@example.com"`, `"@xn--exmple-cua.org"` → `"@exämple.org"`
+/// ([`canonical::domain`]); `"Root"` → `"root"`, `"A@X"` → `"a@x"` ([`Address::match_key`]
+/// under `case`); `"*"` (the entry for every local name without one of its own) stays `"*"`.
+fn normalize_rule_key(name: &str, case: LocalCase) -> std::result::Result<String, String> {
     if name == "*" {
         return Ok(name.to_string());
     }
@@ -694,10 +714,10 @@ fn normalize_rule_key(name: &str) -> std::result::Result<String, String> {
         {
             return Err("not a valid \"@domain\" entry".into());
         }
-        return Ok(format!("@{}", domain.to_lowercase()));
+        return Ok(format!("@{}", canonical::domain(domain)));
     }
     Address::parse_single(name)
-        .map(|a| a.normalized())
+        .map(|a| a.match_key(case))
         .map_err(|e| format!("not an address, local name or \"@domain\": {e}"))
 }
 

@@ -182,7 +182,8 @@ fn main() {
     }
     let env = Env::snapshot();
     let mark = stdin_offset();
-    let stdin = std::io::stdin().lock();
+    // Not std's Stdin, which reads EBADF (`0>file`) as an empty message.
+    let stdin = std::io::BufReader::new(sys::stdin());
     let mut stdout = std::io::stdout().lock();
     let mut exec = deliver::Exec::new(env.tmpdir.clone());
     let invoked = Invoked::from_name(&name);
@@ -249,9 +250,13 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
             clap_complete::generate(shell, &mut cmd, "pgpsendmail", &mut out);
             out.flush().map(|()| 0)
         }
-        AdminCommand::Explain { json, args } => {
-            admin::explain(args, &env, std::io::stdin().lock(), json, &mut out)
-        }
+        AdminCommand::Explain { json, args } => admin::explain(
+            args,
+            &env,
+            std::io::BufReader::new(sys::stdin()),
+            json,
+            &mut out,
+        ),
         AdminCommand::Keys {
             command: KeysCommand::List { json, address },
         } => admin::keys_list(&env, address.as_deref(), json, &mut out),

@@ -113,6 +113,30 @@ pub fn open_std_fds() {
     }
 }
 
+/// A descriptor read with read(2), every error reported as it is. The standard library's
+/// `std::io::Stdin` takes EBADF for end of file, so a standard input opened write-only
+/// (`0>file`) would read as an empty message: this one reports it.
+pub struct Reader<F>(pub F);
+
+impl<F: AsFd> io::Read for Reader<F> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match rustix::io::read(&self.0, &mut *buf) {
+                Err(rustix::io::Errno::INTR) => continue,
+                r => return Ok(r?),
+            }
+        }
+    }
+}
+
+/// Standard input (descriptor 0) as a [`Reader`].
+pub type Stdin = Reader<io::Stdin>;
+
+/// Standard input, read with every error reported ([`Reader`]).
+pub fn stdin() -> Stdin {
+    Reader(io::stdin())
+}
+
 /// Marks the process not dumpable (prctl(2) `PR_SET_DUMPABLE` 0): no core file whatever
 /// `RLIMIT_CORE`, and no ptrace or /proc memory reads by other processes of the user.
 /// Reset by execve(2).
@@ -230,6 +254,21 @@ mod tests {
     use super::*;
     use std::io::{Read, Seek, SeekFrom, Write};
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_reader_reports_ebadf_where_std_stdin_would_see_end_of_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"walrus").unwrap();
+        let mut s = String::new();
+        Reader(File::open(&path).unwrap())
+            .read_to_string(&mut s)
+            .unwrap();
+        assert_eq!(s, "walrus");
+        let write_only = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let e = Reader(write_only).read(&mut [0u8; 8]).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EBADF));
+    }
 
     #[test]
     fn memfd_is_read_write_and_has_no_path() {

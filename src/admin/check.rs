@@ -14,6 +14,7 @@ use crate::error::ExitCode;
 use crate::keys::recipients::{self, Decision};
 use crate::keys::{self, Keyring};
 use crate::message::address::Address;
+use crate::message::canonical::{self, LocalCase};
 use crate::sendmail::deliver;
 use crate::{Env, config};
 
@@ -66,11 +67,12 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     let (step, real) = real_sendmail(&cfg, env, out)?;
     found += step;
     found += size(real.as_ref(), env, out)?;
+    found += utf8_addresses(real.as_ref(), env, out)?;
     let kr = Keyring::load_config(&cfg, env.now);
     found += keyring_problems(&kr, out)?;
     found += cache(&cfg, env, &kr, out)?;
     found += readable_by_senders(&cfg, env, out)?;
-    found += certificates(&kr, unix_now(env), warn_days, out)?;
+    found += certificates(&kr, cfg.local_part_case, unix_now(env), warn_days, out)?;
     found += held_for_review(&cfg, out)?;
     let (step, routed) = recipients_table(&cfg, &kr, out)?;
     found += step;
@@ -158,6 +160,28 @@ fn size(
     }
 }
 
+/// A warning when the real MTA is known not to carry UTF-8 addresses (Postfix's
+/// `smtputf8_enable = no`): a message to or from one is refused (pgpsendmail(8), RECIPIENTS).
+fn utf8_addresses(
+    real: Option<&(PathBuf, Flavor)>,
+    env: &Env,
+    out: &mut dyn Write,
+) -> std::io::Result<Found> {
+    let Some((p, flavor)) = real else {
+        return Ok(Found::NONE);
+    };
+    if !deliver::refuses_utf8_addresses(p, *flavor, env) {
+        return Ok(Found::NONE);
+    }
+    writeln!(
+        out,
+        "warning: Postfix cannot carry UTF-8 addresses (smtputf8_enable = no): a message \
+         with one in its envelope is refused (exit 65); to send it, set smtputf8_enable = yes \
+         (postconf -e)"
+    )?;
+    Ok(Found::warnings(1))
+}
+
 /// The cache directory a message would use, made as a message would make it; a warning with
 /// the cost when none can be made (every message then parses every certificate).
 fn cache(cfg: &Config, env: &Env, kr: &Keyring, out: &mut dyn Write) -> std::io::Result<Found> {
@@ -191,6 +215,7 @@ fn keyring_problems(kr: &Keyring, out: &mut dyn Write) -> std::io::Result<Found>
 /// `warn_days` of `now`; notes on keys passed over and on addresses with several.
 fn certificates(
     kr: &Keyring,
+    case: LocalCase,
     now: u64,
     warn_days: u32,
     out: &mut dyn Write,
@@ -237,17 +262,20 @@ fn certificates(
             }
         }
     }
-    shared_addresses(kr, out)?;
+    shared_addresses(kr, case, out)?;
     Ok(Found::warnings(warnings))
 }
 
-/// Several usable certificates for one address: all are used (pgpsendmail(8), KEYS); a note
-/// says so.
-fn shared_addresses(kr: &Keyring, out: &mut dyn Write) -> std::io::Result<()> {
-    let mut by_addr: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+/// Several usable certificates for one address (its spellings matched as sending matches
+/// them, `case` for the local part): all are used (pgpsendmail(8), KEYS); a note says so.
+fn shared_addresses(kr: &Keyring, case: LocalCase, out: &mut dyn Write) -> std::io::Result<()> {
+    let mut by_addr: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for c in kr.certs.iter().filter(|c| c.usable.is_ok()) {
         for e in &c.emails {
-            by_addr.entry(e).or_default().push(&c.fingerprint);
+            by_addr
+                .entry(canonical::key(e, case))
+                .or_default()
+                .push(&c.fingerprint);
         }
     }
     for (addr, fprs) in by_addr.iter().filter(|(_, f)| f.len() > 1) {
@@ -313,7 +341,10 @@ fn unrouted_local_users(cfg: &Config, env: &Env, out: &mut dyn Write) -> std::io
         Ok(text) => {
             let unrouted: Vec<String> = local_users(&text)
                 .into_iter()
-                .filter(|u| !cfg.recipients.contains_key(&u.to_ascii_lowercase()))
+                .filter(|u| {
+                    let key = canonical::key(u, cfg.local_part_case);
+                    !cfg.recipients.contains_key(&key)
+                })
                 .map(|u| sanitize(&u))
                 .collect();
             if unrouted.is_empty() {
@@ -450,37 +481,10 @@ pub fn limit_for(size: u64) -> u64 {
 }
 
 /// Postfix's `message_size_limit` (bytes; `None`: unlimited, or unknown), from `postconf
-/// -h message_size_limit`. postconf is looked for beside the real sendmail (as named, then
-/// with symbolic links followed), then in /usr/sbin when the real sendmail is under /usr
-/// (Fedora's /usr/libexec/postfix/sendmail). postconf reads `MAIL_CONFIG` itself: our
-/// environment is its environment.
+/// -h message_size_limit` ([`deliver::postconf`]).
 fn postfix_size_limit(program: &Path, env: &Env) -> Option<u64> {
-    let mut places: Vec<PathBuf> = Vec::new();
-    if let Some(d) = program.parent() {
-        places.push(d.join("postconf"));
-    }
-    if let Ok(real) = std::fs::canonicalize(program)
-        && let Some(d) = real.parent()
-    {
-        places.push(d.join("postconf"));
-    }
-    let usr = env.root.as_deref().unwrap_or(Path::new("/")).join("usr");
-    if program.starts_with(&usr) {
-        places.push(usr.join("sbin/postconf"));
-    }
-    let postconf = places
-        .into_iter()
-        .find(|p| p.is_file() && which::which(p).is_ok())?;
-    let out = std::process::Command::new(&postconf)
-        .args(["-h", "message_size_limit"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let limit: u64 = std::str::from_utf8(&out.stdout).ok()?.trim().parse().ok()?;
+    let value = deliver::postconf(program, env, &["-h", "message_size_limit"])?;
+    let limit: u64 = value.parse().ok()?;
     (limit > 0).then_some(limit)
 }
 

@@ -20,6 +20,7 @@ use crate::discover::store::{Change, Found, Store};
 use crate::error::ExitCode;
 use crate::keys::{self, Keyring};
 use crate::message::address::Address;
+use crate::message::canonical::LocalCase;
 
 use super::view::unix_now;
 
@@ -79,7 +80,7 @@ pub fn keys_fetch(env: &Env, addresses: &[String], out: &mut dyn Write) -> std::
     };
     for a in addresses {
         let addr = match Address::parse_single(a) {
-            Ok(addr) if addr.domain().is_some() => addr.normalized(),
+            Ok(addr) if addr.domain().is_some() => addr.match_key(LocalCase::Ignore),
             Ok(_) => {
                 writeln!(
                     f.out,

@@ -112,6 +112,8 @@ fn explain_into<R: BufRead>(
     let mut input = Input::new(stdin, inv.ignore_dots);
     let head = input.read_head()?;
     let envelope = recipients::envelope(&inv.recipients, &head, inv.extract_recipients, flavor)?;
+    let sender = inv.sender.as_ref();
+    deliver::carriable(&program, flavor, env, sender, &envelope.recipients)?;
     // As sending does: a candidate (labelled encrypted, or a body that starts like an
     // armor block) has its whole body checked; other bodies are not read.
     let verdict = check_protected(&head, input.body())?;

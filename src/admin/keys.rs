@@ -14,6 +14,7 @@ use crate::keys::recipients::{self, Decision, Route};
 use crate::keys::store::{make_key_dir, write_atomically};
 use crate::keys::{self, Keyring, Unusable, gather};
 use crate::message::address::Address;
+use crate::message::canonical::LocalCase;
 
 /// `pgpsendmail keys list [ADDRESS]`: every certificate, or those for one address.
 pub fn keys_list(
@@ -86,7 +87,10 @@ pub fn keys_list(
         }
         let store = crate::discover::store::Store::new(&cfg.discovery.dir);
         let addr = address.and_then(|a| Address::parse_single(a).ok());
-        for l in held_lines(&store, addr.map(|a| a.normalized()).as_deref()) {
+        for l in held_lines(
+            &store,
+            addr.map(|a| a.match_key(LocalCase::Ignore)).as_deref(),
+        ) {
             writeln!(out, "{l}")?;
         }
         for p in &kr.problems {
@@ -124,7 +128,7 @@ fn list_for(
     {
         Some(fpr) => fprs.extend(kr.by_fingerprint(fpr).map(|c| c.fingerprint.clone())),
         None => fprs.extend(
-            kr.by_email(&looked_up.normalized())
+            kr.by_email(&looked_up, cfg.local_part_case)
                 .map(|c| c.fingerprint.clone()),
         ),
     }
@@ -134,7 +138,7 @@ fn list_for(
         sanitize(res.lookup.as_str()),
         route_text(&res.route, rcpt, &res.lookup)
     );
-    for c in kr.outranked(&looked_up.normalized()) {
+    for c in kr.outranked(&looked_up, cfg.local_part_case) {
         line.push_str(&format!(
             "\nnot used: discovered certificate {} (a keyring source has a certificate for {})",
             c.fingerprint,

@@ -78,7 +78,8 @@ pub fn urls(addr: &str, cfg: &Discovery) -> Vec<(Method, String)> {
     let Some((local, domain)) = addr.rsplit_once('@') else {
         return out;
     };
-    let domain = domain.to_ascii_lowercase();
+    // The host in the URL in its ASCII form (an internationalized domain as punycode).
+    let domain = crate::message::canonical::domain_ascii(domain);
     if cfg.wkd {
         let hash = zbase32(&Sha1::digest(local.to_ascii_lowercase().as_bytes()));
         let l = escape(local);

@@ -29,11 +29,13 @@ use sha2::{Digest, Sha256};
 
 use super::wire::{Cursor, put_str};
 
-/// Version 4: a certificate may carry its validity verdict (after its bytes, with its own
+/// Version 5: addresses are keyed by their matching spelling (NFC, the domain through UTS
+/// 46, the local part folded in Unicode: `keys::index_key`), and verdicts keep them with
+/// the local part as written. Version 4: a certificate may carry its validity verdict (after its bytes, with its own
 /// SHA-256). Version 3: bare revocations are entries too, keyed by their issuer. A change
 /// to the validity rules or the key policy (`validity.rs`, `policy.rs`) must bump it too:
 /// an index of another version, and so every verdict it recorded, is not believed.
-const MAGIC: &[u8; 8] = b"PGPSMIX4";
+const MAGIC: &[u8; 8] = b"PGPSMIX5";
 /// Magic, length of the small section, its SHA-256, certificate and key counts.
 const HEADER: u64 = 64;
 /// A certificate record: blob offset and length, source, fingerprint, verdict length, check.
@@ -379,7 +381,7 @@ fn le32(b: &[u8]) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(..4)?.try_into().ok()?))
 }
 
-/// Looks `emails` (lower-cased) and `fingerprints` (upper-case hex) up in the index at
+/// Looks `emails` (as `keys::index_key` spells them) and `fingerprints` (upper-case hex) up in the index at
 /// `path`, reading only the records it needs (binary search with positioned reads: memory
 /// does not grow with the keyring). `None` when the index is missing, stale (another
 /// `stamp`), corrupt (a checksum), truncated or from another version: then the caller

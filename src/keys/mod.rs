@@ -51,6 +51,8 @@ use sha2::{Digest, Sha256};
 
 use crate::config::Config;
 use crate::diag::sanitize;
+use crate::message::address::Address;
+use crate::message::canonical::{self, LocalCase};
 use gather::Gathered;
 pub use validity::{Cert, EncryptionKey, Unusable, evaluate, hex_upper, uid_email};
 
@@ -103,7 +105,7 @@ pub fn sources(cfg: &Config) -> (Vec<PathBuf>, Option<PathBuf>) {
 /// keys are looked up under (see [`crate::keys::recipients::wanted`]).
 #[derive(Debug, Clone, Default)]
 pub struct Wanted {
-    /// Lower-cased e-mail addresses.
+    /// E-mail addresses as [`index_key`] spells them.
     pub emails: HashSet<String>,
     /// Upper-case hex fingerprints.
     pub fingerprints: HashSet<String>,
@@ -151,8 +153,16 @@ impl Filter<'_> {
                 .users
                 .iter()
                 .filter_map(|u| uid_email(u.id.id()))
-                .any(|m| self.emails.contains(&m))
+                .any(|m| self.emails.contains(&index_key(&m)))
     }
+}
+
+/// The spelling an address is found under in the index and through [`Wanted`]: its
+/// matching key with the local part folded ([`canonical::key`], [`LocalCase::Ignore`]),
+/// whatever `local_part_case` says. That finds every certificate an exact match could
+/// want; [`Keyring::by_email`] then matches as the setting says.
+pub fn index_key(addr: &str) -> String {
+    canonical::key(addr, LocalCase::Ignore)
 }
 
 /// The index keys of a revocation: its issuer fingerprints (kind `f`), else its issuer key
@@ -412,33 +422,44 @@ impl Keyring {
         });
     }
 
-    /// Certificates with a counting user ID for `addr` (already normalized). Discovered
-    /// ones only when no `keyring` source has a certificate for `addr`, usable or not: what
-    /// the administrator put there is never outranked (pgpsendmail(8), KEYS).
-    pub fn by_email<'a>(&'a self, addr: &str) -> impl Iterator<Item = &'a Cert> + 'a {
-        let addr = addr.to_string();
-        let manual = self
-            .certs
-            .iter()
-            .any(|c| c.emails.contains(&addr) && !self.is_discovered(c));
+    /// Certificates with a counting user ID for `addr`: the same matching key
+    /// ([`canonical::key`]) with the local part compared as `case` says. Discovered ones only
+    /// when no `keyring` source has a certificate for `addr`, usable or not: what the
+    /// administrator put there is never outranked (pgpsendmail(8), KEYS).
+    pub fn by_email<'a>(
+        &'a self,
+        addr: &Address,
+        case: LocalCase,
+    ) -> impl Iterator<Item = &'a Cert> + 'a {
+        let hits = self.matching(addr, case);
+        let manual = hits.iter().any(|c| !self.is_discovered(c));
+        hits.into_iter()
+            .filter(move |c| !(manual && self.is_discovered(c)))
+    }
+
+    /// Every certificate with a counting user ID for `addr`, discovered or not.
+    fn matching(&self, addr: &Address, case: LocalCase) -> Vec<&Cert> {
+        let want = addr.match_key(case);
         self.certs
             .iter()
-            .filter(move |c| c.emails.contains(&addr) && !(manual && self.is_discovered(c)))
+            .filter(|c| c.emails.iter().any(|e| canonical::key(e, case) == want))
+            .collect()
     }
 
     /// Discovered certificates for `addr` that [`Keyring::by_email`] passes over, because a
     /// `keyring` source has one for it.
-    pub fn outranked<'a>(&'a self, addr: &str) -> impl Iterator<Item = &'a Cert> + 'a {
+    pub fn outranked<'a>(
+        &'a self,
+        addr: &Address,
+        case: LocalCase,
+    ) -> impl Iterator<Item = &'a Cert> + 'a {
         let used: Vec<&str> = self
-            .by_email(addr)
+            .by_email(addr, case)
             .map(|c| c.fingerprint.as_str())
             .collect();
-        let addr = addr.to_string();
-        self.certs.iter().filter(move |c| {
-            c.emails.contains(&addr)
-                && self.is_discovered(c)
-                && !used.contains(&c.fingerprint.as_str())
-        })
+        self.matching(addr, case)
+            .into_iter()
+            .filter(move |c| self.is_discovered(c) && !used.contains(&c.fingerprint.as_str()))
     }
 
     /// The certificate with this primary fingerprint (normalized upper-case hex).
@@ -514,6 +535,7 @@ fn index_item(
                 .users
                 .iter()
                 .filter_map(|u| uid_email(u.id.id()))
+                .map(|e| index_key(&e))
                 .collect();
             let bytes = cert.to_bytes().map_err(std::io::Error::other)?;
             b.add(
@@ -845,8 +867,9 @@ mod tests {
         let mut cfg = Config::default();
         cfg.discovery.dir = found.path().to_path_buf();
         let now = SystemTime::now();
+        let two = Address::parse_single("two@example.org").unwrap();
         let fprs = |kr: &Keyring| -> Vec<String> {
-            kr.by_email("two@example.org")
+            kr.by_email(&two, LocalCase::Ignore)
                 .map(|c| c.fingerprint.clone())
                 .collect()
         };
@@ -858,7 +881,7 @@ mod tests {
             vec![fpr(0)],
             "the discovered one outranked the key directory"
         );
-        assert_eq!(kr.outranked("two@example.org").count(), 1);
+        assert_eq!(kr.outranked(&two, LocalCase::Ignore).count(), 1);
         // With nothing in the key directory for the address, the discovered one is used.
         cfg.keyring = vec![found.path().join("none")];
         let kr = Keyring::load_config(&cfg, now);
@@ -870,8 +893,20 @@ mod tests {
     fn uid_emails() {
         assert_eq!(
             uid_email(b"Alice <Alice@Example.ORG>").unwrap(),
+            "Alice@example.org"
+        );
+        assert_eq!(
+            index_key(&uid_email(b"Alice <Alice@Example.ORG>").unwrap()),
             "alice@example.org"
         );
+        // Every spelling of an internationalized domain, and NFC.
+        for uid in [
+            "C <c@xn--exmple-cua.org>",
+            "C <c@EXÄMPLE.ORG>",
+            "C <c@exa\u{308}mple.org>",
+        ] {
+            assert_eq!(uid_email(uid.as_bytes()).unwrap(), "c@exämple.org", "{uid}");
+        }
         assert_eq!(uid_email(b"bob@example.org").unwrap(), "bob@example.org");
         assert!(uid_email(b"Just A Name").is_none());
         assert!(uid_email(b"Broken <a@b").is_none());

@@ -19,9 +19,10 @@ use std::collections::HashSet;
 use crate::config::{Config, Flavor, MissingKey, Rule};
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
-use crate::keys::{EncryptionKey, Keyring, Unusable};
+use crate::keys::{EncryptionKey, Keyring, Unusable, index_key};
 use crate::message::Head;
 use crate::message::address::{self, Address};
+use crate::message::canonical::{self, LocalCase};
 
 /// The envelope: every recipient once (first spelling kept), in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,13 +138,15 @@ struct Entries<'a> {
     is_local: bool,
     /// The `@domain` entry of the recipient's domain, with its name.
     domain: Option<(String, &'a Rule)>,
+    /// How local parts compare (`local_part_case`).
+    case: LocalCase,
 }
 
 fn entries<'a>(rcpt: &Address, cfg: &'a Config) -> Entries<'a> {
-    let exact = cfg.recipients.get(&rcpt.normalized());
+    let exact = cfg.recipients.get(&rcpt.match_key(cfg.local_part_case));
     let is_local = rcpt.domain().is_none_or(|d| cfg.is_local_domain(d));
     let local = if exact.is_none() && is_local {
-        let name = rcpt.local().to_ascii_lowercase();
+        let name = canonical::local(rcpt.local(), cfg.local_part_case);
         let untagged = name
             .split_once('+')
             .map(|(u, _)| u.to_string())
@@ -156,7 +159,7 @@ fn entries<'a>(rcpt: &Address, cfg: &'a Config) -> Entries<'a> {
         None
     };
     let domain = rcpt.domain().and_then(|d| {
-        let n = format!("@{}", d.to_lowercase());
+        let n = format!("@{}", canonical::domain(d));
         cfg.recipients.get(&n).map(|r| (n, r))
     });
     Entries {
@@ -164,6 +167,7 @@ fn entries<'a>(rcpt: &Address, cfg: &'a Config) -> Entries<'a> {
         local,
         is_local,
         domain,
+        case: cfg.local_part_case,
     }
 }
 
@@ -182,9 +186,9 @@ pub fn wanted(rcpts: &[Address], cfg: &Config) -> crate::keys::Wanted {
             .flatten()
         {
             if let Some(u) = strip_tag(&a) {
-                w.emails.insert(u.normalized());
+                w.emails.insert(index_key(u.as_str()));
             }
-            w.emails.insert(a.normalized());
+            w.emails.insert(index_key(a.as_str()));
         }
         for rule in [rule, e.domain.map(|(_, r)| r)].into_iter().flatten() {
             if let Some(k) = &rule.key {
@@ -256,7 +260,7 @@ pub fn resolve(rcpt: &Address, cfg: &Config, keyring: &Keyring) -> Resolution {
     let rule = e.exact.or(local_rule);
     let mut names: Vec<String> = Vec::new();
     if e.exact.is_some() {
-        names.push(rcpt.normalized());
+        names.push(rcpt.match_key(cfg.local_part_case));
     }
     if let Some((n, _)) = &e.local {
         names.push(n.clone());
@@ -327,7 +331,7 @@ fn find_certs<'k>(
             // An address at one of this host's names: its own certificate comes before
             // the local name's entry.
             if rcpt.domain().is_some()
-                && let Ok((certs, r)) = personal_or_untagged(keyring, rcpt)
+                && let Ok((certs, r)) = personal_or_untagged(keyring, rcpt, e.case)
             {
                 route = r;
                 break 'found Ok(certs);
@@ -344,7 +348,7 @@ fn find_certs<'k>(
             lookup = a.clone();
             route = Route::Alias;
         }
-        let found = match personal_or_untagged(keyring, &lookup) {
+        let found = match personal_or_untagged(keyring, &lookup, e.case) {
             Ok((certs, r)) => {
                 if matches!(r, Route::Untagged(_)) {
                     route = r;
@@ -400,11 +404,12 @@ fn encrypt_to(certs: Vec<&crate::keys::Cert>) -> Decision {
 fn personal_or_untagged<'a>(
     keyring: &'a Keyring,
     addr: &Address,
+    case: LocalCase,
 ) -> std::result::Result<(Vec<&'a crate::keys::Cert>, Route), String> {
-    match personal(keyring, addr) {
+    match personal(keyring, addr, case) {
         Ok(c) => Ok((c, Route::Own)),
         Err(why) => match strip_tag(addr) {
-            Some(u) => match personal(keyring, &u) {
+            Some(u) => match personal(keyring, &u, case) {
                 Ok(c) => Ok((c, Route::Untagged(u))),
                 Err(_) => Err(why),
             },
@@ -485,11 +490,12 @@ fn strip_tag(a: &Address) -> Option<Address> {
 fn personal<'a>(
     keyring: &'a Keyring,
     addr: &Address,
+    case: LocalCase,
 ) -> std::result::Result<Vec<&'a crate::keys::Cert>, String> {
     if addr.domain().is_none() {
         return Err(local_hint(addr.as_str()));
     }
-    let all: Vec<&crate::keys::Cert> = keyring.by_email(&addr.normalized()).collect();
+    let all: Vec<&crate::keys::Cert> = keyring.by_email(addr, case).collect();
     usable_or_reason(all)
 }
 

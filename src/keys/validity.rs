@@ -30,6 +30,7 @@ use pgp::types::{KeyDetails, KeyVersion, Tag};
 
 use crate::keys::wire::{Cursor, put_str};
 use crate::keys::{gather, policy};
+use crate::message::canonical::{self, LocalCase};
 
 /// A public key packet pgpsendmail may encrypt to: an encryption subkey, or a primary key
 /// whose own flags allow encryption (never the whole certificate: the crate would silently
@@ -82,7 +83,7 @@ pub struct Cert {
     pub fingerprint: String,
     /// Where it was loaded from.
     pub source: PathBuf,
-    /// Normalized (lower-case) e-mail addresses of the user IDs that count.
+    /// The e-mail addresses of the user IDs that count, as [`uid_email`] spells them.
     pub emails: Vec<String>,
     /// Keys to encrypt to, or why there are none.
     pub usable: std::result::Result<Vec<EncryptionKey>, Unusable>,
@@ -97,7 +98,9 @@ pub struct Cert {
 }
 
 /// The e-mail part of a user ID: the text in the last `<...>`, or the whole ID when it
-/// holds an `@` and no brackets; lower-cased for matching.
+/// holds an `@` and no brackets; spelled for matching with its local part as written
+/// ([`canonical::key`] with [`LocalCase::Exact`]: NFC, the domain through UTS 46), so that
+/// matching may still say whether case counts there.
 pub fn uid_email(uid: &[u8]) -> Option<String> {
     let s = std::str::from_utf8(uid).ok()?;
     let addr = if let (Some(open), Some(close)) = (s.rfind('<'), s.rfind('>')) {
@@ -114,7 +117,7 @@ pub fn uid_email(uid: &[u8]) -> Option<String> {
     if addr.is_empty() || addr.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return None;
     }
-    Some(addr.to_lowercase())
+    Some(canonical::key(addr, LocalCase::Exact))
 }
 
 fn secs(sig: &Signature) -> Option<u64> {

@@ -58,6 +58,8 @@
 
 use std::fmt;
 
+use super::canonical::{self, LocalCase};
+
 /// One recipient address as a bare addr-spec: `local@domain`, or a bare local
 /// name (`root`).
 ///
@@ -89,23 +91,17 @@ impl Address {
         self.at_index().and_then(|at| self.0.get(at + 1..))
     }
 
-    /// Comparison key: domain lower-cased (ASCII), local part lower-cased too
-    /// (our key lookup and duplicate collapsing are case-insensitive).
-    ///
-    /// Only ASCII letters are folded, so the key is stable and has the same
-    /// length as the address; non-ASCII characters are kept as they are.
-    pub fn normalized(&self) -> String {
-        self.0.to_ascii_lowercase()
+    /// The key this address is matched under: against user IDs, `[recipients]` entries
+    /// ([`canonical::key`]: NFC, the domain through UTS 46, the local part as `case` says).
+    pub fn match_key(&self, case: LocalCase) -> String {
+        canonical::key(&self.0, case)
     }
 
     /// Key for telling envelope recipients apart: the local part as written (it is
-    /// case-sensitive in RFC 5321), the domain lower-cased (pgpsendmail(8), RECIPIENTS: duplicates
-    /// collapse with a case-insensitive domain).
+    /// case-sensitive in RFC 5321; NFC), the domain in any of its spellings
+    /// (pgpsendmail(8), RECIPIENTS: duplicates collapse with a case-insensitive domain).
     pub fn envelope_key(&self) -> String {
-        match self.domain() {
-            Some(d) => format!("{}@{}", self.local(), d.to_ascii_lowercase()),
-            None => self.0.clone(),
-        }
+        self.match_key(LocalCase::Exact)
     }
 
     /// Parse exactly one addr-spec or bare local name (no display name, no
@@ -1283,13 +1279,15 @@ mod tests {
         assert_eq!(a.to_string(), "John.Doe@Example.ORG");
         assert_eq!(a.local(), "John.Doe");
         assert_eq!(a.domain(), Some("Example.ORG"));
-        assert_eq!(a.normalized(), "john.doe@example.org");
+        assert_eq!(a.match_key(LocalCase::Ignore), "john.doe@example.org");
+        assert_eq!(a.envelope_key(), "John.Doe@example.org");
         let b = Address::parse_single("Jörg@ÄX.org").unwrap();
-        assert_eq!(b.normalized(), "jörg@Äx.org");
+        assert_eq!(b.match_key(LocalCase::Ignore), "jörg@äx.org");
+        assert_eq!(b.envelope_key(), "Jörg@äx.org");
         let q = Address::parse_single(r#""A\"@B"@X"#).unwrap();
         assert_eq!(q.local(), r#""A\"@B""#);
         assert_eq!(q.domain(), Some("X"));
-        assert_eq!(q.normalized(), r#""a\"@b"@x"#);
+        assert_eq!(q.match_key(LocalCase::Ignore), r#""a\"@b"@x"#);
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! quotes message bytes in an error.
 
 pub mod address;
+pub mod canonical;
 pub mod pgpmime;
 pub mod protected;
 

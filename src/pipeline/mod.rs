@@ -23,7 +23,7 @@ use crate::error::Result;
 use crate::keys::recipients;
 use crate::message::pgpmime;
 use crate::sendmail::args::{Invocation, Sender};
-use crate::sendmail::deliver::Deliverer;
+use crate::sendmail::deliver::{self, Deliverer};
 use crate::syslog;
 
 /// Reads one message from `stdin`, encrypts it and hands every copy to `deliverer`.
@@ -71,6 +71,14 @@ fn send_message<R: Read>(
         ctx.flavor,
     )?;
     log.recipients = envelope.recipients.len();
+    let sender = ctx.inv.sender.as_ref();
+    deliver::carriable(
+        ctx.program,
+        ctx.flavor,
+        ctx.env,
+        sender,
+        &envelope.recipients,
+    )?;
     let mut body = body::Body::start(input.body(), &head, ctx.env.tmpdir.clone(), &read_error)?;
     if body.protected {
         let copy = copies::passed_through(ctx, &head, envelope.recipients.clone(), &body)?;

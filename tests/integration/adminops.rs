@@ -474,21 +474,84 @@ fn check_exit_78_without_a_real_sendmail_or_with_a_broken_configuration() {
 
 // ---- The real MTA's size limit ----
 
-/// A Postfix stand-in: `bin/sendmail` (the stand-in sendmail) with a `bin/postconf` that
-/// answers `postconf -h message_size_limit` with `limit`, or with the file `limit` in
-/// `$MAIL_CONFIG` when that is set.
-fn postfix_with_limit(h: &H, limit: &str) {
+/// A Postfix stand-in: `bin/sendmail` (the stand-in sendmail) with `script` as its
+/// `bin/postconf`.
+fn postfix_with_postconf(h: &H, script: &str) {
     let bin = h.dir.path().join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     install_executable(&stand_in(), &bin.join("sendmail"), "0755", None);
-    write_script(
-        &bin.join("postconf"),
+    write_script(&bin.join("postconf"), script);
+    h.use_sendmail(&bin.join("sendmail"));
+}
+
+/// [`postfix_with_postconf`], answering `postconf -h message_size_limit` with `limit`, or
+/// with the file `limit` in `$MAIL_CONFIG` when that is set.
+fn postfix_with_limit(h: &H, limit: &str) {
+    postfix_with_postconf(
+        h,
         &format!(
             "#!/bin/sh\n[ \"$1 $2\" = \"-h message_size_limit\" ] || exit 1\n\
              if [ -n \"$MAIL_CONFIG\" ]; then cat \"$MAIL_CONFIG/limit\"; else echo {limit}; fi\n"
         ),
     );
-    h.use_sendmail(&bin.join("sendmail"));
+}
+
+/// [`postfix_with_postconf`], answering `postconf -hx smtputf8_enable` with `value` and
+/// counting its runs in the file `postconf-runs` beside it.
+fn postfix_with_smtputf8(h: &H, value: &str) -> std::path::PathBuf {
+    let runs = h.dir.path().join("bin/postconf-runs");
+    postfix_with_postconf(
+        h,
+        &format!(
+            "#!/bin/sh\necho run >> {}\n\
+             [ \"$1 $2\" = \"-hx smtputf8_enable\" ] || exit 1\necho {value}\n",
+            runs.display()
+        ),
+    );
+    runs
+}
+
+/// pgpsendmail(8), RECIPIENTS: a Postfix with `smtputf8_enable = no` cannot carry a UTF-8
+/// envelope address: `check` warns, and such a message is refused (65, nothing sent) where it
+/// was handed on with exit 0 to bounce later. An ASCII message runs no postconf.
+#[test]
+fn a_postfix_without_smtputf8_is_warned_about_and_utf8_envelopes_are_refused() {
+    let h = H::with_keys(&["alice"], "");
+    let runs = postfix_with_smtputf8(&h, "no");
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("warning: Postfix cannot carry UTF-8 addresses (smtputf8_enable = no)"),
+        "{text}"
+    );
+    let _ = std::fs::remove_file(&runs);
+    let msg = b"From: me@example.org\nSubject: s\n\nbody\n";
+    h.ok(&["-i", "alice@example.org"], msg);
+    assert!(!runs.exists(), "postconf ran for an ASCII message");
+    for args in [
+        &["-i", "alice@example.org", "jos\u{e9}@ex\u{e4}mple.org"][..],
+        &["-i", "-f", "r\u{e9}ponse@example.org", "alice@example.org"],
+    ] {
+        let e = h.fails(65, args, msg);
+        assert!(
+            e.contains("the real sendmail cannot carry UTF-8 addresses"),
+            "{args:?}: {e}"
+        );
+    }
+    // explain says what sending would do.
+    let out = h
+        .cmd()
+        .args(["explain", "-i", "jos\u{e9}@ex\u{e4}mple.org"])
+        .write_stdin(msg.to_vec())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65), "{out:?}");
+    // A Postfix that carries them: no warning, and the message goes on to its keys (here
+    // a UTF-8 recipient without one: 67, not 65).
+    postfix_with_smtputf8(&h, "yes");
+    let (code, text) = check(&h);
+    assert_eq!(code, 0, "{text}");
+    h.fails(67, &["-i", "jos\u{e9}@ex\u{e4}mple.org"], msg);
 }
 
 #[test]

@@ -223,6 +223,8 @@ mod verdicts {
     use pgp::types::KeyDetails;
     use pgpsendmail::keys::validity::judgements;
     use pgpsendmail::keys::{Keyring, Unusable, Wanted, parse_certificates};
+    use pgpsendmail::message::address::Address;
+    use pgpsendmail::message::canonical::LocalCase;
 
     use crate::harness::keys_dir;
 
@@ -267,8 +269,9 @@ mod verdicts {
         assert_eq!(judged, 0, "the verdict kept in the index is used");
         // The cached verdict is the judgement itself: emails, keys, cipher, expiry, notes.
         let whole = Keyring::load(&src, now);
-        let alice = whole.by_email("alice@example.org").next().unwrap();
-        let cached = second.by_email("alice@example.org").next().unwrap();
+        let addr = Address::parse_single("alice@example.org").unwrap();
+        let alice = whole.by_email(&addr, LocalCase::Ignore).next().unwrap();
+        let cached = second.by_email(&addr, LocalCase::Ignore).next().unwrap();
         assert_eq!(format!("{cached:?}"), format!("{alice:?}"));
         assert_eq!(format!("{:?}", first.certs), format!("{:?}", second.certs));
         assert!(cached.usable.is_ok());

@@ -42,26 +42,78 @@ fn ex_dataerr_65_unparsable_recipient_field_under_t() {
     h.fails(65, &["-t"], b"To: alice@example.org bob@example.org\n\nx\n");
 }
 
+/// Runs pgpsendmail with `args` and `stdin` as its standard input; asserts exit 66, one
+/// line on stderr and nothing handed on. Returns that line.
+fn noinput(h: &H, args: &[&str], stdin: impl Into<Stdio>) -> String {
+    let out = h.std_cmd().args(args).stdin(stdin).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(66), "{args:?}: {err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("pgpsendmail: "), "{err}");
+    assert!(h.captures().is_empty(), "{args:?}: something was handed on");
+    err
+}
+
 #[test]
 fn ex_noinput_66_unreadable_stdin() {
     let h = H::new();
     // A directory as standard input: every read fails with EISDIR.
-    let dir = std::fs::File::open("/").unwrap();
-    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("pgpsendmail"))
-        .env_clear()
-        .env("PGPSENDMAIL_CONFIG", &h.config)
-        .env("STAND_IN_DIR", &h.capture)
-        .args(["-i", "alice@example.org"])
-        .stdin(Stdio::from(dir))
+    noinput(
+        &h,
+        &["-i", "alice@example.org"],
+        std::fs::File::open("/").unwrap(),
+    );
+}
+
+/// pgpsendmail(8), INPUT: standard input opened write-only (`0>file`) fails every read
+/// with EBADF, which the standard library's stdin takes for end of file: an encrypted
+/// empty message went out with exit 0. Now 66 and nothing handed on, in every mode that
+/// reads it.
+#[test]
+fn ex_noinput_66_stdin_opened_write_only_in_every_mode() {
+    let h = H::new();
+    let file = h.dir.path().join("written");
+    let write_only = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&file)
+            .unwrap()
+    };
+    for args in [
+        &["alice@example.org"][..],
+        &["-i", "alice@example.org"],
+        &["-bm", "root"],
+        &["-t"],
+        &["-t", "-i"],
+        &["-bs"],
+    ] {
+        let e = noinput(&h, args, write_only());
+        assert!(e.contains("standard input"), "{args:?}: {e}");
+    }
+    // explain exits with the status sending would end with.
+    let out = h
+        .std_cmd()
+        .args(["explain", "alice@example.org"])
+        .stdin(write_only())
         .output()
         .unwrap();
+    assert_eq!(out.status.code(), Some(66), "{out:?}");
+    // -bv reads no message (its real sendmail gets /dev/null): unaffected.
+    let out = h
+        .std_cmd()
+        .args(["-bv", "alice@example.org"])
+        .stdin(write_only())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(h.captures()[0].args(), ["-bv", "--", "alice@example.org"]);
     assert_eq!(
-        out.status.code(),
-        Some(66),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read(&file).unwrap(),
+        b"",
+        "nothing written to stdin"
     );
-    assert!(h.captures().is_empty());
 }
 
 #[test]

@@ -277,7 +277,13 @@ impl H {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("pgpsendmail").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// [`H::cmd`] as a `std::process::Command`, for a run whose standard input is a
+    /// descriptor of the test's choosing.
+    pub fn std_cmd(&self) -> StdCommand {
+        let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
         c.env_clear().envs(self.envs());
         c
     }

@@ -79,6 +79,65 @@ fn upper_case_user_id_matches_any_case() {
     }
 }
 
+/// pgpsendmail.toml(5), `local_part_case = "exact"`: the local part must match as written
+/// (the domain still in any case); the default matches it in any case (the test above).
+#[test]
+fn local_part_case_exact_matches_the_local_part_as_written() {
+    let h = H::with_keys(&["upper"], "local_part_case = \"exact\"\n");
+    let c = h.ok(&["-i", "UPPER@example.org"], &msg("UPPER@example.org"));
+    c[0].open("upper");
+    let e = h.fails(67, &["-i", "upper@EXAMPLE.ORG"], &msg("upper@EXAMPLE.ORG"));
+    assert!(e.contains("upper@EXAMPLE.ORG: no certificate"), "{e}");
+    // [recipients] names follow the setting too: "Root" is not "root" then.
+    h.write_config(
+        "local_part_case = \"exact\"\n[recipients]\n\"Root\" = { alias = \"UPPER@EXAMPLE.ORG\" }\n",
+    );
+    h.ok(&["-i", "Root"], &msg("Root"))
+        .last()
+        .unwrap()
+        .open("upper");
+    h.fails(67, &["-i", "root"], &msg("root"));
+    std::fs::write(&h.config, "local_part_case = \"sometimes\"\n").unwrap();
+    let e = h.fails(78, &["-i", "a@example.org"], &msg("a@example.org"));
+    assert!(e.contains("local_part_case"), "{e}");
+}
+
+/// pgpsendmail.toml(5), HOW A RECIPIENT'S KEY IS FOUND: `[recipients]` names are matched in
+/// the one spelling: an "@domain" entry in punycode serves the Unicode spelling in any case,
+/// and an entry with a non-ASCII local part serves it in any case (Unicode lower case).
+#[test]
+fn recipients_entries_match_every_spelling_of_an_internationalized_address() {
+    let h = H::with_keys(
+        &["alice", "bob"],
+        &format!(
+            "[recipients]\n\"@xn--exmple-cua.org\" = {{ key = \"{}\" }}\n\
+             \"JOSÉ@x.org\" = {{ alias = \"bob@example.org\" }}\n",
+            fingerprint("alice")
+        ),
+    );
+    for addr in ["someone@EXÄMPLE.ORG", "someone@exa\u{308}mple.org"] {
+        let c = h.ok(&["-i", addr], &msg(addr));
+        let last = c.last().unwrap();
+        assert_eq!(
+            last.rcpts(),
+            [addr],
+            "the envelope keeps the caller's spelling"
+        );
+        last.open("alice");
+    }
+    for addr in ["josé@X.ORG", "JOSE\u{301}@x.org"] {
+        let c = h.ok(&["-i", addr], &msg(addr));
+        c.last().unwrap().open("bob");
+    }
+    // Two spellings of one entry name are one entry twice.
+    h.write_config(
+        "[recipients]\n\"@EXÄMPLE.ORG\" = { missing_key = \"refuse\" }\n\
+         \"@xn--exmple-cua.org\" = { missing_key = \"refuse\" }\n",
+    );
+    let e = h.fails(78, &["-i", "a@example.org"], &msg("a@example.org"));
+    assert!(e.contains("duplicate entry"), "{e}");
+}
+
 #[test]
 fn plus_tag_falls_back_to_the_plain_address() {
     let h = H::with_keys(&["alice"], "");
