@@ -13,7 +13,7 @@ use crate::error::ExitCode;
 use crate::keys::recipients::{self, Decision};
 use crate::keys::{self, Keyring};
 use crate::message::address::Address;
-use crate::sendmail::deliver;
+use crate::sendmail::{deliver, postconf};
 use crate::{Env, config};
 
 /// What one step of `check` found, beyond the lines it wrote; the steps' findings are added
@@ -438,37 +438,11 @@ pub fn limit_for(size: u64) -> u64 {
 }
 
 /// Postfix's `message_size_limit` (bytes; `None`: unlimited, or unknown), from `postconf
-/// -h message_size_limit`. postconf is looked for beside the real sendmail (as named, then
-/// with symbolic links followed), then in /usr/sbin when the real sendmail is under /usr
-/// (Fedora's /usr/libexec/postfix/sendmail). postconf reads `MAIL_CONFIG` itself: our
-/// environment is its environment.
+/// -h message_size_limit` ([`postconf::value`]).
 fn postfix_size_limit(program: &Path, env: &Env) -> Option<u64> {
-    let mut places: Vec<PathBuf> = Vec::new();
-    if let Some(d) = program.parent() {
-        places.push(d.join("postconf"));
-    }
-    if let Ok(real) = std::fs::canonicalize(program)
-        && let Some(d) = real.parent()
-    {
-        places.push(d.join("postconf"));
-    }
-    let usr = env.root.as_deref().unwrap_or(Path::new("/")).join("usr");
-    if program.starts_with(&usr) {
-        places.push(usr.join("sbin/postconf"));
-    }
-    let postconf = places
-        .into_iter()
-        .find(|p| p.is_file() && which::which(p).is_ok())?;
-    let out = std::process::Command::new(&postconf)
-        .args(["-h", "message_size_limit"])
-        .stdin(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .output()
+    let limit: u64 = postconf::value(program, env.root.as_deref(), "message_size_limit")?
+        .parse()
         .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    let limit: u64 = std::str::from_utf8(&out.stdout).ok()?.trim().parse().ok()?;
     (limit > 0).then_some(limit)
 }
 
