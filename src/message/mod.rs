@@ -10,6 +10,7 @@
 //! quotes message bytes in an error.
 
 pub mod address;
+pub mod encode;
 pub mod pgpmime;
 pub mod protected;
 
