@@ -176,6 +176,8 @@ struct RawConfig {
     warn_days: Option<u32>,
     cache_dir: Option<PathBuf>,
     local_domains: Option<Vec<String>>,
+    legacy_display: Option<bool>,
+    qualify_domain: Option<String>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
 }
@@ -202,6 +204,11 @@ pub struct Config {
     /// This host's own names, found by [`Config::load`] ([`host_names`]); empty after
     /// [`Config::parse`] alone.
     pub host_names: Vec<String>,
+    /// `legacy_display`: the real Subject leads the main text part (docs/message.md, rule 20).
+    pub legacy_display: bool,
+    /// `qualify_domain`: the domain added to bare local names in the message (rule 17);
+    /// `None`: this host's canonical name ([`Config::qualify_domain`]).
+    pub qualify_domain: Option<String>,
     /// Keys normalized: addresses lower-cased, domains as `@domain` lower-cased, fingerprints
     /// as upper-case hex without spaces, aliases parsed.
     pub recipients: BTreeMap<String, Rule>,
@@ -229,6 +236,8 @@ impl Default for Config {
             cache_dir: None,
             local_domains: Vec::new(),
             host_names: Vec::new(),
+            legacy_display: true,
+            qualify_domain: None,
             recipients: BTreeMap::new(),
         }
     }
@@ -375,6 +384,16 @@ impl Config {
             }
             cfg.cache_dir = Some(d);
         }
+        cfg.legacy_display = raw.legacy_display.unwrap_or(true);
+        if let Some(d) = raw.qualify_domain {
+            let d = normalize_local_domain(&d).ok_or_else(|| {
+                err(
+                    "qualify_domain",
+                    "must be a domain name or an address literal".into(),
+                )
+            })?;
+            cfg.qualify_domain = Some(d);
+        }
         Ok(cfg)
     }
 }
@@ -498,6 +517,24 @@ fn recipient_rule(name: &str, rule: &RecipientRule, src: &Source<'_>) -> Result<
         always: rule.always,
     };
     Ok((key, rule))
+}
+
+impl Config {
+    /// The domain bare local names get (rule 17): `qualify_domain`, else this host's
+    /// canonical name (the one with a dot, as Postfix's `myorigin`), else `host`.
+    pub fn qualify_domain(&self, host: &str) -> String {
+        self.qualify_domain
+            .clone()
+            .or_else(|| {
+                self.host_names
+                    .iter()
+                    .rev()
+                    .find(|n| n.contains('.'))
+                    .cloned()
+            })
+            .or_else(|| self.host_names.first().cloned())
+            .unwrap_or_else(|| host.to_ascii_lowercase())
+    }
 }
 
 /// A `local_domains` value, lower-cased and without a trailing dot: a host name (labels of

@@ -236,6 +236,7 @@ impl Root {
         Env {
             config_path: Some(self.h.config.clone()),
             login: "root".into(),
+            full_name: None,
             hostname: "test.example".into(),
             tmpdir: None,
             self_exe: Some(assert_cmd::cargo::cargo_bin("pgpsendmail")),
