@@ -188,6 +188,8 @@ struct RawConfig {
     cache_dir: Option<PathBuf>,
     local_domains: Option<Vec<String>>,
     local_part_case: Option<LocalCase>,
+    legacy_display: Option<bool>,
+    qualify_domain: Option<String>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
     discovery: Option<RawDiscovery>,
@@ -267,6 +269,11 @@ pub struct Config {
     pub host_names: Vec<String>,
     /// How local parts are compared when keys are looked up (`local_part_case`).
     pub local_part_case: LocalCase,
+    /// `legacy_display`: the real Subject leads the main text part (docs/message.md, rule 20).
+    pub legacy_display: bool,
+    /// `qualify_domain`: the domain added to bare local names in the message (rule 17);
+    /// `None`: this host's canonical name ([`Config::qualify_domain`]).
+    pub qualify_domain: Option<String>,
     /// Keys normalized: addresses and local names by [`Address::match_key`] under
     /// `local_part_case`, domains as `@domain` by [`canonical::domain`], fingerprints as
     /// upper-case hex without spaces, aliases parsed.
@@ -297,6 +304,8 @@ impl Default for Config {
             local_domains: Vec::new(),
             host_names: Vec::new(),
             local_part_case: LocalCase::Ignore,
+            legacy_display: true,
+            qualify_domain: None,
             recipients: BTreeMap::new(),
             discovery: Discovery::default(),
         }
@@ -448,6 +457,16 @@ impl Config {
                 return Err(err("cache_dir", "must be an absolute path".into()));
             }
             cfg.cache_dir = Some(d);
+        }
+        cfg.legacy_display = raw.legacy_display.unwrap_or(true);
+        if let Some(d) = raw.qualify_domain {
+            let d = normalize_local_domain(&d).ok_or_else(|| {
+                err(
+                    "qualify_domain",
+                    "must be a domain name or an address literal".into(),
+                )
+            })?;
+            cfg.qualify_domain = Some(d);
         }
         Ok(cfg)
     }
@@ -619,6 +638,24 @@ fn recipient_rule(
         always: rule.always,
     };
     Ok((key, rule))
+}
+
+impl Config {
+    /// The domain bare local names get (rule 17): `qualify_domain`, else this host's
+    /// canonical name (the one with a dot, as Postfix's `myorigin`), else `host`.
+    pub fn qualify_domain(&self, host: &str) -> String {
+        self.qualify_domain
+            .clone()
+            .or_else(|| {
+                self.host_names
+                    .iter()
+                    .rev()
+                    .find(|n| n.contains('.'))
+                    .cloned()
+            })
+            .or_else(|| self.host_names.first().cloned())
+            .unwrap_or_else(|| host.to_ascii_lowercase())
+    }
 }
 
 /// A `local_domains` value, lower-cased and without a trailing dot: a host name (labels of

@@ -49,7 +49,7 @@ use crate::config::{Config, Flavor};
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
 use crate::message::address::Address;
-use crate::message::pgpmime::Synth;
+use crate::message::pgpmime::{Options, Synth};
 use crate::sendmail::args::{self, Invocation, Invoked, Mode, Sender};
 use crate::sendmail::deliver::{self, Deliverer, PassThrough};
 use crate::sendmail::smtp;
@@ -61,6 +61,9 @@ pub struct Env {
     pub config_path: Option<PathBuf>,
     /// The login name of the real uid (for a synthesized From).
     pub login: String,
+    /// That user's full name, from the password database's GECOS field (for a synthesized
+    /// From; `-F` overrides it).
+    pub full_name: Option<String>,
     /// This host's name (for a synthesized Message-ID).
     pub hostname: String,
     /// `TMPDIR`, where an unlinked ciphertext file goes when memfds are unavailable.
@@ -92,6 +95,7 @@ impl Env {
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             login: login_name(),
+            full_name: full_name(),
             hostname: host_name(),
             tmpdir: std::env::var_os("TMPDIR")
                 .filter(|v| !v.is_empty())
@@ -138,6 +142,26 @@ fn login_name() -> String {
     format!("uid{uid}")
 }
 
+/// The real uid's full name as Postfix takes it from the GECOS field: up to the first
+/// comma, `&` standing for the login name with its first letter in upper case; `None`
+/// when it is empty, not UTF-8, or holds a control character.
+fn full_name() -> Option<String> {
+    let gecos = String::from_utf8(sys::user_gecos(sys::uid())?).ok()?;
+    gecos_name(&gecos, &login_name())
+}
+
+/// The full name in a GECOS field `gecos` of the user `login`.
+pub fn gecos_name(gecos: &str, login: &str) -> Option<String> {
+    let first = gecos.split(',').next().unwrap_or("");
+    let mut cap = login.chars();
+    let cap: String = cap
+        .next()
+        .map(|c| c.to_uppercase().chain(cap).collect())
+        .unwrap_or_default();
+    let name = first.replace('&', &cap).trim().to_string();
+    (!name.is_empty() && !name.chars().any(char::is_control)).then_some(name)
+}
+
 fn host_name() -> String {
     let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
     let h = raw.trim();
@@ -152,16 +176,35 @@ fn host_name() -> String {
 }
 
 /// The values for header fields a message lacks (rule 5, docs/message.md): From from the `-f`
-/// sender when it is an address, else the login name; `-F` as its display name.
-pub fn synth(inv: &args::Invocation, env: &Env) -> Synth {
+/// sender when it is an address, else the login name; `-F` as its display name, else the
+/// login's full name when From is the login; the domain of bare local names (rule 17).
+pub fn synth(inv: &args::Invocation, cfg: &Config, env: &Env) -> Synth {
+    let (from_addr, full_name) = match &inv.sender {
+        Some(Sender::Address(a)) if Address::parse_single(a).is_ok() => {
+            (a.clone(), inv.full_name.clone())
+        }
+        _ => (
+            env.login.clone(),
+            inv.full_name.clone().or_else(|| env.full_name.clone()),
+        ),
+    };
     Synth {
-        from_addr: match &inv.sender {
-            Some(Sender::Address(a)) if Address::parse_single(a).is_ok() => a.clone(),
-            _ => env.login.clone(),
-        },
-        full_name: inv.full_name.clone(),
+        from_addr,
+        full_name,
         host: env.hostname.clone(),
+        domain: cfg.qualify_domain(&env.hostname),
         now: env.now,
+    }
+}
+
+/// How the payload and the outer header are made (docs/message.md, rules 1-21), for a path
+/// that carries UTF-8 unless the caller finds otherwise.
+pub fn payload_options(inv: &args::Invocation, cfg: &Config, env: &Env) -> Options {
+    Options {
+        subject: cfg.subject.clone(),
+        legacy_display: cfg.legacy_display,
+        utf8: true,
+        synth: synth(inv, cfg, env),
     }
 }
 

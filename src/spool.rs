@@ -150,6 +150,7 @@ impl BodyStore {
         self.stats.unwrap_or(BodyStats {
             has_nul: false,
             long_line: false,
+            lone_cr: false,
             ascii: true,
             utf8: true,
         })

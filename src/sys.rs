@@ -183,6 +183,12 @@ pub fn user_home(uid: u32) -> Option<Vec<u8>> {
     passwd_field(uid, |pw| pw.pw_dir).filter(|h| !h.is_empty())
 }
 
+/// The GECOS field of the user `uid` in the password database (getpwuid_r(3)), `None`
+/// when there is none, it is empty or it cannot be read.
+pub fn user_gecos(uid: u32) -> Option<Vec<u8>> {
+    passwd_field(uid, |pw| pw.pw_gecos).filter(|g| !g.is_empty())
+}
+
 /// One string field of the password database entry of `uid`, copied out.
 fn passwd_field(uid: u32, field: fn(&libc::passwd) -> *mut libc::c_char) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; 1024];

@@ -119,6 +119,11 @@ impl Entry {
         );
     }
 
+    /// Something about a message that is handed on all the same (`text` names no content).
+    pub fn warning(&self, text: &str) {
+        log(Level::Warning, &format!("{}, {text}", self.head()));
+    }
+
     /// More refused recipients of a message whose refusal names only the first few.
     pub fn refused_too(&self, reasons: &str) {
         log(

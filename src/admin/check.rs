@@ -15,7 +15,7 @@ use crate::keys::recipients::{self, Decision};
 use crate::keys::{self, Keyring};
 use crate::message::address::Address;
 use crate::message::canonical::{self, LocalCase};
-use crate::sendmail::deliver;
+use crate::sendmail::{deliver, postconf};
 use crate::{Env, config};
 
 /// What one step of `check` found, beyond the lines it wrote; the steps' findings are added
@@ -481,10 +481,11 @@ pub fn limit_for(size: u64) -> u64 {
 }
 
 /// Postfix's `message_size_limit` (bytes; `None`: unlimited, or unknown), from `postconf
-/// -h message_size_limit` ([`deliver::postconf`]).
+/// -h message_size_limit` ([`postconf::value`]).
 fn postfix_size_limit(program: &Path, env: &Env) -> Option<u64> {
-    let value = deliver::postconf(program, env, &["-h", "message_size_limit"])?;
-    let limit: u64 = value.parse().ok()?;
+    let limit: u64 = postconf::value(program, env.root.as_deref(), "message_size_limit")?
+        .parse()
+        .ok()?;
     (limit > 0).then_some(limit)
 }
 

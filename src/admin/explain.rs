@@ -218,8 +218,7 @@ fn outer_header(
     let payload = Payload::build(
         head,
         &Child::for_head(head, None),
-        &cfg.subject,
-        &crate::synth(inv, env),
+        &crate::payload_options(inv, cfg, env),
     );
     let outer = String::from_utf8_lossy(&payload.outer_prefix).into_owned();
     let header = outer.split("\n\n").next().unwrap_or("");

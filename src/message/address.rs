@@ -57,6 +57,7 @@
 //! left to the caller.
 
 use std::fmt;
+use std::ops::Range;
 
 use super::canonical::{self, LocalCase};
 
@@ -274,6 +275,25 @@ impl fmt::Display for CharName {
 /// An empty list (or one made only of commas, white space and comments)
 /// yields an empty vector. Duplicates are not removed.
 pub fn parse_list(input: &[u8]) -> Result<Vec<Address>, AddressError> {
+    Ok(parse_mailboxes(input)?
+        .into_iter()
+        .map(|m| m.address)
+        .collect())
+}
+
+/// One mailbox of an address list and where its pieces are in the input, so that a
+/// caller can rewrite them in place (qualify a bare local name, encode a display name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub address: Address,
+    /// The bytes of the addr-spec (or bare local name) as written, without angle brackets.
+    pub addr: Range<usize>,
+    /// The bytes of the display name (before `<`), when there is one.
+    pub phrase: Option<Range<usize>>,
+}
+
+/// [`parse_list`] with each mailbox's pieces located in `input`.
+pub fn parse_mailboxes(input: &[u8]) -> Result<Vec<Mailbox>, AddressError> {
     let mut parser = Parser::new(input);
     let mut addresses = Vec::new();
     let mut open_groups = 0usize;
@@ -289,8 +309,17 @@ pub fn parse_list(input: &[u8]) -> Result<Vec<Address>, AddressError> {
             }
             _ => match parser.element()? {
                 Element::GroupStart => open_groups += 1,
-                Element::Mailbox { address, angle } => {
-                    addresses.push(address);
+                Element::Mailbox {
+                    address,
+                    angle,
+                    addr,
+                    phrase,
+                } => {
+                    addresses.push(Mailbox {
+                        address,
+                        addr,
+                        phrase,
+                    });
                     parser.expect_separator(angle)?;
                 }
             },
@@ -536,8 +565,14 @@ impl<'a> Lexer<'a> {
 
 /// A list element as seen by [`parse_list`].
 enum Element {
-    /// A mailbox; `angle` tells whether it was written as `<...>`.
-    Mailbox { address: Address, angle: bool },
+    /// A mailbox; `angle` tells whether it was written as `<...>`; `addr` and `phrase`
+    /// locate its addr-spec and display name in the input.
+    Mailbox {
+        address: Address,
+        angle: bool,
+        addr: Range<usize>,
+        phrase: Option<Range<usize>>,
+    },
     /// The `name:` that opens a group.
     GroupStart,
 }
@@ -628,6 +663,8 @@ fn unexpected(kind: Kind) -> AddressError {
 struct Parser<'a> {
     lexer: Lexer<'a>,
     peeked: Option<Token>,
+    /// Where the last consumed token ended.
+    last_end: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -635,6 +672,7 @@ impl<'a> Parser<'a> {
         Parser {
             lexer: Lexer { src, pos: 0 },
             peeked: None,
+            last_end: 0,
         }
     }
 
@@ -650,7 +688,9 @@ impl<'a> Parser<'a> {
 
     /// Consume the token returned by the last [`Parser::peek`].
     fn bump(&mut self) {
-        self.peeked = None;
+        if let Some(t) = self.peeked.take() {
+            self.last_end = t.end;
+        }
     }
 
     /// The input bytes of a token.
@@ -666,6 +706,7 @@ impl<'a> Parser<'a> {
     /// space allowed) or a bare local name.
     fn element(&mut self) -> Result<Element, AddressError> {
         let mut words = Words::default();
+        let start = self.peek()?.start;
         let end = loop {
             let token = self.peek()?;
             match token.kind {
@@ -680,11 +721,14 @@ impl<'a> Parser<'a> {
         };
         match end.kind {
             Kind::Special(b'<') => {
+                let phrase = (words.tokens > 0).then_some(start..self.last_end);
                 self.bump();
-                let address = self.angle_addr()?;
+                let (address, addr) = self.angle_addr()?;
                 Ok(Element::Mailbox {
                     address,
                     angle: true,
+                    addr,
+                    phrase,
                 })
             }
             Kind::Special(b':') if words.tokens > 0 => {
@@ -698,11 +742,15 @@ impl<'a> Parser<'a> {
                 Ok(Element::Mailbox {
                     address: Address::from_parts(local, Some(domain))?,
                     angle: false,
+                    addr: start..self.last_end,
+                    phrase: None,
                 })
             }
             Kind::Special(b',' | b';') | Kind::Eof if words.tokens > 0 => Ok(Element::Mailbox {
                 address: words.into_bare_name()?,
                 angle: false,
+                addr: start..self.last_end,
+                phrase: None,
             }),
             kind => Err(unexpected(kind)),
         }
@@ -721,20 +769,22 @@ impl<'a> Parser<'a> {
     }
 
     /// After `<`: an optional obsolete route, an addr-spec (or bare local
-    /// name) without inner white space, and `>`.
-    fn angle_addr(&mut self) -> Result<Address, AddressError> {
+    /// name) without inner white space, and `>`. Returns the address and where it is.
+    fn angle_addr(&mut self) -> Result<(Address, Range<usize>), AddressError> {
         match self.peek()?.kind {
             Kind::Special(b'>') => return Err(AddressError::EmptyAngleAddr),
             Kind::Special(b'@') => self.obs_route()?,
             Kind::Eof => return Err(AddressError::UnterminatedAngle),
             _ => {}
         }
+        let start = self.peek()?.start;
         let address = self.addr_spec_strict()?;
+        let span = start..self.last_end;
         let token = self.peek()?;
         match token.kind {
             Kind::Special(b'>') => {
                 self.bump();
-                Ok(address)
+                Ok((address, span))
             }
             Kind::Eof => Err(AddressError::UnterminatedAngle),
             Kind::Special(b'@') => Err(AddressError::MultipleAt),
@@ -981,6 +1031,28 @@ mod tests {
             ["j@x", "k@y"]
         );
         assert_eq!(ok("\"=?utf-8?q?a?=\" <j@x>"), ["j@x"]);
+    }
+
+    #[test]
+    fn mailboxes_locate_their_addresses_and_display_names() {
+        let input = "root (Cron Daemon), \"Doe, J\" <j@x>,\n Team: <b@y>, c . d@z;, www";
+        let boxes = parse_mailboxes(input.as_bytes()).unwrap();
+        let at = |r: &Range<usize>| &input[r.clone()];
+        let got: Vec<(&str, Option<&str>)> = boxes
+            .iter()
+            .map(|m| (at(&m.addr), m.phrase.as_ref().map(at)))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("root", None),
+                ("j@x", Some("\"Doe, J\"")),
+                ("b@y", None),
+                ("c . d@z", None),
+                ("www", None),
+            ]
+        );
+        assert_eq!(boxes[3].address.as_str(), "c.d@z");
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 pub mod address;
 pub mod canonical;
+pub mod encode;
 pub mod pgpmime;
 pub mod protected;
 
@@ -343,6 +344,8 @@ pub struct BodyStats {
     pub has_nul: bool,
     /// Some line (without CRLF) is longer than 998 octets.
     pub long_line: bool,
+    /// A CR that does not end a line (not followed by LF): 7bit and 8bit forbid it.
+    pub lone_cr: bool,
     pub ascii: bool,
     pub utf8: bool,
 }
@@ -363,6 +366,7 @@ impl Default for Scanner {
             stats: BodyStats {
                 has_nul: false,
                 long_line: false,
+                lone_cr: false,
                 ascii: true,
                 utf8: true,
             },
@@ -371,6 +375,15 @@ impl Default for Scanner {
             carry: Vec::new(),
         }
     }
+}
+
+/// A CR in `data` not followed by LF (`cr_before`: the byte before `data` was a CR); a CR
+/// at the very end is left for the next piece, or [`Scanner::finish`], to judge.
+fn lone_cr(cr_before: bool, data: &[u8]) -> bool {
+    if cr_before && data.first().is_some_and(|&b| b != b'\n') {
+        return true;
+    }
+    memchr::memchr_iter(b'\r', data).any(|p| data.get(p + 1).is_some_and(|&b| b != b'\n'))
 }
 
 fn utf8_width(b: u8) -> usize {
@@ -387,6 +400,9 @@ impl Scanner {
         let s = &mut self.stats;
         if data.contains(&0) {
             s.has_nul = true;
+        }
+        if !s.lone_cr {
+            s.lone_cr = lone_cr(self.last_cr, data);
         }
         for part in data.split_inclusive(|&b| b == b'\n') {
             let Some((&last, before)) = part.split_last() else {
@@ -439,6 +455,9 @@ impl Scanner {
     }
 
     pub fn finish(mut self) -> BodyStats {
+        if self.last_cr {
+            self.stats.lone_cr = true;
+        }
         if !self.carry.is_empty() {
             self.stats.utf8 = false;
         }

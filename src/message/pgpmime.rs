@@ -13,10 +13,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rand::Rng;
 
-use crate::message::address;
+use crate::message::encode;
 use crate::message::{BodyStats, Field, Head};
 
-/// Fields that stay in the outer header section (rule 11), besides `List-*`.
+/// Fields that stay in the outer header section (rule 11), besides `List-*` and
+/// [`TRANSPORT`].
 const OUTER: &[&str] = &[
     "From",
     "Sender",
@@ -31,11 +32,37 @@ const OUTER: &[&str] = &[
     "Precedence",
 ];
 
-/// Fields that carry addresses and so can be rebuilt in ASCII from their addr-specs.
-const ADDRESS_FIELDS: &[&str] = &["From", "Sender", "Reply-To", "To", "Cc"];
+/// Fields for the transport or for the recipient's client before it decrypts (rule 21):
+/// copied outside as well as inside. Autocrypt (the sender's key, read before decryption),
+/// TLS-Required (RFC 8689), MT-Priority (RFC 6710), Require-Recipient-Valid-Since (RFC 7293).
+pub const TRANSPORT: &[&str] = &[
+    "Autocrypt",
+    "TLS-Required",
+    "MT-Priority",
+    "Require-Recipient-Valid-Since",
+];
+
+/// User-facing fields (RFC 9788): a Legacy Display Element shows those that are not outside
+/// as they are inside (rule 20).
+const USER_FACING: &[&str] = &[
+    "Subject",
+    "From",
+    "To",
+    "Cc",
+    "Reply-To",
+    "Followup-To",
+    "Date",
+    "Keywords",
+    "Comments",
+];
+
+fn is_any(name: &str, list: &[&str]) -> bool {
+    list.iter().any(|o| o.eq_ignore_ascii_case(name))
+}
 
 fn is_outer(name: &str) -> bool {
-    OUTER.iter().any(|o| o.eq_ignore_ascii_case(name))
+    is_any(name, OUTER)
+        || is_any(name, TRANSPORT)
         || name.len() > 5 && name[..5].eq_ignore_ascii_case("List-")
 }
 
@@ -93,16 +120,31 @@ pub fn rfc5322_date(t: SystemTime) -> String {
     )
 }
 
-/// Values used when From, Date or Message-ID is missing (rule 5).
+/// Values used when From, Date or Message-ID is missing (rule 5), and the domain of bare
+/// local names (rule 17).
 #[derive(Debug, Clone)]
 pub struct Synth {
     /// The address for a synthesized From (the -f sender, else the login name).
     pub from_addr: String,
-    /// The -F full name, if any.
+    /// The display name of a synthesized From: -F, else the login's full name.
     pub full_name: Option<String>,
     /// Right-hand side of a synthesized Message-ID.
     pub host: String,
+    /// Added to bare local names (`qualify_domain`); empty: they stay bare.
+    pub domain: String,
     pub now: SystemTime,
+}
+
+/// How the payload and the outer header section are made.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The outer Subject placeholder (`subject`).
+    pub subject: String,
+    /// `legacy_display`: a Legacy Display Element where it is safe (rule 20).
+    pub legacy_display: bool,
+    /// The outer header may carry UTF-8 (RFC 6532); false when the path is known not to.
+    pub utf8: bool,
+    pub synth: Synth,
 }
 
 /// How the original body is described inside the payload.
@@ -116,6 +158,8 @@ pub enum Child {
         encoding: TransferEncoding,
         /// The input's own Content-Transfer-Encoding, kept when the body is already encoded.
         original_cte: Option<Field>,
+        /// The body is led by a Legacy Display Element (`hp-legacy-display="1"`).
+        legacy_display: bool,
     },
 }
 
@@ -123,7 +167,7 @@ pub enum Child {
 pub enum TransferEncoding {
     SevenBit,
     EightBit,
-    /// The body is re-encoded as base64 (NUL bytes or lines over 998 octets).
+    /// The body is re-encoded as base64 (NUL bytes, a lone CR, lines over 998 octets).
     Base64,
 }
 
@@ -142,6 +186,7 @@ impl Child {
         let stats = stats.unwrap_or(BodyStats {
             has_nul: false,
             long_line: false,
+            lone_cr: false,
             ascii: true,
             utf8: true,
         });
@@ -158,7 +203,7 @@ impl Child {
         });
         let encoding = if original_cte.is_some() {
             TransferEncoding::SevenBit
-        } else if stats.has_nul || stats.long_line {
+        } else if stats.has_nul || stats.long_line || stats.lone_cr {
             TransferEncoding::Base64
         } else if stats.ascii {
             TransferEncoding::SevenBit
@@ -169,6 +214,7 @@ impl Child {
             charset,
             encoding,
             original_cte,
+            legacy_display: false,
         }
     }
 
@@ -198,37 +244,34 @@ pub struct Payload {
     pub outer_suffix: Vec<u8>,
     /// Payload root header, child header, empty line (CRLF).
     pub prefix: Vec<u8>,
+    /// What leads the body inside the child's transfer encoding: the Legacy Display
+    /// Element (CRLF), or nothing. It is base64-encoded with the body when the body is.
+    pub lead: Vec<u8>,
     /// After the body (CRLF).
     pub suffix: Vec<u8>,
+    /// The outer header carries UTF-8 (RFC 6532): the path must carry SMTPUTF8.
+    pub utf8: bool,
+    /// Outer fields left out or shortened, each with why (for the warning).
+    pub left_out: Vec<(String, &'static str)>,
 }
 
-/// The outer form of a field: as given when it is ASCII; for address fields with 8-bit
-/// text, rebuilt from the bare addresses; otherwise `None` (it stays inside only).
-fn outer_value(f: &Field) -> Option<Vec<u8>> {
-    if f.value.is_ascii() {
-        return Some(f.value.clone());
-    }
-    if ADDRESS_FIELDS.iter().any(|n| f.is(n)) {
-        let list = address::parse_list(&f.value).ok()?;
-        let joined = list
-            .iter()
-            .map(|a| a.as_str().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if joined.is_ascii() && !joined.is_empty() {
-            return Some(format!(" {joined}").into_bytes());
-        }
-    }
-    None
-}
+/// Why an outer field is left out or shortened.
+pub const NO_UTF8_PATH: &str = "the real sendmail cannot carry UTF-8 (SMTPUTF8)";
+const NOT_UTF8: &str = "8-bit text that is not UTF-8";
+const TOO_LONG: &str = "a line over 998 octets";
 
 impl Payload {
-    /// Builds the header material. `head` is the input's header section; `subject` the
-    /// outer placeholder.
-    pub fn build(head: &Head, child: &Child, subject: &str, synth: &Synth) -> Payload {
+    /// Builds the header material for `head`, whose body `child` describes.
+    pub fn build(head: &Head, child: &Child, opts: &Options) -> Payload {
         let inner_boundary = random_token(32);
         let outer_boundary = random_token(32);
-        let fields = with_synthesized(head, synth);
+        let fields = inner_fields(head, &opts.synth);
+        let outer = outer_fields(&fields, opts);
+        let (child, lead) = match opts.legacy_display {
+            true => legacy_display(child, &fields, &outer.fields)
+                .unwrap_or_else(|| (child.clone(), Vec::new())),
+            false => (child.clone(), Vec::new()),
+        };
 
         // Inner header section (rules 1, 3, 4, 6).
         let mut prefix = Vec::new();
@@ -239,33 +282,54 @@ impl Payload {
             )
             .as_bytes(),
         );
-        let outer_fields = protected_fields(&fields, subject, &mut prefix);
+        for f in fields
+            .iter()
+            .filter(|f| !is_dropped(&f.name) && !is_content(&f.name))
+        {
+            f.write_to(&mut prefix, b"\r\n");
+        }
+        for f in &outer.fields {
+            hp_outer(f).write_to(&mut prefix, b"\r\n");
+        }
         prefix.extend_from_slice(b"\r\n");
         prefix.extend_from_slice(format!("--{inner_boundary}\r\n").as_bytes());
-        child_header(child, &mut prefix);
+        child_header(&child, &mut prefix);
         prefix.extend_from_slice(b"\r\n");
         let suffix = format!("\r\n--{inner_boundary}--\r\n").into_bytes();
 
-        let (outer_prefix, outer_suffix) = outer_message(&outer_fields, &outer_boundary);
+        let (outer_prefix, outer_suffix) = outer_message(&outer.fields, &outer_boundary);
         Payload {
             outer_prefix,
             outer_suffix,
             prefix,
+            lead,
             suffix,
+            utf8: outer.utf8,
+            left_out: outer.left_out,
         }
     }
 }
 
 /// Rule 5: the input's fields with what is missing (From, Date, Message-ID) synthesized,
-/// once, for both sides.
-fn with_synthesized(head: &Head, synth: &Synth) -> Vec<Field> {
+/// once, for both sides; rule 17: bare local names in address fields qualified.
+fn inner_fields(head: &Head, synth: &Synth) -> Vec<Field> {
     let mut fields: Vec<Field> = head.fields.clone();
+    for f in fields
+        .iter_mut()
+        .filter(|f| encode::is_address_field(&f.name))
+    {
+        if let Some(q) = encode::qualify(&f.value, &synth.domain) {
+            f.value = q;
+        }
+    }
     if !head.has("From") {
+        let addr = match synth.from_addr.contains('@') || synth.domain.is_empty() {
+            true => synth.from_addr.clone(),
+            false => format!("{}@{}", synth.from_addr, synth.domain),
+        };
         let v = match &synth.full_name {
-            Some(n) if !n.is_empty() => {
-                format!(" {} <{}>", quote_phrase(n), synth.from_addr)
-            }
-            _ => format!(" {}", synth.from_addr),
+            Some(n) if !n.is_empty() => format!(" {} <{addr}>", quote_phrase(n)),
+            _ => format!(" {addr}"),
         };
         fields.push(Field {
             name: "From".into(),
@@ -287,34 +351,191 @@ fn with_synthesized(head: &Head, synth: &Synth) -> Vec<Field> {
     fields
 }
 
-/// Writes the protected fields to the inner header section `prefix`, then an `HP-Outer`
-/// copy of each field that is shown outside; returns those outer fields (the Subject is
-/// `subject`).
-fn protected_fields(fields: &[Field], subject: &str, prefix: &mut Vec<u8>) -> Vec<Field> {
-    let mut outer_fields: Vec<Field> = Vec::new();
-    for f in fields {
-        if is_dropped(&f.name) || is_content(&f.name) {
+/// The outer header section's fields, folded (rule 19), with what it needs and lacks.
+struct Outer {
+    fields: Vec<Field>,
+    utf8: bool,
+    left_out: Vec<(String, &'static str)>,
+}
+
+/// The outer fields (rules 11, 18, 21): the routing and transport fields in their outer
+/// form, then the placeholder Subject when the message has a Subject.
+fn outer_fields(fields: &[Field], opts: &Options) -> Outer {
+    let mut out = Outer {
+        fields: Vec::new(),
+        utf8: false,
+        left_out: Vec::new(),
+    };
+    let kept = fields
+        .iter()
+        .filter(|f| is_outer(&f.name) && !is_dropped(&f.name));
+    for f in kept {
+        let name = f.name.clone();
+        let Some(full) = encode::outer_value(&f.name, &f.value, true) else {
+            out.left_out.push((name, NOT_UTF8));
             continue;
-        }
-        f.write_to(prefix, b"\r\n");
-        if is_outer(&f.name)
-            && let Some(v) = outer_value(f)
-        {
-            outer_fields.push(Field {
-                name: f.name.clone(),
-                value: v,
-            });
-        }
+        };
+        let v = if full.utf8 && !opts.utf8 {
+            out.left_out.push((name.clone(), NO_UTF8_PATH));
+            match encode::outer_value(&f.name, &f.value, false) {
+                Some(v) => v,
+                None => continue,
+            }
+        } else {
+            full
+        };
+        let Some(value) = encode::fold(&f.name, &v.value) else {
+            out.left_out.push((name, TOO_LONG));
+            continue;
+        };
+        out.utf8 |= v.utf8;
+        out.fields.push(Field { name, value });
     }
-    outer_fields.push(Field {
-        name: "Subject".into(),
-        value: format!(" {subject}").into_bytes(),
+    if fields.iter().any(|f| f.is("Subject")) {
+        let value =
+            encode::fold("Subject", opts.subject.as_bytes()).unwrap_or_else(|| b" [...]".to_vec());
+        out.fields.push(Field {
+            name: "Subject".into(),
+            value,
+        });
+    }
+    out
+}
+
+/// The `HP-Outer` record of an outer field (rule 4), folded like it.
+fn hp_outer(f: &Field) -> Field {
+    let mut record = format!(" {}: ", f.name).into_bytes();
+    record.extend_from_slice(&encode::unfold(&f.value));
+    let value = encode::fold("HP-Outer", &record).unwrap_or_else(|| {
+        let mut v = format!(" {}:", f.name).into_bytes();
+        v.extend_from_slice(&f.value);
+        v
     });
-    for f in &outer_fields {
-        prefix.extend_from_slice(b"HP-Outer: ");
-        f.write_to(prefix, b"\r\n");
+    Field {
+        name: "HP-Outer".into(),
+        value,
     }
-    outer_fields
+}
+
+/// Largest Content-Type value looked into (the MIME parser is slow on long values).
+const MAX_CONTENT_TYPE: usize = 4096;
+
+/// Charsets in which ASCII lines can lead a text without changing how it reads (besides
+/// `iso-8859-*` and `windows-125*`).
+const ASCII_COMPATIBLE: &[&str] = &[
+    "us-ascii",
+    "ascii",
+    "ansi_x3.4-1968",
+    "utf-8",
+    "utf8",
+    "latin1",
+    "koi8-r",
+    "koi8-u",
+    "iso-2022-jp",
+    "euc-jp",
+    "euc-kr",
+    "shift_jis",
+    "gb2312",
+    "gbk",
+    "gb18030",
+    "big5",
+];
+
+/// Rule 20: the child with a Legacy Display Element leading its body, where that is safe:
+/// the text/plain pgpsendmail makes itself (not when the body is already encoded), or a
+/// top-level text/plain that is not an attachment, in 7bit, 8bit or binary and an
+/// ASCII-compatible charset. `None`: none is added.
+fn legacy_display(child: &Child, fields: &[Field], outer: &[Field]) -> Option<(Child, Vec<u8>)> {
+    let shown: Vec<&Field> = fields
+        .iter()
+        .filter(|f| is_any(&f.name, USER_FACING))
+        .filter(|f| f.is("Subject") || !outer.iter().any(|o| o.is(&f.name)))
+        .collect();
+    if shown.is_empty() {
+        return None;
+    }
+    match child {
+        Child::Text {
+            charset,
+            encoding,
+            original_cte: None,
+            ..
+        } => {
+            let lead = display_lines(&shown, *charset != "unknown-8bit")?;
+            let utf8 = !lead.is_ascii();
+            let child = Child::Text {
+                charset: if utf8 && *charset == "us-ascii" {
+                    "utf-8"
+                } else {
+                    charset
+                },
+                encoding: match encoding {
+                    TransferEncoding::SevenBit if utf8 => TransferEncoding::EightBit,
+                    e => *e,
+                },
+                original_cte: None,
+                legacy_display: true,
+            };
+            Some((child, lead))
+        }
+        Child::Mime(cf) => {
+            let utf8 = plain_text_part(cf)?;
+            let lead = display_lines(&shown, utf8)?;
+            let mut cf = cf.clone();
+            let ct = cf.iter_mut().find(|f| f.is("Content-Type"))?;
+            ct.value.extend_from_slice(b";\n hp-legacy-display=\"1\"");
+            Some((Child::Mime(cf), lead))
+        }
+        Child::Text { .. } => None,
+    }
+}
+
+/// For a top-level part's Content-* fields: `Some(utf8)` when it is a text/plain main body
+/// part a display can lead, `utf8` telling whether the lines may hold UTF-8.
+fn plain_text_part(cf: &[Field]) -> Option<bool> {
+    let value = |name: &str| {
+        cf.iter()
+            .find(|f| f.is(name))
+            .map(|f| String::from_utf8_lossy(&f.unfolded()).to_ascii_lowercase())
+    };
+    let ct = value("Content-Type")?;
+    if ct.len() > MAX_CONTENT_TYPE {
+        return None;
+    }
+    let ct = mailparse::parse_content_type(&ct);
+    let cte = value("Content-Transfer-Encoding").unwrap_or_default();
+    let attachment = value("Content-Disposition").is_some_and(|d| d.starts_with("attachment"));
+    let charset = ct.charset.to_ascii_lowercase();
+    let compatible = is_any(&charset, ASCII_COMPATIBLE)
+        || charset.starts_with("iso-8859-")
+        || charset.starts_with("windows-125");
+    let plain_cte = matches!(cte.as_str(), "" | "7bit" | "8bit" | "binary");
+    let utf8 =
+        matches!(charset.as_str(), "utf-8" | "utf8") && matches!(cte.as_str(), "8bit" | "binary");
+    (ct.mimetype == "text/plain" && !attachment && plain_cte && compatible).then_some(utf8)
+}
+
+/// The Legacy Display Element: a `Name: value` line for each field (folded, CRLF), then an
+/// empty line; `None` when no field can be shown.
+fn display_lines(shown: &[&Field], utf8: bool) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for f in shown {
+        let Some(v) = encode::display_value(&f.value, utf8) else {
+            continue;
+        };
+        if let Some(value) = encode::fold(&f.name, v.as_bytes()) {
+            Field {
+                name: f.name.clone(),
+                value,
+            }
+            .write_to(&mut out, b"\r\n");
+        }
+    }
+    if out.is_empty() {
+        return None;
+    }
+    out.extend_from_slice(b"\r\n");
+    Some(out)
 }
 
 /// The header section of the one child part: the original content fields, or those of a
@@ -330,9 +551,15 @@ fn child_header(child: &Child, prefix: &mut Vec<u8>) {
             charset,
             encoding,
             original_cte,
+            legacy_display,
         } => {
+            let lde = if *legacy_display {
+                "; hp-legacy-display=\"1\""
+            } else {
+                ""
+            };
             prefix.extend_from_slice(
-                format!("Content-Type: text/plain; charset=\"{charset}\"\r\n").as_bytes(),
+                format!("Content-Type: text/plain; charset=\"{charset}\"{lde}\r\n").as_bytes(),
             );
             match original_cte {
                 Some(f) => f.write_to(prefix, b"\r\n"),
@@ -383,12 +610,15 @@ fn outer_message(outer_fields: &[Field], outer_boundary: &str) -> (Vec<u8>, Vec<
     (outer, outer_suffix)
 }
 
-/// A display name as an RFC 5322 phrase: as is when it is plain atoms, else quoted.
+/// A display name as an RFC 5322 phrase: as is when it is plain atoms, RFC 2047 encoded
+/// words when it is not ASCII, else quoted.
 fn quote_phrase(s: &str) -> String {
     let plain = s
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || " !#$%&'*+-/=?^_`{|}~".contains(c));
-    if plain && s.is_ascii() {
+    if !s.is_ascii() {
+        encode::encode_words(s)
+    } else if plain && !s.contains("=?") {
         s.to_string()
     } else {
         let esc = s.replace('\\', "\\\\").replace('"', "\\\"");
@@ -419,12 +649,18 @@ mod tests {
         Input::new(s.as_bytes(), true).read_head().unwrap()
     }
 
-    fn synth() -> Synth {
-        Synth {
-            from_addr: "root".into(),
-            full_name: Some("Cron Daemon".into()),
-            host: "host.example".into(),
-            now: UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000),
+    fn opts() -> Options {
+        Options {
+            subject: "[...]".into(),
+            legacy_display: true,
+            utf8: true,
+            synth: Synth {
+                from_addr: "root".into(),
+                full_name: Some("Cron Daemon".into()),
+                host: "host.example".into(),
+                domain: "host.example".into(),
+                now: UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000),
+            },
         }
     }
 
@@ -434,7 +670,7 @@ mod tests {
             "From: a@x\nTo: b@x\nSubject: secret subject\nX-Cron-Env: <PATH=/bin>\n\
              Bcc: hidden@x\nReceived: by x\nContent-Type: text/plain\nList-Id: <l.x>\n\n",
         );
-        let p = Payload::build(&h, &Child::for_head(&h, None), "[...]", &synth());
+        let p = Payload::build(&h, &Child::for_head(&h, None), &opts());
         let outer = String::from_utf8(p.outer_prefix.clone()).unwrap();
         assert!(outer.starts_with("From: a@x\nTo: b@x\n"));
         assert!(outer.contains("Subject: [...]\n"));
@@ -461,13 +697,18 @@ mod tests {
         assert!(!inner.replace("\r\n", "").contains('\n'), "bare LF inside");
         // The Content-Type moves to the child.
         let child_start = inner.find("\r\n--").unwrap();
-        assert!(inner[child_start..].contains("Content-Type: text/plain\r\n"));
+        assert!(
+            inner[child_start..]
+                .contains("Content-Type: text/plain;\r\n hp-legacy-display=\"1\"\r\n")
+        );
+        // The one text part is led by the Legacy Display Element (rule 20).
+        assert_eq!(p.lead, b"Subject: secret subject\r\n\r\n");
     }
 
     #[test]
     fn synthesized_fields_agree_inside_and_out() {
         let h = head("To: b@x\n\n");
-        let p = Payload::build(&h, &Child::for_head(&h, None), "[...]", &synth());
+        let p = Payload::build(&h, &Child::for_head(&h, None), &opts());
         let outer = String::from_utf8(p.outer_prefix).unwrap();
         let inner = String::from_utf8(p.prefix).unwrap();
         for name in ["From: ", "Date: ", "Message-ID: "] {
@@ -475,8 +716,8 @@ mod tests {
             assert!(inner.contains(&format!("{line}\r\n")), "{line}");
         }
         assert!(
-            outer.contains("From: \"Cron Daemon\" <root>")
-                || outer.contains("From: Cron Daemon <root>")
+            outer.contains("From: Cron Daemon <root@host.example>\n"),
+            "{outer}"
         );
     }
 
@@ -486,6 +727,7 @@ mod tests {
         let st = |ascii, utf8, has_nul, long_line| BodyStats {
             has_nul,
             long_line,
+            lone_cr: false,
             ascii,
             utf8,
         };
@@ -522,13 +764,19 @@ mod tests {
     }
 
     #[test]
-    fn eight_bit_address_fields_are_rebuilt_ascii_outside() {
+    fn eight_bit_display_names_are_encoded_outside() {
         let h = head("From: J\u{f6}rg <j@x.org>\nTo: b@x\nReply-To: R\u{e9}n\u{e9} <r@x>\n\n");
-        let p = Payload::build(&h, &Child::for_head(&h, None), "[...]", &synth());
-        assert!(p.outer_prefix.is_ascii());
+        let p = Payload::build(&h, &Child::for_head(&h, None), &opts());
+        assert!(p.outer_prefix.is_ascii() && !p.utf8);
         let outer = String::from_utf8(p.outer_prefix).unwrap();
-        assert!(outer.contains("From: j@x.org\n"));
-        assert!(outer.contains("Reply-To: r@x\n"));
+        assert!(
+            outer.contains("From: =?utf-8?B?SsO2cmc=?= <j@x.org>\n"),
+            "{outer}"
+        );
+        assert!(
+            outer.contains("Reply-To: =?utf-8?B?UsOpbsOp?= <r@x>\n"),
+            "{outer}"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 
+use crate::config::Flavor;
 use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
 use crate::keys::EncryptionKey;
@@ -17,6 +18,7 @@ use crate::message::pgpmime::{self, Child, Payload};
 use crate::message::{self, Head};
 use crate::openpgp::{armor, encrypt};
 use crate::sendmail::deliver::{self, Copy, CopyBody};
+use crate::sendmail::postconf;
 use crate::spool::{self, BodyStore};
 use crate::syslog;
 
@@ -53,12 +55,7 @@ pub fn encrypted(
         return Ok(Vec::new());
     }
     let child = Child::for_head(head, body.stats());
-    let payload = Payload::build(
-        head,
-        &child,
-        &ctx.cfg.subject,
-        &crate::synth(ctx.inv, ctx.env),
-    );
+    let payload = build_payload(ctx, head, &child, log);
     if log.message_id.is_empty() {
         log.message_id = synthesized_id(&payload);
     }
@@ -66,11 +63,11 @@ pub fn encrypted(
     let mut first = spool::anon_file("pgpsendmail-copy", tmpdir).map_err(os)?;
     first.write_all(&payload.outer_prefix).map_err(wr)?;
     let encrypted = {
-        let src = body.reader()?;
+        let src = Cursor::new(payload.lead.clone()).chain(body.reader()?);
         let src: Box<dyn Read + '_> = if child.needs_base64() {
             Box::new(Base64Lines::new(src))
         } else {
-            src
+            Box::new(src)
         };
         let plain = Cursor::new(payload.prefix.clone())
             .chain(src)
@@ -84,6 +81,35 @@ pub fn encrypted(
     first.write_all(&payload.outer_suffix).map_err(wr)?;
     spool::rewind(&mut first).map_err(wr)?;
     assemble(ctx, groups, first, splits, tails, &payload)
+}
+
+/// The payload's header material. When its outer header would carry UTF-8 and the real
+/// sendmail is a Postfix that does not (`smtputf8_enable = no`), it is built again without
+/// (rule 18). Outer fields left out are a warning on stderr and in the mail log.
+fn build_payload(ctx: &Context, head: &Head, child: &Child, log: &syslog::Entry) -> Payload {
+    let mut opts = crate::payload_options(ctx.inv, ctx.cfg, ctx.env);
+    let mut payload = Payload::build(head, child, &opts);
+    if payload.utf8
+        && ctx.flavor == Flavor::Postfix
+        && !postconf::carries_utf8(ctx.program, ctx.env.root.as_deref())
+    {
+        opts.utf8 = false;
+        payload = Payload::build(head, child, &opts);
+    }
+    if !payload.left_out.is_empty() {
+        let what: Vec<String> = payload
+            .left_out
+            .iter()
+            .map(|(name, why)| format!("{} ({why})", sanitize(name)))
+            .collect();
+        let text = format!(
+            "warning: left out of the outer header, kept inside the encryption: {}",
+            what.join(", ")
+        );
+        diag::say(format_args!("{text}"));
+        log.warning(&text);
+    }
+    payload
 }
 
 /// The outer header's Message-ID that [`Payload::build`] added, for the mail log.

@@ -98,47 +98,10 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-/// What `postconf ARGS` prints (trimmed) for the Postfix whose sendmail is `program`, or
-/// `None` when no postconf is found or it fails. postconf is looked for beside the real
-/// sendmail (as named, then with symbolic links followed), then in /usr/sbin when the real
-/// sendmail is under /usr (Fedora's /usr/libexec/postfix/sendmail). postconf reads
-/// `MAIL_CONFIG` itself: our environment is its environment.
-pub fn postconf(program: &Path, env: &crate::Env, args: &[&str]) -> Option<String> {
-    let mut places: Vec<PathBuf> = Vec::new();
-    if let Some(d) = program.parent() {
-        places.push(d.join("postconf"));
-    }
-    if let Ok(real) = std::fs::canonicalize(program)
-        && let Some(d) = real.parent()
-    {
-        places.push(d.join("postconf"));
-    }
-    let usr = rooted(env.root.as_deref(), "/usr");
-    if program.starts_with(&usr) {
-        places.push(usr.join("sbin/postconf"));
-    }
-    let postconf = places
-        .into_iter()
-        .find(|p| p.is_file() && which::which(p).is_ok())?;
-    let out = Command::new(&postconf)
-        .args(args)
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    if !out.status.success() {
-        return None;
-    }
-    Some(String::from_utf8(out.stdout).ok()?.trim().to_string())
-}
-
 /// Whether the real sendmail is known not to carry UTF-8 envelope addresses (RFC 6531): a
-/// Postfix whose `smtputf8_enable` is `no` (`postconf -hx`: its default is an expression of
-/// `compatibility_level`). Unknown (another flavor, no postconf) is not known.
+/// Postfix whose `smtputf8_enable` is `no` ([`super::postconf::carries_utf8`]). Unknown (another flavor, no postconf) is not known.
 pub fn refuses_utf8_addresses(program: &Path, flavor: Flavor, env: &crate::Env) -> bool {
-    flavor == Flavor::Postfix
-        && postconf(program, env, &["-hx", "smtputf8_enable"])
-            .is_some_and(|v| v.eq_ignore_ascii_case("no"))
+    flavor == Flavor::Postfix && !super::postconf::carries_utf8(program, env.root.as_deref())
 }
 
 /// Refuses a message with a UTF-8 envelope address (the `-f` sender or a recipient) when

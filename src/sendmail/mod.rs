@@ -3,4 +3,5 @@
 
 pub mod args;
 pub mod deliver;
+pub mod postconf;
 pub mod smtp;

@@ -236,6 +236,7 @@ impl Root {
         Env {
             config_path: Some(self.h.config.clone()),
             login: "root".into(),
+            full_name: None,
             hostname: "test.example".into(),
             tmpdir: None,
             self_exe: Some(assert_cmd::cargo::cargo_bin("pgpsendmail")),
@@ -484,13 +485,13 @@ fn postfix_with_postconf(h: &H, script: &str) {
     h.use_sendmail(&bin.join("sendmail"));
 }
 
-/// [`postfix_with_postconf`], answering `postconf -h message_size_limit` with `limit`, or
+/// [`postfix_with_postconf`], answering `postconf -hx message_size_limit` with `limit`, or
 /// with the file `limit` in `$MAIL_CONFIG` when that is set.
 fn postfix_with_limit(h: &H, limit: &str) {
     postfix_with_postconf(
         h,
         &format!(
-            "#!/bin/sh\n[ \"$1 $2\" = \"-h message_size_limit\" ] || exit 1\n\
+            "#!/bin/sh\n[ \"$1 $2\" = \"-hx message_size_limit\" ] || exit 1\n\
              if [ -n \"$MAIL_CONFIG\" ]; then cat \"$MAIL_CONFIG/limit\"; else echo {limit}; fi\n"
         ),
     );

@@ -343,9 +343,41 @@ impl H {
     }
 }
 
-/// The child entity of a payload: what follows the first inner boundary line's headers, up
-/// to the closing boundary.
+/// The child entity of a payload: the payload root's header, the child's header, and its
+/// body up to the closing boundary, without the Legacy Display Element that leads a part
+/// marked `hp-legacy-display="1"` (rule 20; see [`legacy_display`]), as an RFC 9788 reader
+/// shows it.
 pub fn payload_parts(payload: &[u8]) -> (String, Vec<u8>, Vec<u8>) {
+    let (root, child_header, body) = payload_parts_raw(payload);
+    let body = match legacy_display(&child_header, &body) {
+        Some(lde) => body[lde.len()..].to_vec(),
+        None => body,
+    };
+    (root, child_header, body)
+}
+
+/// The Legacy Display Element that leads `body` when `child_header` marks one (and the part
+/// is not base64): its `Name: value` lines (folds kept) and the empty line after them.
+/// Panics when the mark is there and the element is not well formed.
+pub fn legacy_display(child_header: &[u8], body: &[u8]) -> Option<String> {
+    let header = String::from_utf8_lossy(child_header);
+    if !header.contains("hp-legacy-display=\"1\"") || header.contains("base64") {
+        return None;
+    }
+    let end = find(body, b"\r\n\r\n").expect("a legacy display ends in an empty line") + 4;
+    let lde = String::from_utf8(body[..end].to_vec()).expect("legacy display is UTF-8");
+    for line in lde.trim_end().split("\r\n") {
+        let field = line.starts_with(' ')
+            || line.split_once(": ").is_some_and(|(n, _)| {
+                !n.is_empty() && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        assert!(field, "not a header line in the legacy display: {line:?}");
+    }
+    Some(lde)
+}
+
+/// [`payload_parts`] with the child's body as it is (a Legacy Display Element included).
+pub fn payload_parts_raw(payload: &[u8]) -> (String, Vec<u8>, Vec<u8>) {
     let text = payload;
     let hdr_end = find(text, b"\r\n\r\n").expect("payload header end");
     let root_header = String::from_utf8(text[..hdr_end + 2].to_vec()).unwrap();

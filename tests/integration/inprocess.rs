@@ -130,6 +130,7 @@ fn generated_inputs_never_panic_and_never_leak() {
     let env = Env {
         config_path: Some(h.config.clone()),
         login: "tester".into(),
+        full_name: None,
         hostname: "test.example".into(),
         tmpdir: None,
         self_exe: None,

@@ -4,7 +4,7 @@
 use crate::harness::*;
 
 /// Decrypts a copy with gpg, holding only `secret`'s key.
-fn gpg_decrypt(g: &GpgHome, secret: &str, capture: &Capture) -> Vec<u8> {
+pub fn gpg_decrypt(g: &GpgHome, secret: &str, capture: &Capture) -> Vec<u8> {
     let key = keys_dir().join(format!("{secret}.sec.asc"));
     g.run(&["--import", key.to_str().unwrap()], b"");
     let block = pgpsendmail::openpgp::decrypt::armored_block(&capture.stdin).unwrap();

@@ -9,12 +9,12 @@ use std::time::Duration;
 use crate::harness::*;
 
 /// A /dev/log stand-in: a datagram socket in the harness's directory.
-struct Log {
+pub struct Log {
     sock: UnixDatagram,
 }
 
 impl Log {
-    fn on(h: &mut H) -> Log {
+    pub fn on(h: &mut H) -> Log {
         let path = h.dir.path().join("log");
         let sock = UnixDatagram::bind(&path).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(300)))
@@ -27,7 +27,7 @@ impl Log {
     }
 
     /// Every line received so far (the runs have ended: nothing more is coming).
-    fn lines(&self) -> Vec<String> {
+    pub fn lines(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut buf = vec![0u8; 64 << 10];
         while let Ok(n) = self.sock.recv(&mut buf) {

@@ -406,9 +406,391 @@ fn eight_bit_from_is_ascii_outside_and_intact_inside() {
         "From: J\u{f6}rg <joerg@example.org>\nTo: bob@example.org\nSubject: Gr\u{fc}\u{df}e\n\nx\n";
     let (c, o) = one(&["-i", "-t"], msg.as_bytes());
     assert!(c.text().is_ascii());
-    assert!(c.outer_header().contains("From: joerg@example.org"));
+    // The display name is RFC 2047 encoded outside (rule 18), and reads as given.
+    let outer = c.outer_header();
+    let from = outer.lines().find(|l| l.starts_with("From: ")).unwrap();
+    assert!(from.ends_with(" <joerg@example.org>"), "{from}");
+    let (h, _) = mailparse::parse_header(from.as_bytes()).unwrap();
+    assert_eq!(h.get_value(), "J\u{f6}rg <joerg@example.org>");
     assert!(contains(
         &o.payload,
         "From: J\u{f6}rg <joerg@example.org>\r\n".as_bytes()
     ));
+}
+
+/// The payload of `c` as GnuPG decrypts it with `who`'s key, checked against our own
+/// decryption; our own alone when gpg is missing (outside CI).
+fn decrypted(c: &Capture, who: &str) -> Vec<u8> {
+    let ours = c.open(who).payload;
+    if let Some(g) = GpgHome::new() {
+        let theirs = crate::interop::gpg_decrypt(&g, who, c);
+        assert_eq!(theirs, ours, "gpg and rpgp disagree");
+    }
+    ours
+}
+
+/// The header fields of a message (or of a payload root) as a MIME parser reads them:
+/// name and decoded value, in order.
+fn parsed_fields(msg: &[u8]) -> Vec<(String, String)> {
+    let (headers, _) = mailparse::parse_headers(msg).expect("a valid header section");
+    headers
+        .iter()
+        .map(|h| (h.get_key(), h.get_value()))
+        .collect()
+}
+
+fn field<'a>(fields: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    fields
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[test]
+fn rule02_lone_cr_body_is_base64() {
+    use base64::Engine;
+    let body = b"progress 10%\rprogress 100%\ndone\n";
+    let mut msg = b"To: bob@example.org\n\n".to_vec();
+    msg.extend_from_slice(body);
+    let (_, o) = one(&["-i", "-t"], &msg);
+    let (_, child_hdr, got) = payload_parts(&o.payload);
+    assert!(
+        contains(&child_hdr, b"Content-Transfer-Encoding: base64"),
+        "{}",
+        String::from_utf8_lossy(&child_hdr)
+    );
+    let text = String::from_utf8(got).unwrap();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(text.replace("\r\n", ""))
+        .unwrap();
+    assert_eq!(decoded, crlf(body));
+}
+
+#[test]
+fn rule11_no_subject_means_no_subject_outside_or_inside() {
+    let (c, o) = one(
+        &["-i", "-t"],
+        b"From: a@example.org\nTo: bob@example.org\n\nx\n",
+    );
+    assert!(
+        !c.outer_header().contains("Subject"),
+        "{}",
+        c.outer_header()
+    );
+    let (root, _, _) = payload_parts(&o.payload);
+    assert!(!root.contains("Subject"), "{root}");
+}
+
+#[test]
+fn rule17_bare_local_names_are_qualified_inside_outside_and_in_hp_outer() {
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        "qualify_domain = \"Mail.Example\"\n[recipients]\n\"root\" = { alias = \"ops@example.org\" }\n",
+    );
+    let c = h.ok(
+        &["-i", "-t"],
+        b"From: root (Cron Daemon)\nTo: root, Admin <root>\nSubject: s\n\nx\n",
+    );
+    assert_eq!(c[0].rcpts(), ["root"]);
+    let outer = parsed_fields(&c[0].stdin);
+    assert_eq!(field(&outer, "From"), ["root@mail.example (Cron Daemon)"]);
+    assert_eq!(
+        field(&outer, "To"),
+        ["root@mail.example, Admin <root@mail.example>"]
+    );
+    let inner = parsed_fields(&decrypted(&c[0], "ops"));
+    assert_eq!(field(&inner, "From"), field(&outer, "From"));
+    assert_eq!(field(&inner, "To"), field(&outer, "To"));
+    let hp: Vec<&str> = field(&inner, "HP-Outer");
+    assert!(
+        hp.contains(&"From: root@mail.example (Cron Daemon)"),
+        "{hp:?}"
+    );
+    assert!(
+        hp.contains(&"To: root@mail.example, Admin <root@mail.example>"),
+        "{hp:?}"
+    );
+}
+
+/// The real uid's login and the full name in its GECOS field, read from the password
+/// database by getent.
+fn login_and_gecos_name() -> (String, Option<String>) {
+    let uid = pgpsendmail::sys::uid().to_string();
+    let out = std::process::Command::new("getent")
+        .args(["passwd", &uid])
+        .output()
+        .unwrap();
+    let line = String::from_utf8(out.stdout).unwrap();
+    let f: Vec<&str> = line.trim_end().split(':').collect();
+    let name = f[4].split(',').next().unwrap().replace('&', &{
+        let mut c = f[0].chars();
+        c.next()
+            .unwrap()
+            .to_uppercase()
+            .chain(c)
+            .collect::<String>()
+    });
+    (f[0].to_string(), (!name.is_empty()).then_some(name))
+}
+
+#[test]
+fn rule17_synthesized_from_is_full_name_and_qualified_login() {
+    let h = H::with_keys(DEFAULT_KEYS, "qualify_domain = \"mail.example\"\n");
+    let c = h.ok(
+        &["-i", "bob@example.org"],
+        b"To: bob@example.org\nSubject: s\n\nx\n",
+    );
+    let (login, name) = login_and_gecos_name();
+    let outer = parsed_fields(&c[0].stdin);
+    let want = match name {
+        Some(n) => format!("{n} <{login}@mail.example>"),
+        None => format!("{login}@mail.example"),
+    };
+    assert_eq!(field(&outer, "From"), [want.as_str()]);
+    let inner = parsed_fields(&decrypted(&c[0], "bob"));
+    assert_eq!(field(&inner, "From"), [want.as_str()]);
+    // -F names it instead, and a bare -f address is qualified too.
+    let c = h.ok(
+        &["-i", "-F", "Nightly Job", "-f", "backup", "bob@example.org"],
+        b"To: bob@example.org\n\nx\n",
+    );
+    let outer = parsed_fields(&c[1].stdin);
+    assert_eq!(field(&outer, "From"), ["Nightly Job <backup@mail.example>"]);
+}
+
+const EAI_MSG: &str = "From: Jos\u{e9} <jos\u{e9}@ex\u{e4}mple.org>\n\
+To: \u{7528}\u{6237}@\u{4f8b}\u{5b50}.\u{5e7f}\u{544a}, Bob <bob@example.org>\n\
+Cc: Gr\u{fc}\u{df}e <alice@example.org>\n\
+Message-ID: <caf\u{e9}.1@ex\u{e4}mple.org>\n\
+List-Id: Caf\u{e9} talk <cafe.example.org>\n\
+Subject: EAI MARKER-SUBJECT\n\nbody\n";
+
+#[test]
+fn rule18_utf8_addresses_and_ids_stay_outside_rfc6532() {
+    let h = H::new();
+    let c = h.ok(&["-i", "bob@example.org"], EAI_MSG.as_bytes());
+    let outer = parsed_fields(&c[0].stdin);
+    assert_eq!(
+        field(&outer, "From"),
+        ["Jos\u{e9} <jos\u{e9}@ex\u{e4}mple.org>"]
+    );
+    assert_eq!(
+        field(&outer, "To"),
+        ["\u{7528}\u{6237}@\u{4f8b}\u{5b50}.\u{5e7f}\u{544a}, Bob <bob@example.org>"]
+    );
+    assert_eq!(field(&outer, "Cc"), ["Gr\u{fc}\u{df}e <alice@example.org>"]);
+    assert_eq!(
+        field(&outer, "Message-ID"),
+        ["<caf\u{e9}.1@ex\u{e4}mple.org>"]
+    );
+    assert_eq!(
+        field(&outer, "List-Id"),
+        ["Caf\u{e9} talk <cafe.example.org>"]
+    );
+    // Only the addr-specs and IDs are UTF-8 (RFC 6532); display names are RFC 2047 words.
+    let header = c[0].outer_header();
+    assert!(header.contains("From: =?utf-8?B?"), "{header}");
+    assert!(header.contains("Cc: =?utf-8?B?"), "{header}");
+    assert!(!header.contains("MARKER-SUBJECT"));
+    let inner = parsed_fields(&decrypted(&c[0], "bob"));
+    assert_eq!(field(&inner, "From"), field(&outer, "From"));
+    assert_eq!(field(&inner, "Subject"), ["EAI MARKER-SUBJECT"]);
+    let hp = field(&inner, "HP-Outer");
+    assert!(
+        hp.iter().any(|v| v.starts_with("To: \u{7528}\u{6237}@")),
+        "{hp:?}"
+    );
+}
+
+/// A Postfix stand-in whose postconf says `smtputf8_enable = no`; the configuration names it.
+fn postfix_without_smtputf8(h: &H) {
+    let dir = h.dir.path().join("pf");
+    std::fs::create_dir_all(&dir).unwrap();
+    install_executable(&stand_in(), &dir.join("sendmail"), "0755", None);
+    write_script(
+        &dir.join("postconf"),
+        "#!/bin/sh\n[ \"$2\" = smtputf8_enable ] && echo no\n",
+    );
+    std::fs::write(
+        &h.config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            dir.join("sendmail").display(),
+            h.keys.display()
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn rule18_no_smtputf8_path_leaves_utf8_out_with_a_warning() {
+    let mut h = H::new();
+    postfix_without_smtputf8(&h);
+    let log = crate::maillog::Log::on(&mut h);
+    let out = h.run(&["-i", "bob@example.org"], EAI_MSG.as_bytes());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let c = h.captures();
+    assert!(c[0].stdin.is_ascii());
+    let outer = parsed_fields(&c[0].stdin);
+    assert!(field(&outer, "From").is_empty());
+    assert_eq!(field(&outer, "To"), ["Bob <bob@example.org>"]);
+    assert_eq!(field(&outer, "Cc"), ["Gr\u{fc}\u{df}e <alice@example.org>"]);
+    assert!(field(&outer, "Message-ID").is_empty());
+    for name in ["From", "To", "Message-ID", "SMTPUTF8"] {
+        assert!(err.contains(name), "{name} not in the warning: {err}");
+    }
+    let warned = log.lines();
+    assert!(
+        warned
+            .iter()
+            .any(|l| l.contains("left out of the outer header")),
+        "{warned:#?}"
+    );
+    // Inside, everything is as given.
+    let inner = parsed_fields(&decrypted(&c[0], "bob"));
+    assert_eq!(
+        field(&inner, "From"),
+        ["Jos\u{e9} <jos\u{e9}@ex\u{e4}mple.org>"]
+    );
+}
+
+#[test]
+fn rule19_outer_fields_folded_at_78_and_never_over_998() {
+    let refs: String = (0..80)
+        .map(|i| format!("<ref{i}.abcdefgh@example.org>"))
+        .collect();
+    let to: String = (0..60).map(|i| format!("u{i}@example.org, ")).collect();
+    let msg = format!(
+        "From: a@example.org\nTo: {to}bob@example.org\nReferences: {refs}\n\
+         List-Id: <{}.example.org>\nSubject: s\n\nx\n",
+        "l".repeat(1200)
+    );
+    assert!(msg.lines().any(|l| l.len() > 998));
+    let h = H::new();
+    let out = h.run(&["-i", "bob@example.org"], msg.as_bytes());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("List-Id (a line over 998 octets)"), "{err}");
+    let c = h.captures();
+    let header = c[0].outer_header();
+    for line in header.lines() {
+        assert!(line.len() <= 78, "{} octets: {line}", line.len());
+    }
+    let outer = parsed_fields(&c[0].stdin);
+    let want_refs: Vec<String> = (0..80)
+        .map(|i| format!("<ref{i}.abcdefgh@example.org>"))
+        .collect();
+    assert_eq!(field(&outer, "References"), [want_refs.join(" ").as_str()]);
+    assert_eq!(
+        field(&outer, "To"),
+        [format!("{to}bob@example.org").as_str()]
+    );
+    assert!(field(&outer, "List-Id").is_empty());
+    let payload = decrypted(&c[0], "bob");
+    let (root, _, _) = payload_parts(&payload);
+    let mut in_hp = false;
+    for line in root.lines() {
+        in_hp = line.starts_with("HP-Outer:") || in_hp && line.starts_with(' ');
+        assert!(
+            !in_hp || line.len() <= 78,
+            "an HP-Outer line over 78: {line}"
+        );
+    }
+    // Inside, the long List-Id is kept as given.
+    assert_eq!(field(&parsed_fields(&payload), "List-Id").len(), 1);
+}
+
+#[test]
+fn rule20_legacy_display_leads_the_text_part_pgpsendmail_makes() {
+    let (c, _) = one(
+        &["-i", "-t"],
+        "To: bob@example.org\nKeywords: MARKER-KW\nSubject: Gr\u{fc}\u{df}e MARKER-SUBJECT\n\nbody\n"
+            .as_bytes(),
+    );
+    let payload = decrypted(&c, "bob");
+    let (_, child_hdr, body) = payload_parts_raw(&payload);
+    let child_hdr = String::from_utf8(child_hdr).unwrap();
+    assert!(
+        child_hdr.contains("Content-Type: text/plain; charset=\"utf-8\"; hp-legacy-display=\"1\""),
+        "{child_hdr}"
+    );
+    assert!(
+        child_hdr.contains("Content-Transfer-Encoding: 8bit"),
+        "{child_hdr}"
+    );
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "Keywords: MARKER-KW\r\nSubject: Gr\u{fc}\u{df}e MARKER-SUBJECT\r\n\r\nbody\r\n"
+    );
+    // What a reader that knows nothing of header protection shows: the decrypted part.
+    let part = mailparse::parse_mail(&payload).unwrap();
+    let text = part.subparts[0].get_body().unwrap();
+    assert!(
+        text.contains("\r\nSubject: Gr\u{fc}\u{df}e MARKER-SUBJECT\r\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn rule20_legacy_display_in_a_top_level_text_plain_only() {
+    let subject = "Subject: =?utf-8?q?K=C3=B6ln?= MARKER\n";
+    let plain = format!(
+        "To: bob@example.org\n{subject}MIME-Version: 1.0\n\
+         Content-Type: text/plain; charset=UTF-8\nContent-Transfer-Encoding: 8bit\n\nbody\n"
+    );
+    let (c, _) = one(&["-i", "-t"], plain.as_bytes());
+    let (_, child_hdr, body) = payload_parts_raw(&decrypted(&c, "bob"));
+    assert!(contains(&child_hdr, b"hp-legacy-display=\"1\""));
+    assert_eq!(body, "Subject: K\u{f6}ln MARKER\r\n\r\nbody\r\n".as_bytes());
+    // Not where it would change what the part says: quoted-printable, an attachment,
+    // a multipart, or when legacy_display is off.
+    let qp = plain.replace("8bit", "quoted-printable");
+    let attachment = plain.replace(
+        "MIME-Version",
+        "Content-Disposition: attachment\nMIME-Version",
+    );
+    let multi = format!(
+        "To: bob@example.org\n{subject}MIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b--\n"
+    );
+    for msg in [&qp, &attachment, &multi] {
+        let (_, o) = one(&["-i", "-t"], msg.as_bytes());
+        let (_, child_hdr, _) = payload_parts_raw(&o.payload);
+        assert!(!contains(&child_hdr, b"hp-legacy-display"), "{msg}");
+    }
+    let h = H::with_keys(DEFAULT_KEYS, "legacy_display = false\n");
+    let c = h.ok(&["-i", "-t"], plain.as_bytes());
+    let (_, child_hdr, body) = payload_parts_raw(&c[0].open("bob").payload);
+    assert!(!contains(&child_hdr, b"hp-legacy-display"));
+    assert_eq!(body, b"body\r\n");
+}
+
+#[test]
+fn rule21_transport_fields_are_outside_and_inside() {
+    let msg = "From: a@example.org\nTo: bob@example.org\n\
+               Autocrypt: addr=a@example.org; keydata=AAAA\nTLS-Required: No\n\
+               MT-Priority: 4\nRequire-Recipient-Valid-Since: bob@example.org; 1 Jan 2026 00:00:00 +0000\n\
+               Autocrypt-Gossip: addr=c@example.org; keydata=BBBB\nSubject: s\n\nx\n";
+    let (c, _) = one(&["-i", "-t"], msg.as_bytes());
+    let outer = parsed_fields(&c.stdin);
+    let inner = parsed_fields(&decrypted(&c, "bob"));
+    let hp = field(&inner, "HP-Outer");
+    for name in [
+        "Autocrypt",
+        "TLS-Required",
+        "MT-Priority",
+        "Require-Recipient-Valid-Since",
+    ] {
+        assert_eq!(field(&outer, name).len(), 1, "{name} not outside");
+        assert_eq!(field(&inner, name), field(&outer, name), "{name} inside");
+        assert!(
+            hp.iter().any(|v| v.starts_with(&format!("{name}: "))),
+            "{name}: {hp:?}"
+        );
+    }
+    // Gossip is for the recipient after decryption: inside only.
+    assert!(field(&outer, "Autocrypt-Gossip").is_empty());
+    assert_eq!(field(&inner, "Autocrypt-Gossip").len(), 1);
 }

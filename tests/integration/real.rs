@@ -116,6 +116,8 @@ pub struct Options {
     pub hold: bool,
     /// Run smtpd on a free 127.0.0.1 port.
     pub smtp: bool,
+    /// `smtputf8_enable = yes` (the instances say `no` otherwise).
+    pub smtputf8: bool,
 }
 
 /// A private Postfix instance; stopped when dropped.
@@ -181,13 +183,14 @@ impl Postfix {
              virtual_alias_maps = texthash:{e}/valias\n\
              alias_maps =\n\
              alias_database =\n\
-             smtputf8_enable = no\n\
+             smtputf8_enable = {u}\n\
              maillog_file_prefixes = {r}\n\
              maillog_file = {r}/maillog\n",
             q = queue.display(),
             r = root.display(),
             m = mail.display(),
             e = etc.display(),
+            u = if opt.smtputf8 { "yes" } else { "no" },
         );
         if opt.hold {
             std::fs::write(etc.join("hold"), "/^/ HOLD\n").unwrap();

@@ -48,7 +48,14 @@ fn at_rest(test: &str, route: Route) {
     if smtp && need(test, "msmtp", "msmtp", &["/usr/bin/msmtp"]).is_none() {
         return;
     }
-    let Some(pf) = Postfix::start(test, Options { hold: true, smtp }) else {
+    let Some(pf) = Postfix::start(
+        test,
+        Options {
+            hold: true,
+            smtp,
+            ..Options::default()
+        },
+    ) else {
         return;
     };
     let mut h = if smtp {
@@ -217,4 +224,71 @@ fn postfix_delivers_what_decrypts_to_the_original() {
             copy.open(other);
         }
     }
+}
+
+const EAI_MSG: &str = "From: Jos\u{e9} <jos\u{e9}@ex\u{e4}mple.org>\n\
+    To: \u{7528}\u{6237}@\u{4f8b}\u{5b50}.\u{5e7f}\u{544a}, Alice <alice@example.org>\n\
+    Subject: s\n\nx\n";
+
+/// [`EAI_MSG`] sent to alice through a private Postfix with `smtputf8_enable` as `utf8`
+/// says: the outer From and To alice's copy arrived with, and pgpsendmail's stderr.
+fn eai_through_postfix(test: &str, utf8: bool) -> Option<(Vec<String>, Vec<String>, String)> {
+    let opt = Options {
+        smtputf8: utf8,
+        ..Options::default()
+    };
+    let pf = Postfix::start(test, opt)?;
+    let h = pf.harness();
+    let out = h.run(&["-i", "alice@example.org"], EAI_MSG.as_bytes());
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    pf.wait_delivered(&[("alice", 1)]);
+    let copy = pf.mailbox("alice").remove(0);
+    let (headers, _) = mailparse::parse_headers(&copy.stdin).unwrap();
+    let get = |name: &str| -> Vec<String> {
+        headers
+            .iter()
+            .filter(|h| h.get_key().eq_ignore_ascii_case(name))
+            .map(|h| h.get_value())
+            .collect()
+    };
+    // Inside, always as given.
+    assert!(contains(
+        &copy.open("alice").payload,
+        "From: Jos\u{e9} <jos\u{e9}@ex\u{e4}mple.org>\r\n".as_bytes()
+    ));
+    Some((get("From"), get("To"), err))
+}
+
+#[test]
+fn postfix_delivers_utf8_addresses_in_the_outer_header() {
+    // docs/message.md, rule 18: with SMTPUTF8, a UTF-8 From and a To holding a UTF-8 and an
+    // ASCII address stay outside as they are (RFC 6532): Postfix makes up no From.
+    let test = "postfix_delivers_utf8_addresses_in_the_outer_header";
+    let Some((from, to, err)) = eai_through_postfix(test, true) else {
+        return;
+    };
+    assert_eq!(from, ["Jos\u{e9} <jos\u{e9}@ex\u{e4}mple.org>"]);
+    assert_eq!(
+        to,
+        ["\u{7528}\u{6237}@\u{4f8b}\u{5b50}.\u{5e7f}\u{544a}, Alice <alice@example.org>"]
+    );
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn postfix_without_smtputf8_gets_the_ascii_addresses_and_a_warning() {
+    // rule 18: smtputf8_enable = no (postconf says so): the UTF-8 addresses are left out
+    // outside, the ASCII one stays, and the warning names the fields.
+    let test = "postfix_without_smtputf8_gets_the_ascii_addresses_and_a_warning";
+    let Some((from, to, err)) = eai_through_postfix(test, false) else {
+        return;
+    };
+    assert_eq!(to, ["Alice <alice@example.org>"]);
+    assert!(!from.iter().any(|f| f.contains("jos")), "{from:?}");
+    assert!(
+        err.contains("warning: left out of the outer header"),
+        "{err}"
+    );
+    assert!(err.contains("From (") && err.contains("To ("), "{err}");
 }

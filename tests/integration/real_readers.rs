@@ -172,27 +172,23 @@ impl Drop for Tmux {
     }
 }
 
-#[test]
-fn neomutt_in_tmux_shows_the_protected_subject() {
-    let test = "neomutt_in_tmux_shows_the_protected_subject";
-    let Some(neomutt) = need(test, "neomutt", "neomutt", &["/usr/bin/neomutt"]) else {
-        return;
-    };
-    if need(test, "tmux", "tmux", &["/usr/bin/tmux"]).is_none() {
-        return;
-    }
-    let Some(d) = deliver_to_alice(test) else {
-        return;
-    };
+/// neomutt in tmux on alice's delivered message, reading protected header fields or not
+/// (`crypt_protected_headers_read`): the index before, the pager on the opened message, and
+/// tmux (alive until dropped). `None` when a program is missing (outside CI).
+fn neomutt_opens(test: &str, protected: bool) -> Option<(Delivered, Tmux, String, String)> {
+    let neomutt = need(test, "neomutt", "neomutt", &["/usr/bin/neomutt"])?;
+    need(test, "tmux", "tmux", &["/usr/bin/tmux"])?;
+    let d = deliver_to_alice(test)?;
     let maildir = d.pf.mail.join("example.org/alice");
     let rc = d.h.dir.path().join("neomuttrc");
     std::fs::write(
         &rc,
         format!(
-            "set crypt_use_gpgme=yes\nset crypt_protected_headers_read=yes\n\
+            "set crypt_use_gpgme=yes\nset crypt_protected_headers_read={}\n\
              set mbox_type=Maildir\nset folder={m}\nset spoolfile={m}\n\
              set header_cache=\"\"\nset message_cachedir=\"\"\nset wait_key=no\n\
              set help=no\nset pager_stop=yes\n",
+            if protected { "yes" } else { "no" },
             m = maildir.display()
         ),
     )
@@ -221,9 +217,18 @@ fn neomutt_in_tmux_shows_the_protected_subject() {
     // The index shows what is stored: the placeholder.
     let index = tmux.wait_for("[...]", "Return-Path");
     assert!(!index.contains(&d.word), "{index}");
-    // Opening the message decrypts it: the protected Subject and the body show.
+    // Opening the message decrypts it: the body shows.
     run_ok(tmux.cmd().args(["send-keys", "Enter"]), b"");
     let pager = tmux.wait_for(&d.body_mark, "\u{0}");
+    Some((d, tmux, index, pager))
+}
+
+#[test]
+fn neomutt_in_tmux_shows_the_protected_subject() {
+    let test = "neomutt_in_tmux_shows_the_protected_subject";
+    let Some((d, tmux, _, pager)) = neomutt_opens(test, true) else {
+        return;
+    };
     assert!(
         pager.contains(&format!("Subject: {}", d.subject)),
         "protected Subject not shown:\n{pager}"
@@ -233,4 +238,24 @@ fn neomutt_in_tmux_shows_the_protected_subject() {
     let index = tmux.wait_for(&d.word, &d.body_mark);
     assert!(!index.contains("[...]"), "{index}");
     assert!(index.contains(&d.subject), "{index}");
+}
+
+#[test]
+fn neomutt_without_header_protection_shows_the_legacy_display() {
+    // docs/message.md, rule 20: a reader that decrypts but ignores protected header fields
+    // still shows the real Subject, as the first line of the text.
+    let test = "neomutt_without_header_protection_shows_the_legacy_display";
+    let Some((d, _tmux, _, pager)) = neomutt_opens(test, false) else {
+        return;
+    };
+    assert!(pager.contains("Subject: [...]"), "{pager}");
+    let shown = pager
+        .lines()
+        .position(|l| l.trim_end() == format!("Subject: {}", d.subject))
+        .unwrap_or_else(|| panic!("the real Subject not shown:\n{pager}"));
+    let body = pager
+        .lines()
+        .position(|l| l.contains(&d.body_mark))
+        .unwrap();
+    assert!(shown < body, "{pager}");
 }
