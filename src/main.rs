@@ -161,12 +161,11 @@ fn main() {
     }
     let env = Env::snapshot();
     let mark = stdin_offset();
-    // Read through our own buffer, never std's (a read as large as this buffer bypasses it):
-    // so the -bs timeouts (poll before a read) never wait on bytes already buffered.
-    let stdin = std::io::BufReader::with_capacity(
-        64 << 10,
-        pgpsendmail::smtp::Timed::new(std::io::stdin()),
-    );
+    // Read through our own buffer, never std's (a read as large as std's 8 KiB buffer
+    // bypasses it): so the -bs timeouts (poll before a read) never wait on bytes already
+    // buffered. The same size as std's, so memory is as before.
+    let stdin =
+        std::io::BufReader::with_capacity(8 << 10, pgpsendmail::smtp::Timed::new(std::io::stdin()));
     let mut stdout = std::io::stdout().lock();
     let mut exec = deliver::Exec::new(env.tmpdir.clone());
     let invoked = Invoked::from_name(&name);
