@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::{Config, Flavor};
+
 /// How much larger a message is after encryption, in percent: the armor's base64 (4/3) with
 /// its line ends (65/64), times the CRLF form inside the encryption (78/77 for base64 lines
 /// of 76 characters); measured 1.372 on a base64 attachment (pgpsendmail(8), SIZE).
@@ -57,4 +59,24 @@ pub fn postfix_size_limit(program: &Path, root: Option<&Path>) -> Option<u64> {
     }
     let limit: u64 = std::str::from_utf8(&out.stdout).ok()?.trim().parse().ok()?;
     (limit > 0).then_some(limit)
+}
+
+/// The largest message an SMTP face takes (before encryption), as SIZE advertises it:
+/// `size_limit` of `[smtp]` (0: none), else what fits Postfix's `message_size_limit` once
+/// encrypted (found by [`postfix_size_limit`]; a Postfix without postconf: its default),
+/// else none.
+pub fn smtp_limit(
+    cfg: &Config,
+    program: &Path,
+    flavor: Flavor,
+    root: Option<&Path>,
+) -> Option<u64> {
+    match cfg.smtp.size_limit {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None if flavor == Flavor::Postfix => Some(largest_before_encryption(
+            postfix_size_limit(program, root).unwrap_or(POSTFIX_DEFAULT_LIMIT),
+        )),
+        None => None,
+    }
 }

@@ -18,13 +18,15 @@
 //! ([`Limits::line`]); message data is streamed, never held whole.
 
 use std::io::{Read, Write};
+use std::time::Duration;
 
 use crate::diag::{self, sanitize};
 use crate::error::{Error, ExitCode, Result};
 use crate::message::address::Address;
 use crate::pipeline::{self, Context};
 use crate::sendmail::args::{Invocation, Sender};
-use crate::sendmail::deliver::Deliverer;
+use crate::sendmail::deliver::{Deliverer, Handoff};
+use crate::sendmail::size;
 use crate::smtp::server::{self, End, Failure, Handler, Limits, Transaction};
 use crate::smtp::{Input, Mailbox, Reply};
 
@@ -39,8 +41,29 @@ impl Handler for Face<'_, '_> {
         self.ctx.env.hostname.clone()
     }
 
-    fn rcpt(&mut self, _: &Transaction, rcpt: &Mailbox) -> std::result::Result<(), Reply> {
-        address(rcpt).map(|_| ())
+    /// A recipient the policy refuses already (no usable key under `refuse`) is refused
+    /// here, 550 with the reason (450 when a key source could not be read), rather than
+    /// after the message.
+    fn rcpt(&mut self, tx: &Transaction, rcpt: &Mailbox) -> std::result::Result<(), Reply> {
+        let a = address(rcpt)?;
+        match pipeline::refusal_at_rcpt(&self.ctx, &a) {
+            None => Ok(()),
+            Some((reason, temporary)) => {
+                // The mail log's line for this recipient, as for a message refused.
+                crate::syslog::Entry {
+                    sender: tx_sender(tx),
+                    recipients: 1,
+                    ..Default::default()
+                }
+                .refused(ExitCode::NoUser.code(), &reason);
+                let (code, ext) = if temporary {
+                    (450, "4.7.1")
+                } else {
+                    (550, "5.7.1")
+                };
+                Err(Reply::new(code, format!("{ext} {}", sanitize(&reason))))
+            }
+        }
     }
 
     fn message(&mut self, tx: Transaction, data: &mut dyn Read) -> Reply {
@@ -63,9 +86,22 @@ impl Handler for Face<'_, '_> {
         if let Err(e) = &res {
             diag::say(format_args!("{e}"));
         }
-        let (code, text) = data_reply(&res);
+        let handoff = self.deliverer.take_handoff();
+        let (code, text) = match (&res, handoff) {
+            // Every copy taken, some queued for later (a 75 that means queued).
+            (Ok(_), Some(h)) if h.failed.is_empty() => data_reply(&Ok(0)),
+            (Ok(c), Some(h)) if *c != 0 => handoff_reply(&h),
+            _ => data_reply(&res),
+        };
         Reply::new(code, text)
     }
+}
+
+/// The sender the mail log names for `tx` (empty for the null sender).
+fn tx_sender(tx: &Transaction) -> String {
+    tx.sender
+        .as_ref()
+        .map_or_else(String::new, |m| m.as_str().to_string())
 }
 
 /// A recipient as the pipeline takes it, or the reply refusing it at RCPT.
@@ -76,6 +112,42 @@ fn address(m: &Mailbox) -> std::result::Result<Address, Reply> {
             format!("5.1.3 recipient <{}> not taken: {e}", sanitize(m.as_str())),
         )
     })
+}
+
+/// The reply after DATA when a run of the real sendmail did not take its copy, giving what
+/// it did (status or signal). When some copies went, 250: those recipients have the
+/// message, which no reply can take back; 4xx would make the client send it to all of them
+/// again, 5xx bounce it although they have it. The copies that did not go are named in the
+/// reply, on standard error and in the mail log.
+fn handoff_reply(h: &Handoff) -> (u16, String) {
+    let list: Vec<String> = h
+        .failed
+        .iter()
+        .map(|(who, st)| format!("{who} ({st})"))
+        .collect();
+    let sent = h.total - h.failed.len();
+    if sent > 0 {
+        return (
+            250,
+            format!(
+                "2.0.0 {sent} of {} copies handed on; not sent to: {}",
+                h.total,
+                list.join("; ")
+            ),
+        );
+    }
+    let (code, ext) = match h.failed.first() {
+        Some((_, st)) if !st.is_temporary() => (554, "5.3.0"),
+        _ => (451, "4.3.0"),
+    };
+    let what = match h.failed.as_slice() {
+        [(_, st)] => st.to_string(),
+        _ => list.join("; "),
+    };
+    (
+        code,
+        format!("{ext} the real sendmail did not take the message: {what}"),
+    )
 }
 
 /// The reply after DATA for the pipeline's result.
@@ -106,9 +178,22 @@ fn data_reply(res: &Result<i32>) -> (u16, String) {
     }
 }
 
-/// The limits of a `-bs` session.
-pub fn limits(_ctx: &Context) -> Limits {
-    Limits::default()
+/// The limits of a session: SIZE from `[smtp]` or the real MTA
+/// ([`crate::sendmail::size::smtp_limit`]), the timeouts from `[smtp]` (RFC 5321's by
+/// default).
+pub fn limits(ctx: &Context) -> Limits {
+    let smtp = &ctx.cfg.smtp;
+    let d = Limits::default();
+    Limits {
+        size: size::smtp_limit(ctx.cfg, ctx.program, ctx.flavor, ctx.env.root.as_deref()),
+        command_timeout: smtp
+            .command_timeout
+            .map_or(d.command_timeout, Duration::from_secs),
+        data_timeout: smtp
+            .data_timeout
+            .map_or(d.data_timeout, Duration::from_secs),
+        ..d
+    }
 }
 
 /// Serves one SMTP session; returns the exit status: 0 after QUIT or end of input between
@@ -150,6 +235,7 @@ pub fn serve<R: Input + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sendmail::deliver::Status;
 
     #[test]
     fn replies_for_results() {
@@ -160,5 +246,30 @@ mod tests {
         assert_eq!(data_reply(&Err(Error::Data("bad".into()))).0, 554);
         assert_eq!(data_reply(&Err(Error::Os("memfd".into()))).0, 451);
         assert_eq!(data_reply(&Err(Error::Unavailable("gone".into()))).0, 451);
+    }
+
+    #[test]
+    fn replies_after_a_partial_or_failed_hand_off() {
+        let h = |failed: Vec<Status>, total| Handoff {
+            total,
+            failed: failed.into_iter().map(|s| ("b@x".to_string(), s)).collect(),
+        };
+        let (c, t) = handoff_reply(&h(vec![Status::Exit(75)], 2));
+        assert_eq!(c, 250);
+        assert!(
+            t.contains("1 of 2 copies") && t.contains("b@x (status 75)"),
+            "{t}"
+        );
+        let (c, t) = handoff_reply(&h(vec![Status::Exit(75)], 1));
+        assert_eq!(
+            (c, t.as_str()),
+            (
+                451,
+                "4.3.0 the real sendmail did not take the message: status 75"
+            )
+        );
+        let (c, t) = handoff_reply(&h(vec![Status::Signal(9)], 1));
+        assert_eq!((c, t.contains("signal 9")), (451, true));
+        assert_eq!(handoff_reply(&h(vec![Status::Exit(1)], 1)).0, 554);
     }
 }

@@ -234,13 +234,9 @@ impl<H: Handler> Session<'_, H> {
             "QUIT" => Ok(Next::Quit(Reply::new(221, "2.0.0 Bye"))),
             "EXPN" | "STARTTLS" | "AUTH" | "BDAT" | "ETRN" | "TURN" | "ATRN" | "SEND" | "SOML"
             | "SAML" => Err(Reply::new(502, "5.5.1 command not implemented")),
-            _ => Err(Reply::new(
-                500,
-                format!(
-                    "5.5.2 command not recognized: {}",
-                    crate::diag::sanitize_bytes(&verb.as_bytes()[..verb.len().min(20)])
-                ),
-            )),
+            // Not echoed: after a refused DATA a client's message lines arrive as commands,
+            // and no reply quotes message content.
+            _ => Err(Reply::new(500, "5.5.2 command not recognized")),
         }
     }
 
@@ -569,6 +565,13 @@ RCPT TO:<b@y>\r\nDATA\r\nspoof\r\n.\r\nQUIT\r\n",
             assert!(k.got.is_empty());
             drop(w);
         }
+    }
+
+    #[test]
+    fn an_unrecognized_command_is_not_echoed() {
+        let (_, codes, text, _) = run(b"HELO c\r\nSECRET-4410 text\r\n", &Limits::default());
+        assert_eq!(codes, [220, 250, 500]);
+        assert!(!text.contains("SECRET"), "{text}");
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   keyrings and configurations): nothing partial handed on, nothing leaked;
 //! * message.rs: every rule of docs/message.md;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (pgpsendmail(8) MODES);
+//! * smtp.rs: `-bs` against scripted sessions: SIZE, timeouts, the end of DATA, paths,
+//!   refusal at RCPT, a partial hand-off, SMTPUTF8 (pgpsendmail(8) MODES and SIZE);
 //! * keys.rs: pgpsendmail(8) KEYS (validity, matching, the [recipients] table, policies);
 //! * cache.rs: the cache directory (`cache_dir`): made on first use, root's or a private one,
 //!   never one others could write;
@@ -52,3 +54,4 @@ mod real_callers;
 mod real_decrypt;
 mod real_mta;
 mod real_readers;
+mod smtp;
