@@ -193,6 +193,7 @@ struct RawConfig {
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
     discovery: Option<RawDiscovery>,
+    smtp: Option<RawSmtp>,
 }
 
 /// The `[discovery]` section as written (pgpsendmail.toml(5), `[discovery]`).
@@ -245,6 +246,27 @@ impl Default for Discovery {
     }
 }
 
+/// `[smtp]`: the SMTP faces' limits (pgpsendmail.toml(5), `[smtp]`).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    size_limit: Option<u64>,
+    command_timeout: Option<u64>,
+    data_timeout: Option<u64>,
+}
+
+/// The validated `[smtp]` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Smtp {
+    /// The largest message taken, before encryption, in bytes; `Some(0)`: no limit; `None`:
+    /// the real MTA's limit allowing for encryption's growth, where it can be found.
+    pub size_limit: Option<u64>,
+    /// Seconds a server waits for a command (`None`: RFC 5321's 300).
+    pub command_timeout: Option<u64>,
+    /// Seconds a server waits for more data inside DATA (`None`: RFC 5321's 180).
+    pub data_timeout: Option<u64>,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -279,6 +301,8 @@ pub struct Config {
     /// upper-case hex without spaces, aliases parsed.
     pub recipients: BTreeMap<String, Rule>,
     pub discovery: Discovery,
+    /// `[smtp]`.
+    pub smtp: Smtp,
 }
 
 /// A validated `[recipients]` entry.
@@ -308,6 +332,7 @@ impl Default for Config {
             qualify_domain: None,
             recipients: BTreeMap::new(),
             discovery: Discovery::default(),
+            smtp: Smtp::default(),
         }
     }
 }
@@ -395,9 +420,13 @@ impl Config {
         let recipients = std::mem::take(&mut raw.recipients);
         let local_domains = raw.local_domains.take();
         let discovery = raw.discovery.take();
+        let smtp = raw.smtp.take();
         let mut cfg = Self::settings(raw, &src)?;
         if let Some(d) = discovery {
             cfg.discovery = discovery_section(d, &src)?;
+        }
+        if let Some(smtp) = smtp {
+            cfg.smtp = smtp_section(smtp, &src)?;
         }
         if let Some(list) = local_domains {
             cfg.local_domains = local_domain_list(list, &src)?;
@@ -549,6 +578,23 @@ fn discovery_section(raw: RawDiscovery, src: &Source<'_>) -> Result<Discovery> {
         d.timeout = t;
     }
     Ok(d)
+}
+
+/// `[smtp]`: timeouts from 1 second to a day.
+fn smtp_section(raw: RawSmtp, src: &Source<'_>) -> Result<Smtp> {
+    for (key, v) in [
+        ("command_timeout", raw.command_timeout),
+        ("data_timeout", raw.data_timeout),
+    ] {
+        if v.is_some_and(|s| !(1..=86_400).contains(&s)) {
+            return Err(src.key_error(key, "must be a number of seconds from 1 to 86400".into()));
+        }
+    }
+    Ok(Smtp {
+        size_limit: raw.size_limit,
+        command_timeout: raw.command_timeout,
+        data_timeout: raw.data_timeout,
+    })
 }
 
 /// `local_domains`: each a host name or an address literal, normalized, none twice.
@@ -856,6 +902,27 @@ subject = "[...]"
             c.recipients["news@example.net"].missing_key,
             Some(MissingKey::Plaintext)
         );
+    }
+
+    #[test]
+    fn smtp_section() {
+        let c = Config::parse(
+            "[smtp]\nsize_limit = 1000\ncommand_timeout = 60\ndata_timeout = 30\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            c.smtp,
+            Smtp {
+                size_limit: Some(1000),
+                command_timeout: Some(60),
+                data_timeout: Some(30)
+            }
+        );
+        assert_eq!(Config::parse("", "t").unwrap().smtp, Smtp::default());
+        let e = Config::parse("[smtp]\ndata_timeout = 0\n", "t").unwrap_err();
+        assert!(e.to_string().starts_with("t:2: data_timeout:"), "{e}");
+        assert!(Config::parse("[smtp]\nsize = 1\n", "t").is_err());
     }
 
     #[test]

@@ -182,8 +182,12 @@ fn main() {
     }
     let env = Env::snapshot();
     let mark = stdin_offset();
-    // Not std's Stdin, which reads EBADF (`0>file`) as an empty message.
-    let stdin = std::io::BufReader::new(sys::stdin());
+    // Read through our own buffer, never std's (a read as large as std's 8 KiB buffer
+    // bypasses it): so the -bs timeouts (poll before a read) never wait on bytes already
+    // buffered. The same size as std's, so memory is as before. Not std's Stdin either,
+    // which reads EBADF (`0>file`) as an empty message.
+    let stdin =
+        std::io::BufReader::with_capacity(8 << 10, pgpsendmail::smtp::Timed::new(sys::stdin()));
     let mut stdout = std::io::stdout().lock();
     let mut exec = deliver::Exec::new(env.tmpdir.clone());
     let invoked = Invoked::from_name(&name);

@@ -15,7 +15,10 @@ use crate::keys::recipients::{self, Decision};
 use crate::keys::{self, Keyring};
 use crate::message::address::Address;
 use crate::message::canonical::{self, LocalCase};
-use crate::sendmail::{deliver, postconf};
+use crate::sendmail::deliver;
+use crate::sendmail::size::{
+    GROWTH_PERCENT, POSTFIX_DEFAULT_LIMIT, largest_before_encryption, limit_for, postfix_size_limit,
+};
 use crate::{Env, config};
 
 /// What one step of `check` found, beyond the lines it wrote; the steps' findings are added
@@ -152,7 +155,7 @@ fn size(
     out: &mut dyn Write,
 ) -> std::io::Result<Found> {
     match real {
-        Some((p, Flavor::Postfix)) => match postfix_size_limit(p, env) {
+        Some((p, Flavor::Postfix)) => match postfix_size_limit(p, env.root.as_deref()) {
             Some(limit) => size_limit(limit, out),
             None => Ok(Found::NONE),
         },
@@ -458,35 +461,6 @@ pub fn local_users(passwd: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// How much larger a message is after encryption, in percent: the armor's base64 (4/3) with
-/// its line ends (65/64), times the CRLF form inside the encryption (78/77 for base64 lines
-/// of 76 characters); measured 1.372 on a base64 attachment (pgpsendmail(8), SIZE).
-pub const GROWTH_PERCENT: u64 = 137;
-/// What encryption adds whatever the size (outer header, MIME parts, armor lines, PKESKs),
-/// rounded up.
-pub const OVERHEAD: u64 = 16 * 1024;
-/// Postfix's default `message_size_limit`.
-pub const POSTFIX_DEFAULT_LIMIT: u64 = 10_240_000;
-
-/// The largest message, before encryption, that still fits `limit` once encrypted.
-pub fn largest_before_encryption(limit: u64) -> u64 {
-    limit.saturating_sub(OVERHEAD) * 100 / GROWTH_PERCENT
-}
-
-/// The smallest limit that lets a message of `size` bytes through once encrypted.
-pub fn limit_for(size: u64) -> u64 {
-    size * GROWTH_PERCENT / 100 + OVERHEAD
-}
-
-/// Postfix's `message_size_limit` (bytes; `None`: unlimited, or unknown), from `postconf
-/// -h message_size_limit` ([`postconf::value`]).
-fn postfix_size_limit(program: &Path, env: &Env) -> Option<u64> {
-    let limit: u64 = postconf::value(program, env.root.as_deref(), "message_size_limit")?
-        .parse()
-        .ok()?;
-    (limit > 0).then_some(limit)
 }
 
 /// `check`'s line about Postfix's size limit: a warning when a message that a default

@@ -17,10 +17,10 @@ mod explain;
 mod keys;
 mod view;
 
-pub use check::{
-    GROWTH_PERCENT, OVERHEAD, POSTFIX_DEFAULT_LIMIT, check, largest_before_encryption, limit_for,
-    local_users,
+pub use crate::sendmail::size::{
+    GROWTH_PERCENT, OVERHEAD, POSTFIX_DEFAULT_LIMIT, largest_before_encryption, limit_for,
 };
+pub use check::{check, local_users};
 pub use discover::{keys_fetch, keys_refresh, keys_review};
 pub use explain::explain;
 pub use keys::{keys_import, keys_list};

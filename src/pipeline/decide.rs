@@ -41,7 +41,7 @@ pub fn decide(
         })
         .collect();
     if !refused.is_empty() {
-        return Err(refusal(&refused, log));
+        return Err(refused_all(&refused, log));
     }
     warn_expiring(&decisions, &keyring, ctx.cfg.warn_days, ctx.env.now);
     for (_, d) in &decisions {
@@ -56,10 +56,25 @@ pub fn decide(
     Ok(decisions)
 }
 
+/// What the policy says of one recipient before any message is read (an SMTP face's RCPT):
+/// `None` when it would be taken (a key, or a `plaintext` copy allowed), else the refusal's
+/// reason and whether it may pass later (`true`: a key source could not be read, so the
+/// refusal may be temporary). The message's own decision ([`decide`]) still follows.
+pub fn refusal(ctx: &Context, rcpt: &Address) -> Option<(String, bool)> {
+    let rcpts = std::slice::from_ref(rcpt);
+    let want = recipients::wanted(rcpts, ctx.cfg);
+    let cache = crate::keys::index::cache_dir(&ctx.env.cache_places(ctx.cfg)).ok();
+    let keyring = Keyring::load_for(&ctx.cfg.keyring, cache.as_deref(), &want, ctx.env.now);
+    match recipients::decide(rcpt, ctx.cfg, &keyring) {
+        Decision::Refuse { reason } => Some((reason, !keyring.problems.is_empty())),
+        _ => None,
+    }
+}
+
 /// One readable line even for 10,000 refused recipients: the first few, then a count
 /// (`pgpsendmail explain` lists every one); the mail log names every one, the rest in lines
 /// of their own.
-fn refusal(refused: &[String], log: &syslog::Entry) -> Error {
+fn refused_all(refused: &[String], log: &syslog::Entry) -> Error {
     let mut text = refused[..refused.len().min(SHOWN)].join("; ");
     if refused.len() > SHOWN {
         text.push_str(&format!(

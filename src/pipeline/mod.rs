@@ -13,6 +13,7 @@ mod copies;
 mod decide;
 
 pub use context::Context;
+pub use decide::refusal as refusal_at_rcpt;
 
 use std::cell::{Cell, RefCell};
 use std::io::Read;

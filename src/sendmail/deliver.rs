@@ -462,6 +462,61 @@ pub trait Deliverer {
     fn flavor(&mut self, flavor: Flavor) {
         let _ = flavor;
     }
+
+    /// What became of the copies of the last [`Deliverer::deliver`] that spawned them
+    /// (`None`: not known), taken once; for an SMTP face's reply.
+    fn take_handoff(&mut self) -> Option<Handoff> {
+        None
+    }
+}
+
+/// What became of the copies of one message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handoff {
+    pub total: usize,
+    /// The copies the real sendmail did not take: their recipients, and what it did.
+    pub failed: Vec<(String, Status)>,
+}
+
+/// How one run of the real sendmail ended, when it did not take its copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    /// It exited with this status.
+    Exit(i32),
+    /// A signal ended it.
+    Signal(i32),
+    /// It could not be run, or was stopped (the reason).
+    Error(String),
+}
+
+impl Status {
+    /// The exit status pgpsendmail gives for it (69 when there is none).
+    pub fn code(&self) -> i32 {
+        match self {
+            Status::Exit(c) => *c,
+            _ => crate::error::ExitCode::Unavailable.code(),
+        }
+    }
+
+    /// Whether the same copy may be taken later (sysexits' temporary statuses, a signal, an
+    /// error running it).
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            Status::Exit(c) => [69, 71, 73, 74, 75].contains(c),
+            _ => true,
+        }
+    }
+}
+
+/// `status S` or `signal N`; an error is `status 69` (its reason was said on a line of its
+/// own).
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Signal(s) => write!(f, "signal {s}"),
+            st => write!(f, "status {}", st.code()),
+        }
+    }
 }
 
 /// The real thing: exec for one file copy, spawn and wait otherwise.
@@ -469,6 +524,8 @@ pub trait Deliverer {
 pub struct Exec {
     /// Set by [`Deliverer::smtp_session`].
     smtp: bool,
+    /// What the last spawned delivery came to ([`Deliverer::take_handoff`]).
+    handoff: Option<Handoff>,
     /// Where a hidden copy's file goes when memfds are unavailable (`$TMPDIR`).
     tmpdir: Option<PathBuf>,
     /// Set by [`Deliverer::flavor`]: the real sendmail's 75 means its copy is queued.
@@ -481,6 +538,7 @@ impl Exec {
     pub fn new(tmpdir: Option<PathBuf>) -> Exec {
         Exec {
             smtp: false,
+            handoff: None,
             tmpdir,
             tempfail_queued: false,
         }
@@ -566,8 +624,12 @@ fn stdin_for(body: CopyBody, tmpdir: Option<&Path>) -> std::io::Result<File> {
 /// waits at most `limit` for it to end. A run still going then is killed (SIGKILL) and is
 /// an error: the copy is not known to be queued. So is a run that exits 0 before it read
 /// its standard input to the end (it shares the file's offset with us, which says how far
-/// it read). Returns the exit code (`None`: killed by a signal).
-fn run_bounded(mut cmd: Command, stdin: File, limit: Duration) -> std::io::Result<Option<i32>> {
+/// it read). Returns how it ended.
+fn run_bounded(
+    mut cmd: Command,
+    stdin: File,
+    limit: Duration,
+) -> std::io::Result<std::process::ExitStatus> {
     let len = stdin.metadata()?.len();
     // The same open file (a dup): its offset is the child's.
     let offset = stdin.try_clone()?;
@@ -634,7 +696,7 @@ fn run_outcome(
     mut offset: File,
     len: u64,
     limit: Duration,
-) -> std::io::Result<Option<i32>> {
+) -> std::io::Result<std::process::ExitStatus> {
     if timed_out {
         return Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
@@ -652,7 +714,7 @@ fn run_outcome(
             "it exited 0 after reading {read} of the {len} bytes of its copy"
         )));
     }
-    Ok(st.code())
+    Ok(st)
 }
 
 impl Deliverer for Exec {
@@ -662,6 +724,10 @@ impl Deliverer for Exec {
 
     fn flavor(&mut self, flavor: Flavor) {
         self.tempfail_queued = flavor.tempfail_is_queued();
+    }
+
+    fn take_handoff(&mut self) -> Option<Handoff> {
+        self.handoff.take()
     }
 
     fn pass(&mut self, program: &Path, argv0: &str, args: Vec<OsString>) -> Result<i32> {
@@ -715,6 +781,10 @@ impl Deliverer for Exec {
         }
         let total = copies.len();
         let (failed, queued) = self.run_each(program, copies, &shown);
+        self.handoff = Some(Handoff {
+            total,
+            failed: failed.clone(),
+        });
         if !failed.is_empty() {
             return Ok(report_failed(&failed, total, log));
         }
@@ -743,8 +813,9 @@ impl Exec {
         program: &Path,
         copies: Vec<(Vec<OsString>, Copy)>,
         shown: &str,
-    ) -> (Vec<(String, i32)>, Vec<String>) {
-        let mut failed: Vec<(String, i32)> = Vec::new();
+    ) -> (Vec<(String, Status)>, Vec<String>) {
+        use std::os::unix::process::ExitStatusExt;
+        let mut failed: Vec<(String, Status)> = Vec::new();
         let mut queued: Vec<String> = Vec::new();
         let limit = wait_limit();
         for (args, copy) in copies {
@@ -753,26 +824,27 @@ impl Exec {
             // One copy's file at a time: made here, dropped when its run has ended.
             let status = stdin_for(copy.body, self.tmpdir.as_deref())
                 .and_then(|stdin| run_bounded(cmd, stdin, limit));
-            match status {
-                Ok(Some(0)) => {}
-                Ok(Some(TEMPFAIL)) if self.tempfail_queued => queued.push(who(&copy.recipients)),
-                Ok(Some(code)) => failed.push((who(&copy.recipients), code)),
-                // Killed by a signal: the copy is not known to be queued.
-                Ok(None) => failed.push((
-                    who(&copy.recipients),
-                    crate::error::ExitCode::Unavailable.code(),
-                )),
+            let status = match status {
+                Ok(st) if st.success() => continue,
+                Ok(st) if st.code() == Some(TEMPFAIL) && self.tempfail_queued => {
+                    queued.push(who(&copy.recipients));
+                    continue;
+                }
+                Ok(st) => match (st.code(), st.signal()) {
+                    (Some(c), _) => Status::Exit(c),
+                    // Killed by a signal: the copy is not known to be queued.
+                    (None, Some(sig)) => Status::Signal(sig),
+                    (None, None) => Status::Error(format!("{st}")),
+                },
                 Err(e) => {
                     diag::say(format_args!(
                         "real sendmail {shown} for {}: {e}",
                         who(&copy.recipients)
                     ));
-                    failed.push((
-                        who(&copy.recipients),
-                        crate::error::ExitCode::Unavailable.code(),
-                    ))
+                    Status::Error(e.to_string())
                 }
-            }
+            };
+            failed.push((who(&copy.recipients), status));
         }
         (failed, queued)
     }
@@ -784,19 +856,16 @@ const TEMPFAIL: i32 = 75;
 /// Says which of `total` copies were not sent (stderr and the mail log); returns the exit
 /// status: the first failure's, but after a partial send never 75, which callers read as
 /// "queued, will be delivered": the failed copies will not be.
-fn report_failed(failed: &[(String, i32)], total: usize, log: &crate::syslog::Entry) -> i32 {
+fn report_failed(failed: &[(String, Status)], total: usize, log: &crate::syslog::Entry) -> i32 {
     let sent = total - failed.len();
-    let list: Vec<String> = failed
-        .iter()
-        .map(|(w, c)| format!("{w} (status {c})"))
-        .collect();
+    let list: Vec<String> = failed.iter().map(|(w, st)| format!("{w} ({st})")).collect();
     let text = format!(
         "{sent} of {total} copies handed on; not sent to: {}",
         list.join("; ")
     );
     diag::say(format_args!("{text}"));
     log.failed(total, &format!("failed ({text})"));
-    let first = failed[0].1;
+    let first = failed[0].1.code();
     if sent > 0 && first == TEMPFAIL {
         crate::error::ExitCode::Unavailable.code()
     } else {
@@ -891,7 +960,7 @@ mod tests {
         let mut cmd = Command::new("cat");
         cmd.stdout(Stdio::null());
         assert_eq!(
-            run_bounded(cmd, f, Duration::from_secs(60)).unwrap(),
+            run_bounded(cmd, f, Duration::from_secs(60)).unwrap().code(),
             Some(0)
         );
     }

@@ -265,7 +265,7 @@ fn real_sendmail_killed_by_a_signal() {
     complete(&h.captures()[0], "alice");
     no_leak(&h, &out.stderr, &[]);
     // Two copies, the second killed after reading all: not known to be queued, so it is
-    // reported as not sent, with 69.
+    // reported as not sent (with its signal), and the exit status is 69.
     let h = fresh();
     let out = run_env(
         &h,
@@ -277,7 +277,7 @@ fn real_sendmail_killed_by_a_signal() {
     assert_eq!(out.status.code(), Some(69), "{err}");
     one_line(&err);
     assert!(
-        err.contains("1 of 2 copies handed on; not sent to: bob@example.org (status 69)"),
+        err.contains("1 of 2 copies handed on; not sent to: bob@example.org (signal 15)"),
         "{err}"
     );
     let c = h.captures();

@@ -639,3 +639,31 @@ pub fn run_limited_soft(
     w.join().unwrap();
     out
 }
+
+/// The reply codes in an SMTP server's output, one per reply (continuation lines of a
+/// multi-line reply are skipped).
+pub fn codes(out: &[u8]) -> Vec<u16> {
+    let text = String::from_utf8(out.to_vec()).expect("replies are UTF-8");
+    assert!(
+        text.is_empty() || text.ends_with("\r\n"),
+        "replies end in CRLF: {text:?}"
+    );
+    text.split_terminator("\r\n")
+        .map(|l| {
+            assert!(
+                l.len() >= 4 && (l.as_bytes()[3] == b' ' || l.as_bytes()[3] == b'-'),
+                "not an SMTP reply line: {l:?}"
+            );
+            (l, l[..3].parse::<u16>().expect("reply code"))
+        })
+        .filter(|(l, _)| l.as_bytes()[3] == b' ')
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// Runs `pgpsendmail -bs ARGS` with the SMTP session `script` on standard input.
+pub fn session(h: &H, args: &[&str], script: &[u8]) -> Output {
+    let mut a = vec!["-bs"];
+    a.extend_from_slice(args);
+    h.run(&a, script)
+}

@@ -13,6 +13,8 @@
 //! * discover.rs: pgpsendmail(8) KEYS, Discovered certificates, and `keys fetch`, `refresh`,
 //!   `accept`, `reject` against the HTTPS servers of https.rs (WKD and VKS under their real
 //!   names, in a private mount namespace; fails under CI=true when that cannot be done);
+//! * smtp.rs: `-bs` against scripted sessions: SIZE, timeouts, the end of DATA, paths,
+//!   refusal at RCPT, a partial hand-off, SMTPUTF8 (pgpsendmail(8) MODES and SIZE);
 //! * keys.rs: pgpsendmail(8) KEYS (validity, matching, the [recipients] table, policies);
 //! * cache.rs: the cache directory (`cache_dir`): made on first use, root's or a private one,
 //!   never one others could write;
@@ -57,3 +59,4 @@ mod real_callers;
 mod real_decrypt;
 mod real_mta;
 mod real_readers;
+mod smtp;
