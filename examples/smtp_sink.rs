@@ -1,7 +1,8 @@
 //! The next hop of every MTA in tests/mta.rs: an SMTP server on a loopback ADDRESS:PORT
 //! (127.0.0.2:25 there) that stores each message it accepts as DIR/N.eml (the
 //! envelope first, as `X-Sink-From:` and `X-Sink-To:` lines), and refuses with 550 every
-//! recipient whose local part is `refused`. `smtp_sink ADDRESS:PORT DIR` writes DIR/ready once it
+//! recipient whose local part is `refused`. It offers DSN, as a real next hop does (msmtp
+//! refuses `-N` without it), and ignores the parameters. `smtp_sink ADDRESS:PORT DIR` writes DIR/ready once it
 //! listens, so a test waits on that file, not on a clock; it runs until it is killed (the
 //! test's PID namespace ends it).
 
@@ -56,7 +57,7 @@ fn session(conn: TcpStream, dir: &Path) -> std::io::Result<()> {
         }
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
-            b"250-sink.example.org\r\n250-8BITMIME\r\n250 PIPELINING\r\n"
+            b"250-sink.example.org\r\n250-8BITMIME\r\n250-DSN\r\n250 PIPELINING\r\n"
         } else if upper.starts_with("MAIL FROM:") {
             envelope = format!("X-Sink-From: {}\r\n", line[10..].trim());
             b"250 2.1.0 ok\r\n"

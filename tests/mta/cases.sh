@@ -39,10 +39,11 @@ both() {
 	one "$c.p" "$PGP" "$@"
 	one "$c.n" "$NATIVE" "$@"
 }
-# named CASE NAME PROGRAM: pgpsendmail called NAME, then the MTA's own PROGRAM, if any.
+# named CASE NAME PROGRAM: pgpsendmail called NAME, then the MTA's own PROGRAM, if any,
+# found through PATH as a caller runs it (argv[0] the bare name: dma dispatches on it).
 named() {
 	one "$1.p" "/t/bin/$2"
-	[ -z "$3" ] || one "$1.n" "$3"
+	[ -z "$3" ] || one "$1.n" env PATH="$(dirname "$3"):/usr/bin:/bin" "$2"
 }
 
 start
