@@ -297,7 +297,8 @@ pub fn pass_through(inv: &Invocation, flavor: Flavor) -> Result<PassThrough> {
             Postfix | Sendmail | Exim | Dma | Opensmtpd | Ssmtp => run("mailq", &[]),
             // nullmailer's sendmail lists its queue itself (`-bp`), under either name.
             Nullmailer => run("sendmail", &["-bp"]),
-            Msmtp => done("flavor msmtp keeps no mail queue: nothing to list".into()),
+            // msmtp keeps no queue, and its sendmail refuses -bp (64): so does pgpsendmail.
+            Msmtp => cannot("list a queue (it keeps none)"),
         },
         Mode::RunQueue(v) => match flavor {
             Postfix | Sendmail | Exim | Dma => Ok(PassThrough::Run {
@@ -305,22 +306,18 @@ pub fn pass_through(inv: &Invocation, flavor: Flavor) -> Result<PassThrough> {
                 args: vec![format!("-q{v}").into()],
             }),
             // ssmtp keeps no queue and exits 0 for -q itself: a cron job's `sendmail -q`
-            // keeps working.
-            Msmtp | Ssmtp => done(format!(
-                "flavor {} keeps no mail queue: nothing to run",
-                flavor.name()
-            )),
-            Nullmailer | Opensmtpd => cannot("run its queue"),
+            // keeps working. msmtp's sendmail refuses -q (64).
+            Ssmtp => done("flavor ssmtp keeps no mail queue: nothing to run".into()),
+            Msmtp | Nullmailer | Opensmtpd => cannot("run its queue"),
         },
         Mode::Aliases => match flavor {
             Postfix | Sendmail | Exim if inv.invoked == Invoked::Sendmail => {
                 run("sendmail", &["-bi"])
             }
             Postfix | Sendmail | Exim | Dma | Opensmtpd | Ssmtp => run("newaliases", &[]),
-            Msmtp | Nullmailer => done(format!(
-                "flavor {} has no alias database: nothing to rebuild",
-                flavor.name()
-            )),
+            // No alias database, no newaliases program, and their sendmail refuses -bi
+            // (msmtp 64, nullmailer 1): refused as a usage error.
+            Msmtp | Nullmailer => cannot("rebuild aliases (it has no alias database)"),
         },
         Mode::Verify => match flavor {
             Postfix | Sendmail | Exim => {

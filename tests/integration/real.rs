@@ -412,7 +412,7 @@ impl Drop for Postfix {
     }
 }
 
-fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<PathBuf>) {
+pub fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
