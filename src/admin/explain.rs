@@ -17,6 +17,7 @@ use crate::message::Input;
 use crate::message::address::Address;
 use crate::message::pgpmime::{Child, Payload};
 use crate::message::protected;
+use crate::openpgp::encrypt::Format;
 use crate::sendmail::{args, deliver};
 
 #[derive(Debug, Serialize)]
@@ -34,6 +35,9 @@ struct RecipientView {
 struct CopyView {
     recipients: Vec<String>,
     encrypted: bool,
+    /// The encrypted body's format and cipher ("SEIPD v1, AES256", "SEIPD v2, AES256/OCB").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<String>,
     argv: Vec<String>,
 }
 
@@ -132,6 +136,7 @@ fn explain_into<R: BufRead>(
         ex.copies.push(CopyView {
             recipients: envelope.recipients.iter().map(|a| a.to_string()).collect(),
             encrypted: false,
+            format: None,
             argv: argv(&envelope.recipients)?,
         });
         return Ok(());
@@ -148,17 +153,20 @@ fn explain_into<R: BufRead>(
     if !plan.encrypted.is_empty() {
         ex.cipher = Some(format!("{:?}", plan.cipher));
     }
-    for (rcpts, _) in &plan.encrypted {
+    for g in &plan.encrypted {
+        let format = g.aead.map_or(Format::V1(plan.cipher), Format::V2);
         ex.copies.push(CopyView {
-            recipients: rcpts.iter().map(|a| a.to_string()).collect(),
+            recipients: g.rcpts.iter().map(|a| a.to_string()).collect(),
             encrypted: true,
-            argv: argv(rcpts)?,
+            format: Some(format.to_string()),
+            argv: argv(&g.rcpts)?,
         });
     }
     for r in &plan.plaintext {
         ex.copies.push(CopyView {
             recipients: vec![r.to_string()],
             encrypted: false,
+            format: None,
             argv: argv(std::slice::from_ref(r))?,
         });
     }
@@ -309,8 +317,8 @@ fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
         }
     }
     for (i, c) in ex.copies.iter().enumerate() {
-        let how = match (&ex.cipher, c.encrypted) {
-            (Some(cipher), true) => format!("encrypted, {cipher}"),
+        let how = match (&c.format, c.encrypted) {
+            (Some(format), true) => format!("encrypted, {format}"),
             _ if ex.already_encrypted => "as given".to_string(),
             _ => "NOT encrypted".to_string(),
         };

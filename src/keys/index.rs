@@ -29,13 +29,15 @@ use sha2::{Digest, Sha256};
 
 use super::wire::{Cursor, put_str};
 
-/// Version 5: addresses are keyed by their matching spelling (NFC, the domain through UTS
-/// 46, the local part folded in Unicode: `keys::index_key`), and verdicts keep them with
-/// the local part as written. Version 4: a certificate may carry its validity verdict (after its bytes, with its own
+/// Version 6: both of version 5's changes (they were made apart): addresses are keyed by
+/// their matching spelling (NFC, the domain through UTS 46, the local part folded in
+/// Unicode: `keys::index_key`), verdicts keep them with the local part as written, and a
+/// verdict says whether the certificate takes SEIPD v2, and its suite. Version 4: a
+/// certificate may carry its validity verdict (after its bytes, with its own
 /// SHA-256). Version 3: bare revocations are entries too, keyed by their issuer. A change
 /// to the validity rules or the key policy (`validity.rs`, `policy.rs`) must bump it too:
 /// an index of another version, and so every verdict it recorded, is not believed.
-const MAGIC: &[u8; 8] = b"PGPSMIX5";
+const MAGIC: &[u8; 8] = b"PGPSMIX6";
 /// Magic, length of the small section, its SHA-256, certificate and key counts.
 const HEADER: u64 = 64;
 /// A certificate record: blob offset and length, source, fingerprint, verdict length, check.

@@ -54,7 +54,10 @@ use crate::diag::sanitize;
 use crate::message::address::Address;
 use crate::message::canonical::{self, LocalCase};
 use gather::Gathered;
-pub use validity::{Cert, EncryptionKey, Unusable, evaluate, hex_upper, uid_email};
+pub use validity::{
+    COMMON_SUITE, Cert, DEFAULT_SUITE, EncryptionKey, Suite, Unusable, evaluate, hex_upper,
+    uid_email,
+};
 
 /// Largest key file read; larger ones are reported, not read (they would stall every message).
 const MAX_KEY_FILE: u64 = 64 << 20;

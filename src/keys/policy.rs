@@ -99,15 +99,21 @@ pub fn encryptable<K: EncryptionKey>(key: &K) -> Result<(), String> {
     let mut rng = rand::thread_rng();
     let cipher = SymmetricKeyAlgorithm::AES256;
     let trial = cipher.new_session_key(&mut rng);
-    PublicKeyEncryptedSessionKey::from_session_key_v3(&mut rng, &trial, cipher, key)
-        .map(|_| ())
-        .map_err(|e| {
-            format!(
-                "algorithm {}: pgpsendmail cannot encrypt to it ({})",
-                u8::from(alg),
-                crate::diag::sanitize(&e.to_string())
-            )
-        })
+    // A version 6 key is reached through a v6 PKESK only (SEIPD v2); the others through
+    // a v3 PKESK, or a v6 one when their copy is SEIPD v2: the trial makes the v3 one,
+    // whose encryption step is the same.
+    let tried = if key.version() == pgp::types::KeyVersion::V6 {
+        PublicKeyEncryptedSessionKey::from_session_key_v6(&mut rng, &trial, key)
+    } else {
+        PublicKeyEncryptedSessionKey::from_session_key_v3(&mut rng, &trial, cipher, key)
+    };
+    tried.map(|_| ()).map_err(|e| {
+        format!(
+            "algorithm {}: pgpsendmail cannot encrypt to it ({})",
+            u8::from(alg),
+            crate::diag::sanitize(&e.to_string())
+        )
+    })
 }
 
 #[cfg(test)]

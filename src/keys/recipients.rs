@@ -19,7 +19,7 @@ use std::collections::HashSet;
 use crate::config::{Config, Flavor, MissingKey, Rule};
 use crate::diag::sanitize;
 use crate::error::{Error, Result};
-use crate::keys::{EncryptionKey, Keyring, Unusable, index_key};
+use crate::keys::{COMMON_SUITE, EncryptionKey, Keyring, Suite, Unusable, index_key};
 use crate::message::Head;
 use crate::message::address::{self, Address};
 use crate::message::canonical::{self, LocalCase};
@@ -118,6 +118,9 @@ pub enum Decision {
         /// Primary fingerprints used (for messages and `explain`).
         certs: Vec<String>,
         cipher: pgp::crypto::sym::SymmetricKeyAlgorithm,
+        /// The SEIPD v2 suite when every certificate used takes SEIPD v2, or one of them
+        /// is a version 6 certificate (rule 9 of pgpsendmail(8), KEYS); `None`: SEIPD v1.
+        aead: Option<Suite>,
     },
     /// No usable key, and the policy allows an unencrypted copy.
     Plaintext { reason: String },
@@ -373,11 +376,27 @@ fn find_certs<'k>(
     (result, lookup, route)
 }
 
+/// One suite for several: theirs when they agree, else AES-128 with OCB (which every RFC
+/// 9580 implementation reads); `None` when one of them is `None`.
+fn common_suite(suites: impl IntoIterator<Item = Option<Suite>>) -> Option<Suite> {
+    let mut out: Option<Suite> = None;
+    for s in suites {
+        let s = s?;
+        out = Some(match out {
+            Some(o) if o != s => COMMON_SUITE,
+            _ => s,
+        });
+    }
+    out
+}
+
 /// Encrypt to every usable key of `certs`, each certificate once; AES-128 when one of them
-/// asks for it.
+/// asks for it; SEIPD v2 when all take it, or one is a version 6 certificate (reached
+/// only that way).
 fn encrypt_to(certs: Vec<&crate::keys::Cert>) -> Decision {
-    let mut keys = Vec::new();
+    let mut keys: Vec<EncryptionKey> = Vec::new();
     let mut fprs = Vec::new();
+    let mut suites = Vec::new();
     let mut cipher = pgp::crypto::sym::SymmetricKeyAlgorithm::AES256;
     for c in certs {
         // The same certificate may be in two sources: use it once.
@@ -387,15 +406,22 @@ fn encrypt_to(certs: Vec<&crate::keys::Cert>) -> Decision {
         if let Ok(k) = &c.usable {
             keys.extend(k.iter().cloned());
             fprs.push(c.fingerprint.clone());
+            suites.push(c.aead);
             if c.cipher == pgp::crypto::sym::SymmetricKeyAlgorithm::AES128 {
                 cipher = c.cipher;
             }
         }
     }
+    let aead = common_suite(suites.iter().copied()).or_else(|| {
+        keys.iter()
+            .any(EncryptionKey::is_v6)
+            .then(|| common_suite(suites.into_iter().flatten().map(Some)).unwrap_or(COMMON_SUITE))
+    });
     Decision::Encrypt {
         keys,
         certs: fprs,
         cipher,
+        aead,
     }
 }
 
@@ -418,17 +444,86 @@ fn personal_or_untagged<'a>(
     }
 }
 
+/// One encrypted copy: its recipients, the keys it is encrypted to (each once), and its
+/// body's format: SEIPD v2 with this suite, or SEIPD v1 (`None`).
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub rcpts: Vec<Address>,
+    pub keys: Vec<EncryptionKey>,
+    pub aead: Option<Suite>,
+}
+
+impl Group {
+    /// Adds a recipient and those of its keys the copy does not have yet (two visible
+    /// recipients may share keys: an alias, a domain key; one PKESK each).
+    fn add(&mut self, r: &Address, keys: &[EncryptionKey]) {
+        self.rcpts.push(r.clone());
+        for k in keys {
+            if !self.keys.iter().any(|g| g.fingerprint() == k.fingerprint()) {
+                self.keys.push(k.clone());
+            }
+        }
+    }
+}
+
 /// The copies a message becomes (rule 10, docs/message.md): one encrypted to every visible
-/// recipient, one for each hidden recipient, and one unencrypted copy for each recipient
-/// that `missing_key = "plaintext"` allows to go without a key.
+/// recipient (two when they cannot share one format, rule 8), one for each hidden
+/// recipient, and one unencrypted copy for each recipient that `missing_key = "plaintext"`
+/// allows to go without a key.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    /// Recipients of each encrypted copy, and the keys it is encrypted to (each key once).
-    pub encrypted: Vec<(Vec<Address>, Vec<EncryptionKey>)>,
-    /// The cipher for all encrypted copies (they share one session key): AES-256 unless
+    pub encrypted: Vec<Group>,
+    /// The cipher of the SEIPD v1 copies (they share one session key): AES-256 unless
     /// some recipient's key does not list it.
     pub cipher: pgp::crypto::sym::SymmetricKeyAlgorithm,
     pub plaintext: Vec<Address>,
+}
+
+impl Plan {
+    /// How many formats the encrypted copies are in (each is encrypted once).
+    pub fn formats(&self) -> usize {
+        let mut seen: Vec<Option<Suite>> = Vec::new();
+        for g in &self.encrypted {
+            if !seen.contains(&g.aead) {
+                seen.push(g.aead);
+            }
+        }
+        seen.len()
+    }
+}
+
+/// A visible recipient with its keys and format.
+type Visible<'a> = (&'a Address, &'a [EncryptionKey], Option<Suite>);
+
+/// The visible recipients' copies (rule 8, docs/message.md): one in SEIPD v2 when all take
+/// it; else one in SEIPD v1 when none needs SEIPD v2 (a version 6 key); else one of each,
+/// those that take SEIPD v2 in that one.
+fn visible_groups(visible: &[Visible]) -> Vec<Group> {
+    let group = |aead| Group {
+        rcpts: Vec::new(),
+        keys: Vec::new(),
+        aead,
+    };
+    let all_v2 = visible.iter().all(|(_, _, a)| a.is_some());
+    let needs_v2 = visible
+        .iter()
+        .any(|(_, k, _)| k.iter().any(EncryptionKey::is_v6));
+    if all_v2 || !needs_v2 {
+        let aead = if all_v2 {
+            common_suite(visible.iter().map(|v| v.2))
+        } else {
+            None
+        };
+        let mut g = group(aead);
+        visible.iter().for_each(|(r, k, _)| g.add(r, k));
+        return vec![g];
+    }
+    let aead = common_suite(visible.iter().filter_map(|v| v.2).map(Some));
+    let (mut v1, mut v2) = (group(None), group(aead));
+    for (r, k, a) in visible {
+        if a.is_some() { &mut v2 } else { &mut v1 }.add(r, k);
+    }
+    vec![v1, v2]
 }
 
 /// Groups the decided recipients into copies.
@@ -439,10 +534,15 @@ pub fn plan(decisions: &[(Address, Decision)], envelope: &Envelope) -> Plan {
         cipher: SymmetricKeyAlgorithm::AES256,
         plaintext: Vec::new(),
     };
-    let mut visible_idx: Option<usize> = None;
+    let mut visible: Vec<Visible> = Vec::new();
+    // Where the visible copies go: before the first hidden copy that follows a visible
+    // recipient.
+    let mut visible_at: Option<usize> = None;
     for (r, d) in decisions {
-        let (keys, cipher) = match d {
-            Decision::Encrypt { keys, cipher, .. } => (keys, cipher),
+        let (keys, cipher, aead) = match d {
+            Decision::Encrypt {
+                keys, cipher, aead, ..
+            } => (keys, cipher, aead),
             Decision::Plaintext { .. } => {
                 p.plaintext.push(r.clone());
                 continue;
@@ -452,26 +552,22 @@ pub fn plan(decisions: &[(Address, Decision)], envelope: &Envelope) -> Plan {
         if *cipher == SymmetricKeyAlgorithm::AES128 {
             p.cipher = SymmetricKeyAlgorithm::AES128;
         }
-        if !envelope.is_visible(r) {
-            p.encrypted.push((vec![r.clone()], keys.clone()));
-            continue;
+        if envelope.is_visible(r) {
+            visible_at.get_or_insert(p.encrypted.len());
+            visible.push((r, keys, *aead));
+        } else {
+            let mut g = Group {
+                rcpts: Vec::new(),
+                keys: Vec::new(),
+                aead: *aead,
+            };
+            g.add(r, keys);
+            p.encrypted.push(g);
         }
-        let groups = &mut p.encrypted;
-        let i = *visible_idx.get_or_insert_with(|| {
-            groups.push((Vec::new(), Vec::new()));
-            groups.len() - 1
-        });
-        let (rcpts, group_keys) = &mut p.encrypted[i];
-        rcpts.push(r.clone());
-        // Two visible recipients may share keys (an alias, a domain key): one PKESK each.
-        for k in keys {
-            if !group_keys
-                .iter()
-                .any(|g| g.fingerprint() == k.fingerprint())
-            {
-                group_keys.push(k.clone());
-            }
-        }
+    }
+    if let Some(at) = visible_at {
+        let groups = visible_groups(&visible);
+        p.encrypted.splice(at..at, groups);
     }
     p
 }

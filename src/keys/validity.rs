@@ -23,9 +23,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pgp::composed::SignedPublicKey;
+use pgp::crypto::aead::AeadAlgorithm;
 use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
-use pgp::packet::{self, Signature, SignatureType, SubpacketData};
+use pgp::packet::{self, Signature, SignatureType, SignatureVersion, SubpacketData};
 use pgp::types::{KeyDetails, KeyVersion, Tag};
 
 use crate::keys::wire::{Cursor, put_str};
@@ -48,7 +49,27 @@ impl EncryptionKey {
             EncryptionKey::Primary(k) => hex_upper(k.fingerprint().as_bytes()),
         }
     }
+
+    /// A version 6 key: reached only through a v6 PKESK in SEIPD v2 (rule 9).
+    pub fn is_v6(&self) -> bool {
+        let v = match self {
+            EncryptionKey::Subkey(k) => k.version(),
+            EncryptionKey::Primary(k) => k.version(),
+        };
+        v == KeyVersion::V6
+    }
 }
+
+/// A SEIPD v2 cipher suite: the symmetric cipher and the AEAD mode (rule 9).
+pub type Suite = (SymmetricKeyAlgorithm, AeadAlgorithm);
+
+/// The suite of a certificate that states no preference, and of a copy whose recipients
+/// all take it: AES-256 with OCB, the mode every RFC 9580 implementation must read.
+pub const DEFAULT_SUITE: Suite = (SymmetricKeyAlgorithm::AES256, AeadAlgorithm::Ocb);
+
+/// The suite every RFC 9580 implementation must read (AES-128, OCB): the copy's suite when
+/// its recipients' preferences differ.
+pub const COMMON_SUITE: Suite = (SymmetricKeyAlgorithm::AES128, AeadAlgorithm::Ocb);
 
 /// Why a certificate cannot be used for encryption.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +110,9 @@ pub struct Cert {
     pub usable: std::result::Result<Vec<EncryptionKey>, Unusable>,
     /// The strongest cipher every usable key accepts.
     pub cipher: SymmetricKeyAlgorithm,
+    /// Rule 9: the SEIPD v2 suite, when the certificate takes SEIPD v2 (it says so in its
+    /// features, or it is a version 6 certificate); `None`: SEIPD v1 only.
+    pub aead: Option<Suite>,
     /// When a usable certificate stops being usable (Unix time): its primary key expires,
     /// or its last encryption key does. `None`: never.
     pub expires: Option<u64>,
@@ -247,6 +271,10 @@ pub fn encode_verdict(c: &Cert) -> Vec<u8> {
         }
     }
     out.push(u8::from(c.cipher));
+    match c.aead {
+        Some((sym, mode)) => out.extend_from_slice(&[1, u8::from(sym), u8::from(mode)]),
+        None => out.push(0),
+    }
     match c.expires {
         Some(t) => {
             out.push(1);
@@ -267,6 +295,14 @@ pub fn decode_verdict(bytes: &[u8], cert: &SignedPublicKey, source: &Path) -> Op
     let emails = r.strs()?;
     let usable = decode_usable(&mut r, cert)?;
     let cipher = SymmetricKeyAlgorithm::from(r.u8()?);
+    let aead = match r.u8()? {
+        0 => None,
+        1 => Some((
+            SymmetricKeyAlgorithm::from(r.u8()?),
+            AeadAlgorithm::from(r.u8()?),
+        )),
+        _ => return None,
+    };
     let expires = match r.u8()? {
         0 => None,
         1 => Some(r.u64()?),
@@ -282,6 +318,7 @@ pub fn decode_verdict(bytes: &[u8], cert: &SignedPublicKey, source: &Path) -> Op
         emails,
         usable,
         cipher,
+        aead,
         expires,
         notes,
     })
@@ -336,13 +373,14 @@ pub fn evaluate(cert: &SignedPublicKey, source: &Path, now: SystemTime) -> Cert 
         emails: Vec::new(),
         usable: Err(Unusable::NoValidSelfSignature),
         cipher: SymmetricKeyAlgorithm::AES256,
+        aead: None,
         expires: None,
         notes: Vec::new(),
     };
-    // Rule 1: version 4 only.
-    if primary.version() != KeyVersion::V4 {
+    // Rule 1: version 4 and version 6 only.
+    if !matches!(primary.version(), KeyVersion::V4 | KeyVersion::V6) {
         out.usable = Err(Unusable::Unsupported(format!(
-            "a version {} key; pgpsendmail encrypts to version 4 keys (SEIPD v1)",
+            "a version {} key; pgpsendmail encrypts to version 4 and 6 keys",
             u8::from(primary.version())
         )));
         return out;
@@ -370,7 +408,15 @@ fn judge(
         return Err(Unusable::Weak(format!("primary key: {w}")));
     }
     let direct = direct_sig(cert, now, &weak_sig);
-    let Some(primary_sig) = primary_self_sig(&uids.sigs, direct) else {
+    // Rule 9: a version 6 certificate speaks for its primary key in its direct-key
+    // signature, which it must have.
+    let v6 = primary.version() == KeyVersion::V6;
+    let speaks = if v6 {
+        direct
+    } else {
+        primary_self_sig(&uids.sigs, direct)
+    };
+    let Some(primary_sig) = speaks else {
         return Err(if revoked {
             Unusable::Revoked
         } else if let Some(w) = weak_sig.take() {
@@ -393,10 +439,48 @@ fn judge(
         return Err(Unusable::Expired(exp));
     }
     out.cipher = cipher(primary_sig)?;
+    out.aead = seipd_v2(primary_sig, v6);
     let mut found = encryption_keys(cert, primary_sig, primary_expiry, now, &weak_sig);
     out.notes = std::mem::take(&mut found.notes);
     out.expires = usable_until(primary_expiry, &found.expiries);
     found.verdict(weak_sig.take())
+}
+
+/// A signature that may be a self-signature of `primary`: issued by it (or naming no
+/// issuer), and of the signature version its key version makes (RFC 9580: a version 6 key
+/// makes version 6 signatures only, a version 4 key never does).
+fn self_sig(s: &Signature, primary: &packet::PublicKey) -> bool {
+    let v6_key = primary.version() == KeyVersion::V6;
+    let v6_sig = s.version() == SignatureVersion::V6;
+    v6_key == v6_sig && gather::issued_by(s, primary)
+}
+
+/// Rule 9: the SEIPD v2 suite of a certificate whose primary self-signature `sig` lists
+/// SEIPD v2 in its features, or that is a version 6 certificate (reached only that way).
+/// AES-256 with OCB, unless its preferred AEAD ciphersuites list others and not that one:
+/// then the first listed pair with an AES cipher and a mode RFC 9580 names, else AES-128
+/// with OCB, which every RFC 9580 implementation reads.
+fn seipd_v2(sig: &Signature, v6: bool) -> Option<Suite> {
+    if !v6 && !sig.features().is_some_and(|f| f.seipd_v2()) {
+        return None;
+    }
+    let prefs = sig.preferred_aead_algs();
+    if prefs.is_empty() || prefs.contains(&DEFAULT_SUITE) {
+        return Some(DEFAULT_SUITE);
+    }
+    let aes = [
+        SymmetricKeyAlgorithm::AES128,
+        SymmetricKeyAlgorithm::AES192,
+        SymmetricKeyAlgorithm::AES256,
+    ];
+    let modes = [AeadAlgorithm::Ocb, AeadAlgorithm::Gcm, AeadAlgorithm::Eax];
+    Some(
+        prefs
+            .iter()
+            .copied()
+            .find(|(sym, mode)| aes.contains(sym) && modes.contains(mode))
+            .unwrap_or(COMMON_SUITE),
+    )
 }
 
 /// Rule 3: a valid self-revocation makes the whole certificate unusable. Revocations are
@@ -449,7 +533,7 @@ fn user_ids<'a>(
                             | SignatureType::CertPositive
                             | SignatureType::CertRevocation
                     )
-                ) && gather::issued_by(s, primary)
+                ) && self_sig(s, primary)
                     && alive(s, now)
                     && s.verify_certification(primary, Tag::UserId, &user.id)
                         .is_ok()
@@ -487,7 +571,7 @@ fn direct_sig<'a>(
         .iter()
         .filter(|s| {
             s.typ() == Some(SignatureType::Key)
-                && gather::issued_by(s, primary)
+                && self_sig(s, primary)
                 && alive(s, now)
                 && s.verify_key(primary).is_ok()
                 && hash_counts(s, now, weak_sig)
@@ -654,7 +738,7 @@ fn subkey(
     found: &mut Found,
 ) {
     let valid = |s: &&Signature| {
-        gather::issued_by(s, primary)
+        self_sig(s, primary)
             && secs(s).is_some_and(|c| c <= now)
             && s.verify_subkey_binding(primary, &sub.key).is_ok()
     };
@@ -674,6 +758,7 @@ fn subkey(
         .filter(|s| hash_counts(s, now, weak_sig))
         .max_by_key(|s| secs(s));
     let Some(binding) = binding else { return };
+    let what = format!("subkey {}", hex_upper(sub.key.fingerprint().as_bytes()));
     let flagged = if has_key_flags(binding) {
         let f = binding.key_flags();
         f.encrypt_comms() || f.encrypt_storage()
@@ -681,6 +766,18 @@ fn subkey(
         true
     };
     if !flagged || !can_encrypt(sub.key.algorithm()) {
+        return;
+    }
+    if sub.key.version() != primary.version() {
+        // Rule 9: a version 6 certificate binds version 6 subkeys only, and a version 4 one
+        // version 4 subkeys.
+        let why = format!(
+            "a version {} subkey of a version {} key",
+            u8::from(sub.key.version()),
+            u8::from(primary.version())
+        );
+        found.notes.push(format!("{what}: unsupported ({why})"));
+        found.unsupported.get_or_insert(why);
         return;
     }
     let sub_created = sub.key.created_at().as_secs() as u64;
@@ -691,7 +788,6 @@ fn subkey(
         found.expired = Some(found.expired.map_or(exp, |e| e.max(exp)));
         return;
     }
-    let what = format!("subkey {}", hex_upper(sub.key.fingerprint().as_bytes()));
     found.offer(EncryptionKey::Subkey(sub.key.clone()), expiry, what);
 }
 
@@ -749,31 +845,84 @@ mod tests {
         assert!(verdict_holds_until(cert, 0) <= policy::SHA1_CUTOFF);
     }
 
-    #[test]
-    fn v6_certificates_are_refused_with_a_reason() {
+    /// A certificate made by the pgp crate: version `v`, Ed25519 and X25519 (v6) or their
+    /// legacy forms (v4); SEIPD v2 in its features when `v2`, with these AEAD preferences.
+    pub(crate) fn made(v: KeyVersion, v2: bool, aead: &[Suite]) -> SignedPublicKey {
         use pgp::composed::{EncryptionCaps, KeyType, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        use pgp::crypto::ecc_curve::ECCCurve;
+        let (sign, enc) = match v {
+            KeyVersion::V6 => (KeyType::Ed25519, KeyType::X25519),
+            _ => (
+                KeyType::Ed25519Legacy,
+                KeyType::ECDH(ECCCurve::Curve25519Legacy),
+            ),
+        };
         let params = SecretKeyParamsBuilder::default()
-            .version(KeyVersion::V6)
-            .key_type(KeyType::Ed25519)
+            .version(v)
+            .key_type(sign)
             .can_certify(true)
             .can_sign(true)
             .primary_user_id("Six <six@example.org>".into())
+            .feature_seipd_v2(v2)
+            .preferred_aead_algorithms(aead.iter().copied().collect())
             .subkey(
                 SubkeyParamsBuilder::default()
-                    .version(KeyVersion::V6)
-                    .key_type(KeyType::X25519)
+                    .version(v)
+                    .key_type(enc)
                     .can_encrypt(EncryptionCaps::All)
                     .build()
                     .unwrap(),
             )
             .build()
             .unwrap();
-        let key = params.generate(rand::thread_rng()).unwrap();
-        let public = SignedPublicKey::from(key);
-        let c = evaluate(&public, Path::new("six.asc"), SystemTime::now());
-        let err = c.usable.unwrap_err();
-        assert!(matches!(err, Unusable::Unsupported(_)));
-        assert!(err.to_string().contains("version 6"), "{err}");
+        SignedPublicKey::from(params.generate(rand::thread_rng()).unwrap())
+    }
+
+    #[test]
+    fn rule_1_and_9_v6_certificates_are_usable_through_seipd_v2() {
+        let c = evaluate(
+            &made(KeyVersion::V6, false, &[]),
+            Path::new("six.asc"),
+            SystemTime::now(),
+        );
+        let keys = c.usable.expect("a v6 certificate is usable");
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].is_v6());
+        assert_eq!(c.emails, ["six@example.org"]);
+        // Version 6: SEIPD v2 whatever its features say, AES-256 with OCB by default.
+        assert_eq!(c.aead, Some(DEFAULT_SUITE));
+    }
+
+    #[test]
+    fn rule_9_a_v4_certificate_takes_seipd_v2_only_when_its_features_say_so() {
+        let now = SystemTime::now();
+        let p = Path::new("four.asc");
+        let c = evaluate(&made(KeyVersion::V4, false, &[]), p, now);
+        assert!(c.usable.is_ok());
+        assert_eq!(c.aead, None);
+        let c = evaluate(&made(KeyVersion::V4, true, &[]), p, now);
+        assert!(!c.usable.unwrap()[0].is_v6());
+        assert_eq!(c.aead, Some(DEFAULT_SUITE));
+    }
+
+    #[test]
+    fn rule_9_the_suite_follows_the_aead_preferences() {
+        use AeadAlgorithm::*;
+        use SymmetricKeyAlgorithm::*;
+        let now = SystemTime::now();
+        let p = Path::new("six.asc");
+        let suite = |prefs: &[Suite]| evaluate(&made(KeyVersion::V6, true, prefs), p, now).aead;
+        assert_eq!(suite(&[(AES128, Gcm), (AES256, Ocb)]), Some((AES256, Ocb)));
+        assert_eq!(suite(&[(AES128, Gcm), (AES256, Eax)]), Some((AES128, Gcm)));
+        assert_eq!(suite(&[(Camellia256, Ocb)]), Some(COMMON_SUITE));
+    }
+
+    #[test]
+    fn rule_9_a_v6_certificate_without_a_direct_key_signature_is_not_usable() {
+        let mut cert = made(KeyVersion::V6, true, &[]);
+        cert.details.direct_signatures.clear();
+        let c = evaluate(&cert, Path::new("six.asc"), SystemTime::now());
+        assert_eq!(c.usable.unwrap_err(), Unusable::NoValidSelfSignature);
     }
 
     /// A v4 Ed25519/Cv25519 certificate with these symmetric preferences.

@@ -2,12 +2,15 @@
 //! anyone who wants to check a message. The sendmail path never calls this.
 //!
 //! Owns: finding the armored block in an RFC 3156 message, listing its PKESK key IDs and
-//! checking the OpenPGP layer's shape (SEIPD v1, no compression, binary literal data with
+//! checking the OpenPGP layer's shape (SEIPD v1 or v2, no compression, binary literal data with
 //! an empty name and date 0), and decrypting it.
 
 use std::io::{BufReader, Read};
 
-use pgp::composed::{Deserializable, Esk, Message, SignedSecretKey};
+use pgp::composed::{Deserializable, Edata, Esk, Message, SignedSecretKey};
+use pgp::packet::{
+    ProtectedDataConfig, PublicKeyEncryptedSessionKey, SymEncryptedProtectedDataConfig,
+};
 use pgp::types::Password;
 
 /// What one encrypted message holds.
@@ -15,8 +18,11 @@ use pgp::types::Password;
 pub struct Opened {
     /// The decrypted payload (the MIME entity that was encrypted).
     pub payload: Vec<u8>,
-    /// Key IDs (upper-case hex) of every PKESK packet, in order.
+    /// Key IDs (upper-case hex) of every v3 PKESK packet and fingerprints of every v6 one,
+    /// in order.
     pub recipients: Vec<String>,
+    /// The SEIPD packet's version and settings (v2: cipher, AEAD mode, chunk size, salt).
+    pub seipd: Option<SymEncryptedProtectedDataConfig>,
     /// The literal data packet was binary, with an empty file name and date 0.
     pub literal_ok: bool,
 }
@@ -46,16 +52,21 @@ pub fn open(msg: &[u8], key: &SignedSecretKey) -> Result<Opened, String> {
         Message::Encrypted { esk, .. } => esk
             .iter()
             .filter_map(|e| match e {
-                Esk::PublicKeyEncryptedSessionKey(p) => p.id().ok().map(|id| {
-                    id.as_ref()
-                        .iter()
-                        .map(|b| format!("{b:02X}"))
-                        .collect::<String>()
-                }),
+                Esk::PublicKeyEncryptedSessionKey(p) => pkesk_target(p),
                 Esk::SymKeyEncryptedSessionKey(_) => None,
             })
             .collect(),
         _ => return Err("not an encrypted message".into()),
+    };
+    let seipd = match &m {
+        Message::Encrypted {
+            edata: Edata::SymEncryptedProtectedData { reader },
+            ..
+        } => match reader.config() {
+            ProtectedDataConfig::Seipd(c) => Some(c.clone()),
+            ProtectedDataConfig::GnupgAead(_) => None,
+        },
+        _ => None,
     };
     let mut dec = m
         .decrypt(&Password::empty(), key)
@@ -74,6 +85,18 @@ pub fn open(msg: &[u8], key: &SignedSecretKey) -> Result<Opened, String> {
     Ok(Opened {
         payload,
         recipients,
+        seipd,
         literal_ok,
     })
+}
+
+/// The key ID (v3) or fingerprint (v6) a PKESK names, upper-case hex.
+fn pkesk_target(p: &PublicKeyEncryptedSessionKey) -> Option<String> {
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    match p {
+        PublicKeyEncryptedSessionKey::V6 { fingerprint, .. } => {
+            fingerprint.as_ref().map(|f| hex(f.as_bytes()))
+        }
+        _ => p.id().ok().map(|id| hex(id.as_ref())),
+    }
 }

@@ -1,7 +1,9 @@
-//! The OpenPGP layer (docs/message.md, rules 7-9): PKESK v3 packets, SEIPD v1 with MDC, no
-//! compression, binary literal data with an empty name and date 0, ASCII armor with
-//! 64-column lines, a CRC-24 line and no armor headers (written by
-//! [`crate::openpgp::armor`]; the SEIPD packet by [`crate::openpgp::seipd`]).
+//! The OpenPGP layer (docs/message.md, rules 7-9): PKESK v3 packets and SEIPD v1 with MDC,
+//! or PKESK v6 packets and SEIPD v2 ([`Format`]), no compression, binary literal data with
+//! an empty name and date 0, ASCII armor with 64-column lines, a CRC-24 line and no armor
+//! headers (written by
+//! [`crate::openpgp::armor`]; the SEIPD packet by [`crate::openpgp::seipd`] or
+//! [`crate::openpgp::seipd2`]).
 //!
 //! Owns: [`encrypt_copies`], which reads the payload once and makes one armored OpenPGP
 //! message per copy (the first written out whole, the others split around a shared armored
@@ -22,9 +24,36 @@ use pgp::packet::PublicKeyEncryptedSessionKey;
 use pgp::ser::Serialize;
 
 use crate::error::{Error, Result};
-use crate::keys::EncryptionKey;
+use crate::keys::{EncryptionKey, Suite};
 use crate::openpgp::armor::{self, ArmorWriter, Split};
-use crate::openpgp::seipd;
+use crate::openpgp::{seipd, seipd2};
+
+/// The encrypted body of a set of copies (docs/message.md, rule 8): SEIPD v1 with v3
+/// PKESKs under this cipher, or SEIPD v2 with v6 PKESKs under this suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    V1(SymmetricKeyAlgorithm),
+    V2(Suite),
+}
+
+impl Format {
+    /// The session key's cipher.
+    fn cipher(self) -> SymmetricKeyAlgorithm {
+        match self {
+            Format::V1(c) => c,
+            Format::V2((c, _)) => c,
+        }
+    }
+}
+
+impl std::fmt::Display for Format {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Format::V1(c) => write!(f, "SEIPD v1, {c:?}"),
+            Format::V2((c, m)) => write!(f, "SEIPD v2, {c:?}/{}", format!("{m:?}").to_uppercase()),
+        }
+    }
+}
 
 /// Writes everything to both writers.
 struct Tee<A, B>(A, Option<B>);
@@ -123,7 +152,7 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
 pub fn encrypt_copies<R, W, S, T, F>(
     payload: R,
     copies: &[&[EncryptionKey]],
-    cipher: SymmetricKeyAlgorithm,
+    format: Format,
     first: &mut W,
     spool: Option<&mut S>,
     new_tail: F,
@@ -149,17 +178,17 @@ where
     // when dropped (it is ZeroizeOnDrop in the pgp crate), at the end of this function; we
     // only lend it out (`as_ref`), never copy it into a buffer of ours. The AES key
     // schedule seipd makes from it is wiped with it (seipd::Cfb).
-    let session_key: pgp::composed::RawSessionKey = cipher.new_session_key(&mut rng);
+    let session_key: pgp::composed::RawSessionKey = format.cipher().new_session_key(&mut rng);
 
     let mut pkesks: Vec<Vec<u8>> = Vec::with_capacity(copies.len());
     for &keys in copies {
-        pkesks.push(pkesks_of(&mut rng, &session_key, cipher, keys)?);
+        pkesks.push(pkesks_of(&mut rng, &session_key, format, keys)?);
     }
 
     let mut spool = spool;
     encrypt_body(
         &mut rng,
-        cipher,
+        format,
         session_key.as_ref(),
         &pkesks[0],
         payload,
@@ -176,25 +205,39 @@ where
     }
 }
 
+/// One PKESK: v3 (SEIPD v1) or v6 (SEIPD v2).
+fn pkesk<K: pgp::types::EncryptionKey>(
+    rng: &mut rand::rngs::ThreadRng,
+    session_key: &pgp::composed::RawSessionKey,
+    format: Format,
+    key: &K,
+) -> pgp::errors::Result<PublicKeyEncryptedSessionKey> {
+    match format {
+        Format::V1(c) => {
+            PublicKeyEncryptedSessionKey::from_session_key_v3(rng, session_key, c, key)
+        }
+        Format::V2(_) => PublicKeyEncryptedSessionKey::from_session_key_v6(rng, session_key, key),
+    }
+}
+
 /// One copy's PKESK packets: the session key encrypted to each of its `keys`.
 fn pkesks_of(
     rng: &mut rand::rngs::ThreadRng,
     session_key: &pgp::composed::RawSessionKey,
-    cipher: SymmetricKeyAlgorithm,
+    format: Format,
     keys: &[EncryptionKey],
 ) -> Result<Vec<u8>> {
     if keys.is_empty() {
         return Err(Error::Internal("a copy without keys".into()));
     }
+    if matches!(format, Format::V1(_)) && keys.iter().any(EncryptionKey::is_v6) {
+        return Err(Error::Internal("a version 6 key in a SEIPD v1 copy".into()));
+    }
     let mut bytes = Vec::new();
     for k in keys {
         let p = match k {
-            EncryptionKey::Subkey(s) => {
-                PublicKeyEncryptedSessionKey::from_session_key_v3(&mut *rng, session_key, cipher, s)
-            }
-            EncryptionKey::Primary(p) => {
-                PublicKeyEncryptedSessionKey::from_session_key_v3(&mut *rng, session_key, cipher, p)
-            }
+            EncryptionKey::Subkey(s) => pkesk(rng, session_key, format, s),
+            EncryptionKey::Primary(p) => pkesk(rng, session_key, format, p),
         }
         .map_err(|e| {
             Error::Internal(format!(
@@ -212,11 +255,12 @@ fn pkesks_of(
 /// Encrypts `payload` into one SEIPD packet under `session_key` (lent out, never copied);
 /// writes the armor of the first copy (`first_pkesks`, then the SEIPD) to `first` and the
 /// bare SEIPD to `spool`, if any.
-/// The encryptor (CFB and SHA-1) runs here; the armor (CRC-24, base64) and the writes
+/// The encryptor (CFB and SHA-1; for SEIPD v2 the chunking, its sealers on threads of
+/// their own) runs here; the armor (CRC-24, base64) and the writes
 /// run on a second thread, fed through a bounded queue of buffers (memory stays flat).
 fn encrypt_body<R, W, S>(
     rng: &mut rand::rngs::ThreadRng,
-    cipher: SymmetricKeyAlgorithm,
+    format: Format,
     session_key: &[u8],
     first_pkesks: &[u8],
     payload: R,
@@ -249,7 +293,13 @@ where
             to_armor: Some(to_armor),
             recycled,
         };
-        let enc = seipd::write_seipd_v1(rng, cipher, session_key, payload, &mut feed)
+        let enc = match format {
+            Format::V1(c) => seipd::write_seipd_v1(rng, c, session_key, payload, &mut feed),
+            Format::V2((c, m)) => {
+                seipd2::write_seipd_v2(rng, c, m, session_key, payload, &mut feed)
+            }
+        };
+        let enc = enc
             .map_err(|e| match e {
                 // A read error from stdin surfaces here.
                 seipd::Fail::Read(e) => Error::Io(format!("encrypting the message: {e}")),

@@ -9,6 +9,7 @@ pub mod armor;
 pub mod decrypt;
 pub mod encrypt;
 pub mod seipd;
+pub mod seipd2;
 
 use std::io::{self, Read};
 

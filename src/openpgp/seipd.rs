@@ -28,15 +28,15 @@ use crate::openpgp::read_full;
 
 /// log2 of the size of each partial body of the literal data packet (256 KiB): the
 /// payload is read, hashed and encrypted this much at a time.
-const LIT_CHUNK_LOG2: u8 = 18;
-const LIT_CHUNK: usize = 1 << LIT_CHUNK_LOG2;
+pub(crate) const LIT_CHUNK_LOG2: u8 = 18;
+pub(crate) const LIT_CHUNK: usize = 1 << LIT_CHUNK_LOG2;
 /// log2 of the size of each partial body of the SEIPD packet (256 KiB).
 const SEIPD_CHUNK_LOG2: u8 = 18;
 const SEIPD_CHUNK: usize = 1 << SEIPD_CHUNK_LOG2;
 
 /// New-format packet tags (RFC 9580 section 4.2.1): literal data (11), SEIPD (18).
-const TAG_LITERAL: u8 = 0xC0 | 11;
-const TAG_SEIPD: u8 = 0xC0 | 18;
+pub(crate) const TAG_LITERAL: u8 = 0xC0 | 11;
+pub(crate) const TAG_SEIPD: u8 = 0xC0 | 18;
 /// The MDC packet's header: new-format tag 19, length 20.
 const MDC_HEADER: [u8; 2] = [0xD3, 0x14];
 
@@ -184,7 +184,7 @@ impl Cfb {
 }
 
 /// The new-format length of a packet's (last) body part (RFC 9580 section 4.2.1).
-fn put_length(len: usize, out: &mut Vec<u8>) {
+pub(crate) fn put_length(len: usize, out: &mut Vec<u8>) {
     if len < 192 {
         out.push(len as u8);
     } else if len < 8384 {
@@ -199,13 +199,20 @@ fn put_length(len: usize, out: &mut Vec<u8>) {
 /// The SEIPD packet's framing: ciphertext goes out in partial bodies of [`SEIPD_CHUNK`]
 /// bytes. A partial body is only started with a whole chunk in hand, and the MDC always
 /// comes after, so the last part is never empty.
-struct Framer<W> {
+pub(crate) struct Framer<W> {
     out: W,
     /// Ciphertext not yet sent (less than one chunk).
     carry: Vec<u8>,
 }
 
 impl<W: Write> Framer<W> {
+    pub(crate) fn new(out: W) -> Framer<W> {
+        Framer {
+            out,
+            carry: Vec::with_capacity(SEIPD_CHUNK),
+        }
+    }
+
     fn chunk(&mut self, data: &[u8]) -> io::Result<()> {
         debug_assert_eq!(data.len(), SEIPD_CHUNK);
         self.out.write_all(&[0xE0 | SEIPD_CHUNK_LOG2])?;
@@ -213,7 +220,7 @@ impl<W: Write> Framer<W> {
     }
 
     /// Sends ciphertext that is not the end of the packet.
-    fn push(&mut self, mut data: &[u8]) -> io::Result<()> {
+    pub(crate) fn push(&mut self, mut data: &[u8]) -> io::Result<()> {
         if !self.carry.is_empty() {
             let take = (SEIPD_CHUNK - self.carry.len()).min(data.len());
             self.carry.extend_from_slice(&data[..take]);
@@ -235,7 +242,7 @@ impl<W: Write> Framer<W> {
     }
 
     /// Sends the last ciphertext (the MDC) as the packet's last part.
-    fn finish(mut self, last: &[u8]) -> io::Result<W> {
+    pub(crate) fn finish(mut self, last: &[u8]) -> io::Result<W> {
         self.carry.extend_from_slice(last);
         let mut head = Vec::with_capacity(5);
         put_length(self.carry.len(), &mut head);
@@ -283,7 +290,7 @@ enum Job {
 }
 
 /// The literal packet's body: format 'b', an empty file name, date 0.
-const LIT_HEADER: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
+pub(crate) const LIT_HEADER: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
 
 /// Reads the payload into buffers of one partial body each and queues them for the
 /// encrypting thread. `Err(Some(e))`: reading failed; `Err(None)`: that thread stopped.
@@ -353,10 +360,7 @@ where
     let mut sealer = Sealer {
         cfb: Cfb::new(aes),
         sha: Sha1::new(),
-        framer: Framer {
-            out,
-            carry: Vec::with_capacity(SEIPD_CHUNK),
-        },
+        framer: Framer::new(out),
     };
     // The version byte is the first byte of the first part, outside the encryption.
     sealer.framer.push(&[1]).map_err(Fail::Write)?;

@@ -13,10 +13,12 @@ use crate::config::Flavor;
 use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
 use crate::keys::EncryptionKey;
+use crate::keys::recipients::Group;
 use crate::message::address::Address;
 use crate::message::pgpmime::{self, Child, Payload};
 use crate::message::{self, Head};
-use crate::openpgp::{armor, encrypt};
+use crate::openpgp::armor;
+use crate::openpgp::encrypt::{self, Format};
 use crate::sendmail::deliver::{self, Copy, CopyBody};
 use crate::sendmail::postconf;
 use crate::spool::{self, BodyStore};
@@ -28,8 +30,8 @@ use super::context::Context;
 /// A copy and the arguments its run of the real sendmail gets.
 pub type Handed = (Vec<OsString>, Copy);
 
-/// The recipients of each encrypted copy, with the keys it is encrypted to.
-pub type Groups = Vec<(Vec<Address>, Vec<EncryptionKey>)>;
+/// The recipients of each encrypted copy, with the keys it is encrypted to and its format.
+pub type Groups = Vec<Group>;
 
 fn os(e: io::Error) -> Error {
     Error::Os(format!("cannot create a file for the ciphertext: {e}"))
@@ -39,10 +41,27 @@ fn wr(e: io::Error) -> Error {
     Error::Io(format!("writing the ciphertext: {e}"))
 }
 
-/// Encrypts the message once for every group: the first copy is a whole file (it may
+/// The groups by format, in the order each format first appears: the SEIPD v1 ones under
+/// `cipher`, the SEIPD v2 ones under their suite.
+fn by_format(groups: Groups, cipher: SymmetricKeyAlgorithm) -> Vec<(Format, Groups)> {
+    let mut out: Vec<(Format, Groups)> = Vec::new();
+    for g in groups {
+        let f = g.aead.map_or(Format::V1(cipher), Format::V2);
+        match out.iter_mut().find(|(o, _)| *o == f) {
+            Some((_, gs)) => gs.push(g),
+            None => out.push((f, vec![g])),
+        }
+    }
+    out
+}
+
+/// Encrypts the message once for every format (docs/message.md, rule 8), and within one
+/// format once for every group: the first copy of each format is a whole file (it may
 /// become the real sendmail's stdin by exec); the others are their own bytes around armor
 /// lines they share (`deliver::Parts`), one file per armor line alignment, each assembled
-/// into a whole file of its own only when its turn comes.
+/// into a whole file of its own only when its turn comes. Every copy has the same outer
+/// header and payload; with more than one format the body was kept ([`Body::keep`]) and is
+/// read once per format.
 pub fn encrypted(
     ctx: &Context,
     head: &Head,
@@ -59,6 +78,22 @@ pub fn encrypted(
     if log.message_id.is_empty() {
         log.message_id = synthesized_id(&payload);
     }
+    let mut out = Vec::new();
+    for (format, groups) in by_format(groups, cipher) {
+        out.extend(encrypted_as(ctx, &child, &payload, body, format, groups)?);
+    }
+    Ok(out)
+}
+
+/// The copies of one format: the payload read from `body` and encrypted once.
+fn encrypted_as(
+    ctx: &Context,
+    child: &Child,
+    payload: &Payload,
+    body: &mut Body,
+    format: Format,
+    groups: Groups,
+) -> Result<Vec<Handed>> {
     let tmpdir = ctx.env.tmpdir.as_deref();
     let mut first = spool::anon_file("pgpsendmail-copy", tmpdir).map_err(os)?;
     first.write_all(&payload.outer_prefix).map_err(wr)?;
@@ -72,7 +107,7 @@ pub fn encrypted(
         let plain = Cursor::new(payload.prefix.clone())
             .chain(src)
             .chain(Cursor::new(payload.suffix.clone()));
-        encrypt_all(plain, &groups, cipher, &mut first, tmpdir)
+        encrypt_all(plain, &groups, format, &mut first, tmpdir)
     };
     if let Some(e) = body.read_failed() {
         return Err(e);
@@ -80,7 +115,7 @@ pub fn encrypted(
     let (splits, tails) = encrypted?;
     first.write_all(&payload.outer_suffix).map_err(wr)?;
     spool::rewind(&mut first).map_err(wr)?;
-    assemble(ctx, groups, first, splits, tails, &payload)
+    assemble(ctx, groups, first, splits, tails, payload)
 }
 
 /// The payload's header material. When its outer header would carry UTF-8 and the real
@@ -132,7 +167,7 @@ type Tails = Vec<(Arc<std::fs::File>, u64)>;
 fn encrypt_all(
     plain: impl Read,
     groups: &Groups,
-    cipher: SymmetricKeyAlgorithm,
+    format: Format,
     first: &mut std::fs::File,
     tmpdir: Option<&std::path::Path>,
 ) -> Result<(Vec<armor::Split>, Tails)> {
@@ -146,8 +181,8 @@ fn encrypt_all(
             *tail_error.borrow_mut() = Some(io::Error::new(e.kind(), e.to_string()));
         })
     };
-    let key_sets: Vec<&[EncryptionKey]> = groups.iter().map(|g| g.1.as_slice()).collect();
-    let res = encrypt::encrypt_copies(plain, &key_sets, cipher, first, shared.as_mut(), new_tail);
+    let key_sets: Vec<&[EncryptionKey]> = groups.iter().map(|g| g.keys.as_slice()).collect();
+    let res = encrypt::encrypt_copies(plain, &key_sets, format, first, shared.as_mut(), new_tail);
     if let Some(e) = tail_error.take() {
         return Err(os(e));
     }
@@ -177,9 +212,10 @@ fn assemble(
     payload: &Payload,
 ) -> Result<Vec<Handed>> {
     let mut groups = groups.into_iter();
-    let (rcpts, _) = groups
+    let rcpts = groups
         .next()
-        .ok_or_else(|| Error::Internal("no copy to encrypt".into()))?;
+        .ok_or_else(|| Error::Internal("no copy to encrypt".into()))?
+        .rcpts;
     let mut copies = vec![(
         deliver::downstream_args(ctx.inv, ctx.flavor, &rcpts)?,
         Copy {
@@ -192,7 +228,7 @@ fn assemble(
     }
     let prefix: Arc<[u8]> = payload.outer_prefix.as_slice().into();
     let suffix: Arc<[u8]> = payload.outer_suffix.as_slice().into();
-    for ((rcpts, _), split) in groups.zip(splits) {
+    for (Group { rcpts, .. }, split) in groups.zip(splits) {
         copies.push((
             deliver::downstream_args(ctx.inv, ctx.flavor, &rcpts)?,
             Copy {

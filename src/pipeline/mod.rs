@@ -88,7 +88,8 @@ fn send_message<R: Read>(
     }
     let decisions = decide::decide(ctx, &envelope, log)?;
     let plan = recipients::plan(&decisions, &envelope);
-    if !plan.plaintext.is_empty() || pgpmime::needs_scan(&head) {
+    // Copies in two formats read the body twice (docs/message.md, rule 8).
+    if !plan.plaintext.is_empty() || pgpmime::needs_scan(&head) || plan.formats() > 1 {
         body.keep()?;
     }
     let mut all = copies::encrypted(ctx, &head, &mut body, plan.encrypted, plan.cipher, log)?;

@@ -53,6 +53,23 @@ pub fn key_ids(name: &str) -> Vec<String> {
     ids
 }
 
+/// What a PKESK to test key `name` may name: the key IDs of its keys (v3 PKESK) and their
+/// fingerprints (v6 PKESK).
+pub fn pkesk_names(name: &str) -> Vec<String> {
+    use pgp::composed::{Deserializable, SignedPublicKey};
+    use pgp::types::KeyDetails;
+    let f = std::fs::File::open(keys_dir().join(format!("{name}.asc"))).unwrap();
+    let (k, _) = SignedPublicKey::from_reader_single(f).unwrap();
+    let mut out = key_ids(name);
+    out.push(hex(k.primary_key.fingerprint().as_bytes()));
+    out.extend(
+        k.public_subkeys
+            .iter()
+            .map(|s| hex(s.key.fingerprint().as_bytes())),
+    );
+    out
+}
+
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }

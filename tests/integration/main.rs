@@ -9,6 +9,8 @@
 //! * faults.rs: the fault matrix (the real sendmail failing, input cut, no room, broken
 //!   keyrings and configurations): nothing partial handed on, nothing leaked;
 //! * message.rs: every rule of docs/message.md;
+//! * modern.rs: version 6 certificates and SEIPD v2 (rule 8 of docs/message.md), one copy
+//!   per format;
 //! * modes.rs: `-bs` and the modes passed to the real sendmail (pgpsendmail(8) MODES);
 //! * discover.rs: pgpsendmail(8) KEYS, Discovered certificates, and `keys fetch`, `refresh`,
 //!   `accept`, `reject` against the HTTPS servers of https.rs (WKD and VKS under their real
@@ -51,6 +53,7 @@ mod keys;
 mod localnames;
 mod maillog;
 mod message;
+mod modern;
 mod modes;
 mod privenv;
 mod protected;

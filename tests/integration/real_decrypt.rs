@@ -4,6 +4,10 @@
 //! secret key its own way, and give back the payload pgpsendmail's own decrypt gives.
 //! Each also fails to open the hidden copy with a visible recipient's key, and opens the
 //! copies a private Postfix delivered into the Maildirs.
+//! For docs/message.md rule 8: OpenPGP.js opens the SEIPD v2 copies (version 6 keys, a
+//! version 4 key that advertises SEIPD v2, a hidden version 6 recipient) and the SEIPD v1
+//! copy beside them, which GnuPG 2.2 opens too. The installed sq (0.27, sequoia-openpgp
+//! 1.12) predates RFC 9580 and reads no SEIPD v2.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -134,22 +138,25 @@ fn check_copies(tool: &str, copies: &[Copy], dir: &Path, open: &impl Fn(&str, &P
     }
 }
 
+/// gpg --decrypt in a GnuPG home of its own, with `k`'s secret key imported.
+fn gpg_open(k: &str, file: &Path) -> Output {
+    let g = GpgHome::new().unwrap();
+    g.run(&["--import", secret(k).to_str().unwrap()], b"");
+    output(
+        Command::new("gpg")
+            .env("GNUPGHOME", g.home.path())
+            .args(["--batch", "--quiet", "--decrypt"])
+            .arg(file),
+    )
+}
+
 #[test]
 fn gpg_opens_every_shape() {
     let test = "gpg_opens_every_shape";
     if !wanted(test) || gpg().is_none() {
         return;
     }
-    check(test, "gpg", |k, file| {
-        let g = GpgHome::new().unwrap();
-        g.run(&["--import", secret(k).to_str().unwrap()], b"");
-        output(
-            Command::new("gpg")
-                .env("GNUPGHOME", g.home.path())
-                .args(["--batch", "--quiet", "--decrypt"])
-                .arg(file),
-        )
-    });
+    check(test, "gpg", gpg_open);
 }
 
 #[test]
@@ -199,36 +206,102 @@ fn rnp_opens_every_shape() {
     });
 }
 
-#[test]
-fn openpgp_js_opens_every_shape() {
-    let test = "openpgp_js_opens_every_shape";
-    let Some(node) = need(
+/// OpenPGP.js under node (tests/js/decrypt.mjs, after `npm ci` there): node and the script;
+/// `None` (a loud skip) outside CI when either is missing.
+fn openpgp_js(test: &str) -> Option<(PathBuf, PathBuf)> {
+    let node = need(
         test,
         "node",
         "nodejs",
         &["/usr/bin/node", "/usr/local/bin/node"],
-    ) else {
-        return;
-    };
+    )?;
     let js = Path::new(ROOT).join("tests/js");
     let lib = js.join("node_modules/openpgp");
-    if need(
+    need(
         test,
         "OpenPGP.js (npm ci in tests/js)",
         "openpgp from npm",
         &[lib.to_str().unwrap()],
+    )?;
+    Some((node, js.join("decrypt.mjs")))
+}
+
+/// readPrivateKey on the armored key file, readMessage on the armored message.
+fn js_open(node: &Path, script: &Path, k: &str, file: &Path) -> Output {
+    output(
+        Command::new(node)
+            .arg(script)
+            .arg(secret(k))
+            .stdin(std::fs::File::open(file).unwrap()),
     )
-    .is_none()
-    {
+}
+
+#[test]
+fn openpgp_js_opens_every_shape() {
+    let test = "openpgp_js_opens_every_shape";
+    let Some((node, script)) = openpgp_js(test) else {
+        return;
+    };
+    check(test, "OpenPGP.js", |k, file| {
+        js_open(&node, &script, k, file)
+    });
+}
+
+/// The copies of one message to alice (GnuPG 2.2, SEIPD v1 only), six (version 6) and aead4
+/// (version 4, SEIPD v2) in To, seven (version 6) in Bcc: alice's SEIPD v1 copy, the SEIPD
+/// v2 copy of six and aead4, and seven's own (docs/message.md, rule 8).
+fn modern_copies() -> (H, Vec<Copy>) {
+    let h = H::with_keys(&["alice", "six", "aead4", "seven"], "");
+    let msg = format!(
+        "From: me@example.org\nTo: alice@example.org, six@example.org, aead4@example.org\n\
+         Bcc: seven@example.org\nSubject: modern\n\n{BODY}"
+    );
+    let c = h.ok(&["-t", "-i"], msg.as_bytes());
+    assert_eq!(c.len(), 3);
+    let by = |r: &[&str]| c.iter().find(|c| c.rcpts() == r).unwrap().clone();
+    let copies = vec![
+        (
+            "SEIPD v1 beside v6",
+            by(&["alice@example.org"]),
+            vec!["alice"],
+        ),
+        (
+            "SEIPD v2, v6 and v4 keys",
+            by(&["six@example.org", "aead4@example.org"]),
+            vec!["six", "aead4"],
+        ),
+        (
+            "SEIPD v2, hidden v6",
+            by(&["seven@example.org"]),
+            vec!["seven"],
+        ),
+    ];
+    (h, copies)
+}
+
+#[test]
+fn openpgp_js_opens_the_seipd_v2_and_v6_copies() {
+    let test = "openpgp_js_opens_the_seipd_v2_and_v6_copies";
+    let Some((node, script)) = openpgp_js(test) else {
+        return;
+    };
+    let (h, copies) = modern_copies();
+    let open = |k: &str, file: &Path| js_open(&node, &script, k, file);
+    check_copies("OpenPGP.js", &copies, h.dir.path(), &open);
+    // The hidden v6 copy does not open with a visible v6 recipient's key.
+    let out = open("six", &h.dir.path().join("2.asc"));
+    assert!(
+        !out.status.success() || !contains(&out.stdout, b"Payload line"),
+        "OpenPGP.js opened seven's hidden copy with six's key"
+    );
+}
+
+#[test]
+fn gpg_opens_the_seipd_v1_copy_beside_a_v6_recipient() {
+    let test = "gpg_opens_the_seipd_v1_copy_beside_a_v6_recipient";
+    if !wanted(test) || gpg().is_none() {
         return;
     }
-    // readPrivateKey on the armored key file, readMessage on the armored message.
-    check(test, "OpenPGP.js", |k, file| {
-        output(
-            Command::new(&node)
-                .arg(js.join("decrypt.mjs"))
-                .arg(secret(k))
-                .stdin(std::fs::File::open(file).unwrap()),
-        )
-    });
+    let (h, copies) = modern_copies();
+    check_copies("gpg", &copies[..1], h.dir.path(), &gpg_open);
 }

@@ -27,6 +27,9 @@
 #   keyring.gpg       binary (unarmored) keyring with alice, bob, carol
 #   blocks.asc        alice.asc + bob.asc concatenated (two armor blocks)
 #   fingerprints.txt  "NAME FINGERPRINT" for every certificate above
+# The version 6 certificates (six, seven) and aead4, which GnuPG 2.2 cannot make, are made
+# by OpenPGP.js: tests/js/mkkeys-v6.mjs (run it after this script: it appends to
+# fingerprints.txt).
 # And in ../../../examples: demo-key.asc / demo-key.sec.asc for
 #   Demo Admin <admin@demo.example> (ed25519 + cv25519, never expires).
 set -euo pipefail
