@@ -51,6 +51,10 @@ fn man5_documents_every_setting_and_its_example_parses() {
         "alias",
         "key",
         "always",
+        "serve",
+        "listen",
+        "relay",
+        "max_sessions",
     ] {
         assert!(
             man.contains(&format!(".B {key}\n")) || man.contains(&format!("\\fB{key}\\fR")),
