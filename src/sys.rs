@@ -218,6 +218,82 @@ pub fn wait_exit_no_reap(pid: u32) -> io::Result<()> {
     }
 }
 
+/// What a signal `pgpsendmail serve` waits for asks of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeSignal {
+    /// SIGTERM or SIGINT: finish what is in flight, accept nothing new, end.
+    Stop,
+    /// SIGHUP: read the configuration again.
+    Reload,
+}
+
+/// The set SIGTERM, SIGINT, SIGHUP.
+fn serve_sigset() -> libc::sigset_t {
+    // SAFETY: sigemptyset initializes the whole set it is given, a local of the right type;
+    // sigaddset only sets bits in it; the signal numbers are valid.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (pthread_sigmask(3)), and so in
+/// every thread it starts afterwards: they stay pending until [`wait_serve_signal`] takes
+/// them, and no handler ever runs in signal context.
+pub fn block_serve_signals() -> io::Result<()> {
+    let set = serve_sigset();
+    // SAFETY: `set` is an initialized sigset_t; the old mask is not asked for (null).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Waits for one of the signals [`block_serve_signals`] blocked (sigwait(3)).
+pub fn wait_serve_signal() -> io::Result<ServeSignal> {
+    let set = serve_sigset();
+    let mut sig: libc::c_int = 0;
+    // SAFETY: `set` is initialized and `sig` is a valid place for the result.
+    let rc = unsafe { libc::sigwait(&set, &mut sig) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(if sig == libc::SIGHUP {
+        ServeSignal::Reload
+    } else {
+        ServeSignal::Stop
+    })
+}
+
+/// Which of `fds` are readable (or at end, or in error), waiting at most `timeout_ms`
+/// milliseconds (poll(2); -1: no bound). An interrupted wait is an empty answer.
+pub fn poll_readable(
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    timeout_ms: i32,
+) -> io::Result<Vec<bool>> {
+    use rustix::event::{PollFd, PollFlags};
+    let mut p: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
+    let timeout = if timeout_ms < 0 {
+        None
+    } else {
+        Some(rustix::event::Timespec {
+            tv_sec: i64::from(timeout_ms / 1000),
+            tv_nsec: i64::from(timeout_ms % 1000) * 1_000_000,
+        })
+    };
+    match rustix::event::poll(&mut p, timeout.as_ref()) {
+        Ok(_) => Ok(p.iter().map(|f| !f.revents().is_empty()).collect()),
+        Err(rustix::io::Errno::INTR) => Ok(vec![false; fds.len()]),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn pid_of(pid: u32) -> io::Result<Pid> {
     i32::try_from(pid)
         .ok()
@@ -230,6 +306,38 @@ mod tests {
     use super::*;
     use std::io::{Read, Seek, SeekFrom, Write};
     use std::os::fd::AsRawFd;
+
+    #[test]
+    fn a_blocked_signal_waits_for_sigwait() {
+        // On its own thread, and sent to that thread only: other test threads keep their
+        // dispositions.
+        std::thread::spawn(|| {
+            block_serve_signals().unwrap();
+            // SAFETY: SIGHUP to this very thread, which blocks it.
+            unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGHUP) };
+            assert_eq!(wait_serve_signal().unwrap(), ServeSignal::Reload);
+            unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGTERM) };
+            assert_eq!(wait_serve_signal().unwrap(), ServeSignal::Stop);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn poll_says_which_is_readable() {
+        use std::os::fd::AsFd;
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (_c, d) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(
+            poll_readable(&[b.as_fd(), d.as_fd()], 10).unwrap(),
+            [false, false]
+        );
+        a.write_all(b"x").unwrap();
+        assert_eq!(
+            poll_readable(&[b.as_fd(), d.as_fd()], -1).unwrap(),
+            [true, false]
+        );
+    }
 
     #[test]
     fn memfd_is_read_write_and_has_no_path() {
