@@ -30,7 +30,7 @@ for f in "$T"/keys/*.asc "$T"/keys/keyring.gpg "$T"/hostile/keys/*; do
 done
 cp "$T"/keys/pubring.kbx corpus/keybox/pubring.kbx
 cp "$T"/keys/pubring.kbx corpus/keyring/pubring.kbx
-# smtp (the -bs reader, src/sendmail/smtp.rs): sessions like those of tests/integration/modes.rs.
+# smtp (the -bs face, src/sendmail/smtp.rs) and smtp_server (src/smtp/): sessions like those of tests/integration/modes.rs.
 mkdir -p corpus/smtp
 printf 'EHLO c.example\r\nMAIL FROM:<me@example.org> BODY=8BITMIME\r\nRCPT TO:<alice@example.org>\r\nDATA\r\nFrom: me@example.org\r\nTo: alice@example.org\r\nSubject: s\r\n\r\nfirst\r\n..stuffed\r\n.\r\nMAIL FROM:<>\r\nRCPT TO:<nokey@example.org>\r\nDATA\r\nSubject: two\r\n\r\nx\r\n.\r\nQUIT\r\n' \
     > corpus/smtp/two-messages
@@ -38,4 +38,8 @@ printf 'HELO x\nMAIL FROM:<a@x>\nRCPT TO:<@r:b@x>\nRCPT TO:<c@x> NOTIFY=NEVER\nD
     > corpus/smtp/lf-and-errors
 printf 'EHLO x\r\nMAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\nSubject: cut\r\n\r\nhalf' \
     > corpus/smtp/cut-in-data
+printf 'EHLO c\r\nMAIL FROM:< a@x (me)> SIZE=10 SMTPUTF8\r\nRCPT TO:<"b o b"@x>\r\nRCPT TO:<jos\303\251@x>\r\nDATA\r\none\n.\nMAIL FROM:<e@x>\r\n.\r\nQUIT\r\n' \
+    > corpus/smtp/paths-and-smuggling
+mkdir -p corpus/smtp_server
+cp corpus/smtp/* corpus/smtp_server/
 echo "seeded: $(ls corpus/*/ | wc -l) files"

@@ -13,8 +13,9 @@
 //! 5. [`message::pgpmime`] + [`openpgp`]: the payload streams from stdin through the
 //!    encryptor into one anonymous file per copy; only ciphertext is ever written;
 //! 6. [`sendmail::deliver`]: exec (one copy) or spawn (several) the real sendmail;
-//!    [`sendmail::smtp`] is the `-bs` session around the same pipeline, and [`admin`] the
-//!    admin face that reuses its stages without sending.
+//!    [`sendmail::smtp`] is the `-bs` session around the same pipeline (the protocol is
+//!    [`smtp`]'s, shared with any other SMTP face), and [`admin`] the admin face that
+//!    reuses its stages without sending.
 //!
 //! Invariant: on every error nothing has been handed to the real sendmail, and no plaintext
 //! was written to any file.
@@ -33,6 +34,7 @@ pub mod message;
 pub mod openpgp;
 pub mod pipeline;
 pub mod sendmail;
+pub mod smtp;
 pub mod spool;
 #[allow(unsafe_code)]
 pub mod sys;
@@ -51,7 +53,6 @@ use crate::message::address::Address;
 use crate::message::pgpmime::Synth;
 use crate::sendmail::args::{self, Invocation, Invoked, Mode, Sender};
 use crate::sendmail::deliver::{self, Deliverer, PassThrough};
-use crate::sendmail::smtp;
 
 /// Everything pgpsendmail reads from its environment, read once at start-up.
 #[derive(Debug, Clone)]
@@ -177,7 +178,7 @@ pub fn run_sendmail<R: BufRead>(
         Invoked::Sendmail,
         args,
         env,
-        stdin,
+        smtp::Untimed(stdin),
         &mut io::sink(),
         deliverer,
     )
@@ -186,11 +187,11 @@ pub fn run_sendmail<R: BufRead>(
 /// Runs the sendmail interface invoked under `name` (`sendmail`, `mailq`, `newaliases`):
 /// parses `args`, then sends the message on `stdin` (`-bm`), serves an SMTP session on
 /// `stdin` and `stdout` (`-bs`), or passes a mode that sends nothing to the real sendmail.
-pub fn run<R: BufRead>(
+pub fn run<R: smtp::Input>(
     name: Invoked,
     args: Vec<OsString>,
     env: &Env,
-    stdin: R,
+    mut stdin: R,
     stdout: &mut dyn Write,
     deliverer: &mut dyn Deliverer,
 ) -> Result<i32> {
@@ -231,7 +232,7 @@ pub fn run<R: BufRead>(
         Mode::Deliver => pipeline::send(&ctx, stdin, deliverer),
         Mode::Smtp => {
             deliverer.smtp_session();
-            smtp::serve(&ctx, stdin, stdout, deliverer)
+            sendmail::smtp::serve(&ctx, &mut stdin, stdout, deliverer)
         }
         _ => match deliver::pass_through(&inv, flavor)? {
             PassThrough::Run { argv0, args } => deliverer.pass(&program, argv0, args),

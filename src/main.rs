@@ -155,7 +155,12 @@ fn main() {
     }
     let env = Env::snapshot();
     let mark = stdin_offset();
-    let stdin = std::io::stdin().lock();
+    // Read through our own buffer, never std's (a read as large as this buffer bypasses it):
+    // so the -bs timeouts (poll before a read) never wait on bytes already buffered.
+    let stdin = std::io::BufReader::with_capacity(
+        64 << 10,
+        pgpsendmail::smtp::Timed::new(std::io::stdin()),
+    );
     let mut stdout = std::io::stdout().lock();
     let mut exec = deliver::Exec::new(env.tmpdir.clone());
     let invoked = Invoked::from_name(&name);

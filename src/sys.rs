@@ -294,6 +294,28 @@ pub fn poll_readable(
     }
 }
 
+/// Waits until a read of `fd` would not block (data, end of file, or an error to report),
+/// at most `timeout` (poll(2) `POLLIN`; EINTR restarts the wait for the time left).
+/// `Ok(false)`: the time ran out with nothing to read.
+pub fn wait_readable(fd: impl AsFd, timeout: std::time::Duration) -> io::Result<bool> {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let ts = Timespec {
+            tv_sec: i64::try_from(left.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: left.subsec_nanos().into(),
+        };
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        match rustix::event::poll(&mut fds, Some(&ts)) {
+            Ok(0) => return Ok(false),
+            Ok(_) => return Ok(true),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 fn pid_of(pid: u32) -> io::Result<Pid> {
     i32::try_from(pid)
         .ok()
@@ -354,6 +376,24 @@ mod tests {
         // Close-on-exec.
         let flags = rustix::io::fcntl_getfd(&f).unwrap();
         assert!(flags.contains(rustix::io::FdFlags::CLOEXEC));
+    }
+
+    #[test]
+    fn wait_readable_times_out_on_a_silent_pipe_and_sees_data_and_eof() {
+        let (r, w) = std::io::pipe().unwrap();
+        let t = std::time::Duration::from_millis(50);
+        let start = std::time::Instant::now();
+        assert!(!wait_readable(&r, t).unwrap());
+        assert!(start.elapsed() >= t);
+        let mut w = w;
+        w.write_all(b"x").unwrap();
+        assert!(wait_readable(&r, t).unwrap());
+        drop(w);
+        let mut r = r;
+        let mut b = [0u8; 1];
+        r.read_exact(&mut b).unwrap();
+        // End of file is readable too.
+        assert!(wait_readable(&r, t).unwrap());
     }
 
     #[test]

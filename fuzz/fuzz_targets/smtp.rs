@@ -1,4 +1,4 @@
-//! The -bs SMTP reader (src/sendmail/smtp.rs): any byte stream on stdin gives a session whose
+//! The -bs SMTP face (src/sendmail/smtp.rs, on src/smtp/server.rs): any byte stream on stdin gives a session whose
 //! standard output is well-formed SMTP replies only, never a panic. Messages go through the
 //! whole pipeline to a recording deliverer; with no keys and missing_key = plaintext each
 //! accepted message becomes a plaintext copy written into memory (no crypto per input, so
@@ -12,6 +12,7 @@ use libfuzzer_sys::fuzz_target;
 use pgpsendmail::sendmail::args::Invocation;
 use pgpsendmail::config::{Config, Flavor, MissingKey};
 use pgpsendmail::sendmail::deliver::{Copy, CopyBody, Deliverer};
+use pgpsendmail::syslog::Entry;
 use pgpsendmail::error::Result;
 use pgpsendmail::Env;
 use pgpsendmail::pipeline::Context;
@@ -20,7 +21,7 @@ use pgpsendmail::sendmail::smtp;
 struct Record;
 
 impl Deliverer for Record {
-    fn deliver(&mut self, _: &Path, copies: Vec<(Vec<OsString>, Copy)>) -> Result<i32> {
+    fn deliver(&mut self, _: &Path, copies: Vec<(Vec<OsString>, Copy)>, _: &Entry) -> Result<i32> {
         for (_, copy) in copies {
             match copy.body {
                 CopyBody::Memory(write) => {
@@ -51,7 +52,8 @@ fuzz_target!(|data: &[u8]| {
         flavor: Flavor::Postfix,
         env: &env,
     };
-    let _ = smtp::serve(&ctx, data, &mut out, &mut Record);
+    let mut input = data;
+    let _ = smtp::serve(&ctx, &mut input, &mut out, &mut Record);
     // Replies only: every line is "NNN " or "NNN-" and text, CRLF-terminated.
     let text = std::str::from_utf8(&out).expect("replies are UTF-8");
     assert!(text.is_empty() || text.ends_with("\r\n"), "{text:?}");

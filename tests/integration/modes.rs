@@ -152,7 +152,7 @@ DATA\r\nSubject: s\r\n\r\nhalf a mess";
 fn bs_protocol_errors_and_other_commands() {
     let h = H::new();
     let script = b"EHLO\r\nMAIL TO:<a@x>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n\
-MAIL FROM:<me@example.org> SMTPUTF8\r\nMAIL FROM:<not an address>\r\n\
+MAIL FROM:<me@example.org> RET=HDRS\r\nMAIL FROM:<not an address>\r\n\
 MAIL FROM:<me@example.org>\r\nMAIL FROM:<me@example.org>\r\nDATA\r\n\
 RCPT TO:<alice@example.org> NOTIFY=NEVER\r\nRCPT TO:<@relay.example:alice@example.org>\r\n\
 DATA x\r\nRSET\r\nDATA\r\nNOOP\r\nVRFY alice\r\nSTARTTLS\r\nAUTH PLAIN\r\nHELP\r\nFOO bar\r\n\

@@ -1,0 +1,282 @@
+//! The client side of RFC 5321: the greeting and EHLO (HELO when EHLO is refused), then
+//! transactions of MAIL, RCPT and DATA, one command at a time, each reply awaited within
+//! RFC 5321 4.5.3.2's time; RSET and QUIT. The message is sent with CRLF line ends and
+//! dot-stuffed.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use super::wire::{Input, Reply};
+
+/// RFC 5321 4.5.3.2: the greeting, MAIL and RCPT (5 minutes), DATA's 354 (2 minutes) and
+/// the reply after the data (10 minutes).
+const GREETING: Duration = Duration::from_secs(300);
+const MAIL: Duration = Duration::from_secs(300);
+const RCPT: Duration = Duration::from_secs(300);
+const DATA_INIT: Duration = Duration::from_secs(120);
+const DATA_END: Duration = Duration::from_secs(600);
+
+/// Why a session could not go on.
+#[derive(Debug)]
+pub enum Error {
+    /// Reading or writing failed, or the server's reply was not SMTP (or took too long:
+    /// [`io::ErrorKind::TimedOut`]).
+    Io(io::Error),
+    /// The server refused the session (its greeting or EHLO and HELO).
+    Refused(Reply),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Refused(r) => write!(f, "refused: {} {}", r.code, r.text()),
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::Io(e)
+    }
+}
+
+/// What became of one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The server took the message for these recipients (indexes into the list given);
+    /// `refused` are those it refused at RCPT, with its replies.
+    Accepted {
+        taken: Vec<usize>,
+        refused: Vec<(usize, Reply)>,
+    },
+    /// The server did not take the message: the reply that refused it (MAIL, DATA, the end
+    /// of the data, or the last RCPT when it refused every recipient).
+    Refused(Reply),
+}
+
+/// A session with a server on `input` (its replies) and `output` (our commands).
+pub struct Client<R, W> {
+    input: R,
+    output: W,
+    /// The EHLO keywords, upper case (`SIZE`, `8BITMIME`, ...), with their parameters.
+    pub extensions: Vec<String>,
+}
+
+impl<R: Input, W: Write> Client<R, W> {
+    /// Waits for the greeting and says EHLO `host` (HELO when EHLO is refused).
+    pub fn start(input: R, output: W, host: &str) -> Result<Self, Error> {
+        let mut c = Client {
+            input,
+            output,
+            extensions: Vec::new(),
+        };
+        let greeting = c.reply(GREETING)?;
+        if greeting.code != 220 {
+            return Err(Error::Refused(greeting));
+        }
+        let ehlo = c.command(&format!("EHLO {host}"), MAIL)?;
+        if ehlo.code == 250 {
+            c.extensions = ehlo.lines[1..]
+                .iter()
+                .map(|l| l.to_ascii_uppercase())
+                .collect();
+            return Ok(c);
+        }
+        let helo = c.command(&format!("HELO {host}"), MAIL)?;
+        if helo.code != 250 {
+            return Err(Error::Refused(helo));
+        }
+        Ok(c)
+    }
+
+    /// Whether the server offered the extension `name` (`8BITMIME`, `SMTPUTF8`).
+    pub fn offers(&self, name: &str) -> bool {
+        self.extensions
+            .iter()
+            .any(|e| e.split(' ').next() == Some(name))
+    }
+
+    /// One transaction: MAIL FROM:<`sender`> (empty: the null sender), a RCPT TO for each
+    /// of `rcpts`, and DATA with `message` (LF or CRLF line ends) when any was taken. A
+    /// transaction that fails before its data is reset (RSET), so the session can go on.
+    pub fn send(
+        &mut self,
+        sender: &str,
+        rcpts: &[&str],
+        message: &mut dyn Read,
+    ) -> Result<Outcome, Error> {
+        let mut mail = format!("MAIL FROM:<{sender}>");
+        if self.offers("8BITMIME") {
+            mail.push_str(" BODY=8BITMIME");
+        }
+        let utf8 = !sender.is_ascii() || rcpts.iter().any(|r| !r.is_ascii());
+        if utf8 && self.offers("SMTPUTF8") {
+            mail.push_str(" SMTPUTF8");
+        }
+        let r = self.command(&mail, MAIL)?;
+        if r.code != 250 {
+            self.rset()?;
+            return Ok(Outcome::Refused(r));
+        }
+        let (mut taken, mut refused) = (Vec::new(), Vec::new());
+        for (i, rcpt) in rcpts.iter().enumerate() {
+            let r = self.command(&format!("RCPT TO:<{rcpt}>"), RCPT)?;
+            if r.code == 250 || r.code == 251 {
+                taken.push(i);
+            } else {
+                refused.push((i, r));
+            }
+        }
+        if taken.is_empty() {
+            self.rset()?;
+            let last = refused.pop().map(|(_, r)| r);
+            return Ok(Outcome::Refused(
+                last.unwrap_or_else(|| Reply::new(554, "no recipients")),
+            ));
+        }
+        let r = self.command("DATA", DATA_INIT)?;
+        if r.code != 354 {
+            self.rset()?;
+            return Ok(Outcome::Refused(r));
+        }
+        write_stuffed(message, &mut self.output)?;
+        self.output.flush()?;
+        let r = self.reply(DATA_END)?;
+        if r.code != 250 {
+            return Ok(Outcome::Refused(r));
+        }
+        Ok(Outcome::Accepted { taken, refused })
+    }
+
+    /// RSET: ends the transaction under way.
+    pub fn rset(&mut self) -> Result<Reply, Error> {
+        self.command("RSET", MAIL)
+    }
+
+    /// QUIT, and the server's 221.
+    pub fn quit(mut self) -> Result<Reply, Error> {
+        self.command("QUIT", MAIL)
+    }
+
+    /// Sends one command and reads its reply, waiting at most `wait`.
+    fn command(&mut self, line: &str, wait: Duration) -> Result<Reply, Error> {
+        self.output.write_all(line.as_bytes())?;
+        self.output.write_all(b"\r\n")?;
+        self.output.flush()?;
+        self.reply(wait)
+    }
+
+    fn reply(&mut self, wait: Duration) -> Result<Reply, Error> {
+        self.input.set_timeout(Some(wait));
+        Ok(Reply::read_from(&mut self.input)?)
+    }
+}
+
+/// Writes `message` as SMTP data: every line end CRLF (a bare LF becomes CRLF), a line
+/// starting with `.` gets one more, a last line without an end gets one; then `.` CRLF.
+pub fn write_stuffed(message: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 << 10];
+    let mut out = Vec::with_capacity(70 << 10);
+    // At the start of a line; and whether the last byte was a CR.
+    let (mut start, mut cr) = (true, false);
+    loop {
+        let n = match message.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.clear();
+        for &b in &buf[..n] {
+            if start && b == b'.' {
+                out.push(b'.');
+            }
+            if b == b'\n' && !cr {
+                out.push(b'\r');
+            }
+            out.push(b);
+            start = b == b'\n';
+            cr = b == b'\r';
+        }
+        w.write_all(&out)?;
+    }
+    if !start {
+        w.write_all(if cr { b"\n" } else { b"\r\n" })?;
+    }
+    w.write_all(b".\r\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stuffed(m: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_stuffed(&mut &m[..], &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn data_is_crlf_and_dot_stuffed() {
+        assert_eq!(stuffed(b"a\n.b\n..\n"), b"a\r\n..b\r\n...\r\n.\r\n");
+        assert_eq!(stuffed(b"a\r\n.\r\n"), b"a\r\n..\r\n.\r\n");
+        assert_eq!(stuffed(b"no end"), b"no end\r\n.\r\n");
+        assert_eq!(stuffed(b""), b".\r\n");
+        assert_eq!(stuffed(b".x\r"), b"..x\r\n.\r\n");
+    }
+
+    /// A client against our own server: what was sent is what was received.
+    #[test]
+    fn a_transaction_against_the_server() {
+        use crate::smtp::server::{self, Handler, Limits, Transaction};
+        struct Take(Vec<u8>);
+        impl Handler for Take {
+            fn hostname(&self) -> String {
+                "s".into()
+            }
+            fn rcpt(&mut self, _: &Transaction, m: &crate::smtp::Mailbox) -> Result<(), Reply> {
+                if m.as_str() == "no@x" {
+                    return Err(Reply::new(550, "5.1.1 no"));
+                }
+                Ok(())
+            }
+            fn message(&mut self, _: Transaction, data: &mut dyn Read) -> Reply {
+                data.read_to_end(&mut self.0).unwrap();
+                Reply::new(250, "2.0.0 ok")
+            }
+        }
+        // The client's commands, recorded; then replayed into the server, whose replies the
+        // client reads (lockstep is not needed: each side's reads are buffered).
+        let script = {
+            let mut cmds = Vec::new();
+            let replies = b"220 s\r\n250-s\r\n250 8BITMIME\r\n250 ok\r\n250 ok\r\n550 no\r\n\
+354 go\r\n250 ok\r\n221 bye\r\n";
+            let mut c = Client::start(&replies[..], &mut cmds, "me").unwrap();
+            let out = c
+                .send("a@x", &["b@x", "no@x"], &mut &b"hi\n.dot\n"[..])
+                .unwrap();
+            assert_eq!(
+                out,
+                Outcome::Accepted {
+                    taken: vec![0],
+                    refused: vec![(1, Reply::new(550, "no"))]
+                }
+            );
+            c.quit().unwrap();
+            cmds
+        };
+        let mut take = Take(Vec::new());
+        let mut replies = Vec::new();
+        let end = server::serve(
+            &mut &script[..],
+            &mut replies,
+            &mut take,
+            &Limits::default(),
+        );
+        assert_eq!(end.unwrap(), server::End::Quit);
+        assert_eq!(take.0, b"hi\r\n.dot\r\n");
+        let text = String::from_utf8(replies).unwrap();
+        assert!(text.contains("550 5.1.1 no"), "{text}");
+    }
+}
