@@ -591,6 +591,8 @@ pub const DEFAULT_SERVE_RELAY: &str = "127.0.0.1:10026";
 pub const DEFAULT_SERVE_SESSIONS: usize = 20;
 /// Largest `max_sessions` accepted: each session is a thread with bounded memory.
 pub const MAX_SERVE_SESSIONS: usize = 1000;
+/// Largest `max_recipients` accepted.
+pub const MAX_SERVE_RECIPIENTS: usize = 100_000;
 
 /// A `listen` value: `IP:PORT` (`[IPv6]:PORT`) on loopback, or `unix:/absolute/path`. A host
 /// name is refused (no lookup: what it resolves to could change), and so is any address
@@ -650,6 +652,10 @@ struct RawServe {
     listen: Option<Vec<String>>,
     relay: Option<String>,
     max_sessions: Option<usize>,
+    message_size_limit: Option<u64>,
+    max_recipients: Option<usize>,
+    command_timeout: Option<u64>,
+    data_timeout: Option<u64>,
 }
 
 /// `[serve]`, validated: what `pgpsendmail serve` does unless its flags say otherwise.
@@ -660,6 +666,14 @@ pub struct Serve {
     pub relay: String,
     /// Sessions served at once; one more is answered 421 4.3.2 and closed.
     pub max_sessions: usize,
+    /// The next hop's size limit in bytes (Postfix's `message_size_limit`); 0: none.
+    pub message_size_limit: u64,
+    /// Recipients in one transaction; more are answered 452 4.5.3.
+    pub max_recipients: usize,
+    /// Seconds a session waits for a command (RFC 5321 4.5.3.2.7).
+    pub command_timeout: u64,
+    /// Seconds a session waits for more data inside DATA (RFC 5321 4.5.3.2.5).
+    pub data_timeout: u64,
 }
 
 impl Default for Serve {
@@ -668,6 +682,10 @@ impl Default for Serve {
             listen: vec![parse_listen(DEFAULT_SERVE_LISTEN).expect("a loopback default")],
             relay: DEFAULT_SERVE_RELAY.to_string(),
             max_sessions: DEFAULT_SERVE_SESSIONS,
+            message_size_limit: 10_240_000,
+            max_recipients: 1000,
+            command_timeout: 300,
+            data_timeout: 180,
         }
     }
 }
@@ -697,6 +715,23 @@ fn serve_section(raw: RawServe, src: &Source<'_>) -> Result<Serve> {
             ));
         }
         s.max_sessions = n;
+    }
+    if let Some(n) = raw.message_size_limit {
+        s.message_size_limit = n;
+    }
+    let ranged = |key: &str, v: Option<u64>, hi: u64| match v {
+        Some(n) if n == 0 || n > hi => Err(src.key_error(key, format!("must be from 1 to {hi}"))),
+        _ => Ok(v),
+    };
+    let rcpts = raw.max_recipients.map(|n| n as u64);
+    if let Some(n) = ranged("max_recipients", rcpts, MAX_SERVE_RECIPIENTS as u64)? {
+        s.max_recipients = n as usize;
+    }
+    if let Some(n) = ranged("command_timeout", raw.command_timeout, 3600)? {
+        s.command_timeout = n;
+    }
+    if let Some(n) = ranged("data_timeout", raw.data_timeout, 3600)? {
+        s.data_timeout = n;
     }
     Ok(s)
 }
