@@ -241,10 +241,17 @@ fn serve_sigset() -> libc::sigset_t {
     }
 }
 
-/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (pthread_sigmask(3)), and so in
-/// every thread it starts afterwards: they stay pending until [`wait_serve_signal`] takes
+/// Gives SIGTERM, SIGINT and SIGHUP their default dispositions and blocks them in the
+/// calling thread (pthread_sigmask(3)), and so in every thread it starts afterwards: they stay pending until [`wait_serve_signal`] takes
 /// them, and no handler ever runs in signal context.
 pub fn block_serve_signals() -> io::Result<()> {
+    for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: SIG_DFL installs no handler of ours. A disposition inherited as "ignore"
+        // (nohup, a shell's background job) could otherwise let the signal be dropped.
+        unsafe {
+            libc::signal(s, libc::SIG_DFL);
+        }
+    }
     let set = serve_sigset();
     // SAFETY: `set` is an initialized sigset_t; the old mask is not asked for (null).
     let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };

@@ -78,8 +78,8 @@ fn address(m: &Mailbox) -> std::result::Result<Address, Reply> {
     })
 }
 
-/// The reply after DATA for the pipeline's result.
-fn data_reply(res: &Result<i32>) -> (u16, String) {
+/// The reply after DATA for the pipeline's result (`serve` answers its errors the same).
+pub fn data_reply(res: &Result<i32>) -> (u16, String) {
     match res {
         Ok(0) => (250, "2.0.0 Ok: encrypted and handed on".into()),
         Ok(code) => {

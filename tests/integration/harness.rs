@@ -261,7 +261,12 @@ impl H {
     }
 
     pub fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("pgpsendmail").unwrap();
+        Command::from_std(self.std_cmd())
+    }
+
+    /// pgpsendmail with this installation's environment (what [`H::cmd`] runs).
+    fn std_cmd(&self) -> StdCommand {
+        let mut c = StdCommand::new(assert_cmd::cargo::cargo_bin("pgpsendmail"));
         c.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .env("PGPSENDMAIL_CONFIG", &self.config)
@@ -273,6 +278,14 @@ impl H {
         for (k, v) in &self.env {
             c.env(k, v);
         }
+        c
+    }
+
+    /// [`H::cmd`] as a std `Command` with default signal dispositions, to start
+    /// pgpsendmail as a process the test keeps running (`serve`).
+    pub fn spawn_cmd(&self) -> StdCommand {
+        let mut c = self.std_cmd();
+        default_signals(&mut c);
         c
     }
 
