@@ -11,7 +11,7 @@ SBINDIR  = $(PREFIX)/sbin
 MANDIR   = $(PREFIX)/share/man
 DEMO     = target/demo
 
-.PHONY: all build release demo test test-fast lint bench bench-keys fuzz install uninstall \
+.PHONY: all build release deb demo test test-fast lint bench bench-keys fuzz install uninstall \
 	install-sendmail uninstall-sendmail clean
 
 all: build
@@ -21,6 +21,12 @@ build:
 
 release:
 	$(CARGO) build --release --bins
+
+# The Debian package, target/deb/pgpsendmail_VERSION_ARCH.deb (scripts/make-deb): installs
+# without taking over /usr/sbin/sendmail; `pgpsendmail-takeover install` does that, and
+# removing the package undoes it.
+deb: release
+	sh scripts/make-deb
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -56,35 +56,88 @@ impl Flavor {
         }
     }
 
+    /// Whether this MTA's sendmail exits 75 after queueing the message for later: OpenSMTPD's
+    /// `smtpctl`, which writes it to its offline queue when `smtpd` is not running. For the
+    /// others 75 means the message was not taken (Postfix's sendmail, for one, exits 75 when
+    /// it cannot write the queue file; msmtp and ssmtp keep no queue at all).
+    pub fn tempfail_is_queued(self) -> bool {
+        self == Flavor::Opensmtpd
+    }
+
     /// The flavor of a real sendmail, from the name of the file it resolves to (its
-    /// symlinks followed): `exim4` is Exim, `msmtp` msmtp, `smtpctl` OpenSMTPD, ... ;
-    /// anything else is Postfix, the default.
-    pub fn infer(program: &Path) -> Flavor {
+    /// symlinks followed): `exim4` is Exim, `msmtp` msmtp, `smtpctl` OpenSMTPD, ... . A
+    /// name that says nothing (`sendmail`, a diverted `sendmail.real`: nullmailer's and
+    /// Postfix's own programs are both called that) is then looked up in the file lists
+    /// of the Debian packages that install a system sendmail ([`PACKAGES`], under `root`
+    /// for the tests); anything else is Postfix, the default.
+    pub fn infer(program: &Path, root: Option<&Path>) -> Flavor {
+        Flavor::recognize(program, root).unwrap_or(Flavor::Postfix)
+    }
+
+    /// The flavor that the name or the package list shows (see [`Flavor::infer`]), if any.
+    pub fn recognize(program: &Path, root: Option<&Path>) -> Option<Flavor> {
         let resolved = std::fs::canonicalize(program).unwrap_or_else(|_| program.to_path_buf());
         for p in [program, resolved.as_path()] {
-            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let found = match name {
-                n if n.starts_with("exim") || n == "sendmail.exim" => Some(Flavor::Exim),
-                n if n.starts_with("msmtp") => Some(Flavor::Msmtp),
-                "smtpctl" => Some(Flavor::Opensmtpd),
-                n if n.starts_with("ssmtp") || n == "sendmail.ssmtp" => Some(Flavor::Ssmtp),
-                "dma" => Some(Flavor::Dma),
-                "sendmail.sendmail" => Some(Flavor::Sendmail),
-                _ if p.starts_with("/usr/libexec/sendmail") || p.starts_with("/usr/lib/sm.bin") => {
-                    Some(Flavor::Sendmail)
-                }
-                _ if p.to_str().is_some_and(|s| s.contains("nullmailer")) => {
-                    Some(Flavor::Nullmailer)
-                }
-                _ => None,
-            };
-            if let Some(f) = found {
-                return f;
+            if let Some(f) = Flavor::by_name(p) {
+                return Some(f);
             }
         }
-        Flavor::Postfix
+        let generic = |p: &Path| {
+            p.file_name()
+                .is_some_and(|n| n == "sendmail" || n == "sendmail.real")
+        };
+        if generic(program) || generic(&resolved) {
+            return Flavor::by_package(root);
+        }
+        None
+    }
+
+    /// The flavor a program's own name (or path) tells, if any.
+    fn by_name(p: &Path) -> Option<Flavor> {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        match name {
+            n if n.starts_with("exim") || n == "sendmail.exim" => Some(Flavor::Exim),
+            n if n.starts_with("msmtp") => Some(Flavor::Msmtp),
+            "smtpctl" => Some(Flavor::Opensmtpd),
+            n if n.starts_with("ssmtp") || n == "sendmail.ssmtp" => Some(Flavor::Ssmtp),
+            "dma" => Some(Flavor::Dma),
+            "sendmail.sendmail" => Some(Flavor::Sendmail),
+            _ if p.starts_with("/usr/libexec/sendmail") || p.starts_with("/usr/lib/sm.bin") => {
+                Some(Flavor::Sendmail)
+            }
+            _ if p.to_str().is_some_and(|s| s.contains("nullmailer")) => Some(Flavor::Nullmailer),
+            _ => None,
+        }
+    }
+
+    /// The flavor of the installed Debian package whose file list (dpkg's
+    /// `/var/lib/dpkg/info/PACKAGE.list`) holds `/usr/sbin/sendmail`; a diversion renames
+    /// the file but leaves the package's list as it was.
+    fn by_package(root: Option<&Path>) -> Option<Flavor> {
+        let info = root.unwrap_or(Path::new("/")).join("var/lib/dpkg/info");
+        PACKAGES.iter().find_map(|&(package, flavor)| {
+            let list = std::fs::read(info.join(format!("{package}.list"))).ok()?;
+            list.split(|&b| b == b'\n')
+                .any(|line| line == b"/usr/sbin/sendmail")
+                .then_some(flavor)
+        })
     }
 }
+
+/// The Debian packages that install `/usr/sbin/sendmail`, and their flavors (a flat table;
+/// only one of them can be installed at a time: they all provide mail-transport-agent).
+pub const PACKAGES: &[(&str, Flavor)] = &[
+    ("postfix", Flavor::Postfix),
+    ("sendmail-bin", Flavor::Sendmail),
+    ("exim4-daemon-light", Flavor::Exim),
+    ("exim4-daemon-heavy", Flavor::Exim),
+    ("exim4-base", Flavor::Exim),
+    ("opensmtpd", Flavor::Opensmtpd),
+    ("nullmailer", Flavor::Nullmailer),
+    ("dma", Flavor::Dma),
+    ("ssmtp", Flavor::Ssmtp),
+    ("msmtp-mta", Flavor::Msmtp),
+];
 
 /// What happens to a recipient without a usable key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -904,8 +957,44 @@ subject = "[...]"
             ("/usr/sbin/sendmail.real", Flavor::Postfix),
             ("/usr/sbin/sendmail.postfix", Flavor::Postfix),
         ] {
-            assert_eq!(Flavor::infer(Path::new(p)), f, "{p}");
+            assert_eq!(
+                Flavor::infer(Path::new(p), Some(Path::new("/nonexistent"))),
+                f,
+                "{p}"
+            );
         }
+    }
+
+    #[test]
+    fn a_generic_name_is_inferred_from_the_debian_package_that_installed_it() {
+        let root = tempfile::tempdir().unwrap();
+        let info = root.path().join("var/lib/dpkg/info");
+        std::fs::create_dir_all(&info).unwrap();
+        // Files of a package that was removed stay behind only in its config files, never
+        // in its .list: an unrelated list and a near miss do not count.
+        std::fs::write(info.join("postfix.list"), "/.\n/usr/sbin/postfix\n").unwrap();
+        std::fs::write(info.join("dma.list"), "/usr/sbin/sendmail.dma\n").unwrap();
+        for (package, flavor) in [
+            ("nullmailer", Flavor::Nullmailer),
+            ("ssmtp", Flavor::Ssmtp),
+            ("exim4-daemon-light", Flavor::Exim),
+        ] {
+            let list = info.join(format!("{package}.list"));
+            std::fs::write(&list, "/.\n/usr/sbin\n/usr/sbin/sendmail\n").unwrap();
+            for p in ["/usr/sbin/sendmail.real", "/usr/sbin/sendmail"] {
+                assert_eq!(
+                    Flavor::infer(Path::new(p), Some(root.path())),
+                    flavor,
+                    "{p}"
+                );
+            }
+            // A name that says what it is wins over the lists.
+            let msmtp = Path::new("/usr/bin/msmtp");
+            assert_eq!(Flavor::infer(msmtp, Some(root.path())), Flavor::Msmtp);
+            std::fs::remove_file(&list).unwrap();
+        }
+        let real = Path::new("/usr/sbin/sendmail.real");
+        assert_eq!(Flavor::infer(real, Some(root.path())), Flavor::Postfix);
     }
 
     #[test]

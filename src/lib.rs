@@ -221,7 +221,9 @@ pub fn run<R: smtp::Input>(
             return Err(e);
         }
     };
-    let flavor = cfg.flavor.unwrap_or_else(|| Flavor::infer(&program));
+    let flavor = cfg
+        .flavor
+        .unwrap_or_else(|| Flavor::infer(&program, env.root.as_deref()));
     let ctx = pipeline::Context {
         inv: &inv,
         cfg: &cfg,
@@ -229,6 +231,7 @@ pub fn run<R: smtp::Input>(
         flavor,
         env,
     };
+    deliverer.flavor(flavor);
     match inv.mode {
         Mode::Deliver => pipeline::send(&ctx, stdin, deliverer),
         Mode::Smtp => {

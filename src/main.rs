@@ -86,6 +86,12 @@ enum AdminCommand {
         #[arg(long, value_name = "N")]
         max_recipients: Option<usize>,
     },
+    /// Print the shell completion script of these commands for SHELL (bash, zsh, fish,
+    /// elvish or powershell) on stdout
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Certificates in the keyring
     Keys {
         #[command(subcommand)]
@@ -141,7 +147,16 @@ fn is_admin_word(a: &OsString) -> bool {
     matches!(
         a.to_str(),
         // Not -h or -V: those are sendmail options (hop count, DSN envelope id).
-        Some("check" | "explain" | "keys" | "serve" | "help" | "--help" | "--version")
+        Some(
+            "check"
+                | "completions"
+                | "explain"
+                | "keys"
+                | "serve"
+                | "help"
+                | "--help"
+                | "--version"
+        )
     )
 }
 
@@ -247,6 +262,11 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
     let mut out = std::io::stdout().lock();
     let res = match cmd {
         AdminCommand::Check { warn_days } => admin::check(&env, warn_days, &mut out),
+        AdminCommand::Completions { shell } => {
+            let mut cmd = <Admin as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "pgpsendmail", &mut out);
+            out.flush().map(|()| 0)
+        }
         AdminCommand::Explain { json, args } => {
             admin::explain(args, &env, std::io::stdin().lock(), json, &mut out)
         }

@@ -308,3 +308,57 @@ fn readme_and_man8_tell_the_growth_postfixs_limit_and_mutts_plaintext_copy() {
     }
     assert!(man.contains(&fits), "pgpsendmail.8 lacks {fits}");
 }
+
+/// The top-level settings pgpsendmail.toml(5) describes in SETTINGS (`.TP` then
+/// `\fBname\fR (`, outside the indented fields of a table).
+fn man5_settings() -> Vec<String> {
+    let man = read("man/pgpsendmail.toml.5");
+    let settings = man.split(".SH SETTINGS").nth(1).unwrap();
+    let settings = settings.split("\n.SH ").next().unwrap();
+    let mut out = Vec::new();
+    let (mut after_tp, mut indented) = (false, false);
+    for line in settings.lines() {
+        match line {
+            ".RS" => indented = true,
+            ".RE" => indented = false,
+            _ => {}
+        }
+        if after_tp
+            && !indented
+            && let Some(rest) = line.strip_prefix("\\fB")
+            && let Some((name, tail)) = rest.split_once("\\fR")
+            && tail.starts_with(" (")
+        {
+            out.push(name.replace("\\-", "-"));
+        }
+        after_tp = line == ".TP";
+    }
+    out
+}
+
+#[test]
+fn the_packaged_default_configuration_shows_every_setting_and_parses() {
+    // contrib/pgpsendmail.toml becomes /etc/pgpsendmail/pgpsendmail.toml in the Debian
+    // package: every setting of pgpsendmail.toml(5) is there with its default, commented out.
+    let text = read("contrib/pgpsendmail.toml");
+    let settings = man5_settings();
+    assert!(settings.len() >= 8, "{settings:?}");
+    for s in &settings {
+        assert!(
+            text.contains(&format!("\n#{s} = ")),
+            "contrib/pgpsendmail.toml does not show {s}"
+        );
+    }
+    // As shipped, and with every example line taken in.
+    Config::parse(&text, "contrib/pgpsendmail.toml").unwrap();
+    let all: String = text
+        .lines()
+        .map(|l| match l.strip_prefix('#') {
+            Some(rest) if rest.contains(" = ") && !rest.starts_with(' ') => rest,
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Config::parse(&all, "contrib/pgpsendmail.toml, uncommented")
+        .unwrap_or_else(|e| panic!("{e}\n{all}"));
+}

@@ -227,6 +227,51 @@ fn takeover_of_a_plain_symlink_and_back_keeps_edits_to_the_configuration() {
 }
 
 #[test]
+fn takeover_writes_the_flavor_check_infers_and_uninstall_takes_it_out() {
+    let s = Scratch::new();
+    std::os::unix::fs::symlink("sendmail.postfix", s.p("sbin/sendmail")).unwrap();
+    // A pgpsendmail whose check infers nullmailer for the configuration it is given.
+    write_exec(
+        &s.p("sbin/pgpsendmail"),
+        "#!/bin/sh\n[ \"$1\" = check ] && grep -q '^sendmail = ' \"$PGPSENDMAIL_CONFIG\" || exit 64\n\
+         echo 'keys: 1 certificate'\n\
+         echo 'real sendmail: /x (configured) (flavor nullmailer, inferred)'\nexit 1\n",
+    );
+    let none = [("DPKG_DIVERT", ""), ("ALTERNATIVES", "")];
+    let out = s.takeover("install", &none);
+    assert!(out.status.success(), "{out:?}");
+    let cfg = s.config();
+    let line = "\nflavor = \"nullmailer\" # the MTA's, found by the sendmail takeover\n";
+    assert!(cfg.contains(line), "{cfg}");
+    assert!(
+        cfg.find(line) > cfg.find("sendmail = "),
+        "under the sendmail line: {cfg}"
+    );
+    // Edited since: our two lines out, the old one back, the edit kept.
+    std::fs::write(s.p("etc/pgpsendmail.toml"), cfg + "# edit\n").unwrap();
+    let out = s.takeover("uninstall", &none);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        s.config(),
+        "sendmail = \"/old/path\"\n# mine\nkeyring = [\"/k\"]\n\n[recipients]\n# edit\n"
+    );
+    // A configuration that sets a flavor keeps its own: nothing is written.
+    std::fs::write(s.p("etc/pgpsendmail.toml"), "flavor = \"exim\"\n").unwrap();
+    write_exec(
+        &s.p("sbin/pgpsendmail"),
+        "#!/bin/sh\necho 'real sendmail: /x (configured) (flavor exim, configured)'\n",
+    );
+    let out = s.takeover("install", &none);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !s.config().contains("found by the sendmail takeover"),
+        "{}",
+        s.config()
+    );
+    assert_eq!(s.config().matches("flavor = ").count(), 1, "{}", s.config());
+}
+
+#[test]
 fn takeover_refuses_a_regular_file_nothing_protects() {
     let s = Scratch::new();
     std::fs::copy(s.p("sbin/sendmail.postfix"), s.p("sbin/sendmail")).unwrap();
@@ -347,6 +392,35 @@ relay_transport = error:this test delivers locally only
 maillog_file = /var/log/postfix-pgpsendmail-test.log
 ";
 
+/// This machine's Postfix with local delivery only, for the length of the test (`undo`
+/// puts its main.cf back, stops it and cuts root's mailbox back); returns the mailbox's
+/// length before.
+fn local_postfix(undo: &mut Undo) -> usize {
+    let main_cf = Path::new("/etc/postfix/main.cf");
+    let old_main = std::fs::read(main_cf).ok();
+    std::fs::write(main_cf, MAIN_CF).unwrap();
+    undo.push("restore /etc/postfix/main.cf", move || match old_main {
+        Some(b) => std::fs::write("/etc/postfix/main.cf", b).unwrap(),
+        None => std::fs::remove_file("/etc/postfix/main.cf").unwrap(),
+    });
+    ok(&mut Command::new("newaliases"));
+    quiet(Command::new("postfix").arg("stop"));
+    ok(Command::new("postfix").arg("start"));
+    undo.push("stop postfix", || {
+        quiet(Command::new("postfix").arg("stop"))
+    });
+    let mbox_len = mailbox().len();
+    undo.push("truncate /var/mail/root", move || {
+        if let Ok(f) = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/var/mail/root")
+        {
+            let _ = f.set_len(mbox_len as u64);
+        }
+    });
+    mbox_len
+}
+
 #[test]
 fn install_sendmail_on_debian_with_postfix_then_uninstall() {
     // SAFETY: geteuid cannot fail.
@@ -381,30 +455,7 @@ fn install_sendmail_on_debian_with_postfix_then_uninstall() {
     let links = ["/usr/bin/mailq", "/usr/bin/newaliases", "/usr/lib/sendmail"];
     let before_links: Vec<_> = links.iter().map(|l| std::fs::read_link(l).ok()).collect();
     let mut undo = Undo(Vec::new());
-
-    // Postfix: local delivery only, for the length of the test.
-    let main_cf = Path::new("/etc/postfix/main.cf");
-    let old_main = std::fs::read(main_cf).ok();
-    std::fs::write(main_cf, MAIN_CF).unwrap();
-    undo.push("restore /etc/postfix/main.cf", move || match old_main {
-        Some(b) => std::fs::write("/etc/postfix/main.cf", b).unwrap(),
-        None => std::fs::remove_file("/etc/postfix/main.cf").unwrap(),
-    });
-    ok(&mut Command::new("newaliases"));
-    quiet(Command::new("postfix").arg("stop"));
-    ok(Command::new("postfix").arg("start"));
-    undo.push("stop postfix", || {
-        quiet(Command::new("postfix").arg("stop"))
-    });
-    let mbox_len = mailbox().len();
-    undo.push("truncate /var/mail/root", move || {
-        if let Ok(f) = std::fs::OpenOptions::new()
-            .write(true)
-            .open("/var/mail/root")
-        {
-            let _ = f.set_len(mbox_len as u64);
-        }
-    });
+    let mbox_len = local_postfix(&mut undo);
 
     // As a new user would: make install-sendmail (it builds, installs, takes over).
     undo.push("make uninstall", || {
@@ -438,6 +489,11 @@ fn install_sendmail_on_debian_with_postfix_then_uninstall() {
     let cfg = std::fs::read_to_string(cfg_path).unwrap();
     assert!(
         cfg.contains("sendmail = \"/usr/sbin/sendmail.real\""),
+        "{cfg}"
+    );
+    // Postfix's diverted program, told by its package: the flavor is written down.
+    assert!(
+        cfg.contains("\nflavor = \"postfix\" # the MTA's, found by the sendmail takeover\n"),
         "{cfg}"
     );
     // root's mail to ops, and every other local user's too ("*"): a user's crontab mails
@@ -584,4 +640,136 @@ fn install_sendmail_on_debian_with_postfix_then_uninstall() {
     let after_links: Vec<_> = links.iter().map(|l| std::fs::read_link(l).ok()).collect();
     assert_eq!(after_links, before_links);
     assert!(!Path::new("/var/lib/pgpsendmail/sendmail-takeover").exists());
+}
+
+/// What `dpkg -i` of the package put where, and what purging must take away.
+const PACKAGED: &[&str] = &[
+    "/usr/sbin/pgpsendmail",
+    "/usr/sbin/pgpsendmail-takeover",
+    "/usr/share/man/man8/pgpsendmail.8.gz",
+    "/usr/share/man/man5/pgpsendmail.toml.5.gz",
+    "/usr/share/bash-completion/completions/pgpsendmail",
+    "/usr/share/zsh/vendor-completions/_pgpsendmail",
+    "/usr/share/fish/vendor_completions.d/pgpsendmail.fish",
+    "/etc/pgpsendmail/pgpsendmail.toml",
+    "/etc/pgpsendmail/keys",
+    "/var/cache/pgpsendmail",
+];
+
+#[test]
+fn debian_package_install_takeover_cron_mail_remove_and_purge() {
+    // SAFETY: geteuid cannot fail.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !require("root", root)
+        || !require("dpkg-deb", have("dpkg-deb"))
+        || !require("postfix (Debian package postfix)", have("postfix"))
+    {
+        return;
+    }
+    if Path::new("/etc/pgpsendmail").exists() || Path::new("/usr/sbin/pgpsendmail").exists() {
+        require(
+            "a machine without an installed pgpsendmail (/etc/pgpsendmail, \
+             /usr/sbin/pgpsendmail), which this test would change",
+            false,
+        );
+        return;
+    }
+    let sendmail = "/usr/sbin/sendmail";
+    let before = std::fs::read(sendmail).unwrap();
+    let before_ino = std::fs::metadata(sendmail).unwrap().ino();
+    let mut undo = Undo(Vec::new());
+    let mbox_len = local_postfix(&mut undo);
+    let deb = ok(&mut make("deb"));
+    let deb = deb
+        .lines()
+        .find(|l| l.starts_with("target/deb/"))
+        .unwrap_or_else(|| panic!("make deb printed no package: {deb}"))
+        .trim()
+        .to_string();
+    assert!(deb.ends_with(".deb"), "make deb printed {deb}");
+    undo.push("purge the package", || {
+        quiet(Command::new("dpkg").args(["--purge", "pgpsendmail"]))
+    });
+
+    // Installing changes nothing about mail.
+    ok(Command::new("dpkg").args(["-i", &format!("{ROOT}/{deb}")]));
+    for p in PACKAGED {
+        assert!(Path::new(p).exists(), "{p} installed");
+    }
+    assert_eq!(
+        std::fs::read(sendmail).unwrap(),
+        before,
+        "no takeover on install"
+    );
+    assert!(ok(Command::new("dpkg-divert").args(["--list", sendmail])).is_empty());
+
+    // The administrator's takeover: a diversion owned by the package.
+    let out = ok(Command::new("pgpsendmail-takeover").arg("install"));
+    assert!(out.contains("dpkg-divert --package pgpsendmail"), "{out}");
+    let div = ok(Command::new("dpkg-divert").args(["--list", sendmail]));
+    assert!(div.contains("by pgpsendmail"), "{div}");
+    assert_eq!(
+        std::fs::read_link(sendmail).unwrap(),
+        Path::new("/usr/sbin/pgpsendmail")
+    );
+    std::fs::copy(
+        Path::new(ROOT).join("tests/data/keys/ops.asc"),
+        "/etc/pgpsendmail/keys/ops.asc",
+    )
+    .unwrap();
+    let cfg = std::fs::read_to_string("/etc/pgpsendmail/pgpsendmail.toml").unwrap();
+    assert!(cfg.contains("\nflavor = \"postfix\" # the MTA's"), "{cfg}");
+    let cfg = cfg.replace(
+        "[recipients]\n",
+        "[recipients]\n\"root\" = { alias = \"ops@example.org\" }\n",
+    );
+    std::fs::write("/etc/pgpsendmail/pgpsendmail.toml", cfg).unwrap();
+
+    // A cron mail, as cron hands it to /usr/sbin/sendmail.
+    let mark = format!("PACKAGED-CRON-{}", std::process::id());
+    let mut c = Command::new("sh");
+    c.arg("-c").arg(format!(
+        "printf 'From: root (Cron Daemon)\\nTo: root\\nSubject: Cron <root@host> echo\\n\
+         X-Cron-Env: <SHELL=/bin/sh>\\n\\n{mark}\\n' | \
+         /usr/sbin/sendmail -FCronDaemon -i -B8BITMIME -oem root"
+    ));
+    ok(&mut c);
+    let msgs = wait_for_mail(mbox_len, 1, Duration::from_secs(30));
+    assert!(
+        !contains(&mailbox()[mbox_len..], &mark),
+        "plaintext in the mailbox"
+    );
+    assert!(contains(&open_as_ops(&msgs[0]), &mark));
+
+    // apt-get remove: the takeover undone, /usr/sbin/sendmail Postfix's again, byte for
+    // byte; the configuration stays (a conffile) until purge.
+    ok(Command::new("apt-get")
+        .args(["remove", "-y", "-q", "pgpsendmail"])
+        .env("DEBIAN_FRONTEND", "noninteractive"));
+    let meta = std::fs::symlink_metadata(sendmail).unwrap();
+    assert!(
+        meta.is_file() && meta.ino() == before_ino,
+        "{sendmail} back"
+    );
+    assert_eq!(std::fs::read(sendmail).unwrap(), before, "byte for byte");
+    assert!(ok(Command::new("dpkg-divert").args(["--list", sendmail])).is_empty());
+    assert!(!Path::new("/usr/sbin/pgpsendmail").exists());
+    assert!(!Path::new("/var/lib/pgpsendmail/sendmail-takeover").exists());
+    assert!(Path::new("/etc/pgpsendmail/pgpsendmail.toml").exists());
+
+    // apt-get purge: nothing left.
+    ok(Command::new("apt-get")
+        .args(["purge", "-y", "-q", "pgpsendmail"])
+        .env("DEBIAN_FRONTEND", "noninteractive"));
+    for p in PACKAGED
+        .iter()
+        .chain(&["/etc/pgpsendmail", "/var/lib/pgpsendmail"])
+    {
+        assert!(!Path::new(p).exists(), "{p} left behind");
+    }
+    let status = run(Command::new("dpkg-query").args(["-W", "-f=${Status}", "pgpsendmail"]));
+    assert!(
+        !String::from_utf8_lossy(&status.stdout).contains("installed"),
+        "{status:?}"
+    );
 }

@@ -98,9 +98,10 @@ fn real_sendmail(
 ) -> std::io::Result<(Found, Option<(PathBuf, Flavor)>)> {
     match deliver::find_real_sendmail(cfg, env) {
         Ok((p, rule)) => {
+            let recognized = Flavor::recognize(&p, env.root.as_deref());
             let (flavor, how) = match cfg.flavor {
                 Some(f) => (f, "configured"),
-                None => (Flavor::infer(&p), "inferred"),
+                None => (recognized.unwrap_or_default(), "inferred"),
             };
             writeln!(
                 out,
@@ -109,7 +110,19 @@ fn real_sendmail(
                 rule.describe(&p),
                 flavor_name(flavor)
             )?;
-            Ok((Found::NONE, Some((p, flavor))))
+            let Some(seen) = recognized.filter(|&r| r != flavor) else {
+                return Ok((Found::NONE, Some((p, flavor))));
+            };
+            // Configured, and the program looks like another MTA's: the setting may date
+            // from an MTA that has since been replaced.
+            writeln!(
+                out,
+                "warning: flavor {} is configured, but the real sendmail looks like {}'s \
+                 (pgpsendmail(8), THE REAL SENDMAIL); was the MTA replaced?",
+                flavor_name(flavor),
+                flavor_name(seen)
+            )?;
+            Ok((Found::warnings(1), Some((p, flavor))))
         }
         Err(e) => {
             writeln!(out, "error: {e}")?;

@@ -103,7 +103,7 @@ fn explain_into<R: BufRead>(
     let program = deliver::find_sendmail(&cfg, env);
     let flavor = match (&program, cfg.flavor) {
         (_, Some(f)) => f,
-        (Ok(p), None) => Flavor::infer(p),
+        (Ok(p), None) => Flavor::infer(p, env.root.as_deref()),
         (Err(_), None) => Flavor::Postfix,
     };
     ex.flavor = flavor_name(flavor);

@@ -417,6 +417,12 @@ pub trait Deliverer {
     /// waited for (never exec), and the real sendmail's standard output goes to our
     /// standard error, since ours carries SMTP replies only.
     fn smtp_session(&mut self) {}
+
+    /// Called once before anything is handed on, with the real sendmail's flavor: it
+    /// decides what an exit status of 75 means ([`Flavor::tempfail_is_queued`]).
+    fn flavor(&mut self, flavor: Flavor) {
+        let _ = flavor;
+    }
 }
 
 /// The real thing: exec for one file copy, spawn and wait otherwise.
@@ -426,6 +432,8 @@ pub struct Exec {
     smtp: bool,
     /// Where a hidden copy's file goes when memfds are unavailable (`$TMPDIR`).
     tmpdir: Option<PathBuf>,
+    /// Set by [`Deliverer::flavor`]: the real sendmail's 75 means its copy is queued.
+    tempfail_queued: bool,
 }
 
 impl Exec {
@@ -435,6 +443,7 @@ impl Exec {
         Exec {
             smtp: false,
             tmpdir,
+            tempfail_queued: false,
         }
     }
 }
@@ -612,6 +621,10 @@ impl Deliverer for Exec {
         self.smtp = true;
     }
 
+    fn flavor(&mut self, flavor: Flavor) {
+        self.tempfail_queued = flavor.tempfail_is_queued();
+    }
+
     fn pass(&mut self, program: &Path, argv0: &str, args: Vec<OsString>) -> Result<i32> {
         cloexec_above_stderr();
         let err = Command::new(program)
@@ -662,25 +675,38 @@ impl Deliverer for Exec {
             )));
         }
         let total = copies.len();
-        let failed = self.run_each(program, copies, &shown);
-        if failed.is_empty() {
+        let (failed, queued) = self.run_each(program, copies, &shown);
+        if !failed.is_empty() {
+            return Ok(report_failed(&failed, total, log));
+        }
+        if queued.is_empty() {
             log.handed_on(total, &format!("sent ({shown} took every copy)"));
             return Ok(0);
         }
-        Ok(report_failed(&failed, total, log))
+        // Every copy taken, some of them queued for later by an MTA that is not running:
+        // the status the MTA alone gives such a message, and nothing to send again.
+        let text = format!(
+            "{shown} took every copy; queued for when the MTA runs (status 75): {}",
+            queued.join(", ")
+        );
+        diag::say(format_args!("{text}"));
+        log.handed_on(total, &format!("sent ({text})"));
+        Ok(TEMPFAIL)
     }
 }
 
 impl Exec {
     /// Runs the real sendmail once per copy, one at a time; returns the copies it did not
-    /// take, each with its status.
+    /// take, each with its status, and those it queued for later (75 from a flavor whose
+    /// 75 means queued).
     fn run_each(
         &self,
         program: &Path,
         copies: Vec<(Vec<OsString>, Copy)>,
         shown: &str,
-    ) -> Vec<(String, i32)> {
+    ) -> (Vec<(String, i32)>, Vec<String>) {
         let mut failed: Vec<(String, i32)> = Vec::new();
+        let mut queued: Vec<String> = Vec::new();
         let limit = wait_limit();
         for (args, copy) in copies {
             let mut cmd = command(program, &args);
@@ -690,6 +716,7 @@ impl Exec {
                 .and_then(|stdin| run_bounded(cmd, stdin, limit));
             match status {
                 Ok(Some(0)) => {}
+                Ok(Some(TEMPFAIL)) if self.tempfail_queued => queued.push(who(&copy.recipients)),
                 Ok(Some(code)) => failed.push((who(&copy.recipients), code)),
                 // Killed by a signal: the copy is not known to be queued.
                 Ok(None) => failed.push((
@@ -708,9 +735,12 @@ impl Exec {
                 }
             }
         }
-        failed
+        (failed, queued)
     }
 }
+
+/// EX_TEMPFAIL.
+const TEMPFAIL: i32 = 75;
 
 /// Says which of `total` copies were not sent (stderr and the mail log); returns the exit
 /// status: the first failure's, but after a partial send never 75, which callers read as
@@ -728,8 +758,7 @@ fn report_failed(failed: &[(String, i32)], total: usize, log: &crate::syslog::En
     diag::say(format_args!("{text}"));
     log.failed(total, &format!("failed ({text})"));
     let first = failed[0].1;
-    let tempfail = 75;
-    if sent > 0 && first == tempfail {
+    if sent > 0 && first == TEMPFAIL {
         crate::error::ExitCode::Unavailable.code()
     } else {
         first

@@ -347,3 +347,26 @@ fn explain_says_why_input_that_only_looks_encrypted_is_encrypted() {
         "{json}"
     );
 }
+
+#[test]
+fn completions_are_generated_from_the_admin_commands_for_each_shell() {
+    // pgpsendmail(8), ADMIN COMMANDS: completions SHELL (the Debian package installs them).
+    let h = H::new();
+    for (shell, marker) in [
+        ("bash", "complete -F _pgpsendmail"),
+        ("zsh", "#compdef pgpsendmail"),
+        ("fish", "complete -c pgpsendmail"),
+    ] {
+        let (code, text) = admin(&h, &["completions", shell], b"");
+        assert_eq!(code, 0, "{shell}");
+        assert!(text.contains(marker), "{shell}: {text}");
+        for sub in ["check", "explain", "keys", "import", "list", "warn-days"] {
+            assert!(text.contains(sub), "{shell} completes {sub}");
+        }
+    }
+    // An unknown shell is a usage error; no message is read or sent.
+    let out = h.cmd().args(["completions", "tcsh"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tcsh"));
+    assert!(h.captures().is_empty());
+}

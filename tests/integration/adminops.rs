@@ -306,6 +306,38 @@ fn real_sendmail_the_diverted_one_comes_before_the_system_sendmail() {
 }
 
 #[test]
+fn real_sendmail_a_diverted_nullmailer_is_told_by_its_package_and_a_stale_flavor_is_flagged() {
+    // nullmailer's own /usr/sbin/sendmail, renamed by the takeover's diversion: the name
+    // says nothing, dpkg's file list of the package says nullmailer (pgpsendmail(8), THE
+    // REAL SENDMAIL).
+    let r = Root::new();
+    r.mta("/usr/sbin/sendmail.real")
+        .link("/usr/sbin/sendmail", &us());
+    let info = r.path("/var/lib/dpkg/info");
+    std::fs::create_dir_all(&info).unwrap();
+    std::fs::write(
+        info.join("nullmailer.list"),
+        "/.\n/usr/sbin/sendmail\n/usr/sbin/nullmailer-queue\n",
+    )
+    .unwrap();
+    let (code, text) = r.check();
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("(flavor nullmailer, inferred)"), "{text}");
+    // A flavor written for another MTA (the MTA was replaced since): a warning, exit 1.
+    let cfg = std::fs::read_to_string(&r.h.config).unwrap();
+    std::fs::write(&r.h.config, format!("flavor = \"postfix\"\n{cfg}")).unwrap();
+    let (code, text) = r.check();
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("(flavor postfix, configured)"), "{text}");
+    assert!(
+        text.contains(
+            "warning: flavor postfix is configured, but the real sendmail looks like nullmailer's"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
 fn real_sendmail_the_system_sendmail_when_it_is_not_pgpsendmail() {
     // Postfix's /usr/sbin/sendmail beside an unconfigured msmtp: Postfix, as the
     // administrator expects (the tester's case).

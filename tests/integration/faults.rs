@@ -211,6 +211,47 @@ fn real_sendmail_status_1_69_75_is_passed_on_with_the_copy_complete() {
 }
 
 #[test]
+fn real_sendmail_status_75_is_queued_for_opensmtpd_and_a_failure_for_the_others() {
+    // Copy 2 of 2 (bob, hidden) gets 75, as smtpctl gives when smtpd is stopped and it
+    // writes the copy to its offline queue (pgpsendmail(8), THE REAL SENDMAIL).
+    let args = ["-i", "alice@example.org", "bob@example.org"];
+    let env = [("STAND_IN_ONLY", "2")];
+    let mut h = fresh();
+    h.exit = 75;
+    h.write_config("flavor = \"opensmtpd\"\n");
+    let out = run_env(&h, &env, &args, &msg("alice@example.org"));
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "the status smtpctl alone gives: {err}"
+    );
+    one_line(&err);
+    assert!(
+        err.contains("took every copy; queued for when the MTA runs"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bob@example.org") && !err.contains("not sent"),
+        "{err}"
+    );
+    assert_eq!(h.captures().len(), 2);
+    // Postfix exits 75 when it could not write the queue file: bob's copy is not sent,
+    // and after alice's went the status is never 75 (69: not "queued, will go").
+    let mut h = fresh();
+    h.exit = 75;
+    h.write_config("flavor = \"postfix\"\n");
+    let out = run_env(&h, &env, &args, &msg("alice@example.org"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(
+        err.contains("1 of 2 copies handed on; not sent to: bob@example.org (status 75)"),
+        "{err}"
+    );
+    no_leak(&h, &out.stderr, &[]);
+}
+
+#[test]
 fn real_sendmail_killed_by_a_signal() {
     // One copy (exec): the caller sees the signal itself.
     let h = fresh();
