@@ -9,9 +9,10 @@
 //! results are typed), or calls `libc` inside an `unsafe` block with a `// SAFETY:` note
 //! saying why that call is sound for every argument the safe signature admits.
 //!
-//! rustix covers memfd_create, copy_file_range, lseek, mkfifoat, waitid, kill, prctl, umask
-//! and the get*id calls. libc is left for what rustix has no safe form of: the password
-//! database (`getpwuid_r`), signal dispositions (`signal`), and descriptors known only by
+//! rustix covers memfd_create, copy_file_range, lseek, mkfifoat, waitid, kill, prctl, umask,
+//! poll and the get*id calls. libc is left for what rustix has no safe form of: the password
+//! database (`getpwuid_r`), signal dispositions (`signal`), the signal mask and sigwait
+//! (`serve`), and descriptors known only by
 //! their number (`fcntl` on fds 0-2 and on the numbers listed in `/proc/self/fd`, which a
 //! `BorrowedFd` may not name while they might be closed).
 
