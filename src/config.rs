@@ -194,6 +194,7 @@ struct RawConfig {
     recipients: BTreeMap<String, RecipientRule>,
     discovery: Option<RawDiscovery>,
     smtp: Option<RawSmtp>,
+    serve: Option<RawServe>,
 }
 
 /// The `[discovery]` section as written (pgpsendmail.toml(5), `[discovery]`).
@@ -303,6 +304,8 @@ pub struct Config {
     pub discovery: Discovery,
     /// `[smtp]`.
     pub smtp: Smtp,
+    /// `[serve]`: the gateway `pgpsendmail serve`.
+    pub serve: Serve,
 }
 
 /// A validated `[recipients]` entry.
@@ -333,6 +336,7 @@ impl Default for Config {
             recipients: BTreeMap::new(),
             discovery: Discovery::default(),
             smtp: Smtp::default(),
+            serve: Serve::default(),
         }
     }
 }
@@ -421,12 +425,16 @@ impl Config {
         let local_domains = raw.local_domains.take();
         let discovery = raw.discovery.take();
         let smtp = raw.smtp.take();
+        let serve = raw.serve.take();
         let mut cfg = Self::settings(raw, &src)?;
         if let Some(d) = discovery {
             cfg.discovery = discovery_section(d, &src)?;
         }
         if let Some(smtp) = smtp {
             cfg.smtp = smtp_section(smtp, &src)?;
+        }
+        if let Some(s) = serve {
+            cfg.serve = serve_section(s, &src)?;
         }
         if let Some(list) = local_domains {
             cfg.local_domains = local_domain_list(list, &src)?;
@@ -817,6 +825,175 @@ pub fn normalize_fingerprint(s: &str) -> Option<String> {
     ok.then_some(hex)
 }
 
+/// Where `pgpsendmail serve` listens: a TCP address on loopback or a unix socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    Tcp(std::net::SocketAddr),
+    Unix(PathBuf),
+}
+
+impl std::fmt::Display for Listen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Listen::Tcp(a) => write!(f, "{a}"),
+            Listen::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+/// Default `[serve]` `listen`: Postfix's customary content-filter port.
+pub const DEFAULT_SERVE_LISTEN: &str = "127.0.0.1:10025";
+/// Default `[serve]` `relay`: Postfix's customary reinjection smtpd.
+pub const DEFAULT_SERVE_RELAY: &str = "127.0.0.1:10026";
+/// Default `[serve]` `max_sessions`: sessions served at once (pgpsendmail(8), SERVE).
+pub const DEFAULT_SERVE_SESSIONS: usize = 20;
+/// Largest `max_sessions` accepted: each session is a thread with bounded memory.
+pub const MAX_SERVE_SESSIONS: usize = 1000;
+/// Largest `max_recipients` accepted.
+pub const MAX_SERVE_RECIPIENTS: usize = 100_000;
+
+/// A `listen` value: `IP:PORT` (`[IPv6]:PORT`) on loopback, or `unix:/absolute/path`. A host
+/// name is refused (no lookup: what it resolves to could change), and so is any address
+/// that is not loopback: a content filter never faces the network.
+pub fn parse_listen(s: &str) -> std::result::Result<Listen, String> {
+    if let Some(p) = s.strip_prefix("unix:") {
+        let p = PathBuf::from(p);
+        if !p.is_absolute() {
+            return Err(format!(
+                "'{}': a unix socket needs an absolute path",
+                sanitize(s)
+            ));
+        }
+        return Ok(Listen::Unix(p));
+    }
+    let a: std::net::SocketAddr = s.parse().map_err(|_| {
+        format!(
+            "'{}' is not 127.0.0.1:PORT, [::1]:PORT or unix:/path",
+            sanitize(s)
+        )
+    })?;
+    if !a.ip().is_loopback() {
+        return Err(format!(
+            "'{}' is not a loopback address: serve listens on loopback and unix sockets only",
+            sanitize(s)
+        ));
+    }
+    if a.port() == 0 {
+        return Err(format!(
+            "'{}': port 0 is not a port to listen on",
+            sanitize(s)
+        ));
+    }
+    Ok(Listen::Tcp(a))
+}
+
+/// A `relay` value: `HOST:PORT` (a name, an IPv4 address or `[IPv6]`) with a port from 1.
+pub fn check_relay(s: &str) -> std::result::Result<(), String> {
+    let bad = || format!("'{}' is not HOST:PORT", sanitize(s));
+    let (host, port) = s.rsplit_once(':').ok_or_else(bad)?;
+    if !port.parse::<u16>().is_ok_and(|p| p > 0) {
+        return Err(bad());
+    }
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            host.parse::<std::net::Ipv4Addr>().is_ok() || is_host_name(&host.to_ascii_lowercase())
+        }
+    };
+    if host_ok { Ok(()) } else { Err(bad()) }
+}
+
+/// `[serve]` as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServe {
+    listen: Option<Vec<String>>,
+    relay: Option<String>,
+    max_sessions: Option<usize>,
+    message_size_limit: Option<u64>,
+    max_recipients: Option<usize>,
+    command_timeout: Option<u64>,
+    data_timeout: Option<u64>,
+}
+
+/// `[serve]`, validated: what `pgpsendmail serve` does unless its flags say otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Serve {
+    pub listen: Vec<Listen>,
+    /// The next hop, `HOST:PORT` ([`check_relay`]).
+    pub relay: String,
+    /// Sessions served at once; one more is answered 421 4.3.2 and closed.
+    pub max_sessions: usize,
+    /// The next hop's size limit in bytes (Postfix's `message_size_limit`); 0: none.
+    pub message_size_limit: u64,
+    /// Recipients in one transaction; more are answered 452 4.5.3.
+    pub max_recipients: usize,
+    /// Seconds a session waits for a command (RFC 5321 4.5.3.2.7).
+    pub command_timeout: u64,
+    /// Seconds a session waits for more data inside DATA (RFC 5321 4.5.3.2.5).
+    pub data_timeout: u64,
+}
+
+impl Default for Serve {
+    fn default() -> Self {
+        Serve {
+            listen: vec![parse_listen(DEFAULT_SERVE_LISTEN).expect("a loopback default")],
+            relay: DEFAULT_SERVE_RELAY.to_string(),
+            max_sessions: DEFAULT_SERVE_SESSIONS,
+            message_size_limit: 10_240_000,
+            max_recipients: 1000,
+            command_timeout: 300,
+            data_timeout: 180,
+        }
+    }
+}
+
+/// `[serve]`: every value checked, defaults for those not given.
+fn serve_section(raw: RawServe, src: &Source<'_>) -> Result<Serve> {
+    let mut s = Serve::default();
+    if let Some(list) = raw.listen {
+        if list.is_empty() {
+            return Err(src.key_error("listen", "needs at least one address".into()));
+        }
+        s.listen = list
+            .iter()
+            .map(|l| parse_listen(l))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| src.key_error("listen", e))?;
+    }
+    if let Some(r) = raw.relay {
+        check_relay(&r).map_err(|e| src.key_error("relay", e))?;
+        s.relay = r;
+    }
+    if let Some(n) = raw.max_sessions {
+        if n == 0 || n > MAX_SERVE_SESSIONS {
+            return Err(src.key_error(
+                "max_sessions",
+                format!("must be from 1 to {MAX_SERVE_SESSIONS}"),
+            ));
+        }
+        s.max_sessions = n;
+    }
+    if let Some(n) = raw.message_size_limit {
+        s.message_size_limit = n;
+    }
+    let ranged = |key: &str, v: Option<u64>, hi: u64| match v {
+        Some(n) if n == 0 || n > hi => Err(src.key_error(key, format!("must be from 1 to {hi}"))),
+        _ => Ok(v),
+    };
+    let rcpts = raw.max_recipients.map(|n| n as u64);
+    if let Some(n) = ranged("max_recipients", rcpts, MAX_SERVE_RECIPIENTS as u64)? {
+        s.max_recipients = n as usize;
+    }
+    if let Some(n) = ranged("command_timeout", raw.command_timeout, 3600)? {
+        s.command_timeout = n;
+    }
+    if let Some(n) = ranged("data_timeout", raw.data_timeout, 3600)? {
+        s.data_timeout = n;
+    }
+    Ok(s)
+}
+
 /// Line number (1-based) and key name at byte offset `pos` of the TOML text.
 fn locate(text: &str, pos: usize) -> (usize, String) {
     let pos = pos.min(text.len());
@@ -1179,6 +1356,52 @@ subject = "[...]"
         for bad in ["dir = \"rel\"", "timeout = 0", "verify_tls = false"] {
             let text = format!("[discovery]\n{bad}\n");
             assert!(Config::parse(&text, "t.toml").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn serve_listens_on_loopback_and_unix_sockets_only() {
+        let c = Config::parse(
+            "[serve]\nlisten = [\"127.0.0.1:10025\", \"[::1]:10025\", \"unix:/run/p.sock\"]\n\
+             relay = \"[::1]:10026\"\nmax_sessions = 5\n",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(c.serve.listen.len(), 3);
+        assert_eq!(
+            c.serve.listen[2],
+            Listen::Unix(PathBuf::from("/run/p.sock"))
+        );
+        assert_eq!(c.serve.relay, "[::1]:10026");
+        assert_eq!(c.serve.max_sessions, 5);
+        assert_eq!(Config::parse("", "f").unwrap().serve, Serve::default());
+        for bad in [
+            "0.0.0.0:25",
+            "192.0.2.1:10025",
+            "[::]:10025",
+            "localhost:10025",
+            "127.0.0.1",
+            "127.0.0.1:0",
+            "unix:relative",
+        ] {
+            let e = Config::parse(&format!("[serve]\nlisten = [\"{bad}\"]\n"), "f").unwrap_err();
+            assert!(e.to_string().starts_with("f:2: listen: "), "{e}");
+            assert_eq!(e.exit_code().code(), 78);
+        }
+        for bad in ["x", "host:", "host:0", "[zz]:25", "a b:25", "h:99999"] {
+            assert!(check_relay(bad).is_err(), "{bad}");
+        }
+        for ok in ["relay.example:25", "127.0.0.1:10026", "[::1]:25"] {
+            assert!(check_relay(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "max_sessions = 0",
+            "max_sessions = 1001",
+            "bogus = 1",
+            "listen = []",
+        ] {
+            let e = Config::parse(&format!("[serve]\n{bad}\n"), "f").unwrap_err();
+            assert_eq!(e.exit_code().code(), 78, "{bad}");
         }
     }
 }

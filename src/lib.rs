@@ -35,6 +35,7 @@ pub mod message;
 pub mod openpgp;
 pub mod pipeline;
 pub mod sendmail;
+pub mod serve;
 pub mod smtp;
 pub mod spool;
 #[allow(unsafe_code)]

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use pgpsendmail::error::ExitCode;
 use pgpsendmail::sendmail::args::Invoked;
 use pgpsendmail::sendmail::deliver;
-use pgpsendmail::{Env, admin, diag, sys};
+use pgpsendmail::{Env, admin, diag, serve, sys};
 
 #[allow(unsafe_code)]
 mod oom;
@@ -63,6 +63,28 @@ enum AdminCommand {
             value_name = "SENDMAIL-ARGS"
         )]
         args: Vec<OsString>,
+    },
+    /// The gateway: an SMTP server on loopback or unix sockets that encrypts every message
+    /// as the sendmail face does and relays each copy to the next hop; stops on SIGTERM,
+    /// reloads the configuration on SIGHUP. Flags override the [serve] section.
+    Serve {
+        /// Listen here: 127.0.0.1:PORT, [::1]:PORT or unix:/path (repeatable; anything not
+        /// loopback exits 78)
+        #[arg(long, value_name = "ADDR")]
+        listen: Vec<String>,
+        /// The next hop every copy is relayed to (Postfix's reinjection smtpd)
+        #[arg(long, value_name = "HOST:PORT")]
+        relay: Option<String>,
+        /// Sessions served at once (1 to 1000); one more is answered 421 4.3.2
+        #[arg(long, value_name = "N")]
+        max_sessions: Option<usize>,
+        /// The next hop's size limit in bytes (0: none); SIZE offers what still fits once
+        /// encrypted
+        #[arg(long, value_name = "BYTES")]
+        message_size_limit: Option<u64>,
+        /// Recipients in one transaction (1 to 100000); more are answered 452 4.5.3
+        #[arg(long, value_name = "N")]
+        max_recipients: Option<usize>,
     },
     /// Print the shell completion script of these commands for SHELL (bash, zsh, fish,
     /// elvish or powershell) on stdout
@@ -146,7 +168,16 @@ fn is_admin_word(a: &OsString) -> bool {
     matches!(
         a.to_str(),
         // Not -h or -V: those are sendmail options (hop count, DSN envelope id).
-        Some("check" | "completions" | "explain" | "keys" | "help" | "--help" | "--version")
+        Some(
+            "check"
+                | "completions"
+                | "explain"
+                | "keys"
+                | "serve"
+                | "help"
+                | "--help"
+                | "--version"
+        )
     )
 }
 
@@ -220,10 +251,6 @@ fn restore_stdin(mark: Option<u64>) {
 }
 
 fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
-    // The admin commands only print: `pgpsendmail check | head` should end quietly on a
-    // closed pipe, as other tools do, not report an internal error. (The sendmail face
-    // keeps SIGPIPE ignored: a real sendmail that stops reading is an error it reports.)
-    sys::default_sigpipe();
     let sendmail_help = format!(
         "{}\nConfiguration: /etc/pgpsendmail/pgpsendmail.toml, or the file named by \
          PGPSENDMAIL_CONFIG. See pgpsendmail(8) and pgpsendmail.toml(5).",
@@ -246,6 +273,13 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
         }
     };
     let env = Env::snapshot();
+    // The admin commands that only print: `pgpsendmail check | head` should end quietly on
+    // a closed pipe, as other tools do, not report an internal error. (The sendmail face
+    // and serve keep SIGPIPE ignored: a real sendmail that stops reading, or a client gone,
+    // is an error they report.)
+    if !matches!(cmd, AdminCommand::Serve { .. }) {
+        sys::default_sigpipe();
+    }
     let mut out = std::io::stdout().lock();
     let res = match cmd {
         AdminCommand::Check { warn_days } => admin::check(&env, warn_days, &mut out),
@@ -279,9 +313,56 @@ fn admin(argv0: OsString, args: Vec<OsString>) -> i32 {
         AdminCommand::Keys {
             command: KeysCommand::Reject { fingerprints },
         } => admin::keys_review(&env, false, &fingerprints, &mut out),
+        AdminCommand::Serve {
+            listen,
+            relay,
+            max_sessions,
+            message_size_limit,
+            max_recipients,
+        } => {
+            let o = serve::Overrides {
+                listen: Vec::new(),
+                relay,
+                max_sessions,
+                message_size_limit,
+                max_recipients,
+            };
+            return serve(&env, listen, o);
+        }
     };
     res.unwrap_or_else(|e| {
         diag::say(format_args!("cannot write the output: {e}"));
         ExitCode::IoErr.code()
     })
+}
+
+/// `pgpsendmail serve`: its flags checked as the [serve] section's values are (exit 78 with
+/// one line for a bad one), then the gateway until SIGTERM.
+fn serve(env: &Env, listen: Vec<String>, mut o: serve::Overrides) -> i32 {
+    use pgpsendmail::config;
+    for l in &listen {
+        match config::parse_listen(l) {
+            Ok(a) => o.listen.push(a),
+            Err(e) => return serve::bad_flag(&format!("--listen: {e}")),
+        }
+    }
+    if let Some(r) = &o.relay
+        && let Err(e) = config::check_relay(r)
+    {
+        return serve::bad_flag(&format!("--relay: {e}"));
+    }
+    let bad = |n: Option<usize>, hi: usize| n.is_some_and(|n| n == 0 || n > hi);
+    if bad(o.max_sessions, config::MAX_SERVE_SESSIONS) {
+        return serve::bad_flag(&format!(
+            "--max-sessions: must be from 1 to {}",
+            config::MAX_SERVE_SESSIONS
+        ));
+    }
+    if bad(o.max_recipients, config::MAX_SERVE_RECIPIENTS) {
+        return serve::bad_flag(&format!(
+            "--max-recipients: must be from 1 to {}",
+            config::MAX_SERVE_RECIPIENTS
+        ));
+    }
+    serve::run(env, &o)
 }

@@ -9,9 +9,10 @@
 //! results are typed), or calls `libc` inside an `unsafe` block with a `// SAFETY:` note
 //! saying why that call is sound for every argument the safe signature admits.
 //!
-//! rustix covers memfd_create, copy_file_range, lseek, mkfifoat, waitid, kill, prctl, umask
-//! and the get*id calls. libc is left for what rustix has no safe form of: the password
-//! database (`getpwuid_r`), signal dispositions (`signal`), and descriptors known only by
+//! rustix covers memfd_create, copy_file_range, lseek, mkfifoat, waitid, kill, prctl, umask,
+//! poll and the get*id calls. libc is left for what rustix has no safe form of: the password
+//! database (`getpwuid_r`), signal dispositions (`signal`), the signal mask and sigwait
+//! (`serve`), and descriptors known only by
 //! their number (`fcntl` on fds 0-2 and on the numbers listed in `/proc/self/fd`, which a
 //! `BorrowedFd` may not name while they might be closed).
 
@@ -255,6 +256,89 @@ pub fn wait_exit_no_reap(pid: u32) -> io::Result<()> {
     }
 }
 
+/// What a signal `pgpsendmail serve` waits for asks of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeSignal {
+    /// SIGTERM or SIGINT: finish what is in flight, accept nothing new, end.
+    Stop,
+    /// SIGHUP: read the configuration again.
+    Reload,
+}
+
+/// The set SIGTERM, SIGINT, SIGHUP.
+fn serve_sigset() -> libc::sigset_t {
+    // SAFETY: sigemptyset initializes the whole set it is given, a local of the right type;
+    // sigaddset only sets bits in it; the signal numbers are valid.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            libc::sigaddset(&mut set, s);
+        }
+        set
+    }
+}
+
+/// Gives SIGTERM, SIGINT and SIGHUP their default dispositions and blocks them in the
+/// calling thread (pthread_sigmask(3)), and so in every thread it starts afterwards: they stay pending until [`wait_serve_signal`] takes
+/// them, and no handler ever runs in signal context.
+pub fn block_serve_signals() -> io::Result<()> {
+    for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: SIG_DFL installs no handler of ours. A disposition inherited as "ignore"
+        // (nohup, a shell's background job) could otherwise let the signal be dropped.
+        unsafe {
+            libc::signal(s, libc::SIG_DFL);
+        }
+    }
+    let set = serve_sigset();
+    // SAFETY: `set` is an initialized sigset_t; the old mask is not asked for (null).
+    let rc = unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::from_raw_os_error(rc))
+    }
+}
+
+/// Waits for one of the signals [`block_serve_signals`] blocked (sigwait(3)).
+pub fn wait_serve_signal() -> io::Result<ServeSignal> {
+    let set = serve_sigset();
+    let mut sig: libc::c_int = 0;
+    // SAFETY: `set` is initialized and `sig` is a valid place for the result.
+    let rc = unsafe { libc::sigwait(&set, &mut sig) };
+    if rc != 0 {
+        return Err(io::Error::from_raw_os_error(rc));
+    }
+    Ok(if sig == libc::SIGHUP {
+        ServeSignal::Reload
+    } else {
+        ServeSignal::Stop
+    })
+}
+
+/// Which of `fds` are readable (or at end, or in error), waiting at most `timeout_ms`
+/// milliseconds (poll(2); -1: no bound). An interrupted wait is an empty answer.
+pub fn poll_readable(
+    fds: &[std::os::fd::BorrowedFd<'_>],
+    timeout_ms: i32,
+) -> io::Result<Vec<bool>> {
+    use rustix::event::{PollFd, PollFlags};
+    let mut p: Vec<PollFd<'_>> = fds.iter().map(|f| PollFd::new(f, PollFlags::IN)).collect();
+    let timeout = if timeout_ms < 0 {
+        None
+    } else {
+        Some(rustix::event::Timespec {
+            tv_sec: i64::from(timeout_ms / 1000),
+            tv_nsec: i64::from(timeout_ms % 1000) * 1_000_000,
+        })
+    };
+    match rustix::event::poll(&mut p, timeout.as_ref()) {
+        Ok(_) => Ok(p.iter().map(|f| !f.revents().is_empty()).collect()),
+        Err(rustix::io::Errno::INTR) => Ok(vec![false; fds.len()]),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Waits until a read of `fd` would not block (data, end of file, or an error to report),
 /// at most `timeout` (poll(2) `POLLIN`; EINTR restarts the wait for the time left).
 /// `Ok(false)`: the time ran out with nothing to read.
@@ -303,6 +387,38 @@ mod tests {
         let write_only = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
         let e = Reader(write_only).read(&mut [0u8; 8]).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EBADF));
+    }
+
+    #[test]
+    fn a_blocked_signal_waits_for_sigwait() {
+        // On its own thread, and sent to that thread only: other test threads keep their
+        // dispositions.
+        std::thread::spawn(|| {
+            block_serve_signals().unwrap();
+            // SAFETY: SIGHUP to this very thread, which blocks it.
+            unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGHUP) };
+            assert_eq!(wait_serve_signal().unwrap(), ServeSignal::Reload);
+            unsafe { libc::pthread_kill(libc::pthread_self(), libc::SIGTERM) };
+            assert_eq!(wait_serve_signal().unwrap(), ServeSignal::Stop);
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn poll_says_which_is_readable() {
+        use std::os::fd::AsFd;
+        let (mut a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let (_c, d) = std::os::unix::net::UnixStream::pair().unwrap();
+        assert_eq!(
+            poll_readable(&[b.as_fd(), d.as_fd()], 10).unwrap(),
+            [false, false]
+        );
+        a.write_all(b"x").unwrap();
+        assert_eq!(
+            poll_readable(&[b.as_fd(), d.as_fd()], -1).unwrap(),
+            [true, false]
+        );
     }
 
     #[test]

@@ -51,6 +51,14 @@ fn man5_documents_every_setting_and_its_example_parses() {
         "alias",
         "key",
         "always",
+        "serve",
+        "listen",
+        "relay",
+        "max_sessions",
+        "message_size_limit",
+        "max_recipients",
+        "command_timeout",
+        "data_timeout",
     ] {
         assert!(
             man.contains(&format!(".B {key}\n")) || man.contains(&format!("\\fB{key}\\fR")),

@@ -602,7 +602,7 @@ fn wait_limit() -> Duration {
 
 /// A copy's standard input: a complete file of its own, rewound, made just before its
 /// sendmail starts (so that only one such file exists at a time, however many copies).
-fn stdin_for(body: CopyBody, tmpdir: Option<&Path>) -> std::io::Result<File> {
+pub fn stdin_for(body: CopyBody, tmpdir: Option<&Path>) -> std::io::Result<File> {
     match body {
         CopyBody::File(f) => Ok(f),
         CopyBody::Parts(parts) => parts.assemble(tmpdir),

@@ -151,7 +151,7 @@ fn handoff_reply(h: &Handoff) -> (u16, String) {
 }
 
 /// The reply after DATA for the pipeline's result.
-fn data_reply(res: &Result<i32>) -> (u16, String) {
+pub fn data_reply(res: &Result<i32>) -> (u16, String) {
     match res {
         Ok(0) => (250, "2.0.0 Ok: encrypted and handed on".into()),
         Ok(code) => {

@@ -55,6 +55,19 @@ pub enum Outcome {
     Refused(Reply),
 }
 
+/// Where [`Client::stage`] left a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Staged {
+    /// The message was sent but for its final `.`: these recipients taken (indexes into the
+    /// list given), these refused at RCPT with the server's replies.
+    Ready {
+        taken: Vec<usize>,
+        refused: Vec<(usize, Reply)>,
+    },
+    /// The server refused it before its data (and it was reset).
+    Refused(Reply),
+}
+
 /// A session with a server on `input` (its replies) and `output` (our commands).
 pub struct Client<R, W> {
     input: R,
@@ -106,6 +119,28 @@ impl<R: Input, W: Write> Client<R, W> {
         rcpts: &[&str],
         message: &mut dyn Read,
     ) -> Result<Outcome, Error> {
+        match self.stage(sender, rcpts, message)? {
+            Staged::Refused(r) => Ok(Outcome::Refused(r)),
+            Staged::Ready { taken, refused } => {
+                let r = self.commit()?;
+                if r.code != 250 {
+                    return Ok(Outcome::Refused(r));
+                }
+                Ok(Outcome::Accepted { taken, refused })
+            }
+        }
+    }
+
+    /// [`Client::send`] but for the final `.`: the server has the whole message and has
+    /// taken nothing yet; [`Client::commit`] ends the data, and a connection closed before
+    /// that discards the transaction (RFC 5321 4.1.1.4). Several transactions staged on
+    /// several connections can so be committed back to back.
+    pub fn stage(
+        &mut self,
+        sender: &str,
+        rcpts: &[&str],
+        message: &mut dyn Read,
+    ) -> Result<Staged, Error> {
         let mut mail = format!("MAIL FROM:<{sender}>");
         if self.offers("8BITMIME") {
             mail.push_str(" BODY=8BITMIME");
@@ -117,7 +152,7 @@ impl<R: Input, W: Write> Client<R, W> {
         let r = self.command(&mail, MAIL)?;
         if r.code != 250 {
             self.rset()?;
-            return Ok(Outcome::Refused(r));
+            return Ok(Staged::Refused(r));
         }
         let (mut taken, mut refused) = (Vec::new(), Vec::new());
         for (i, rcpt) in rcpts.iter().enumerate() {
@@ -131,22 +166,25 @@ impl<R: Input, W: Write> Client<R, W> {
         if taken.is_empty() {
             self.rset()?;
             let last = refused.pop().map(|(_, r)| r);
-            return Ok(Outcome::Refused(
+            return Ok(Staged::Refused(
                 last.unwrap_or_else(|| Reply::new(554, "no recipients")),
             ));
         }
         let r = self.command("DATA", DATA_INIT)?;
         if r.code != 354 {
             self.rset()?;
-            return Ok(Outcome::Refused(r));
+            return Ok(Staged::Refused(r));
         }
-        write_stuffed(message, &mut self.output)?;
+        write_lines(message, &mut self.output)?;
         self.output.flush()?;
-        let r = self.reply(DATA_END)?;
-        if r.code != 250 {
-            return Ok(Outcome::Refused(r));
-        }
-        Ok(Outcome::Accepted { taken, refused })
+        Ok(Staged::Ready { taken, refused })
+    }
+
+    /// Ends the data of a [`Client::stage`]d transaction: the server's reply to it.
+    pub fn commit(&mut self) -> Result<Reply, Error> {
+        self.output.write_all(b".\r\n")?;
+        self.output.flush()?;
+        self.reply(DATA_END)
     }
 
     /// RSET: ends the transaction under way.
@@ -176,6 +214,12 @@ impl<R: Input, W: Write> Client<R, W> {
 /// Writes `message` as SMTP data: every line end CRLF (a bare LF becomes CRLF), a line
 /// starting with `.` gets one more, a last line without an end gets one; then `.` CRLF.
 pub fn write_stuffed(message: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
+    write_lines(message, w)?;
+    w.write_all(b".\r\n")
+}
+
+/// [`write_stuffed`] without the final `.` CRLF.
+fn write_lines(message: &mut dyn Read, w: &mut dyn Write) -> io::Result<()> {
     let mut buf = vec![0u8; 64 << 10];
     let mut out = Vec::with_capacity(70 << 10);
     // At the start of a line; and whether the last byte was a CR.
@@ -204,7 +248,7 @@ pub fn write_stuffed(message: &mut dyn Read, w: &mut dyn Write) -> io::Result<()
     if !start {
         w.write_all(if cr { b"\n" } else { b"\r\n" })?;
     }
-    w.write_all(b".\r\n")
+    Ok(())
 }
 
 #[cfg(test)]
@@ -224,6 +268,34 @@ mod tests {
         assert_eq!(stuffed(b"no end"), b"no end\r\n.\r\n");
         assert_eq!(stuffed(b""), b".\r\n");
         assert_eq!(stuffed(b".x\r"), b"..x\r\n.\r\n");
+    }
+
+    #[test]
+    fn a_staged_transaction_sends_all_but_the_final_dot_until_committed() {
+        let replies = b"220 s\r\n250 s\r\n250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n";
+        let mut cmds = Vec::new();
+        {
+            let mut c = Client::start(&replies[..], &mut cmds, "me").unwrap();
+            let st = c.stage("a@x", &["b@x"], &mut &b"hi\n"[..]).unwrap();
+            assert_eq!(
+                st,
+                Staged::Ready {
+                    taken: vec![0],
+                    refused: vec![]
+                }
+            );
+        }
+        assert!(
+            cmds.ends_with(b"DATA\r\nhi\r\n"),
+            "{:?}",
+            String::from_utf8_lossy(&cmds)
+        );
+        let mut cmds = Vec::new();
+        let mut c = Client::start(&replies[..], &mut cmds, "me").unwrap();
+        c.stage("a@x", &["b@x"], &mut &b"hi\n"[..]).unwrap();
+        assert_eq!(c.commit().unwrap().code, 250);
+        drop(c);
+        assert!(cmds.ends_with(b"hi\r\n.\r\n"));
     }
 
     /// A client against our own server: what was sent is what was received.

@@ -39,7 +39,9 @@
 //! transaction (MAIL with BODY=8BITMIME and SMTPUTF8 where offered and needed, a RCPT per
 //! recipient, DATA with the message CRLF'd and dot-stuffed) and says which recipients the
 //! server took and which it refused ([`client::Outcome`]); a transaction refused before
-//! its data is reset, so the session goes on; [`client::Client::quit`] ends it. Each reply
+//! its data is reset, so the session goes on; [`client::Client::stage`] is the same but
+//! for the final `.`, which [`client::Client::commit`] sends (so that several copies, each
+//! on its own connection, are committed back to back); [`client::Client::quit`] ends it. Each reply
 //! is awaited within RFC 5321 4.5.3.2's time for its command.
 //!
 //! Nothing here knows about encryption, the pipeline or the real sendmail; the faces do

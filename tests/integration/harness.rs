@@ -305,6 +305,14 @@ impl H {
         c
     }
 
+    /// [`H::cmd`] as a std `Command` with default signal dispositions, to start
+    /// pgpsendmail as a process the test keeps running (`serve`).
+    pub fn spawn_cmd(&self) -> StdCommand {
+        let mut c = self.std_cmd();
+        default_signals(&mut c);
+        c
+    }
+
     /// Runs pgpsendmail with `args` and `stdin`.
     pub fn run(&self, args: &[&str], stdin: &[u8]) -> Output {
         self.cmd()
