@@ -218,7 +218,7 @@ fn write_in_order<W: Write>(
 /// packets carry). Returns the writer.
 ///
 /// The payload is read and cut into chunks on the calling thread; the chunks are sealed
-/// on [`workers`] threads and written to `out`, in order, by one more.
+/// on `workers()` threads and written to `out`, in order, by one more.
 pub fn write_seipd_v2<R, W, G>(
     rng: &mut G,
     sym: SymmetricKeyAlgorithm,

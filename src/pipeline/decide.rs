@@ -59,7 +59,7 @@ pub fn decide(
 /// What the policy says of one recipient before any message is read (an SMTP face's RCPT):
 /// `None` when it would be taken (a key, or a `plaintext` copy allowed), else the refusal's
 /// reason and whether it may pass later (`true`: a key source could not be read, so the
-/// refusal may be temporary). The message's own decision ([`decide`]) still follows.
+/// refusal may be temporary). The message's own decision (`decide`) still follows.
 pub fn refusal(ctx: &Context, rcpt: &Address) -> Option<(String, bool)> {
     let rcpts = std::slice::from_ref(rcpt);
     let want = recipients::wanted(rcpts, ctx.cfg);
