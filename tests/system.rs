@@ -462,6 +462,10 @@ fn install_sendmail_on_debian_with_postfix_then_uninstall() {
         quiet(&mut make("uninstall"));
         let _ = std::fs::remove_dir_all("/etc/pgpsendmail");
         let _ = std::fs::remove_dir_all("/var/cache/pgpsendmail");
+        // make install makes the discovered-keys directory too: a key source every later
+        // run on this machine would read (and index) if it stayed.
+        let _ = std::fs::remove_dir_all("/var/lib/pgpsendmail/discovered");
+        let _ = std::fs::remove_dir("/var/lib/pgpsendmail");
     });
     undo.push("make uninstall-sendmail (if still installed)", || {
         if Path::new("/var/lib/pgpsendmail/sendmail-takeover").exists() {
