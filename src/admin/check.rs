@@ -58,12 +58,9 @@ impl std::ops::AddAssign for Found {
 
 /// `pgpsendmail check`: the configuration, the real sendmail and every keyring source.
 pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io::Result<i32> {
-    let cfg = match Config::load(env.config_path.as_deref()) {
+    let cfg = match super::view::config_or_report(env, out)? {
         Ok(c) => c,
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            return Ok(ExitCode::Config.code());
-        }
+        Err(code) => return Ok(code),
     };
     let warn_days = warn_days.unwrap_or(cfg.warn_days);
     let mut found = configuration(&cfg, out)?;

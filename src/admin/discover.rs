@@ -44,12 +44,9 @@ fn start<'a>(
     out: &'a mut dyn Write,
     quiet: bool,
 ) -> std::io::Result<Result<(Config, Fetcher<'a>), i32>> {
-    let cfg = match Config::load(env.config_path.as_deref()) {
+    let cfg = match super::view::config_or_report(env, out)? {
         Ok(c) => c,
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            return Ok(Err(ExitCode::Config.code()));
-        }
+        Err(code) => return Ok(Err(code)),
     };
     let client = match Client::new(Duration::from_secs(cfg.discovery.timeout)) {
         Ok(c) => c,
@@ -306,12 +303,9 @@ pub fn keys_review(
     fprs: &[String],
     out: &mut dyn Write,
 ) -> std::io::Result<i32> {
-    let cfg = match Config::load(env.config_path.as_deref()) {
+    let cfg = match super::view::config_or_report(env, out)? {
         Ok(c) => c,
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            return Ok(ExitCode::Config.code());
-        }
+        Err(code) => return Ok(code),
     };
     let store = Store::new(&cfg.discovery.dir);
     let mut code = 0;

@@ -23,12 +23,9 @@ pub fn keys_list(
     json: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<i32> {
-    let cfg = match Config::load(env.config_path.as_deref()) {
+    let cfg = match super::view::config_or_report(env, out)? {
         Ok(c) => c,
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            return Ok(ExitCode::Config.code());
-        }
+        Err(code) => return Ok(code),
     };
     let kr = Keyring::load_config(&cfg, env.now);
     // With an address: the certificates sending would use, found the same way (alias, local
@@ -196,12 +193,9 @@ fn key_dir(cfg: &Config) -> Option<(PathBuf, bool)> {
 /// all) into a certificate already there. A revocation certificate is applied to the
 /// stored certificate it revokes. Exit 0, or 1 when something was refused.
 pub fn keys_import(env: &Env, files: &[PathBuf], out: &mut dyn Write) -> std::io::Result<i32> {
-    let cfg = match Config::load(env.config_path.as_deref()) {
+    let cfg = match super::view::config_or_report(env, out)? {
         Ok(c) => c,
-        Err(e) => {
-            writeln!(out, "error: {e}")?;
-            return Ok(ExitCode::Config.code());
-        }
+        Err(code) => return Ok(code),
     };
     let Some((dir, missing)) = key_dir(&cfg) else {
         writeln!(

@@ -154,3 +154,18 @@ pub(super) fn route_text(route: &Route, rcpt: &Address, lookup: &Address) -> Str
         Route::DomainAlways => "domain key (always = true)".into(),
     }
 }
+
+/// The configuration, or its error written to `out` as `error: ...` with the exit status
+/// of an admin command that cannot go on without it (78).
+pub(super) fn config_or_report(
+    env: &crate::Env,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<Result<crate::config::Config, i32>> {
+    match crate::config::Config::load(env.config_path.as_deref()) {
+        Ok(c) => Ok(Ok(c)),
+        Err(e) => {
+            writeln!(out, "error: {e}")?;
+            Ok(Err(crate::error::ExitCode::Config.code()))
+        }
+    }
+}
