@@ -36,16 +36,11 @@ lint:
 # The integration tests run last, so that the closing line is theirs. tests/system.rs runs
 # alone: as root with Postfix it takes over this machine's /usr/sbin/sendmail for a while.
 # tests/mta.rs runs every MTA at once, each in a Debian tree of its own under target/mta
-# (built on first use with mmdebstrap, then reused) and private namespaces. It is run a
-# second time when the first fails: one CI run saw a case of msmtp and one of ssmtp end by
-# SIGTERM ("Terminated", 143) from outside the case, and the rerun passed; the cause is
-# not found yet. A failure that repeats still fails.
+# (built on first use with mmdebstrap, then reused) and private namespaces.
 test: lint build
 	$(CARGO) test --lib --bins --test docs --test streaming
 	$(CARGO) test --test system -- --test-threads=1
-	$(CARGO) test --test mta -- --test-threads=8 || \
-		{ echo "tests/mta.rs failed; running it once more (see the Makefile)"; \
-		  $(CARGO) test --test mta -- --test-threads=8; }
+	$(CARGO) test --test mta -- --test-threads=8
 	$(CARGO) test --test integration
 
 test-fast: lint build

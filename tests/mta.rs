@@ -40,18 +40,33 @@ fn trees() -> PathBuf {
     Path::new(ROOT).join("target/mta")
 }
 
-/// Runs tests/mta/tree with `args`, asserting success.
+/// Runs tests/mta/tree with `args`, asserting success, and that nothing it ran reached a
+/// process of this host: a canary named `sendmail` (a copy of sleep(1)) lives through it.
+/// sendmail-bin's postinst stops every process called sendmail it can see; before the
+/// install ran in a PID namespace of its own, that was the other MTAs' cases, running
+/// at the same time (a SIGTERM, 143, in their results).
 fn tree(args: &[&str]) {
+    let canary_dir = tempfile::tempdir().unwrap();
+    let canary = canary_dir.path().join("sendmail");
+    std::fs::copy("/bin/sleep", &canary).unwrap();
+    let mut alive = Command::new(&canary).arg("3600").spawn().unwrap();
     let out = Command::new("sh")
         .arg(Path::new(ROOT).join("tests/mta/tree"))
         .args(args)
         .output()
         .unwrap();
+    let killed = alive.try_wait().unwrap();
+    let _ = alive.kill();
+    let _ = alive.wait();
     assert!(
         out.status.success(),
         "tests/mta/tree {args:?}: {}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        killed.is_none(),
+        "tests/mta/tree {args:?} reached a process of this host: {killed:?}"
     );
 }
 
