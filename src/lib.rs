@@ -45,7 +45,7 @@ pub mod syslog;
 use std::ffi::OsString;
 use std::io::{self, BufRead, Write};
 use std::os::unix::ffi::OsStringExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::config::{Config, Flavor};
@@ -81,6 +81,10 @@ pub struct Env {
     /// `PGPSENDMAIL_CACHE_DIR`: the cache directory when the configuration names none
     /// (`/var/cache/pgpsendmail` unless set; for tests).
     pub cache_default: PathBuf,
+    /// `PGPSENDMAIL_DISCOVERED_DIR`: the `[discovery] dir` when the configuration names
+    /// none (`/var/lib/pgpsendmail/discovered` unless set; for tests, so that a machine
+    /// where pgpsendmail is installed does not lend them its discovered keys).
+    pub discovered_default: PathBuf,
     /// `XDG_CACHE_HOME`: where a user other than root keeps a private cache.
     pub xdg_cache_home: Option<PathBuf>,
     /// The home directory of the real uid, from the password database: `$HOME` is not
@@ -110,12 +114,28 @@ impl Env {
             cache_default: std::env::var_os("PGPSENDMAIL_CACHE_DIR")
                 .filter(|v| !v.is_empty())
                 .map_or_else(|| PathBuf::from(config::DEFAULT_CACHE_DIR), PathBuf::from),
+            discovered_default: std::env::var_os("PGPSENDMAIL_DISCOVERED_DIR")
+                .filter(|v| !v.is_empty())
+                .map_or_else(
+                    || PathBuf::from(config::DEFAULT_DISCOVERED_DIR),
+                    PathBuf::from,
+                ),
             xdg_cache_home: std::env::var_os("XDG_CACHE_HOME")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
             home: sys::user_home(sys::uid()).map(|h| PathBuf::from(OsString::from_vec(h))),
             now: SystemTime::now(),
         }
+    }
+
+    /// Loads the configuration (`PGPSENDMAIL_CONFIG` or the default file); a `[discovery]
+    /// dir` it does not name is this environment's default.
+    pub fn load_config(&self) -> Result<Config> {
+        let mut cfg = Config::load(self.config_path.as_deref())?;
+        if cfg.discovery.dir == Path::new(config::DEFAULT_DISCOVERED_DIR) {
+            cfg.discovery.dir = self.discovered_default.clone();
+        }
+        Ok(cfg)
     }
 
     /// Where this run may keep its key indexes, `cfg` naming `cache_dir` or not (see
@@ -249,7 +269,7 @@ pub fn run<R: smtp::Input>(
         refused_early(env, Some(&inv), &e);
         return Err(e);
     }
-    let setup = Config::load(env.config_path.as_deref()).and_then(|cfg| {
+    let setup = env.load_config().and_then(|cfg| {
         let program = deliver::find_sendmail(&cfg, env)?;
         Ok((cfg, program))
     });

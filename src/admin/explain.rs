@@ -103,7 +103,7 @@ fn explain_into<R: BufRead>(
             inv.mode.flag()
         )));
     }
-    let cfg = Config::load(env.config_path.as_deref())?;
+    let cfg = env.load_config()?;
     let program = deliver::find_sendmail(&cfg, env);
     let flavor = match (&program, cfg.flavor) {
         (_, Some(f)) => f,

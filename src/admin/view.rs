@@ -161,7 +161,7 @@ pub(super) fn config_or_report(
     env: &crate::Env,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<Result<crate::config::Config, i32>> {
-    match crate::config::Config::load(env.config_path.as_deref()) {
+    match env.load_config() {
         Ok(c) => Ok(Ok(c)),
         Err(e) => {
             writeln!(out, "error: {e}")?;

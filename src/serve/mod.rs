@@ -23,7 +23,6 @@ pub use control::Overrides;
 use std::sync::Arc;
 
 use crate::Env;
-use crate::config::Config;
 use crate::diag;
 use crate::error::{Error, ExitCode};
 use crate::sys::{self, ServeSignal};
@@ -43,7 +42,7 @@ pub fn run(env: &Env, overrides: &Overrides) -> i32 {
 }
 
 fn serve(env: &Env, overrides: &Overrides) -> crate::error::Result<()> {
-    let setup = overrides.apply(Config::load(env.config_path.as_deref())?);
+    let setup = overrides.apply(env.load_config()?);
     // Before any thread starts: every thread inherits the mask.
     sys::block_serve_signals().map_err(|e| Error::Os(format!("cannot block signals: {e}")))?;
     let listeners = listen::bind(&setup.serve.listen)?;
@@ -95,7 +94,7 @@ fn signals(shared: &control::Shared, env: &Env, overrides: &Overrides) {
 }
 
 fn reload(shared: &control::Shared, env: &Env, overrides: &Overrides) {
-    match Config::load(env.config_path.as_deref()) {
+    match env.load_config() {
         Ok(cfg) => {
             let new = overrides.apply(cfg);
             if new.serve.listen != shared.setup().serve.listen {

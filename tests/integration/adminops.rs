@@ -243,6 +243,7 @@ impl Root {
             root: Some(self.root.clone()),
             passwd: Some(self.h.passwd()),
             cache_default: self.h.dir.path().join("default-cache"),
+            discovered_default: self.h.dir.path().join("discovered"),
             xdg_cache_home: None,
             home: None,
             now: std::time::SystemTime::now(),

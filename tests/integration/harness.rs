@@ -288,6 +288,11 @@ impl H {
             ("PGPSENDMAIL_PASSWD".into(), path(self.passwd())),
             // Not the machine's /var/cache/pgpsendmail, which root would make on first use.
             ("PGPSENDMAIL_CACHE_DIR".into(), path(self.default_cache())),
+            // Nor its /var/lib/pgpsendmail/discovered, which would be a key source.
+            (
+                "PGPSENDMAIL_DISCOVERED_DIR".into(),
+                path(self.dir.path().join("discovered")),
+            ),
         ];
         v.extend(self.env.iter().cloned());
         v

@@ -137,6 +137,7 @@ fn generated_inputs_never_panic_and_never_leak() {
         root: None,
         passwd: Some(h.passwd()),
         cache_default: h.dir.path().join("default-cache"),
+        discovered_default: h.dir.path().join("discovered"),
         xdg_cache_home: None,
         home: None,
         now: SystemTime::now(),

@@ -617,3 +617,19 @@ fn a_cache_directory_others_can_write_is_not_used() {
     let mode = std::fs::metadata(&idx).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o644, "rebuilt with its own mode");
 }
+
+/// KEYS, discovered certificates: with no `[discovery] dir` configured, the default
+/// directory is a key source (here the harness's, `PGPSENDMAIL_DISCOVERED_DIR`, so that the
+/// tests never read a machine's /var/lib/pgpsendmail/discovered).
+#[test]
+fn the_default_discovered_directory_is_read_when_no_dir_is_configured() {
+    let h = H::with_keys(&["alice"], "");
+    let bob = "bob@example.org";
+    h.fails(67, &["-i", bob], &msg(bob));
+    let discovered = h.dir.path().join("discovered");
+    std::fs::create_dir_all(&discovered).unwrap();
+    std::fs::copy(keys_dir().join("bob.asc"), discovered.join("bob.asc")).unwrap();
+    let copies = h.ok(&["-i", bob], &msg(bob));
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0].body("bob").windows(6).any(|w| w == b"MARKER"));
+}
