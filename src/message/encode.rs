@@ -378,9 +378,61 @@ pub fn display_value(value: &[u8], utf8: bool) -> Option<String> {
     )
 }
 
+/// CRLF-ended lines in quoted-printable (RFC 2045 section 6.7), for a Legacy Display
+/// Element before a quoted-printable body (rule 20): each line ends in a hard line break,
+/// none is over 76 characters (soft breaks, `=` CRLF), `=`, bytes outside printable ASCII
+/// and white space before a line break are `=XX`. A partial last line is encoded as a line.
+pub fn quoted_printable(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + text.len() / 2);
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let mut col = 0;
+        for (i, &b) in line.iter().enumerate() {
+            let end = i + 1 == line.len();
+            let literal = matches!(b, 33..=60 | 62..=126) || (matches!(b, b' ' | b'\t') && !end);
+            let width = if literal { 1 } else { 3 };
+            if col + width > 75 {
+                out.extend_from_slice(b"=\r\n");
+                col = 0;
+            }
+            if literal {
+                out.push(b);
+            } else {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.extend_from_slice(&[b'=', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            }
+            col += width;
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_printable_lines_are_short_and_decode_to_the_text() {
+        let long = format!("Subject: K\u{f6}ln = {} end \r\n\r\n", "x".repeat(100));
+        let qp = quoted_printable(long.as_bytes());
+        let text = String::from_utf8(qp.clone()).unwrap();
+        assert!(text.starts_with("Subject: K=C3=B6ln =3D xxx"), "{text}");
+        assert!(text.ends_with(" end=20\r\n\r\n"), "{text}");
+        assert!(text.split("\r\n").all(|l| l.len() <= 76), "{text}");
+        let decoded = mailparse::parse_mail(
+            &[
+                b"Content-Transfer-Encoding: quoted-printable\r\n\r\n".as_slice(),
+                &qp,
+            ]
+            .concat(),
+        )
+        .unwrap()
+        .get_body_raw()
+        .unwrap();
+        assert_eq!(decoded, long.as_bytes());
+    }
 
     #[test]
     fn bare_local_names_are_qualified_in_place() {

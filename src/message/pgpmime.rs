@@ -443,8 +443,8 @@ const ASCII_COMPATIBLE: &[&str] = &[
 
 /// Rule 20: the child with a Legacy Display Element leading its body, where that is safe:
 /// the text/plain pgpsendmail makes itself (not when the body is already encoded), or a
-/// top-level text/plain that is not an attachment, in 7bit, 8bit or binary and an
-/// ASCII-compatible charset. `None`: none is added.
+/// top-level text/plain that is not an attachment, in 7bit, 8bit, binary or
+/// quoted-printable and an ASCII-compatible charset. `None`: none is added.
 fn legacy_display(child: &Child, fields: &[Field], outer: &[Field]) -> Option<(Child, Vec<u8>)> {
     let shown: Vec<&Field> = fields
         .iter()
@@ -479,8 +479,11 @@ fn legacy_display(child: &Child, fields: &[Field], outer: &[Field]) -> Option<(C
             Some((child, lead))
         }
         Child::Mime(cf) => {
-            let utf8 = plain_text_part(cf)?;
-            let lead = display_lines(&shown, utf8)?;
+            let part = plain_text_part(cf)?;
+            let mut lead = display_lines(&shown, part.utf8)?;
+            if part.quoted_printable {
+                lead = encode::quoted_printable(&lead);
+            }
             let mut cf = cf.clone();
             let ct = cf.iter_mut().find(|f| f.is("Content-Type"))?;
             ct.value.extend_from_slice(b";\n hp-legacy-display=\"1\"");
@@ -490,9 +493,19 @@ fn legacy_display(child: &Child, fields: &[Field], outer: &[Field]) -> Option<(C
     }
 }
 
-/// For a top-level part's Content-* fields: `Some(utf8)` when it is a text/plain main body
-/// part a display can lead, `utf8` telling whether the lines may hold UTF-8.
-fn plain_text_part(cf: &[Field]) -> Option<bool> {
+/// A top-level text/plain part that a display can lead (rule 20).
+struct PlainText {
+    /// The display's lines may hold UTF-8 (a `utf-8` part in 8bit, binary or
+    /// quoted-printable).
+    utf8: bool,
+    /// The body is quoted-printable: the display goes before it encoded so, a sequence
+    /// of encoded lines like the body's own.
+    quoted_printable: bool,
+}
+
+/// For a top-level part's Content-* fields: `Some` when it is a text/plain main body part
+/// a display can lead, and how.
+fn plain_text_part(cf: &[Field]) -> Option<PlainText> {
     let value = |name: &str| {
         cf.iter()
             .find(|f| f.is(name))
@@ -509,10 +522,14 @@ fn plain_text_part(cf: &[Field]) -> Option<bool> {
     let compatible = is_any(&charset, ASCII_COMPATIBLE)
         || charset.starts_with("iso-8859-")
         || charset.starts_with("windows-125");
-    let plain_cte = matches!(cte.as_str(), "" | "7bit" | "8bit" | "binary");
-    let utf8 =
-        matches!(charset.as_str(), "utf-8" | "utf8") && matches!(cte.as_str(), "8bit" | "binary");
-    (ct.mimetype == "text/plain" && !attachment && plain_cte && compatible).then_some(utf8)
+    let quoted_printable = cte == "quoted-printable";
+    let plain_cte = quoted_printable || matches!(cte.as_str(), "" | "7bit" | "8bit" | "binary");
+    let utf8 = matches!(charset.as_str(), "utf-8" | "utf8")
+        && matches!(cte.as_str(), "8bit" | "binary" | "quoted-printable");
+    (ct.mimetype == "text/plain" && !attachment && plain_cte && compatible).then_some(PlainText {
+        utf8,
+        quoted_printable,
+    })
 }
 
 /// The Legacy Display Element: a `Name: value` line for each field (folded, CRLF), then an

@@ -744,9 +744,26 @@ fn rule20_legacy_display_in_a_top_level_text_plain_only() {
     let (_, child_hdr, body) = payload_parts_raw(&decrypted(&c, "bob"));
     assert!(contains(&child_hdr, b"hp-legacy-display=\"1\""));
     assert_eq!(body, "Subject: K\u{f6}ln MARKER\r\n\r\nbody\r\n".as_bytes());
-    // Not where it would change what the part says: quoted-printable, an attachment,
-    // a multipart, or when legacy_display is off.
-    let qp = plain.replace("8bit", "quoted-printable");
+    // Before a quoted-printable body, the display is quoted-printable too: the part
+    // decodes to the display and then the body, as it was.
+    let qp = plain
+        .replace("8bit", "quoted-printable")
+        .replace("body\n", "b=C3=B6dy=\n end\n");
+    let (c, _) = one(&["-i", "-t"], qp.as_bytes());
+    let payload = decrypted(&c, "bob");
+    let (_, child_hdr, body) = payload_parts_raw(&payload);
+    assert!(contains(&child_hdr, b"hp-legacy-display=\"1\""));
+    assert_eq!(
+        body,
+        b"Subject: K=C3=B6ln MARKER\r\n\r\nb=C3=B6dy=\r\n end\r\n"
+    );
+    let part = mailparse::parse_mail(&payload).unwrap();
+    assert_eq!(
+        part.subparts[0].get_body().unwrap(),
+        "Subject: K\u{f6}ln MARKER\r\n\r\nb\u{f6}dy end\r\n"
+    );
+    // Not where it would change what the part says: an attachment, a multipart, or when
+    // legacy_display is off.
     let attachment = plain.replace(
         "MIME-Version",
         "Content-Disposition: attachment\nMIME-Version",
@@ -755,7 +772,7 @@ fn rule20_legacy_display_in_a_top_level_text_plain_only() {
         "To: bob@example.org\n{subject}MIME-Version: 1.0\n\
          Content-Type: multipart/mixed; boundary=b\n\n--b\n\nbody\n--b--\n"
     );
-    for msg in [&qp, &attachment, &multi] {
+    for msg in [&attachment, &multi] {
         let (_, o) = one(&["-i", "-t"], msg.as_bytes());
         let (_, child_hdr, _) = payload_parts_raw(&o.payload);
         assert!(!contains(&child_hdr, b"hp-legacy-display"), "{msg}");
