@@ -432,6 +432,20 @@ fn compare_exits(mta: &Mta, results: &Path) {
 }
 
 #[test]
+fn postfix() {
+    prove(
+        "postfix",
+        &Mta {
+            name: "postfix",
+            packages: &["postfix"],
+            flavor: "postfix",
+            differs: &[],
+            native_skips: &[],
+        },
+    );
+}
+
+#[test]
 fn nullmailer() {
     prove(
         "nullmailer",
