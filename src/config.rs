@@ -161,6 +161,19 @@ pub enum MissingKey {
     Plaintext,
 }
 
+/// What happens to a message when `sign_key` is set but the running user cannot read the
+/// key file (pgpsendmail.toml(5), `sign_unreadable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SignUnreadable {
+    /// Send it unsigned, with a warning on stderr and in the mail log (the default: the key
+    /// is root's, and mail from other users must not stop for want of it).
+    #[default]
+    Unsigned,
+    /// Send nothing; exit 78.
+    Refuse,
+}
+
 /// One `[recipients]` entry, keyed by exact address, bare local name or `@domain`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
@@ -190,6 +203,8 @@ struct RawConfig {
     local_part_case: Option<LocalCase>,
     legacy_display: Option<bool>,
     qualify_domain: Option<String>,
+    sign_key: Option<PathBuf>,
+    sign_unreadable: Option<SignUnreadable>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
     discovery: Option<RawDiscovery>,
@@ -297,6 +312,11 @@ pub struct Config {
     /// `qualify_domain`: the domain added to bare local names in the message (rule 17);
     /// `None`: this host's canonical name ([`Config::qualify_domain`]).
     pub qualify_domain: Option<String>,
+    /// `sign_key`: the secret key file whose key signs every encrypted copy
+    /// ([`crate::openpgp::sign`]); `None`: nothing is signed.
+    pub sign_key: Option<PathBuf>,
+    /// `sign_unreadable`: what happens when the running user cannot read `sign_key`.
+    pub sign_unreadable: SignUnreadable,
     /// Keys normalized: addresses and local names by [`Address::match_key`] under
     /// `local_part_case`, domains as `@domain` by [`canonical::domain`], fingerprints as
     /// upper-case hex without spaces, aliases parsed.
@@ -333,6 +353,8 @@ impl Default for Config {
             local_part_case: LocalCase::Ignore,
             legacy_display: true,
             qualify_domain: None,
+            sign_key: None,
+            sign_unreadable: SignUnreadable::Unsigned,
             recipients: BTreeMap::new(),
             discovery: Discovery::default(),
             smtp: Smtp::default(),
@@ -496,6 +518,13 @@ impl Config {
             cfg.cache_dir = Some(d);
         }
         cfg.legacy_display = raw.legacy_display.unwrap_or(true);
+        if let Some(k) = raw.sign_key {
+            if !k.is_absolute() {
+                return Err(err("sign_key", "must be an absolute path".into()));
+            }
+            cfg.sign_key = Some(k);
+        }
+        cfg.sign_unreadable = raw.sign_unreadable.unwrap_or_default();
         if let Some(d) = raw.qualify_domain {
             let d = normalize_local_domain(&d).ok_or_else(|| {
                 err(
@@ -1047,6 +1076,26 @@ fn find_key_line(text: &str, key: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sign_key_is_an_absolute_path_and_sign_unreadable_one_of_two() {
+        let c = Config::parse("", "t.toml").unwrap();
+        assert_eq!(
+            (c.sign_key, c.sign_unreadable),
+            (None, SignUnreadable::Unsigned)
+        );
+        let c = Config::parse(
+            "sign_key = \"/etc/pgpsendmail/host.key\"\nsign_unreadable = \"refuse\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.sign_key, Some(PathBuf::from("/etc/pgpsendmail/host.key")));
+        assert_eq!(c.sign_unreadable, SignUnreadable::Refuse);
+        let e = Config::parse("sign_key = \"host.key\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("sign_key"), "{e}");
+        let e = Config::parse("sign_unreadable = \"maybe\"\n", "t.toml").unwrap_err();
+        assert!(e.to_string().contains("sign_unreadable"), "{e}");
+    }
 
     #[test]
     fn full_example_parses() {

@@ -46,6 +46,8 @@ fn man5_documents_every_setting_and_its_example_parses() {
         "subject",
         "warn_days",
         "cache_dir",
+        "sign_key",
+        "sign_unreadable",
         "local_domains",
         "recipients",
         "alias",

@@ -72,6 +72,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     found += keyring_problems(&kr, out)?;
     found += cache(&cfg, env, &kr, out)?;
     found += readable_by_senders(&cfg, env, out)?;
+    found += signing_key(&cfg, env, warn_days, out)?;
     found += certificates(&kr, cfg.local_part_case, unix_now(env), warn_days, out)?;
     found += held_for_review(&cfg, out)?;
     let (step, routed) = recipients_table(&cfg, &kr, out)?;
@@ -397,6 +398,82 @@ fn sendable(
         "error: {why}: every recipient would be refused (exit 67), no mail can be sent"
     )?;
     Ok(Found::ERROR)
+}
+
+/// `sign_key` (pgpsendmail.toml(5)): the key file reads, parses, holds a secret key that can
+/// sign (not expired, not revoked, no passphrase), is root's and closed to everyone else. An
+/// error for what makes the signature unmade or worthless (a key others can read lets
+/// them sign as this host); a warning for another owner and an early expiry. Run as a user
+/// who cannot read it, a note on what `sign_unreadable` does to that user's mail.
+fn signing_key(
+    cfg: &Config,
+    env: &Env,
+    warn_days: u32,
+    out: &mut dyn Write,
+) -> std::io::Result<Found> {
+    use crate::openpgp::sign::{HostKey, LoadError};
+    use std::os::unix::fs::MetadataExt;
+    let Some(path) = cfg.sign_key.as_deref() else {
+        return Ok(Found::NONE);
+    };
+    let shown = sanitize(&path.display().to_string());
+    let mut found = Found::NONE;
+    match HostKey::load(path, env.now) {
+        Ok(k) => {
+            let until = k.expires.map_or("does not expire".to_string(), |e| {
+                format!("expires {}", format_date(e))
+            });
+            writeln!(
+                out,
+                "sign_key: {shown}: signing key {} of {} ({until})",
+                k.fingerprint, k.primary
+            )?;
+            if let Some(e) = k.expires
+                && e < unix_now(env) + u64::from(warn_days) * 86_400
+            {
+                writeln!(
+                    out,
+                    "warning: sign_key {shown}: the signing key expires within {warn_days} days"
+                )?;
+                found += Found::warnings(1);
+            }
+        }
+        Err(LoadError::Unreadable(why)) if crate::sys::euid() != 0 => {
+            let what = match cfg.sign_unreadable {
+                config::SignUnreadable::Unsigned => "sent unsigned",
+                config::SignUnreadable::Refuse => "refused (exit 78)",
+            };
+            writeln!(
+                out,
+                "note: sign_key {shown}: cannot read as this user ({}); mail sent as this user is {what} (sign_unreadable)",
+                sanitize(&why)
+            )?;
+            return Ok(found);
+        }
+        Err(LoadError::Unreadable(why) | LoadError::Bad(why)) => {
+            writeln!(out, "error: sign_key {shown}: {}", sanitize(&why))?;
+            found += Found::ERROR;
+        }
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            writeln!(
+                out,
+                "error: sign_key {shown}: mode {mode:04o}: others can read or change the host's secret key; make it 0600"
+            )?;
+            found += Found::ERROR;
+        }
+        if meta.uid() != 0 {
+            writeln!(
+                out,
+                "warning: sign_key {shown}: owned by uid {}, not root",
+                meta.uid()
+            )?;
+            found += Found::warnings(1);
+        }
+    }
+    Ok(found)
 }
 
 /// The last line, and the exit status: 78 with errors, 1 with warnings only, else 0.

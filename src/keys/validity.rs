@@ -791,6 +791,133 @@ fn subkey(
     found.offer(EncryptionKey::Subkey(sub.key.clone()), expiry, what);
 }
 
+/// The key of a certificate that can make the host signature (pgpsendmail.toml(5),
+/// `sign_key`): its fingerprint and when it expires, if it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyChoice {
+    pub fingerprint: Vec<u8>,
+    pub expires: Option<u64>,
+}
+
+/// Which key of `cert` signs, by the rules of pgpsendmail(8), KEYS, that judge encryption
+/// keys (version, revocation, expiry, hashes, key sizes, the self-signature that speaks
+/// for the primary key), with signing in place of encryption: the primary key when its
+/// flags (or, without flags, its algorithm) allow signing, else the signing subkey with
+/// the newest valid binding. `Err`: why no key of it can sign, in words.
+pub fn signing_key(
+    cert: &SignedPublicKey,
+    now: SystemTime,
+) -> std::result::Result<SigningKeyChoice, String> {
+    let now = unix(now);
+    let primary = &cert.primary_key;
+    if !matches!(primary.version(), KeyVersion::V4 | KeyVersion::V6) {
+        return Err(format!(
+            "a version {} key; only version 4 and 6 keys sign",
+            u8::from(primary.version())
+        ));
+    }
+    if let Some(w) = policy::weak_key(primary.public_params()) {
+        return Err(format!("weak primary key: {w}"));
+    }
+    let weak_sig = RefCell::new(None);
+    let uids = user_ids(cert, now, &weak_sig);
+    let direct = direct_sig(cert, now, &weak_sig);
+    let speaks = if primary.version() == KeyVersion::V6 {
+        direct
+    } else {
+        primary_self_sig(&uids.sigs, direct)
+    };
+    if revoked(cert, now) {
+        return Err("revoked".into());
+    }
+    let Some(primary_sig) = speaks else {
+        return Err(match weak_sig.take() {
+            Some(w) => format!("no valid self-signature ({w})"),
+            None => "no valid self-signature".into(),
+        });
+    };
+    let created = primary.created_at().as_secs() as u64;
+    let expires =
+        key_expiry(primary_sig, created).or_else(|| direct.and_then(|d| key_expiry(d, created)));
+    if let Some(exp) = expires
+        && exp <= now
+    {
+        return Err(format!("expired on {}", crate::diag::format_date(exp)));
+    }
+    let flags_sign = if has_key_flags(primary_sig) {
+        primary_sig.key_flags().sign()
+    } else {
+        primary.algorithm().can_sign()
+    };
+    if flags_sign && primary.algorithm().can_sign() {
+        return Ok(SigningKeyChoice {
+            fingerprint: primary.fingerprint().as_bytes().to_vec(),
+            expires,
+        });
+    }
+    cert.public_subkeys
+        .iter()
+        .filter_map(|sub| signing_subkey(sub, primary, now, &weak_sig))
+        .max_by_key(|(_, made)| *made)
+        .map(|(c, _)| SigningKeyChoice {
+            expires: match (c.expires, expires) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            ..c
+        })
+        .ok_or_else(|| "no key of it can sign (no signing flag on a live key)".into())
+}
+
+/// A subkey that can sign: bound by a valid, live binding signature that flags it for
+/// signing (or has no flags and a signing algorithm), not revoked, not expired, of the
+/// primary's version and not weak; with its binding's creation time.
+fn signing_subkey(
+    sub: &pgp::composed::SignedPublicSubKey,
+    primary: &packet::PublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+) -> Option<(SigningKeyChoice, u64)> {
+    let valid = |s: &&Signature| {
+        self_sig(s, primary)
+            && secs(s).is_some_and(|c| c <= now)
+            && s.verify_subkey_binding(primary, &sub.key).is_ok()
+    };
+    if sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
+        .any(|s| valid(&s))
+    {
+        return None;
+    }
+    let binding = sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
+        .filter(valid)
+        .filter(|s| hash_counts(s, now, weak_sig))
+        .max_by_key(|s| secs(s))?;
+    let flagged = if has_key_flags(binding) {
+        binding.key_flags().sign()
+    } else {
+        true
+    };
+    let usable = flagged
+        && sub.key.algorithm().can_sign()
+        && sub.key.version() == primary.version()
+        && policy::weak_key(sub.key.public_params()).is_none();
+    let expires = key_expiry(binding, sub.key.created_at().as_secs() as u64);
+    if !usable || expires.is_some_and(|e| e <= now) {
+        return None;
+    }
+    let choice = SigningKeyChoice {
+        fingerprint: sub.key.fingerprint().as_bytes().to_vec(),
+        expires,
+    };
+    Some((choice, secs(binding).unwrap_or(0)))
+}
+
 pub fn hex_upper(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02X}")).collect()
 }

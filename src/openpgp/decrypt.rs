@@ -7,11 +7,11 @@
 
 use std::io::{BufReader, Read};
 
-use pgp::composed::{Deserializable, Edata, Esk, Message, SignedSecretKey};
+use pgp::composed::{Deserializable, Edata, Esk, Message, SignedPublicKey, SignedSecretKey};
 use pgp::packet::{
     ProtectedDataConfig, PublicKeyEncryptedSessionKey, SymEncryptedProtectedDataConfig,
 };
-use pgp::types::Password;
+use pgp::types::{KeyDetails, Password};
 
 /// What one encrypted message holds.
 #[derive(Debug, Clone)]
@@ -46,6 +46,26 @@ pub fn secret_key(path: &std::path::Path) -> Result<SignedSecretKey, String> {
 
 /// Decrypts the armored message in `msg` (a whole RFC 3156 message or just the armor).
 pub fn open(msg: &[u8], key: &SignedSecretKey) -> Result<Opened, String> {
+    open_with(msg, key, None).map(|(o, _)| o)
+}
+
+/// Decrypts like [`open`] and checks the host signature inside (docs/message.md, rule 9):
+/// one-pass signed, by a key of `signer` (its primary or a subkey). Returns the
+/// fingerprint (upper-case hex) of the key whose signature verified.
+pub fn open_signed(
+    msg: &[u8],
+    key: &SignedSecretKey,
+    signer: &SignedPublicKey,
+) -> Result<(Opened, String), String> {
+    let (o, fpr) = open_with(msg, key, Some(signer))?;
+    Ok((o, fpr.unwrap_or_default()))
+}
+
+fn open_with(
+    msg: &[u8],
+    key: &SignedSecretKey,
+    signer: Option<&SignedPublicKey>,
+) -> Result<(Opened, Option<String>), String> {
     let block = armored_block(msg).ok_or("no PGP MESSAGE block")?;
     let (m, _) = Message::from_armor(BufReader::new(block)).map_err(|e| e.to_string())?;
     let recipients = match &m {
@@ -79,15 +99,35 @@ pub fn open(msg: &[u8], key: &SignedSecretKey) -> Result<Opened, String> {
             && h.file_name().is_empty()
             && h.created().as_secs() == 0
     });
+    let one_pass = dec.is_one_pass_signed();
     let mut payload = Vec::new();
     dec.read_to_end(&mut payload)
         .map_err(|e| format!("cannot decrypt: {e}"))?;
-    Ok(Opened {
+    let signed_by = match signer {
+        None => None,
+        Some(_) if !one_pass => return Err("not one-pass signed".into()),
+        Some(cert) => Some(verified_by(&dec, cert)?),
+    };
+    let opened = Opened {
         payload,
         recipients,
         seipd,
         literal_ok,
-    })
+    };
+    Ok((opened, signed_by))
+}
+
+/// The fingerprint of the key of `cert` whose signature over the read message verifies.
+fn verified_by(dec: &Message<'_>, cert: &SignedPublicKey) -> Result<String, String> {
+    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    if dec.verify(&cert.primary_key).is_ok() {
+        return Ok(hex(cert.primary_key.fingerprint().as_bytes()));
+    }
+    cert.public_subkeys
+        .iter()
+        .find(|s| dec.verify(&s.key).is_ok())
+        .map(|s| hex(s.key.fingerprint().as_bytes()))
+        .ok_or_else(|| "the signature does not verify with the signer's keys".into())
 }
 
 /// The key ID (v3) or fingerprint (v6) a PKESK names, upper-case hex.

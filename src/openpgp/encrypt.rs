@@ -26,6 +26,8 @@ use pgp::ser::Serialize;
 use crate::error::{Error, Result};
 use crate::keys::{EncryptionKey, Suite};
 use crate::openpgp::armor::{self, ArmorWriter, Split};
+use crate::openpgp::seipd::Around;
+use crate::openpgp::sign::HostKey;
 use crate::openpgp::{seipd, seipd2};
 
 /// The encrypted body of a set of copies (docs/message.md, rule 8): SEIPD v1 with v3
@@ -145,6 +147,7 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
 
 /// Encrypts `payload` once for all copies. `copies[i]` lists the keys of copy i; every
 /// copy gets the same session key and encrypted body, and only its own PKESK packets.
+/// With `sign`, the body is signed inside the encryption by that key ([`crate::openpgp::sign`]).
 /// The armor of copy 0 is written to `first` (after whatever the caller already wrote
 /// there). With more than one copy, `spool` receives the shared encrypted body and is read
 /// back for the others, whose armor is returned split ([`armor::armor_split`]):
@@ -153,6 +156,7 @@ pub fn encrypt_copies<R, W, S, T, F>(
     payload: R,
     copies: &[&[EncryptionKey]],
     format: Format,
+    sign: Option<&HostKey>,
     first: &mut W,
     spool: Option<&mut S>,
     new_tail: F,
@@ -186,9 +190,14 @@ where
     }
 
     let mut spool = spool;
+    let mut signing = sign
+        .map(HostKey::start)
+        .transpose()
+        .map_err(Error::Internal)?;
     encrypt_body(
         &mut rng,
         format,
+        signing.as_mut().map(|s| s as &mut dyn Around),
         session_key.as_ref(),
         &pkesks[0],
         payload,
@@ -258,9 +267,11 @@ fn pkesks_of(
 /// The encryptor (CFB and SHA-1; for SEIPD v2 the chunking, its sealers on threads of
 /// their own) runs here; the armor (CRC-24, base64) and the writes
 /// run on a second thread, fed through a bounded queue of buffers (memory stays flat).
+#[allow(clippy::too_many_arguments)]
 fn encrypt_body<R, W, S>(
     rng: &mut rand::rngs::ThreadRng,
     format: Format,
+    around: Option<&mut dyn Around>,
     session_key: &[u8],
     first_pkesks: &[u8],
     payload: R,
@@ -294,9 +305,9 @@ where
             recycled,
         };
         let enc = match format {
-            Format::V1(c) => seipd::write_seipd_v1(rng, c, session_key, payload, &mut feed),
+            Format::V1(c) => seipd::write_seipd_v1(rng, c, session_key, payload, around, &mut feed),
             Format::V2((c, m)) => {
-                seipd2::write_seipd_v2(rng, c, m, session_key, payload, &mut feed)
+                seipd2::write_seipd_v2(rng, c, m, session_key, payload, around, &mut feed)
             }
         };
         let enc = enc

@@ -40,6 +40,43 @@ pub(crate) const TAG_SEIPD: u8 = 0xC0 | 18;
 /// The MDC packet's header: new-format tag 19, length 20.
 const MDC_HEADER: [u8; 2] = [0xD3, 0x14];
 
+/// The packets around the literal data packet inside the encryption (docs/message.md,
+/// rule 9): none, or the host signature's one-pass signature packet before it and its
+/// signature packet after ([`crate::openpgp::sign`]). The writers give it the literal data
+/// (the payload's bytes) as they read it, so the signature's hash streams with the cipher.
+pub trait Around {
+    /// The packets that come before the literal data packet.
+    fn head(&self) -> &[u8];
+    /// Takes the next bytes of the literal data.
+    fn update(&mut self, data: &[u8]);
+    /// The packets that come after the literal data packet, once all of it was given.
+    fn tail(&mut self) -> Result<Vec<u8>, String>;
+}
+
+/// The payload as the writers read it, each read given to the [`Around`], if any.
+pub(crate) struct Hashed<'a, R> {
+    pub(crate) payload: R,
+    pub(crate) around: Option<&'a mut dyn Around>,
+}
+
+impl<R: Read> Read for Hashed<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.payload.read(buf)?;
+        if let Some(a) = self.around.as_deref_mut() {
+            a.update(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// The packets after the literal data: the [`Around`]'s tail, or nothing.
+pub(crate) fn tail_of(around: Option<&mut dyn Around>) -> Result<Vec<u8>, Fail> {
+    around.map_or(Ok(Vec::new()), |a| {
+        a.tail()
+            .map_err(|e| Fail::Internal(format!("signing the message: {e}")))
+    })
+}
+
 /// Why [`write_seipd_v1`] stopped.
 #[derive(Debug)]
 pub enum Fail {
@@ -293,7 +330,8 @@ enum Job {
 pub(crate) const LIT_HEADER: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
 
 /// Reads the payload into buffers of one partial body each and queues them for the
-/// encrypting thread. `Err(Some(e))`: reading failed; `Err(None)`: that thread stopped.
+/// encrypting thread, up to the end of the literal data packet. `Err(Some(e))`: reading
+/// failed; `Err(None)`: that thread stopped.
 fn read_literal<R: Read>(
     payload: &mut R,
     to_sealer: &mpsc::SyncSender<Job>,
@@ -333,12 +371,12 @@ fn read_literal<R: Read>(
     put_length(len, &mut last);
     let n = last.len();
     send(Job::Seal(last, 0, n))?;
-    send(Job::Seal(buf, 1, 1 + len))?;
-    send(Job::Finish)
+    send(Job::Seal(buf, 1, 1 + len))
 }
 
-/// Writes one SEIPD v1 packet holding `payload` as binary literal data, encrypted with
-/// `alg` under `key` (the session key the PKESK packets carry). Returns the writer.
+/// Writes one SEIPD v1 packet holding `payload` as binary literal data (with the packets of
+/// `around` before and after it), encrypted with `alg` under `key` (the session key the
+/// PKESK packets carry). Returns the writer.
 ///
 /// The payload is read on the calling thread; SHA-1, AES and the writes to `out` run on a
 /// second one, so that reading the input (a kernel copy) and the CRLF pass of
@@ -347,7 +385,8 @@ pub fn write_seipd_v1<R, W, G>(
     rng: &mut G,
     alg: SymmetricKeyAlgorithm,
     key: &[u8],
-    mut payload: R,
+    payload: R,
+    around: Option<&mut dyn Around>,
     mut out: W,
 ) -> Result<W, Fail>
 where
@@ -365,13 +404,16 @@ where
     // The version byte is the first byte of the first part, outside the encryption.
     sealer.framer.push(&[1]).map_err(Fail::Write)?;
 
-    // The prefix: one random block, its last two bytes repeated; then the literal
-    // packet's tag.
-    let mut head = [0u8; 19];
+    // The prefix: one random block, its last two bytes repeated; then the packets before
+    // the literal one, and the literal packet's tag.
+    let mut head = vec![0u8; 18];
     rng.fill_bytes(&mut head[..16]);
     head[16] = head[14];
     head[17] = head[15];
-    head[18] = TAG_LITERAL;
+    if let Some(a) = around.as_deref() {
+        head.extend_from_slice(a.head());
+    }
+    head.push(TAG_LITERAL);
     sealer.seal(&mut head).map_err(Fail::Write)?;
 
     std::thread::scope(|scope| {
@@ -393,12 +435,24 @@ where
             // The reader stopped early: no MDC, no end of the packet.
             Err(io::Error::other("the message was not read to its end"))
         });
-        let read = read_literal(&mut payload, &to_sealer, &recycled);
+        let mut hashed = Hashed { payload, around };
+        let mut tail = Ok(Vec::new());
+        let read = read_literal(&mut hashed, &to_sealer, &recycled).and_then(|()| {
+            tail = tail_of(hashed.around.take());
+            // A failed signature stops the packet short of its end (no MDC).
+            let Ok(t) = tail.as_mut().map(std::mem::take) else {
+                return Err(None);
+            };
+            let n = t.len();
+            to_sealer.send(Job::Seal(t, 0, n)).map_err(|_| None)?;
+            to_sealer.send(Job::Finish).map_err(|_| None)
+        });
         // Hang up, so that the worker ends whatever happened here.
         drop(to_sealer);
         let sealed = worker
             .join()
             .map_err(|_| Fail::Internal("the encryption thread panicked".into()))?;
+        tail?;
         match (read, sealed) {
             (Err(Some(e)), _) => Err(Fail::Read(e)),
             (_, Err(e)) => Err(Fail::Write(e)),
@@ -440,8 +494,15 @@ mod tests {
     fn seal(data: &[u8], alg: SymmetricKeyAlgorithm, step: usize) -> (Vec<u8>, Vec<u8>) {
         let mut rng = rand::thread_rng();
         let key = alg.new_session_key(&mut rng);
-        let out =
-            write_seipd_v1(&mut rng, alg, key.as_ref(), Trickle(data, step), Vec::new()).unwrap();
+        let out = write_seipd_v1(
+            &mut rng,
+            alg,
+            key.as_ref(),
+            Trickle(data, step),
+            None,
+            Vec::new(),
+        )
+        .unwrap();
         (out, key.as_ref().to_vec())
     }
 
@@ -607,6 +668,7 @@ mod tests {
                 SymmetricKeyAlgorithm::AES256,
                 &key,
                 Broken(at),
+                None,
                 Vec::new(),
             );
             assert!(
@@ -620,6 +682,7 @@ mod tests {
                 SymmetricKeyAlgorithm::AES256,
                 &key,
                 &payload(4 * LIT_CHUNK)[..],
+                None,
                 Full(room),
             );
             assert!(
@@ -648,6 +711,7 @@ mod tests {
             SymmetricKeyAlgorithm::Twofish,
             &[0; 32],
             &b"x"[..],
+            None,
             Vec::new(),
         );
         assert!(matches!(r, Err(Fail::Internal(_))));
@@ -656,6 +720,7 @@ mod tests {
             SymmetricKeyAlgorithm::AES256,
             &[0; 16],
             &b"x"[..],
+            None,
             Vec::new(),
         );
         assert!(matches!(r, Err(Fail::Internal(_))));

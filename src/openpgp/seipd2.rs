@@ -35,7 +35,8 @@ use zeroize::Zeroizing;
 
 use crate::openpgp::read_full;
 use crate::openpgp::seipd::{
-    Fail, Framer, LIT_CHUNK, LIT_CHUNK_LOG2, LIT_HEADER, TAG_LITERAL, TAG_SEIPD, put_length,
+    Around, Fail, Framer, Hashed, LIT_CHUNK, LIT_CHUNK_LOG2, LIT_HEADER, TAG_LITERAL, TAG_SEIPD,
+    put_length, tail_of,
 };
 
 /// The chunk size of every SEIPD v2 packet written here (see the module's text).
@@ -160,8 +161,8 @@ impl Chunker<'_> {
 }
 
 /// Reads the payload as a binary literal data packet (tag, partial bodies of
-/// [`LIT_CHUNK`] bytes, a regular length for the last part) into `out`. `Err(Some(e))`:
-/// reading failed.
+/// [`LIT_CHUNK`] bytes, a regular length for the last part) into `out` (its last chunk not
+/// sent yet). `Err(Some(e))`: reading failed.
 fn literal<R: Read>(payload: &mut R, out: &mut Chunker) -> Result<(), Option<io::Error>> {
     out.write(&[TAG_LITERAL])?;
     let mut part = vec![0u8; LIT_CHUNK];
@@ -184,7 +185,31 @@ fn literal<R: Read>(payload: &mut R, out: &mut Chunker) -> Result<(), Option<io:
     let mut head = Vec::with_capacity(5);
     put_length(len, &mut head);
     out.write(&head)?;
-    out.write(&part[..len])?;
+    out.write(&part[..len])
+}
+
+/// The inner packet stream into `out`: the packets of `around` before the literal data
+/// packet, the literal data packet (`around` given its bytes), the packets after it; the
+/// last chunk sent. `tail` keeps why the packets after could not be made, if so.
+fn inner<R: Read>(
+    payload: R,
+    around: Option<&mut dyn Around>,
+    out: &mut Chunker,
+    tail: &mut Result<(), Fail>,
+) -> Result<(), Option<io::Error>> {
+    if let Some(a) = around.as_deref() {
+        out.write(a.head())?;
+    }
+    let mut hashed = Hashed { payload, around };
+    literal(&mut hashed, out)?;
+    match tail_of(hashed.around) {
+        Ok(t) => out.write(&t)?,
+        Err(e) => {
+            // The packet stops short of its final tag.
+            *tail = Err(e);
+            return Err(None);
+        }
+    }
     out.send()
 }
 
@@ -224,7 +249,8 @@ pub fn write_seipd_v2<R, W, G>(
     sym: SymmetricKeyAlgorithm,
     mode: AeadAlgorithm,
     session_key: &[u8],
-    mut payload: R,
+    payload: R,
+    around: Option<&mut dyn Around>,
     mut out: W,
 ) -> Result<W, Fail>
 where
@@ -274,13 +300,15 @@ where
             jobs: jobs_tx,
             pool: &pool,
         };
-        let read = literal(&mut payload, &mut chunker);
+        let mut tail = Ok(());
+        let read = inner(payload, around, &mut chunker, &mut tail);
         let (chunks, total) = (chunker.index, chunker.total);
         // Hang up, so that the sealers and the writer end whatever happened here.
         drop(chunker);
         let written = writer
             .join()
             .map_err(|_| Fail::Internal("the writing thread panicked".into()))?;
+        tail?;
         match (read, written) {
             (Err(Some(e)), _) => Err(Fail::Read(e)),
             (_, Err(e)) => Err(Fail::Write(e)),
@@ -314,7 +342,15 @@ mod tests {
         key: &[u8],
         data: impl Read,
     ) -> Result<Vec<u8>, Fail> {
-        write_seipd_v2(&mut rand::thread_rng(), sym, mode, key, data, Vec::new())
+        write_seipd_v2(
+            &mut rand::thread_rng(),
+            sym,
+            mode,
+            key,
+            data,
+            None,
+            Vec::new(),
+        )
     }
 
     /// Opens a lone SEIPD v2 packet with the pgp crate under `key`, checking the literal

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 
-use crate::config::Flavor;
+use crate::config::{Flavor, SignUnreadable};
 use crate::diag::{self, sanitize};
 use crate::error::{Error, Result};
 use crate::keys::EncryptionKey;
@@ -19,6 +19,7 @@ use crate::message::pgpmime::{self, Child, Payload};
 use crate::message::{self, Head};
 use crate::openpgp::armor;
 use crate::openpgp::encrypt::{self, Format};
+use crate::openpgp::sign::{HostKey, LoadError};
 use crate::sendmail::deliver::{self, Copy, CopyBody};
 use crate::sendmail::postconf;
 use crate::spool::{self, BodyStore};
@@ -78,11 +79,48 @@ pub fn encrypted(
     if log.message_id.is_empty() {
         log.message_id = synthesized_id(&payload);
     }
+    let host = host_key(ctx, log)?;
     let mut out = Vec::new();
     for (format, groups) in by_format(groups, cipher) {
-        out.extend(encrypted_as(ctx, &child, &payload, body, format, groups)?);
+        let sign = host.as_ref();
+        out.extend(encrypted_as(
+            ctx, &child, &payload, body, format, groups, sign,
+        )?);
     }
     Ok(out)
+}
+
+/// The host signature's key (pgpsendmail.toml(5), `sign_key`), read for this message: `None`
+/// when none is set, or when the running user cannot read it and `sign_unreadable` is
+/// `unsigned` (then a warning on stderr and in the mail log). A key that is read but cannot
+/// sign is a configuration error whatever `sign_unreadable` says.
+fn host_key(ctx: &Context, log: &syslog::Entry) -> Result<Option<HostKey>> {
+    let Some(path) = ctx.cfg.sign_key.as_deref() else {
+        return Ok(None);
+    };
+    let shown = sanitize(&path.display().to_string());
+    match HostKey::load(path, ctx.env.now) {
+        Ok(k) => Ok(Some(k)),
+        Err(LoadError::Bad(why)) => Err(Error::Config(format!(
+            "sign_key {shown}: {}",
+            sanitize(&why)
+        ))),
+        Err(LoadError::Unreadable(why)) => match ctx.cfg.sign_unreadable {
+            SignUnreadable::Refuse => Err(Error::Config(format!(
+                "sign_key {shown}: cannot read: {} (sign_unreadable = \"refuse\")",
+                sanitize(&why)
+            ))),
+            SignUnreadable::Unsigned => {
+                let text = format!(
+                    "warning: sign_key {shown}: cannot read: {}; sending unsigned",
+                    sanitize(&why)
+                );
+                diag::say(format_args!("{text}"));
+                log.warning(&text);
+                Ok(None)
+            }
+        },
+    }
 }
 
 /// The copies of one format: the payload read from `body` and encrypted once.
@@ -93,6 +131,7 @@ fn encrypted_as(
     body: &mut Body,
     format: Format,
     groups: Groups,
+    sign: Option<&HostKey>,
 ) -> Result<Vec<Handed>> {
     let tmpdir = ctx.env.tmpdir.as_deref();
     let mut first = spool::anon_file("pgpsendmail-copy", tmpdir).map_err(os)?;
@@ -107,7 +146,7 @@ fn encrypted_as(
         let plain = Cursor::new(payload.prefix.clone())
             .chain(src)
             .chain(Cursor::new(payload.suffix.clone()));
-        encrypt_all(plain, &groups, format, &mut first, tmpdir)
+        encrypt_all(plain, &groups, (format, sign), &mut first, tmpdir)
     };
     if let Some(e) = body.read_failed() {
         return Err(e);
@@ -167,7 +206,7 @@ type Tails = Vec<(Arc<std::fs::File>, u64)>;
 fn encrypt_all(
     plain: impl Read,
     groups: &Groups,
-    format: Format,
+    (format, sign): (Format, Option<&HostKey>),
     first: &mut std::fs::File,
     tmpdir: Option<&std::path::Path>,
 ) -> Result<(Vec<armor::Split>, Tails)> {
@@ -182,7 +221,15 @@ fn encrypt_all(
         })
     };
     let key_sets: Vec<&[EncryptionKey]> = groups.iter().map(|g| g.keys.as_slice()).collect();
-    let res = encrypt::encrypt_copies(plain, &key_sets, format, first, shared.as_mut(), new_tail);
+    let res = encrypt::encrypt_copies(
+        plain,
+        &key_sets,
+        format,
+        sign,
+        first,
+        shared.as_mut(),
+        new_tail,
+    );
     if let Some(e) = tail_error.take() {
         return Err(os(e));
     }

@@ -33,6 +33,8 @@
 //! * real.rs and real_*.rs: real software end to end (a private Postfix, msmtp, mail
 //!   programs, decryptors, notmuch); fails under CI=true when a program is missing,
 //!   skipped with PGPSENDMAIL_NO_REAL set (make test-fast);
+//! * signed.rs: the host signature (`sign_key`, `sign_unreadable`, check), verified by the
+//!   pgp crate, GnuPG, sq, RNP and OpenPGP.js (real programs as in real.rs);
 //! * serve.rs: `pgpsendmail serve`, the gateway (pgpsendmail(8) SERVE), against a next hop
 //!   the test runs, and the before-queue setup with a real Postfix;
 //! * hostile header sections are in hostile.rs; memory for a 200 MiB message is the
@@ -65,4 +67,5 @@ mod real_decrypt;
 mod real_mta;
 mod real_readers;
 mod serve;
+mod signed;
 mod smtp;
