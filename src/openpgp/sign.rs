@@ -239,6 +239,17 @@ mod tests {
     }
 
     #[test]
+    fn a_key_with_a_passphrase_is_refused() {
+        let bytes = make(true, false, false);
+        let (mut key, _) = SignedSecretKey::from_reader_single(&bytes[..]).unwrap();
+        key.primary_key
+            .set_password(rand::thread_rng(), &Password::from("secret"))
+            .unwrap();
+        let e = HostKey::parse(&key.to_bytes().unwrap(), SystemTime::now()).unwrap_err();
+        assert!(e.contains("passphrase"), "{e}");
+    }
+
+    #[test]
     fn a_public_key_or_garbage_is_not_a_signing_key() {
         let now = SystemTime::now();
         let public = std::fs::read(

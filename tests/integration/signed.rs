@@ -173,6 +173,42 @@ fn check_validates_the_sign_key() {
     assert!(text.contains("error: sign_key"), "{text}");
 }
 
+#[test]
+fn an_expired_sign_key_is_an_error_for_check_and_stops_mail() {
+    let test = "an_expired_sign_key_is_an_error_for_check_and_stops_mail";
+    if !wanted(test) {
+        return;
+    }
+    let Some(g) = GpgHome::new() else { return };
+    let uid = "Old Host <root@old.example>";
+    g.run(
+        &["--quick-gen-key", uid, "ed25519", "sign,cert", "seconds=1"],
+        b"",
+    );
+    let sec = g.run(
+        &["--armor", "--export-secret-keys", &g.fingerprint(uid)],
+        b"",
+    );
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let h = H::new();
+    let p = h.dir.path().join("host.key");
+    std::fs::write(&p, &sec).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    h.write_config(&format!("sign_key = \"{}\"\n", p.display()));
+    let out = h.run(&["check"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(78), "{text}");
+    assert!(
+        text.contains("error: sign_key") && text.contains("expired"),
+        "{text}"
+    );
+    let msg = b"From: root@example.org\nTo: alice@example.org\nSubject: s\n\nhello\n";
+    let err = h.fails(78, &["-t", "-i"], msg);
+    assert!(err.contains("expired"), "{err}");
+    assert!(h.captures().is_empty());
+}
+
 // The real verifiers, on a signed SEIPD v1 copy to alice.
 
 /// One signed copy to alice (SEIPD v1) with `host.key` made from `host`, as an armored file.
