@@ -13,7 +13,7 @@
 //! use a third of it, at least 3), `BENCH_MESSAGES` (messages per throughput batch, default
 //! 1000), `BENCH_BATCH_SECONDS` (a batch stops early after this long, default 60; the table
 //! says how many it did), `BENCH_LARGE_MIB` (default 256), `BENCH_ONLY` (`small`, `large`,
-//! `bcc` or `ceiling`: one part only).
+//! `bcc`, `ceiling` or `signed`: one part only).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -601,7 +601,7 @@ fn main() {
     let large = work.join(format!("large-{large_mib}.eml"));
     let large_size = large_mib << 20;
     let mib = large_size as f64 / (1 << 20) as f64;
-    if part("large") || part("ceiling") {
+    if part("large") || part("ceiling") || part("signed") {
         make_message(
             &large,
             &format!(
@@ -655,6 +655,9 @@ fn main() {
             ours.rss_kib as f64 / 1024.0,
             theirs.rss_kib as f64 / 1024.0
         );
+    }
+    if part("signed") {
+        signed_rows(&setup, &large, mib, large_runs, &mut table);
     }
     if part("ceiling") {
         let key = "00".repeat(32);
@@ -832,4 +835,139 @@ fn plot(root: &Path, work: &Path) {
         Ok(s) => eprintln!("bench: gnuplot failed ({s}); no plot"),
         Err(_) => eprintln!("bench: gnuplot not found; no plot (the table is complete)"),
     }
+}
+
+/// The host signature's rows (`sign_key`, issue 16): the large message to one recipient,
+/// pgpsendmail signed against `gpg --sign --encrypt ... | sink`, and signed against unsigned
+/// pgpsendmail (the signature's cost). Its own keys, made by gpg under target/bench/signed/:
+/// an Ed25519 host key without a passphrase and an Ed25519 + Cv25519 recipient.
+fn signed_rows(setup: &Setup, large: &Path, mib: f64, runs: usize, table: &mut String) {
+    let dir = setup.work.join("signed");
+    let home = dir.join("gnupg");
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .args([
+                "--batch",
+                "--quiet",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .output()
+            .expect("gpg runs");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    let (host, rcpt) = ("host@bench.example", addr(1));
+    if !dir.join("host.key").exists() {
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("keys")).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+        gpg(&["--quick-gen-key", host, "ed25519", "sign", "never"]);
+        gpg(&["--quick-gen-key", &rcpt, "ed25519", "sign,cert", "never"]);
+        let fpr = String::from_utf8(gpg(&["--with-colons", "--list-keys", &rcpt])).unwrap();
+        let fpr = fpr
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .unwrap()
+            .split(':')
+            .nth(9)
+            .unwrap()
+            .to_string();
+        gpg(&["--quick-add-key", &fpr, "cv25519", "encr", "never"]);
+        std::fs::write(
+            dir.join("keys/rcpt.asc"),
+            gpg(&["--armor", "--export", &rcpt]),
+        )
+        .unwrap();
+        let key = dir.join("host.key");
+        std::fs::write(&key, gpg(&["--armor", "--export-secret-keys", host])).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    for (name, extra) in [
+        (
+            "signed",
+            format!("sign_key = \"{}\"\n", dir.join("host.key").display()),
+        ),
+        ("unsigned", String::new()),
+    ] {
+        let conf = format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n{extra}",
+            setup.sink.display(),
+            dir.join("keys").display()
+        );
+        std::fs::write(dir.join(format!("{name}.toml")), conf).unwrap();
+    }
+    let ours = |name: &str| {
+        let mut c = Command::new(&setup.pgpsendmail);
+        c.env("PGPSENDMAIL_CONFIG", dir.join(format!("{name}.toml")))
+            .args(["-i", &rcpt])
+            .stdin(input(large));
+        timed(c, &format!("pgpsendmail ({name})"))
+    };
+    let theirs = || {
+        let t = Instant::now();
+        let mut g = Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .args(["--quiet", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(GPG_ARGS)
+            .args(["--sign", "-u", host, "-r", &rcpt])
+            .stdin(input(large))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("gpg runs");
+        let pipe = g.stdout.take().unwrap();
+        let s = Command::new(&setup.sink)
+            .args(["-i", &rcpt])
+            .stdin(pipe)
+            .spawn()
+            .expect("sink runs");
+        let ((gs, gru), (ss, sru)) = (wait4(g), wait4(s));
+        assert!(gs == 0 && ss == 0, "gpg --sign --encrypt failed");
+        Run {
+            wall: t.elapsed().as_secs_f64(),
+            cpu: cpu_of(&gru) + cpu_of(&sru),
+            rss_kib: gru.ru_maxrss.max(sru.ru_maxrss),
+        }
+    };
+    ours("signed");
+    let [signed, gpg_signed] = paired(runs, || ours("signed"), theirs);
+    let [signed2, unsigned] = paired(runs, || ours("signed"), || ours("unsigned"));
+    let case = format!("{mib:.0} MiB, 1 rcpt, signed (SEIPD v1)");
+    let mut row = |what: &str, a: f64, b: f64, ratio: f64| {
+        let line = format!("| {case} | {what} | {a:.0} | {b:.0} | {ratio:.2}× |");
+        println!("{line}");
+        let _ = writeln!(table, "{line}");
+    };
+    row(
+        &format!("MiB/s, wall (median of {runs}), vs gpg --sign --encrypt"),
+        mib / signed.wall,
+        mib / gpg_signed.wall,
+        gpg_signed.wall / signed.wall,
+    );
+    row(
+        "MiB/s of CPU time (median), vs gpg --sign --encrypt",
+        mib / signed.cpu,
+        mib / gpg_signed.cpu,
+        gpg_signed.cpu / signed.cpu,
+    );
+    let cost = 100.0 * (1.0 - unsigned.wall / signed2.wall);
+    let line = format!(
+        "| {case} | MiB/s, wall: signed vs our unsigned | {:.0} | {:.0} (unsigned) | signing costs {cost:.1}% |",
+        mib / signed2.wall,
+        mib / unsigned.wall
+    );
+    println!("{line}");
+    let _ = writeln!(table, "{line}");
 }
