@@ -19,7 +19,7 @@ fn chmod(p: &Path, m: u32) {
 
 /// Runs pgpsendmail with `args` as the user nobody (group nogroup, no other groups), as
 /// sudo sends its alert as the user who typed the wrong password. `None` when not root.
-fn as_nobody(h: &H, args: &[&str], stdin: &[u8]) -> Option<std::process::Output> {
+pub(crate) fn as_nobody(h: &H, args: &[&str], stdin: &[u8]) -> Option<std::process::Output> {
     // SAFETY: geteuid cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         assert!(

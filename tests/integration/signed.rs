@@ -101,7 +101,8 @@ fn every_copy_of_both_formats_is_signed_by_the_host_key() {
 
 #[test]
 fn an_unreadable_sign_key_sends_unsigned_by_default_and_refuse_sends_nothing() {
-    let h = H::new();
+    let mut h = H::new();
+    let log = crate::maillog::Log::on(&mut h);
     let missing = h.dir.path().join("no-such.key");
     h.write_config(&format!("sign_key = \"{}\"\n", missing.display()));
     let msg = b"From: root@example.org\nTo: alice@example.org\nSubject: s\n\nhello\n";
@@ -118,6 +119,14 @@ fn an_unreadable_sign_key_sends_unsigned_by_default_and_refuse_sends_nothing() {
     let e = decrypt::open_signed(&c[0].stdin, &key, &cert("gateway")).unwrap_err();
     assert!(e.contains("not one-pass signed"), "{e}");
     assert!(contains(&c[0].open("alice").payload, b"hello"));
+    // The mail log: a warning (facility mail, priority warning) beside the info line.
+    let lines = log.lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("<20>pgpsendmail[") && l.contains("sending unsigned")),
+        "{lines:#?}"
+    );
 
     h.write_config(&format!(
         "sign_key = \"{}\"\nsign_unreadable = \"refuse\"\n",
@@ -126,6 +135,42 @@ fn an_unreadable_sign_key_sends_unsigned_by_default_and_refuse_sends_nothing() {
     let err = h.fails(78, &["-t", "-i"], msg);
     assert!(err.contains("sign_key") && err.contains("refuse"), "{err}");
     assert_eq!(h.captures().len(), 1, "nothing more handed on");
+}
+
+#[test]
+fn a_user_other_than_root_cannot_read_the_key_and_sign_unreadable_decides() {
+    let h = H::with_keys(&["alice"], "");
+    let key = with_host_key(&h, "gateway", "");
+    let msg = b"From: nobody@example.org\nTo: alice@example.org\nSubject: s\n\nhello\n";
+    let Some(out) = crate::adminops::as_nobody(&h, &["-t", "-i"], msg) else {
+        return;
+    };
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("Permission denied") && err.contains("sending unsigned"),
+        "{err}"
+    );
+    let c = h.captures();
+    assert_eq!(c.len(), 1);
+    let alice = decrypt::secret_key(&secret("alice")).unwrap();
+    assert!(decrypt::open_signed(&c[0].stdin, &alice, &cert("gateway")).is_err());
+    let check = crate::adminops::as_nobody(&h, &["check"], b"").unwrap();
+    let text = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        text.contains("note: sign_key") && text.contains("is sent unsigned (sign_unreadable)"),
+        "{text}"
+    );
+    h.write_config(&format!(
+        "sign_key = \"{}\"\nsign_unreadable = \"refuse\"\n",
+        key.display()
+    ));
+    let out = crate::adminops::as_nobody(&h, &["-t", "-i"], msg).unwrap();
+    assert_eq!(out.status.code(), Some(78), "{out:?}");
+    assert_eq!(h.captures().len(), 1, "nothing more handed on");
+    // Root reads it: signed.
+    let c = h.ok(&["-t", "-i"], msg);
+    decrypt::open_signed(&c.last().unwrap().stdin, &alice, &cert("gateway")).unwrap();
 }
 
 #[test]
