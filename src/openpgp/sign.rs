@@ -239,6 +239,24 @@ mod tests {
     }
 
     #[test]
+    fn a_revoked_key_is_refused() {
+        let bytes = make(true, false, false);
+        let (mut key, _) = SignedSecretKey::from_reader_single(&bytes[..]).unwrap();
+        let p = &key.primary_key;
+        let mut cfg =
+            SignatureConfig::v4(SignatureType::KeyRevocation, p.algorithm(), p.hash_alg());
+        cfg.hashed_subpackets = vec![
+            Subpacket::regular(SubpacketData::IssuerFingerprint(p.fingerprint())).unwrap(),
+            Subpacket::regular(SubpacketData::SignatureCreationTime(Timestamp::now())).unwrap(),
+        ];
+        let rev = cfg.sign_key(p, &Password::empty(), p.public_key()).unwrap();
+        key.details.revocation_signatures.push(rev);
+        let later = SystemTime::now() + std::time::Duration::from_secs(5);
+        let e = HostKey::parse(&key.to_bytes().unwrap(), later).unwrap_err();
+        assert!(e.contains("revoked"), "{e}");
+    }
+
+    #[test]
     fn a_key_with_a_passphrase_is_refused() {
         let bytes = make(true, false, false);
         let (mut key, _) = SignedSecretKey::from_reader_single(&bytes[..]).unwrap();
