@@ -58,7 +58,14 @@ impl std::fmt::Debug for HostKey {
 impl HostKey {
     /// Reads the secret key file at `path` (armored or binary) and judges it as of `now`.
     pub fn load(path: &Path, now: SystemTime) -> Result<HostKey, LoadError> {
-        std::fs::File::open(path).map_err(|e| LoadError::Unreadable(e.to_string()))?;
+        use std::os::unix::fs::OpenOptionsExt;
+        // Whether this user may open it at all (O_NONBLOCK: a FIFO in its place must not
+        // wait for a writer; read_capped then refuses anything but a regular file).
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| LoadError::Unreadable(e.to_string()))?;
         let bytes = crate::keys::read_capped(path).map_err(LoadError::Bad)?;
         HostKey::parse(&bytes, now).map_err(LoadError::Bad)
     }
@@ -288,6 +295,14 @@ mod tests {
         std::fs::write(&bad, "not a key").unwrap();
         let r = HostKey::load(&bad, SystemTime::now());
         assert!(matches!(r, Err(LoadError::Bad(_))), "{r:?}");
+        // A FIFO in its place: refused at once, not waited on.
+        let fifo = dir.path().join("fifo");
+        crate::sys::mkfifo(&fifo, 0o600).unwrap();
+        let r = HostKey::load(&fifo, SystemTime::now());
+        assert!(
+            matches!(&r, Err(LoadError::Bad(e)) if e.contains("regular file")),
+            "{r:?}"
+        );
     }
 
     #[test]
