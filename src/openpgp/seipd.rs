@@ -465,7 +465,7 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use pgp::composed::{Message, PlainSessionKey};
 
@@ -701,6 +701,44 @@ mod tests {
         wiped_on_drop::<aes::Aes128>();
         wiped_on_drop::<aes::Aes192>();
         wiped_on_drop::<aes::Aes256>();
+    }
+
+    /// An [`Around`] whose signature cannot be made; counts the bytes it was given.
+    pub(crate) struct Unsignable(pub(crate) usize);
+
+    impl Around for Unsignable {
+        fn head(&self) -> &[u8] {
+            b""
+        }
+
+        fn update(&mut self, data: &[u8]) {
+            self.0 += data.len();
+        }
+
+        fn tail(&mut self) -> Result<Vec<u8>, String> {
+            Err("the key is gone".into())
+        }
+    }
+
+    #[test]
+    fn a_signature_that_cannot_be_made_stops_the_packet() {
+        let mut rng = rand::thread_rng();
+        let mut around = Unsignable(0);
+        let data = payload(3 * LIT_CHUNK + 5);
+        let r = write_seipd_v1(
+            &mut rng,
+            SymmetricKeyAlgorithm::AES256,
+            &[7u8; 32],
+            &data[..],
+            Some(&mut around),
+            Vec::new(),
+        );
+        assert!(
+            matches!(&r, Err(Fail::Internal(e)) if e.contains("key is gone")),
+            "{:?}",
+            r.err()
+        );
+        assert_eq!(around.0, data.len(), "every literal byte was hashed");
     }
 
     #[test]

@@ -439,4 +439,27 @@ mod tests {
         let r = seal(sym, AeadAlgorithm::Ocb, &key.as_ref()[..16], &b"x"[..]);
         assert!(matches!(r, Err(Fail::Internal(_))), "{:?}", r.err());
     }
+
+    #[test]
+    fn a_signature_that_cannot_be_made_stops_the_packet() {
+        let sym = SymmetricKeyAlgorithm::AES256;
+        let key = sym.new_session_key(rand::thread_rng());
+        let mut around = crate::openpgp::seipd::tests::Unsignable(0);
+        let data = vec![b'x'; 3 * CHUNK + 5];
+        let r = write_seipd_v2(
+            &mut rand::thread_rng(),
+            sym,
+            AeadAlgorithm::Ocb,
+            key.as_ref(),
+            &data[..],
+            Some(&mut around),
+            Vec::new(),
+        );
+        assert!(
+            matches!(&r, Err(Fail::Internal(e)) if e.contains("key is gone")),
+            "{:?}",
+            r.err()
+        );
+        assert_eq!(around.0, data.len(), "every literal byte was hashed");
+    }
 }
