@@ -961,6 +961,8 @@ pub struct Serve {
     pub command_timeout: u64,
     /// Seconds a session waits for more data inside DATA (RFC 5321 4.5.3.2.5).
     pub data_timeout: u64,
+    /// Whether the file has a `[serve]` section (`check` looks at the gateway only then).
+    pub configured: bool,
 }
 
 impl Default for Serve {
@@ -973,13 +975,17 @@ impl Default for Serve {
             max_recipients: 1000,
             command_timeout: 300,
             data_timeout: 180,
+            configured: false,
         }
     }
 }
 
 /// `[serve]`: every value checked, defaults for those not given.
 fn serve_section(raw: RawServe, src: &Source<'_>) -> Result<Serve> {
-    let mut s = Serve::default();
+    let mut s = Serve {
+        configured: true,
+        ..Serve::default()
+    };
     if let Some(list) = raw.listen {
         if list.is_empty() {
             return Err(src.key_error("listen", "needs at least one address".into()));

@@ -79,6 +79,7 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     found += step;
     found += unrouted_local_users(&cfg, env, out)?;
     found += sendable(&cfg, &kr, routed, out)?;
+    found += serve(&cfg.serve, out)?;
     summary(found, out)
 }
 
@@ -90,6 +91,60 @@ fn held_for_review(cfg: &Config, out: &mut dyn Write) -> std::io::Result<Found> 
         writeln!(out, "warning: {l}")?;
     }
     Ok(Found::warnings(lines.len()))
+}
+
+/// How long `check` waits for the gateway's next hop to take a connection.
+const RELAY_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// `[serve]`, when the file has one (pgpsendmail(8), SERVE): where the gateway listens (the
+/// configuration took loopback and unix sockets only), a warning for a unix socket whose
+/// directory is missing, for a next hop that takes no connection now (mail is then answered
+/// 451 until it does), and for timeouts under RFC 5321 4.5.3.2's minimums.
+fn serve(s: &config::Serve, out: &mut dyn Write) -> std::io::Result<Found> {
+    if !s.configured {
+        return Ok(Found::NONE);
+    }
+    let listen: Vec<String> = s.listen.iter().map(|l| sanitize(&l.to_string())).collect();
+    writeln!(
+        out,
+        "serve: listens on {}, at most {} sessions, {} recipients a message",
+        listen.join(", "),
+        s.max_sessions,
+        s.max_recipients
+    )?;
+    let mut warnings = Vec::new();
+    for l in &s.listen {
+        if let config::Listen::Unix(p) = l
+            && !p.parent().is_some_and(Path::is_dir)
+        {
+            warnings.push(format!(
+                "serve: listen {}: its directory does not exist",
+                sanitize(&l.to_string())
+            ));
+        }
+    }
+    let relay = sanitize(&s.relay);
+    match crate::smtp::client::connect(&s.relay, RELAY_CONNECT) {
+        Ok(_) => writeln!(out, "serve: relay {relay} takes connections")?,
+        Err(e) => warnings.push(format!(
+            "serve: relay {relay} is not reachable now ({}): mail is answered 451 until it is",
+            sanitize(&e.to_string())
+        )),
+    }
+    for (key, value, least) in [
+        ("command_timeout", s.command_timeout, 300),
+        ("data_timeout", s.data_timeout, 180),
+    ] {
+        if value < least {
+            warnings.push(format!(
+                "serve: {key} = {value}: under RFC 5321's {least} seconds, slow clients are cut off"
+            ));
+        }
+    }
+    for w in &warnings {
+        writeln!(out, "warning: {w}")?;
+    }
+    Ok(Found::warnings(warnings.len()))
 }
 
 /// The configuration's line (it was loaded, or `check` has ended already).

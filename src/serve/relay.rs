@@ -10,7 +10,7 @@
 //! 250 goes to the client only when the next hop took every copy.
 
 use std::io::{BufReader, BufWriter};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::TcpStream;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -71,7 +71,7 @@ impl Relay<'_> {
     /// Connects, and stages one copy: everything but the final `.`.
     fn stage(&self, copy: Copy) -> std::result::Result<Relayed, Reply> {
         let to = |e: &dyn std::fmt::Display| unreachable(self.relay, e);
-        let stream = connect(self.relay).map_err(|e| to(&e))?;
+        let stream = crate::smtp::client::connect(self.relay, CONNECT).map_err(|e| to(&e))?;
         let writer = stream.try_clone().map_err(|e| to(&e))?;
         let input = BufReader::new(Timed::new(stream));
         let mut c = Client::start(input, BufWriter::new(writer), self.helo).map_err(|e| to(&e))?;
@@ -139,18 +139,6 @@ fn partial(r: Reply, sent: usize, total: usize) -> Reply {
             r.text()
         ),
     )
-}
-
-/// A TCP connection to `relay` (`HOST:PORT`), each address it names tried in turn.
-fn connect(relay: &str) -> std::io::Result<TcpStream> {
-    let mut last = std::io::Error::other("the name resolves to no address");
-    for a in relay.to_socket_addrs()? {
-        match TcpStream::connect_timeout(&a, CONNECT) {
-            Ok(s) => return Ok(s),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 impl Deliverer for Relay<'_> {

@@ -4,6 +4,7 @@
 //! dot-stuffed.
 
 use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use super::wire::{Input, Reply};
@@ -15,6 +16,19 @@ const MAIL: Duration = Duration::from_secs(300);
 const RCPT: Duration = Duration::from_secs(300);
 const DATA_INIT: Duration = Duration::from_secs(120);
 const DATA_END: Duration = Duration::from_secs(600);
+
+/// A TCP connection to `relay` (`HOST:PORT`), each address it names tried in turn, each
+/// for at most `timeout`: the one way the gateway and `check` reach a next hop.
+pub fn connect(relay: &str, timeout: Duration) -> io::Result<TcpStream> {
+    let mut last = io::Error::other("the name resolves to no address");
+    for a in relay.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
 
 /// Why a session could not go on.
 #[derive(Debug)]

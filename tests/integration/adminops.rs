@@ -629,3 +629,64 @@ Content-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
         "{before} -> {after}: less growth than documented"
     );
 }
+
+#[test]
+fn check_looks_at_serve_its_listen_addresses_next_hop_and_limits() {
+    // No [serve] section: nothing said about the gateway.
+    let h = H::with_keys(&["alice"], "");
+    let (code, text) = check(&h);
+    assert_eq!(code, 0, "{text}");
+    assert!(!text.contains("serve:"), "{text}");
+    // A next hop that takes connections, sane limits: all well.
+    let hop = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay = hop.local_addr().unwrap().to_string();
+    let serve = |more: &str| {
+        format!("[serve]\nlisten = [\"127.0.0.1:10025\"]\nrelay = \"{relay}\"\n{more}")
+    };
+    h.write_config(&serve(""));
+    let (code, text) = check(&h);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("serve: listens on 127.0.0.1:10025, at most 20 sessions"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("serve: relay {relay} takes connections")),
+        "{text}"
+    );
+    // Nobody there: a warning (mail would be answered 451), not an error.
+    drop(hop);
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(&format!(
+            "warning: serve: relay {relay} is not reachable now"
+        )),
+        "{text}"
+    );
+    // Timeouts under RFC 5321's, a socket in a missing directory: warnings.
+    let hop = std::net::TcpListener::bind(&relay).unwrap();
+    h.write_config(&serve("command_timeout = 10\ndata_timeout = 5\n"));
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("warning: serve: command_timeout = 10"),
+        "{text}"
+    );
+    assert!(text.contains("warning: serve: data_timeout = 5"), "{text}");
+    h.write_config(&format!(
+        "[serve]\nlisten = [\"unix:/nonexistent/pgpsendmail/s.sock\"]\nrelay = \"{relay}\"\n"
+    ));
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("warning: serve: listen unix:/nonexistent/pgpsendmail/s.sock: its directory"),
+        "{text}"
+    );
+    drop(hop);
+    // Beyond loopback: the configuration itself is refused.
+    h.write_config("[serve]\nlisten = [\"0.0.0.0:10025\"]\n");
+    let (code, text) = check(&h);
+    assert_eq!(code, 78, "{text}");
+    assert!(text.contains("is not a loopback address"), "{text}");
+}
