@@ -36,7 +36,10 @@
 //! * signed.rs: the host signature (`sign_key`, `sign_unreadable`, check), verified by the
 //!   pgp crate, GnuPG, sq, RNP and OpenPGP.js (real programs as in real.rs);
 //! * serve.rs: `pgpsendmail serve`, the gateway (pgpsendmail(8) SERVE), against a next hop
-//!   the test runs, and the before-queue setup with a real Postfix;
+//!   the test runs;
+//! * real_gateway.rs: the gateway against real Postfix: the man page's before-queue,
+//!   after-queue and pipe(8) recipes as printed, two relays, loops, and its reliability
+//!   (killed inside DATA, the next hop down, 1,000 connections, slow and malformed clients);
 //! * hostile header sections are in hostile.rs; memory for a 200 MiB message is the
 //!   separate test binary tests/streaming.rs (it reads its children's peak memory).
 
@@ -64,6 +67,7 @@ mod protected;
 mod real;
 mod real_callers;
 mod real_decrypt;
+mod real_gateway;
 mod real_mta;
 mod real_readers;
 mod serve;

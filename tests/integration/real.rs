@@ -109,7 +109,7 @@ pub fn address(key: &str) -> &'static str {
 }
 
 /// How a private Postfix is started.
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone)]
 pub struct Options {
     /// Put every message on hold (cleanup's header_checks), so it stays in the queue
     /// until [`Postfix::release`].
@@ -118,6 +118,17 @@ pub struct Options {
     pub smtp: bool,
     /// `smtputf8_enable = yes` (the instances say `no` otherwise).
     pub smtputf8: bool,
+    /// The port of that smtpd when the test chose it (else a free one).
+    pub smtp_port: Option<u16>,
+    /// More main.cf lines, after the instance's own (the last setting of a name wins).
+    pub main_cf: String,
+    /// More master.cf lines, before the instance's own services.
+    pub master_cf: String,
+    /// Run the instance in a mount namespace of its own whose /etc/postfix is the
+    /// instance's configuration directory (a bind mount; the machine's stays untouched):
+    /// then the set-gid postdrop, run by a user other than root below the instance (a
+    /// pipe(8) command), accepts the instance's `MAIL_CONFIG`.
+    pub own_etc: bool,
 }
 
 /// A private Postfix instance; stopped when dropped.
@@ -158,7 +169,7 @@ impl Postfix {
             Command::new("chown").args(["nobody:nogroup", mail.to_str().unwrap()]),
             b"",
         );
-        let port = opt.smtp.then(free_port);
+        let port = opt.smtp.then(|| opt.smtp_port.unwrap_or_else(free_port));
         let mut main_cf = format!(
             "compatibility_level = 3.6\n\
              queue_directory = {q}\n\
@@ -196,6 +207,15 @@ impl Postfix {
             std::fs::write(etc.join("hold"), "/^/ HOLD\n").unwrap();
             main_cf.push_str(&format!("header_checks = regexp:{}/hold\n", etc.display()));
         }
+        if opt.own_etc {
+            // Postfix's own files of /etc/postfix, where the namespace shows them.
+            main_cf.push_str(&format!(
+                "alternate_config_directories = {}\nmeta_directory = {}/meta\n",
+                etc.display(),
+                root.display()
+            ));
+        }
+        main_cf.push_str(&opt.main_cf);
         std::fs::write(etc.join("main.cf"), main_cf).unwrap();
         let vmailbox: String = DEFAULT_KEYS
             .iter()
@@ -216,6 +236,7 @@ impl Postfix {
         if let Some(p) = port {
             master.push_str(&format!("127.0.0.1:{p} inet n - n - - smtpd\n"));
         }
+        master.push_str(&opt.master_cf);
         master.push_str(MASTER_CF);
         std::fs::write(etc.join("master.cf"), master).unwrap();
         let pf = Postfix {
@@ -225,7 +246,11 @@ impl Postfix {
             mail,
             port,
         };
-        let out = pf.postfix(&["start"]);
+        let out = if opt.own_etc {
+            pf.start_in_own_namespace()
+        } else {
+            pf.postfix(&["start"])
+        };
         assert!(
             out.status.success(),
             "postfix start: {}{}\n{}",
@@ -241,13 +266,74 @@ impl Postfix {
         Some(pf)
     }
 
+    /// `postfix start` in a private mount namespace with the instance's etc on /etc/postfix
+    /// (see [`Options::own_etc`]).
+    fn start_in_own_namespace(&self) -> Output {
+        let etc = self.etc.display().to_string();
+        let meta = self.dir.path().join("meta").display().to_string();
+        bounded(
+            Command::new("unshare")
+                .args(["--mount", "--propagation", "private", "sh", "-ec"])
+                .arg(
+                    "mkdir -p \"$2\"; mount --bind /etc/postfix \"$2\"; \
+                 mount --bind \"$1\" /etc/postfix; exec /usr/sbin/postfix -c \"$1\" start",
+                )
+                .args(["sh", &etc, &meta]),
+        )
+    }
+
+    /// Stops the instance (its queue stays), as a next hop that went down.
+    pub fn stop(&self) {
+        let out = self.postfix(&["stop"]);
+        assert!(out.status.success(), "postfix stop: {out:?}");
+        if let Some(p) = self.port {
+            self.wait("smtpd to stop listening", || {
+                std::net::TcpStream::connect(("127.0.0.1", p)).is_err()
+            });
+        }
+    }
+
+    /// Starts a stopped instance again (not one of [`Options::own_etc`]), and waits until
+    /// its smtpd listens.
+    pub fn restart(&self) {
+        let out = self.postfix(&["start"]);
+        assert!(
+            out.status.success(),
+            "postfix start: {out:?}\n{}",
+            self.maillog()
+        );
+        if let Some(p) = self.port {
+            self.wait("smtpd to listen", || {
+                std::net::TcpStream::connect(("127.0.0.1", p)).is_ok()
+            });
+        }
+    }
+
     fn postfix(&self, args: &[&str]) -> Output {
-        Command::new("/usr/sbin/postfix")
-            .arg("-c")
-            .arg(&self.etc)
-            .args(args)
-            .output()
-            .unwrap()
+        bounded(
+            Command::new("/usr/sbin/postfix")
+                .arg("-c")
+                .arg(&self.etc)
+                .args(args),
+        )
+    }
+
+    /// Kills the instance's master if it is still there (its daemons follow it): after a
+    /// `postfix stop` that did not end in time.
+    fn kill_master(&self) {
+        let pid_file = self.queue.join("pid/master.pid");
+        let Some(pid) = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+        else {
+            return;
+        };
+        let ours = std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|c| c == self.queue);
+        if ours {
+            // SAFETY: a signal to this instance's own master, found through its pid file
+            // and checked by its working directory.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 
     /// Postfix's own log of this instance (for failure messages).
@@ -375,7 +461,8 @@ impl Postfix {
         }
     }
 
-    fn wait(&self, what: &str, mut done: impl FnMut() -> bool) {
+    /// Waits (at most a minute) until `done`, polling; the queue and the log on a timeout.
+    pub fn wait(&self, what: &str, mut done: impl FnMut() -> bool) {
         let start = Instant::now();
         while !done() {
             assert!(
@@ -409,7 +496,39 @@ impl Postfix {
 impl Drop for Postfix {
     fn drop(&mut self) {
         let _ = self.postfix(&["stop"]);
+        self.kill_master();
     }
+}
+
+/// How long one `postfix` command may take. Under load a private instance can hang at
+/// start: its postlogd blocks on a full log socket (Linux's `net.unix.max_dgram_qlen` is
+/// often 10) and every daemon that logs waits on it; the command is then killed and the
+/// test fails saying so, instead of hanging the run.
+const POSTFIX_COMMAND: Duration = Duration::from_secs(60);
+
+/// `cmd`'s output, or a failure when it runs longer than [`POSTFIX_COMMAND`].
+fn bounded(cmd: &mut Command) -> Output {
+    let shown = format!("{cmd:?}");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{shown}: {e}"));
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > POSTFIX_COMMAND {
+            let _ = child.kill();
+            let mut out = child.wait_with_output().unwrap();
+            out.stderr.extend_from_slice(
+                format!("\n{shown}: still running after 60 s (postlogd stuck?), killed\n")
+                    .as_bytes(),
+            );
+            return out;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 pub fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<PathBuf>) {
@@ -434,12 +553,22 @@ pub fn grep_tree(dir: &Path, needle: &[u8], hits: &mut Vec<PathBuf>) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A TCP port on 127.0.0.1 that nobody listens on now, and that no other test of this
+/// process was given (the kernel may hand a port just released out again).
+pub fn free_port() -> u16 {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let p = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if !given.contains(&p) {
+            given.push(p);
+            return p;
+        }
+    }
 }
 
 fn set_mode(p: &Path, mode: u32) {

@@ -3,7 +3,7 @@
 //! Every gateway started here is stopped by the test (SIGTERM), or killed when its guard
 //! is dropped; every sink stops when dropped.
 
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -120,11 +120,14 @@ impl Drop for Sink {
     }
 }
 
-/// A running `pgpsendmail serve`, listening on a unix socket in the test's directory;
-/// killed when dropped if the test did not stop it.
+/// A running `pgpsendmail serve`, listening on a unix socket in the test's directory (or on
+/// a 127.0.0.1 port, [`Gateway::start_tcp`]); killed when dropped if the test did not stop
+/// it.
 pub struct Gateway {
     pub child: Child,
     pub sock: PathBuf,
+    /// The 127.0.0.1 port it listens on, when not the socket.
+    pub port: Option<u16>,
 }
 
 impl Gateway {
@@ -132,24 +135,49 @@ impl Gateway {
     /// listens.
     pub fn start(h: &H, relay: &str, args: &[&str]) -> Gateway {
         let sock = h.dir.path().join("serve.sock");
+        let listen = format!("unix:{}", sock.display());
+        Self::spawn(h, relay, &listen, args, sock, None)
+    }
+
+    /// [`Gateway::start`] listening on 127.0.0.1:`port`, as Postfix's filter.
+    pub fn start_tcp(h: &H, relay: &str, port: u16, args: &[&str]) -> Gateway {
+        let listen = format!("127.0.0.1:{port}");
+        let sock = h.dir.path().join("serve.sock");
+        Self::spawn(h, relay, &listen, args, sock, Some(port))
+    }
+
+    fn spawn(
+        h: &H,
+        relay: &str,
+        listen: &str,
+        args: &[&str],
+        sock: PathBuf,
+        port: Option<u16>,
+    ) -> Gateway {
         let child = h
             .spawn_cmd()
-            .args(["serve", "--relay", relay, "--listen"])
-            .arg(format!("unix:{}", sock.display()))
+            .args(["serve", "--relay", relay, "--listen", listen])
             .args(args)
             .stdin(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut g = Gateway { child, sock };
+        let mut g = Gateway { child, sock, port };
         g.wait_listening();
         // The probe's session ends at once (end of input between commands).
         g
     }
 
+    fn listening(&self) -> bool {
+        match self.port {
+            Some(p) => std::net::TcpStream::connect(("127.0.0.1", p)).is_ok(),
+            None => UnixStream::connect(&self.sock).is_ok(),
+        }
+    }
+
     fn wait_listening(&mut self) {
         let start = Instant::now();
-        while UnixStream::connect(&self.sock).is_err() {
+        while !self.listening() {
             if let Some(st) = self.child.try_wait().unwrap() {
                 let mut err = String::new();
                 let _ = self.child.stderr.take().unwrap().read_to_string(&mut err);
@@ -161,6 +189,12 @@ impl Gateway {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Killed with SIGKILL, and reaped.
+    pub fn kill(mut self) {
+        self.signal(libc::SIGKILL);
+        let _ = self.child.wait();
     }
 
     /// A client session, greeted.
@@ -202,7 +236,7 @@ impl Drop for Gateway {
 }
 
 /// A message from alice to bob (visible) with carol in Bcc, holding `marker`.
-fn message(marker: &str) -> Vec<u8> {
+pub fn message(marker: &str) -> Vec<u8> {
     format!(
         "From: alice@example.org\r\nTo: bob@example.org\r\nBcc: carol@example.net\r\n\
          Subject: the plan {marker}\r\nMessage-ID: <m.{}@example.org>\r\n\r\n\
@@ -257,23 +291,33 @@ fn each_copy_is_its_own_transaction_and_250_comes_after_the_next_hop_took_all() 
 }
 
 /// A session typed by hand: each line sent, each reply read.
-struct Raw {
-    r: BufReader<UnixStream>,
-    w: UnixStream,
+pub struct Raw {
+    r: BufReader<Box<dyn Read + Send>>,
+    w: Box<dyn std::io::Write + Send>,
 }
 
 impl Raw {
-    fn connect(sock: &Path) -> Raw {
+    pub fn connect(sock: &Path) -> Raw {
         let s = UnixStream::connect(sock).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
         Raw {
-            w: s.try_clone().unwrap(),
-            r: BufReader::new(s),
+            w: Box::new(s.try_clone().unwrap()),
+            r: BufReader::new(Box::new(s) as Box<dyn Read + Send>),
+        }
+    }
+
+    /// A session with 127.0.0.1:`port` (its replies waited for at most `wait`).
+    pub fn connect_tcp(port: u16, wait: Duration) -> Raw {
+        let s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(wait)).unwrap();
+        Raw {
+            w: Box::new(s.try_clone().unwrap()),
+            r: BufReader::new(Box::new(s) as Box<dyn Read + Send>),
         }
     }
 
     /// The next reply, all its lines.
-    fn reply(&mut self) -> String {
+    pub fn reply(&mut self) -> String {
         match Reply::read_from(&mut self.r) {
             Ok(r) => format!("{} {}", r.code, r.text()),
             Err(e) => format!("error: {e}"),
@@ -282,13 +326,12 @@ impl Raw {
 
     /// Sends `text`; a server that has closed already (after an unasked 421) is not an
     /// error here: its reply says so.
-    fn send(&mut self, text: &str) {
-        use std::io::Write;
+    pub fn send(&mut self, text: &str) {
         let _ = self.w.write_all(text.as_bytes());
     }
 
     /// `line` CRLF, and the reply.
-    fn cmd(&mut self, line: &str) -> String {
+    pub fn cmd(&mut self, line: &str) -> String {
         self.send(&format!("{line}\r\n"));
         self.reply()
     }
@@ -591,7 +634,7 @@ fn size_is_what_fits_the_next_hop_once_encrypted_and_more_is_552() {
 }
 
 /// The peak resident set of process `pid` in KiB (VmHWM).
-fn peak_kib(pid: u32) -> u64 {
+pub fn peak_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
