@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use pgpsendmail::smtp::Timed;
 use pgpsendmail::smtp::client::{Client, Outcome};
 
-use crate::harness::{Capture, H, ROOT};
+use crate::harness::{Capture, H, ROOT, contains};
 use crate::real::{Options, Postfix, check_mailboxes, free_port, marker, pgpsendmail};
 use crate::serve::{Gateway, Raw, Sink, message, peak_kib};
 
@@ -300,6 +300,64 @@ fn after_queue_content_filter_mail_arrives_encrypted() {
     assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
     check_mailboxes(&pf, &["bob"], &["carol"], &marker, "the plan");
     no_plaintext(&pf, &marker);
+}
+
+#[test]
+/// pgpsendmail(8) "Postfix after the queue": the refusal at RCPT becomes Postfix's bounce to
+/// the sender, with the reason; that bounce is Postfix's own mail, which content_filter
+/// does not take, so it returns the message as queued, in clear (as the page says).
+fn after_queue_a_recipient_without_a_key_bounces_to_the_sender_with_the_reason() {
+    let test = "after_queue_bounce";
+    let h = without_dave();
+    let (filter, reinject) = (free_port(), free_port());
+    let line = "content_filter = pgpsendmail:[127.0.0.1]:10025";
+    let opt = Options {
+        smtp: true,
+        main_cf: line.replace("10025", &filter.to_string()) + "\n",
+        master_cf: recipe(
+            "Postfix after the queue",
+            None,
+            &[("127.0.0.1:10026", format!("127.0.0.1:{reinject}"))],
+        ),
+        ..Options::default()
+    };
+    let Some(pf) = Postfix::start(test, opt) else {
+        return;
+    };
+    wait_port(&pf, reinject);
+    let _gw = Gateway::start_tcp(&h, &format!("127.0.0.1:{reinject}"), filter, &[]);
+    let marker = marker("aqbounce");
+    let out = submit(
+        pf.port.unwrap(),
+        &["bob@example.org", "dave@example.net"],
+        &message(&marker),
+    );
+    assert!(matches!(out, Outcome::Accepted { .. }), "{out:?}");
+    pf.wait("bob's copy and alice's bounce", || {
+        pf.queue_lines().is_empty()
+            && pf.mailbox("bob").len() == 1
+            && pf.mailbox("alice").len() == 1
+    });
+    assert!(
+        pf.maillog().contains("to=<dave@example.net>"),
+        "{}",
+        pf.maillog()
+    );
+    assert!(pf.mailbox("dave").is_empty());
+    let bounce = pf.mailbox("alice")[0].text();
+    assert!(
+        bounce.contains("<dave@example.net>: host 127.0.0.1[127.0.0.1] said: 550 5.7.1"),
+        "{bounce}"
+    );
+    assert!(bounce.contains("no certificate"), "{bounce}");
+    assert!(
+        contains(bounce.as_bytes(), marker.as_bytes()),
+        "the bounce no longer returns the message: update the man page"
+    );
+    // bob's copy went through the filter as usual.
+    let copy = &pf.mailbox("bob")[0];
+    assert!(!contains(&copy.stdin, marker.as_bytes()));
+    assert!(String::from_utf8_lossy(&copy.open("bob").payload).contains(&marker));
 }
 
 #[test]
