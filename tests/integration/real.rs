@@ -120,7 +120,7 @@ pub struct Options {
     pub smtputf8: bool,
     /// The port of that smtpd when the test chose it (else a free one).
     pub smtp_port: Option<u16>,
-    /// More main.cf lines, after the instance's own (the last setting of a name wins).
+    /// More main.cf settings: each replaces the instance's own of that name, or is added.
     pub main_cf: String,
     /// More master.cf lines, before the instance's own services.
     pub master_cf: String,
@@ -215,7 +215,7 @@ impl Postfix {
                 root.display()
             ));
         }
-        main_cf.push_str(&opt.main_cf);
+        let main_cf = override_settings(&main_cf, &opt.main_cf);
         std::fs::write(etc.join("main.cf"), main_cf).unwrap();
         let vmailbox: String = DEFAULT_KEYS
             .iter()
@@ -500,10 +500,25 @@ impl Drop for Postfix {
     }
 }
 
-/// How long one `postfix` command may take. Under load a private instance can hang at
-/// start: its postlogd blocks on a full log socket (Linux's `net.unix.max_dgram_qlen` is
-/// often 10) and every daemon that logs waits on it; the command is then killed and the
-/// test fails saying so, instead of hanging the run.
+/// `main_cf` with the settings of `more` in place of its own of the same names, the others
+/// added at the end. Never a name twice: Postfix would warn of it from every daemon at
+/// once, and those warnings can fill the log socket before postlogd reads it.
+fn override_settings(main_cf: &str, more: &str) -> String {
+    let name = |l: &str| l.split('=').next().unwrap_or("").trim().to_string();
+    let mut out: Vec<String> = main_cf.lines().map(String::from).collect();
+    for line in more.lines().filter(|l| l.contains('=')) {
+        match out.iter_mut().find(|l| name(l) == name(line)) {
+            Some(l) => *l = line.to_string(),
+            None => out.push(line.to_string()),
+        }
+    }
+    out.join("\n") + "\n"
+}
+
+/// How long one `postfix` command may take. A private instance can hang at start when its
+/// postlogd blocks on its own full log socket (Linux's `net.unix.max_dgram_qlen` is often
+/// 10) and every daemon that logs waits on it, as a burst of warnings did; the command is
+/// then killed and the test fails saying so, instead of hanging the run.
 const POSTFIX_COMMAND: Duration = Duration::from_secs(60);
 
 /// `cmd`'s output, or a failure when it runs longer than [`POSTFIX_COMMAND`].
