@@ -33,6 +33,9 @@ struct Mta {
     flavor: &'static str,
     differs: &'static [(&'static str, i32, i32)],
     native_skips: &'static [&'static str],
+    /// NAME.sh puts `pgpsendmail serve` in front of the MTA as the man page says (the "gw"
+    /// case: the MTA's own sendmail, one encrypted copy at the sink).
+    gateway: bool,
 }
 
 /// The trees: target/mta (the base and one overlay layer per MTA).
@@ -116,6 +119,13 @@ fn write_input(dir: &Path, m: &Marks) {
          \"refused@example.org\" = { alias = \"dave@example.net\" }\n",
     )
     .unwrap();
+    // The man page's Exim router and transport, as it prints them (tests/mta/exim.sh).
+    let exim = man_block("Exim");
+    let (router, transport) = exim
+        .split_once("\n\n")
+        .expect("router, blank line, transport");
+    std::fs::write(dir.join("exim-router"), format!("{router}\n\n")).unwrap();
+    std::fs::write(dir.join("exim-transport"), format!("{transport}\n")).unwrap();
     for (side, mark) in [("p", &m.secret), ("n", &m.native)] {
         for (case, head) in messages(mark) {
             let text = format!("{head}Subject: {case} {mark}\n\ncase: {case}\n{mark}\n.\nend\n");
@@ -145,6 +155,7 @@ fn messages(mark: &str) -> Vec<(&'static str, String)> {
         ("refused", format!("{me}To: refused@example.org\n")),
         ("stopped", format!("{me}To: alice@example.org\n")),
         ("down", format!("{me}To: alice@example.org\n")),
+        ("gw", format!("{me}To: alice@example.org\n")),
     ]
 }
 
@@ -154,7 +165,7 @@ type Delivery = (String, String);
 /// The copies pgpsendmail must have got to the sink, as (case, recipient key); carol, a
 /// hidden recipient, gets a copy of her own. "stopped" is delivered after the restart
 /// when it was taken (0 or 75).
-fn expected(stopped_taken: bool) -> Vec<Delivery> {
+fn expected(stopped_taken: bool, gateway: bool) -> Vec<Delivery> {
     let mut want = vec![
         ("mutt", "alice"),
         ("mutt", "bob"),
@@ -167,6 +178,9 @@ fn expected(stopped_taken: bool) -> Vec<Delivery> {
     ];
     if stopped_taken {
         want.push(("stopped", "alice"));
+    }
+    if gateway {
+        want.push(("gw", "alice"));
     }
     let mut want: Vec<_> = want
         .into_iter()
@@ -365,11 +379,25 @@ fn prove(test: &str, mta: &Mta) {
     compare_exits(mta, &results);
     let stopped = matches!(rc(&results, "stopped", "p"), Some(0 | 75));
     let (got, native) = open_sink(&run, &m);
-    assert_eq!(got, expected(stopped), "{}: copies at the sink", mta.name);
-    // The MTA alone delivered each case to the same recipients.
+    if mta.gateway {
+        assert_eq!(
+            rc(&results, "gw", "p"),
+            Some(0),
+            "{}",
+            said(&results, "gw", "p")
+        );
+    }
+    assert_eq!(
+        got,
+        expected(stopped, mta.gateway),
+        "{}: copies at the sink",
+        mta.name
+    );
+    // The MTA alone delivered each case to the same recipients (the gateway case has no
+    // such twin: it is the MTA's own sendmail already).
     let mine: BTreeSet<Delivery> = got
         .into_iter()
-        .filter(|(c, _)| !mta.native_skips.contains(&c.as_str()))
+        .filter(|(c, _)| !mta.native_skips.contains(&c.as_str()) && c != "gw")
         .collect();
     assert_eq!(
         native, mine,
@@ -441,6 +469,7 @@ fn postfix() {
             flavor: "postfix",
             differs: &[],
             native_skips: &[],
+            gateway: false,
         },
     );
 }
@@ -457,6 +486,7 @@ fn nullmailer() {
             // refuses them as usage (64, pgpsendmail(8) MODES). It has no newaliases.
             differs: &[("bi", 64, 1), ("q", 64, 1), ("bv", 64, 1)],
             native_skips: &[],
+            gateway: false,
         },
     );
 }
@@ -472,6 +502,7 @@ fn exim() {
             differs: &[],
             // Exim alone reads -N as "do not deliver" (pgpsendmail drops it).
             native_skips: &["dsn"],
+            gateway: true,
         },
     );
 }
@@ -489,6 +520,7 @@ fn dma() {
             // newaliases for -bi, and refuses -bv (pgpsendmail(8) MODES).
             differs: &[("bi", 0, 66), ("bv", 64, 0)],
             native_skips: &[],
+            gateway: false,
         },
     );
 }
@@ -506,6 +538,7 @@ fn msmtp() {
             // no newaliases; pgpsendmail called so exits 64 as for -bp and -bi.
             differs: &[("dsn", 0, 64)],
             native_skips: &["dsn"],
+            gateway: false,
         },
     );
 }
@@ -522,6 +555,7 @@ fn ssmtp() {
             // ssmtp alone prints its version on -V and exits 0, sending nothing; pgpsendmail
             // drops the DSN options.
             native_skips: &["dsn"],
+            gateway: false,
         },
     );
 }
@@ -542,6 +576,7 @@ fn opensmtpd() {
             // restart.
             differs: &[("dsn", 0, 70), ("bp", 0, 70), ("q", 64, 70), ("bv", 64, 0)],
             native_skips: &["dsn"],
+            gateway: false,
         },
     );
 }
@@ -556,6 +591,7 @@ fn sendmail() {
             flavor: "sendmail",
             differs: &[],
             native_skips: &[],
+            gateway: false,
         },
     );
 }

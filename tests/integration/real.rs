@@ -690,3 +690,17 @@ pub fn check_mailboxes(
         }
     }
 }
+
+/// The first `.nf` ... `.fi` block of section `.SS title` of man/pgpsendmail.8, as text
+/// (`\-` is `-`).
+pub fn man_block(title: &str) -> String {
+    let man = std::fs::read_to_string(format!("{}/man/pgpsendmail.8", env!("CARGO_MANIFEST_DIR")))
+        .unwrap();
+    let start = man
+        .find(&format!(".SS {title}\n"))
+        .unwrap_or_else(|| panic!("no section {title}"));
+    let section = &man[start..];
+    let from = section.find("\n.nf\n").expect(".nf") + 5;
+    let to = from + section[from..].find("\n.fi\n").expect(".fi");
+    section[from..to].replace("\\-", "-") + "\n"
+}

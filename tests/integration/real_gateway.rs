@@ -17,21 +17,8 @@ use pgpsendmail::smtp::Timed;
 use pgpsendmail::smtp::client::{Client, Outcome};
 
 use crate::harness::{Capture, H, ROOT, contains};
-use crate::real::{Options, Postfix, check_mailboxes, free_port, marker, pgpsendmail};
+use crate::real::{Options, Postfix, check_mailboxes, free_port, man_block, marker, pgpsendmail};
 use crate::serve::{Gateway, Raw, Sink, message, peak_kib};
-
-/// The first `.nf` ... `.fi` block of section `.SS title` of man/pgpsendmail.8, as text
-/// (`\-` is `-`).
-fn man_block(title: &str) -> String {
-    let man = std::fs::read_to_string(format!("{ROOT}/man/pgpsendmail.8")).unwrap();
-    let start = man
-        .find(&format!(".SS {title}\n"))
-        .unwrap_or_else(|| panic!("no section {title}"));
-    let section = &man[start..];
-    let from = section.find("\n.nf\n").expect(".nf") + 5;
-    let to = from + section[from..].find("\n.fi\n").expect(".fi");
-    section[from..to].replace("\\-", "-") + "\n"
-}
 
 /// The text of section `.SS title` of man/pgpsendmail.8 up to the next section, as text.
 fn man_section(title: &str) -> String {

@@ -65,6 +65,15 @@ stop
 both stopped -oi -- alice@example.org
 start
 settle
+# The gateway in front of the MTA (pgpsendmail(8), SERVE), where NAME.sh defines
+# gateway_on and gateway_off: the MTA's own sendmail, its router sending the message
+# through `pgpsendmail serve`, which relays each copy back to the MTA encrypted.
+if command -v gateway_on >/dev/null 2>&1; then
+	gateway_on >/t/out/gateway.log 2>&1
+	one gw.p "$NATIVE" -oi -- alice@example.org
+	settle
+	gateway_off >>/t/out/gateway.log 2>&1
+fi
 # The next hop down: the sink stopped.
 kill "$(cat /t/sink.pid)"
 both down -oi -- alice@example.org
