@@ -68,6 +68,14 @@ pub fn weak_key(params: &PublicParams) -> Option<String> {
     }
 }
 
+/// The post-quantum composite encryption algorithms of the OpenPGP PQC draft that the
+/// `pgp` crate implements (pgpsendmail(8), KEYS rule 10): ML-KEM-768 with X25519
+/// (algorithm 35) and ML-KEM-1024 with X448 (36).
+pub fn is_pqc_kem(alg: pgp::crypto::public_key::PublicKeyAlgorithm) -> bool {
+    use pgp::crypto::public_key::PublicKeyAlgorithm::{MlKem768X25519, MlKem1024X448};
+    matches!(alg, MlKem768X25519 | MlKem1024X448)
+}
+
 /// Whether pgpsendmail can encrypt to `key`: `Err` with the reason when it cannot. Known
 /// families get a plain reason; anything else is tried, as the encryptor would do it.
 pub fn encryptable<K: EncryptionKey>(key: &K) -> Result<(), String> {
@@ -99,10 +107,11 @@ pub fn encryptable<K: EncryptionKey>(key: &K) -> Result<(), String> {
     let mut rng = rand::thread_rng();
     let cipher = SymmetricKeyAlgorithm::AES256;
     let trial = cipher.new_session_key(&mut rng);
-    // A version 6 key is reached through a v6 PKESK only (SEIPD v2); the others through
-    // a v3 PKESK, or a v6 one when their copy is SEIPD v2: the trial makes the v3 one,
-    // whose encryption step is the same.
-    let tried = if key.version() == pgp::types::KeyVersion::V6 {
+    // A version 6 key or a post-quantum one is reached through a v6 PKESK only (SEIPD
+    // v2); the others through a v3 PKESK, or a v6 one when their copy is SEIPD v2: the
+    // trial makes the v3 one, whose encryption step is the same.
+    let v6_only = key.version() == pgp::types::KeyVersion::V6 || is_pqc_kem(alg);
+    let tried = if v6_only {
         PublicKeyEncryptedSessionKey::from_session_key_v6(&mut rng, &trial, key)
     } else {
         PublicKeyEncryptedSessionKey::from_session_key_v3(&mut rng, &trial, cipher, key)

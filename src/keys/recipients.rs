@@ -391,8 +391,8 @@ fn common_suite(suites: impl IntoIterator<Item = Option<Suite>>) -> Option<Suite
 }
 
 /// Encrypt to every usable key of `certs`, each certificate once; AES-128 when one of them
-/// asks for it; SEIPD v2 when all take it, or one is a version 6 certificate (reached
-/// only that way).
+/// asks for it; SEIPD v2 when all take it, or one has a key reached only that way (version
+/// 6 or post-quantum).
 fn encrypt_to(certs: Vec<&crate::keys::Cert>) -> Decision {
     let mut keys: Vec<EncryptionKey> = Vec::new();
     let mut fprs = Vec::new();
@@ -414,7 +414,7 @@ fn encrypt_to(certs: Vec<&crate::keys::Cert>) -> Decision {
     }
     let aead = common_suite(suites.iter().copied()).or_else(|| {
         keys.iter()
-            .any(EncryptionKey::is_v6)
+            .any(EncryptionKey::needs_seipd_v2)
             .then(|| common_suite(suites.into_iter().flatten().map(Some)).unwrap_or(COMMON_SUITE))
     });
     Decision::Encrypt {
@@ -496,7 +496,8 @@ impl Plan {
 type Visible<'a> = (&'a Address, &'a [EncryptionKey], Option<Suite>);
 
 /// The visible recipients' copies (rule 8, docs/message.md): one in SEIPD v2 when all take
-/// it; else one in SEIPD v1 when none needs SEIPD v2 (a version 6 key); else one of each,
+/// it; else one in SEIPD v1 when none needs SEIPD v2 (a version 6 or post-quantum key);
+/// else one of each,
 /// those that take SEIPD v2 in that one.
 fn visible_groups(visible: &[Visible]) -> Vec<Group> {
     let group = |aead| Group {
@@ -507,7 +508,7 @@ fn visible_groups(visible: &[Visible]) -> Vec<Group> {
     let all_v2 = visible.iter().all(|(_, _, a)| a.is_some());
     let needs_v2 = visible
         .iter()
-        .any(|(_, k, _)| k.iter().any(EncryptionKey::is_v6));
+        .any(|(_, k, _)| k.iter().any(EncryptionKey::needs_seipd_v2));
     if all_v2 || !needs_v2 {
         let aead = if all_v2 {
             common_suite(visible.iter().map(|v| v.2))

@@ -58,6 +58,21 @@ impl EncryptionKey {
         };
         v == KeyVersion::V6
     }
+
+    /// A post-quantum composite key, ML-KEM with X25519 or X448 (rule 10).
+    pub fn is_pqc(&self) -> bool {
+        let alg = match self {
+            EncryptionKey::Subkey(k) => k.algorithm(),
+            EncryptionKey::Primary(k) => k.algorithm(),
+        };
+        policy::is_pqc_kem(alg)
+    }
+
+    /// A key that only a SEIPD v2 copy may carry: a version 6 key (rule 9) or a
+    /// post-quantum one (rule 10).
+    pub fn needs_seipd_v2(&self) -> bool {
+        self.is_v6() || self.is_pqc()
+    }
 }
 
 /// A SEIPD v2 cipher suite: the symmetric cipher and the AEAD mode (rule 9).
@@ -439,10 +454,11 @@ fn judge(
         return Err(Unusable::Expired(exp));
     }
     out.cipher = cipher(primary_sig)?;
-    out.aead = seipd_v2(primary_sig, v6);
     let mut found = encryption_keys(cert, primary_sig, primary_expiry, now, &weak_sig);
-    out.notes = std::mem::take(&mut found.notes);
     out.expires = usable_until(primary_expiry, &found.expiries);
+    let pqc = found.prefer_pqc();
+    out.aead = seipd_v2(primary_sig, v6 || pqc);
+    out.notes = std::mem::take(&mut found.notes);
     found.verdict(weak_sig.take())
 }
 
@@ -456,12 +472,13 @@ fn self_sig(s: &Signature, primary: &packet::PublicKey) -> bool {
 }
 
 /// Rule 9: the SEIPD v2 suite of a certificate whose primary self-signature `sig` lists
-/// SEIPD v2 in its features, or that is a version 6 certificate (reached only that way).
+/// SEIPD v2 in its features, or that must be reached that way (`only_v2`: a version 6
+/// certificate, or one whose keys are post-quantum, rule 10).
 /// AES-256 with OCB, unless its preferred AEAD ciphersuites list others and not that one:
 /// then the first listed pair with an AES cipher and a mode RFC 9580 names, else AES-128
 /// with OCB, which every RFC 9580 implementation reads.
-fn seipd_v2(sig: &Signature, v6: bool) -> Option<Suite> {
-    if !v6 && !sig.features().is_some_and(|f| f.seipd_v2()) {
+fn seipd_v2(sig: &Signature, only_v2: bool) -> Option<Suite> {
+    if !only_v2 && !sig.features().is_some_and(|f| f.seipd_v2()) {
         return None;
     }
     let prefs = sig.preferred_aead_algs();
@@ -705,6 +722,34 @@ impl Found {
             self.keys.push(key);
             self.expiries.push(expiry);
         }
+    }
+
+    /// Rule 10: when a post-quantum key is usable, only the post-quantum keys are kept (a
+    /// classical PKESK beside it would leave the message as weak as that key against a
+    /// quantum computer); each key dropped gets a note. True when one is kept.
+    fn prefer_pqc(&mut self) -> bool {
+        if !self.keys.iter().any(EncryptionKey::is_pqc) {
+            return false;
+        }
+        let keys = std::mem::take(&mut self.keys);
+        let expiries = std::mem::take(&mut self.expiries);
+        for (k, e) in keys.into_iter().zip(expiries) {
+            if k.is_pqc() {
+                self.keys.push(k);
+                self.expiries.push(e);
+            } else {
+                self.notes.push(format!(
+                    "{} {}: passed over for the post-quantum key",
+                    if matches!(k, EncryptionKey::Subkey(_)) {
+                        "subkey"
+                    } else {
+                        "primary key"
+                    },
+                    k.fingerprint()
+                ));
+            }
+        }
+        true
     }
 
     /// The certificate's verdict: its keys, or the most telling reason there are none.
@@ -1050,6 +1095,120 @@ mod tests {
         cert.details.direct_signatures.clear();
         let c = evaluate(&cert, Path::new("six.asc"), SystemTime::now());
         assert_eq!(c.usable.unwrap_err(), Unusable::NoValidSelfSignature);
+    }
+
+    /// A certificate made by the pgp crate: version `v`, a `primary` signing key, one
+    /// encryption subkey of each of `subs`, SEIPD v2 in its features when `v2`.
+    pub(crate) fn made_with(
+        v: KeyVersion,
+        primary: pgp::composed::KeyType,
+        subs: &[pgp::composed::KeyType],
+        v2: bool,
+    ) -> SignedPublicKey {
+        use pgp::composed::{EncryptionCaps, SecretKeyParamsBuilder, SubkeyParamsBuilder};
+        let subkeys = subs
+            .iter()
+            .map(|t| {
+                SubkeyParamsBuilder::default()
+                    .version(v)
+                    .key_type(t.clone())
+                    .can_encrypt(EncryptionCaps::All)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let params = SecretKeyParamsBuilder::default()
+            .version(v)
+            .key_type(primary)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("PQ <pq@example.org>".into())
+            .feature_seipd_v2(v2)
+            .subkeys(subkeys)
+            .build()
+            .unwrap();
+        SignedPublicKey::from(params.generate(rand::thread_rng()).unwrap())
+    }
+
+    #[test]
+    fn rule_10_v6_ml_dsa_and_slh_dsa_certificates_with_ml_kem_subkeys_are_usable() {
+        use pgp::composed::KeyType::*;
+        let pairs = [
+            (MlDsa65Ed25519, MlKem768X25519),
+            (MlDsa87Ed448, MlKem1024X448),
+            (SlhDsaShake128f, MlKem768X25519),
+        ];
+        for (primary, sub) in pairs {
+            let cert = made_with(KeyVersion::V6, primary.clone(), &[sub], false);
+            let c = evaluate(&cert, Path::new("pq.asc"), SystemTime::now());
+            let keys = c.usable.unwrap_or_else(|e| panic!("{primary:?}: {e}"));
+            assert_eq!(keys.len(), 1);
+            assert!(keys[0].is_pqc() && keys[0].needs_seipd_v2());
+            assert_eq!(c.emails, ["pq@example.org"]);
+            assert_eq!(c.aead, Some(DEFAULT_SUITE), "{primary:?}");
+            assert!(c.notes.is_empty(), "{:?}", c.notes);
+        }
+    }
+
+    #[test]
+    fn rule_10_the_post_quantum_subkey_is_preferred_and_needs_seipd_v2() {
+        use pgp::composed::KeyType::*;
+        use pgp::crypto::ecc_curve::ECCCurve;
+        let now = SystemTime::now();
+        let p = Path::new("pq.asc");
+        // Version 4, no SEIPD v2 in its features: still SEIPD v2, for the ML-KEM subkey.
+        let classical = ECDH(ECCCurve::Curve25519Legacy);
+        let cert = made_with(
+            KeyVersion::V4,
+            Ed25519Legacy,
+            &[classical, MlKem768X25519],
+            false,
+        );
+        let pq = hex_upper(cert.public_subkeys[1].key.fingerprint().as_bytes());
+        let old = hex_upper(cert.public_subkeys[0].key.fingerprint().as_bytes());
+        let c = evaluate(&cert, p, now);
+        let keys = c.usable.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].fingerprint(), pq);
+        assert!(keys[0].needs_seipd_v2() && !keys[0].is_v6());
+        assert_eq!(c.aead, Some(DEFAULT_SUITE));
+        assert_eq!(
+            c.notes,
+            [format!(
+                "subkey {old}: passed over for the post-quantum key"
+            )]
+        );
+        // Version 6, X25519 beside ML-KEM-768+X25519, in either order.
+        let cert = made_with(KeyVersion::V6, Ed25519, &[MlKem768X25519, X25519], true);
+        let keys = evaluate(&cert, p, now).usable.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert!(keys[0].is_pqc());
+        // Without a post-quantum key nothing changes.
+        let cert = made_with(
+            KeyVersion::V4,
+            Ed25519Legacy,
+            &[ECDH(ECCCurve::Curve25519Legacy)],
+            false,
+        );
+        let c = evaluate(&cert, p, now);
+        assert!(!c.usable.unwrap()[0].needs_seipd_v2());
+        assert_eq!(c.aead, None);
+    }
+
+    #[test]
+    fn rule_10_a_verdict_with_a_post_quantum_key_comes_back_from_its_bytes() {
+        use pgp::composed::KeyType::*;
+        let cert = made_with(
+            KeyVersion::V6,
+            MlDsa65Ed25519,
+            &[X25519, MlKem768X25519],
+            false,
+        );
+        let p = Path::new("pq.asc");
+        let judged = evaluate(&cert, p, SystemTime::now());
+        let back = decode_verdict(&encode_verdict(&judged), &cert, p).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{judged:?}"));
+        assert!(back.usable.unwrap()[0].is_pqc());
     }
 
     /// A v4 Ed25519/Cv25519 certificate with these symmetric preferences.

@@ -239,8 +239,10 @@ fn pkesks_of(
     if keys.is_empty() {
         return Err(Error::Internal("a copy without keys".into()));
     }
-    if matches!(format, Format::V1(_)) && keys.iter().any(EncryptionKey::is_v6) {
-        return Err(Error::Internal("a version 6 key in a SEIPD v1 copy".into()));
+    if matches!(format, Format::V1(_)) && keys.iter().any(EncryptionKey::needs_seipd_v2) {
+        return Err(Error::Internal(
+            "a version 6 or post-quantum key in a SEIPD v1 copy".into(),
+        ));
     }
     let mut bytes = Vec::new();
     for k in keys {

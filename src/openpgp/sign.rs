@@ -18,6 +18,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use pgp::composed::{Deserializable, SignedSecretKey};
+use pgp::crypto::public_key::PublicKeyAlgorithm;
 use pgp::packet::{
     OnePassSignature, PacketTrait, SignatureConfig, SignatureHasher, SignatureType,
     SignatureVersionSpecific, Subpacket, SubpacketData,
@@ -106,6 +107,7 @@ impl HostKey {
                 host.fingerprint
             ));
         }
+        refuse_ml_dsa(host.signer().algorithm(), &host.fingerprint)?;
         Ok(host)
     }
 
@@ -197,6 +199,19 @@ impl Around for Signing<'_> {
     }
 }
 
+/// An ML-DSA signing key is refused (pgpsendmail.toml(5), `sign_key`): the `ml-dsa` crate
+/// the `pgp` crate signs it with (0.0.4) has a timing side channel in signing that can leak
+/// the key (RUSTSEC-2025-0144, see SECURITY.md), and the host key signs every message.
+fn refuse_ml_dsa(alg: PublicKeyAlgorithm, fingerprint: &str) -> Result<(), String> {
+    match alg {
+        PublicKeyAlgorithm::MlDsa65Ed25519 | PublicKeyAlgorithm::MlDsa87Ed448 => Err(format!(
+            "signing key {fingerprint} is ML-DSA, which sign_key refuses: the ML-DSA code \
+             pgpsendmail is built with leaks the key through timing (RUSTSEC-2025-0144)"
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn one_line(e: &dyn std::fmt::Display) -> String {
     e.to_string().replace('\n', " ")
 }
@@ -229,6 +244,21 @@ mod tests {
             .subkeys(vec![sub.build().unwrap()]);
         let key = p.build().unwrap().generate(rand::thread_rng()).unwrap();
         key.to_bytes().unwrap()
+    }
+
+    #[test]
+    fn an_ml_dsa_signing_key_is_refused() {
+        for kt in [KeyType::MlDsa65Ed25519, KeyType::MlDsa87Ed448] {
+            let mut p = SecretKeyParamsBuilder::default();
+            p.key_type(kt.clone())
+                .version(KeyVersion::V6)
+                .can_certify(true)
+                .can_sign(true)
+                .primary_user_id("Host <root@host.example>".into());
+            let key = p.build().unwrap().generate(rand::thread_rng()).unwrap();
+            let e = HostKey::parse(&key.to_bytes().unwrap(), SystemTime::now()).unwrap_err();
+            assert!(e.contains("RUSTSEC-2025-0144"), "{kt:?}: {e}");
+        }
     }
 
     #[test]

@@ -174,3 +174,156 @@ fn explain_names_each_copy_s_format() {
         "{text}"
     );
 }
+
+/// A post-quantum certificate the pgp crate makes for `name@example.org` (version `v`, a
+/// `primary` signing key, an encryption subkey of each of `subs`, no SEIPD v2 in its
+/// features), its public part written to `h`'s key directory: the secret key, and the
+/// fingerprint of its last subkey (upper-case hex).
+fn pq_cert(
+    h: &H,
+    name: &str,
+    v: pgp::types::KeyVersion,
+    primary: pgp::composed::KeyType,
+    subs: &[pgp::composed::KeyType],
+) -> (pgp::composed::SignedSecretKey, String) {
+    use pgp::composed::{
+        ArmorOptions, EncryptionCaps, SecretKeyParamsBuilder, SignedPublicKey, SubkeyParamsBuilder,
+    };
+    use pgp::types::KeyDetails;
+    let subkeys = subs
+        .iter()
+        .map(|t| {
+            SubkeyParamsBuilder::default()
+                .version(v)
+                .key_type(t.clone())
+                .can_encrypt(EncryptionCaps::All)
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let sec = SecretKeyParamsBuilder::default()
+        .version(v)
+        .key_type(primary)
+        .can_certify(true)
+        .can_sign(true)
+        .primary_user_id(format!("{name} <{name}@example.org>"))
+        .subkeys(subkeys)
+        .build()
+        .unwrap()
+        .generate(rand::thread_rng())
+        .unwrap();
+    let public = SignedPublicKey::from(sec.clone());
+    let armored = public.to_armored_string(ArmorOptions::default()).unwrap();
+    std::fs::write(h.keys.join(format!("{name}.asc")), armored).unwrap();
+    let last = public.public_subkeys.last().unwrap();
+    let fpr = last.key.fingerprint();
+    (
+        sec,
+        fpr.as_bytes().iter().map(|b| format!("{b:02X}")).collect(),
+    )
+}
+
+/// Opens `copy` with `key`: the body is `body`, SEIPD v2 (AES-256, OCB), and the one PKESK
+/// names `fpr`, the post-quantum subkey.
+fn check_pq(copy: &Capture, key: &pgp::composed::SignedSecretKey, fpr: &str, body: &str) {
+    let o = pgpsendmail::openpgp::decrypt::open(&copy.stdin, key).expect("the pgp crate opens it");
+    assert_eq!(payload_parts(&o.payload).2, crlf(body.as_bytes()));
+    assert_eq!(o.recipients, [fpr], "only the post-quantum subkey");
+    match o.seipd {
+        Some(Seipd::V2 { sym_alg, aead, .. }) => {
+            assert_eq!(
+                (sym_alg, aead),
+                (SymmetricKeyAlgorithm::AES256, AeadAlgorithm::Ocb)
+            );
+        }
+        other => panic!("SEIPD v2 was due: {other:?}"),
+    }
+}
+
+#[test]
+fn rule_10_a_post_quantum_recipient_gets_seipd_v2_to_its_ml_kem_subkey_only() {
+    use pgp::composed::KeyType::*;
+    use pgp::types::KeyVersion::*;
+    let h = H::with_keys(&[], "");
+    // Version 6, X25519 beside ML-KEM-768+X25519: the ML-KEM one is used.
+    let (sec, fpr) = pq_cert(&h, "pq6", V6, Ed25519, &[X25519, MlKem768X25519]);
+    let c = h.ok(
+        &["pq6@example.org"],
+        &message("pq6@example.org", "", "PQ\n"),
+    );
+    assert_eq!(c.len(), 1);
+    check_pq(&c[0], &sec, &fpr, "PQ\n");
+    assert!(c[0].outer_header().contains("multipart/encrypted"));
+    // ML-DSA-87+Ed448 primary, ML-KEM-1024+X448 subkey.
+    let h = H::with_keys(&[], "");
+    let (sec, fpr) = pq_cert(&h, "pq87", V6, MlDsa87Ed448, &[MlKem1024X448]);
+    let c = h.ok(
+        &["pq87@example.org"],
+        &message("pq87@example.org", "", "87\n"),
+    );
+    check_pq(&c[0], &sec, &fpr, "87\n");
+}
+
+#[test]
+fn rule_10_a_post_quantum_recipient_beside_a_v4_one_gets_its_own_v2_copy() {
+    use pgp::composed::KeyType::*;
+    use pgp::crypto::ecc_curve::ECCCurve;
+    use pgp::types::KeyVersion::*;
+    let h = H::with_keys(&["alice", "bob"], "");
+    // A version 4 certificate whose features do not list SEIPD v2: its ML-KEM subkey still
+    // takes it to a SEIPD v2 copy, away from alice's SEIPD v1 one.
+    let legacy = ECDH(ECCCurve::Curve25519Legacy);
+    let (pq4, pq4_fpr) = pq_cert(&h, "pq4", V4, Ed25519Legacy, &[legacy, MlKem768X25519]);
+    let (pq6, pq6_fpr) = pq_cert(&h, "pq6", V6, MlDsa65Ed25519, &[MlKem768X25519]);
+    let c = h.ok(
+        &["-t"],
+        &message(
+            "alice@example.org, pq4@example.org",
+            "pq6@example.org, bob@example.org",
+            "Mixed\n",
+        ),
+    );
+    assert_eq!(c.len(), 4);
+    check(
+        copy_for(&c, &["alice@example.org"]),
+        &["alice"],
+        false,
+        "Mixed\n",
+    );
+    check(
+        copy_for(&c, &["bob@example.org"]),
+        &["bob"],
+        false,
+        "Mixed\n",
+    );
+    let visible_pq = copy_for(&c, &["pq4@example.org"]);
+    check_pq(visible_pq, &pq4, &pq4_fpr, "Mixed\n");
+    let hidden_pq = copy_for(&c, &["pq6@example.org"]);
+    check_pq(hidden_pq, &pq6, &pq6_fpr, "Mixed\n");
+    // The hidden post-quantum recipient's key opens no other copy.
+    let dec = pgpsendmail::openpgp::decrypt::open;
+    for other in c.iter().filter(|c| c.rcpts() != ["pq6@example.org"]) {
+        assert!(dec(&other.stdin, &pq6).is_err());
+    }
+    assert!(dec(&hidden_pq.stdin, &pq4).is_err());
+}
+
+#[test]
+fn rule_10_explain_and_check_name_the_classical_key_passed_over() {
+    use pgp::composed::KeyType::*;
+    use pgp::types::KeyVersion::*;
+    let h = H::with_keys(&[], "");
+    pq_cert(&h, "pq6", V6, Ed25519, &[X25519, MlKem768X25519]);
+    let out = h.run(&["explain", "-t"], &message("pq6@example.org", "", "x\n"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("(encrypted, SEIPD v2, AES256/OCB): pq6@example.org"),
+        "{text}"
+    );
+    let out = h.run(&["check"], b"");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("passed over for the post-quantum key"),
+        "{text}"
+    );
+}
