@@ -13,7 +13,7 @@
 //! use a third of it, at least 3), `BENCH_MESSAGES` (messages per throughput batch, default
 //! 1000), `BENCH_BATCH_SECONDS` (a batch stops early after this long, default 60; the table
 //! says how many it did), `BENCH_LARGE_MIB` (default 256), `BENCH_ONLY` (`small`, `large`,
-//! `bcc`, `ceiling` or `signed`: one part only).
+//! `v2`, `bcc`, `ceiling` or `signed`: one part only).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -659,6 +659,9 @@ fn main() {
     if part("signed") {
         signed_rows(&setup, &large, mib, large_runs, &mut table);
     }
+    if part("v2") {
+        seipd_v2_rows(&setup, large_size, large_runs, &mut table, &mut data);
+    }
     if part("ceiling") {
         let key = "00".repeat(32);
         let iv = "00".repeat(16);
@@ -780,6 +783,185 @@ fn main() {
         work.join("data.txt").display()
     );
     plot(&root, &work);
+}
+
+/// SEIPD v2 next to our own SEIPD v1 (docs/message.md, rule 8): a large message (`size`
+/// bytes, as the large part's, but To its own three recipients), in runs taken in turn, with the certificates of [`seipd_configs`]. Rows:
+/// MiB/s of wall and of CPU time, and each row's wall ratio to SEIPD v1; then the same
+/// formats in-process ([`seipd_packet_rows`]), to tell the cipher from the rest.
+fn seipd_v2_rows(setup: &Setup, size: usize, runs: usize, table: &mut String, data: &mut String) {
+    let rcpts: Vec<String> = (1..=3).map(|i| format!("v2-{i}@bench.example")).collect();
+    let large = &setup.work.join(format!("large-v2-{}.eml", size >> 20));
+    let head = format!(
+        "From: backup@bench.example\nTo: {}\nSubject: the weekly archive\n",
+        rcpts.join(", ")
+    );
+    make_message(large, &head, size, true);
+    let configs = seipd_configs(setup, &rcpts);
+    let one = |config: &Path| {
+        let mut c = Command::new(&setup.pgpsendmail);
+        c.env("PGPSENDMAIL_CONFIG", config)
+            .arg("-i")
+            .args(&rcpts)
+            .stdin(input(large));
+        timed(c, "pgpsendmail (SEIPD v2 row)")
+    };
+    // Warm-up: builds each key index, fills the page cache.
+    for (_, c) in &configs {
+        one(c);
+    }
+    let mut walls = vec![Vec::new(); configs.len()];
+    let mut cpus = vec![Vec::new(); configs.len()];
+    for _ in 0..runs {
+        for (i, (_, c)) in configs.iter().enumerate() {
+            let r = one(c);
+            walls[i].push(r.wall);
+            cpus[i].push(r.cpu);
+        }
+    }
+    let mib = std::fs::metadata(large).unwrap().len() as f64 / (1 << 20) as f64;
+    let v1_wall = median(walls[0].clone());
+    for (i, (name, _)) in configs.iter().enumerate() {
+        let (wall, cpu) = (median(walls[i].clone()), median(cpus[i].clone()));
+        let line = format!(
+            "| {mib:.0} MiB, 3 rcpts, {name} | MiB/s wall (CPU), median of {runs}; ratio to v1 | {:.0} ({:.0}) | | {:.2}× |",
+            mib / wall,
+            mib / cpu,
+            v1_wall / wall
+        );
+        println!("{line}");
+        let _ = writeln!(table, "{line}");
+        let _ = writeln!(data, "seipd {i} {:.2} {:.2}", mib / wall, mib / cpu);
+    }
+    seipd_packet_rows(mib.round().max(1.0) as usize, runs, table);
+}
+
+/// For [`seipd_v2_rows`]: one configuration per format, each with three certificates for
+/// `rcpts` made by the pgp crate (target/bench/v2-N/): version 4 Curve25519 ones without
+/// SEIPD v2 (SEIPD v1, AES-256), and version 6 Ed25519/X25519 ones whose AEAD preference
+/// is AES-256 with OCB, GCM or EAX (SEIPD v2 in that suite). Returns (format, config).
+fn seipd_configs(setup: &Setup, rcpts: &[String]) -> Vec<(&'static str, PathBuf)> {
+    use pgp::composed::{
+        ArmorOptions, EncryptionCaps, KeyType, SecretKeyParamsBuilder, SignedPublicKey,
+        SubkeyParamsBuilder,
+    };
+    use pgp::crypto::aead::AeadAlgorithm::{self, Eax, Gcm, Ocb};
+    use pgp::crypto::{ecc_curve::ECCCurve, sym::SymmetricKeyAlgorithm::AES256};
+    use pgp::types::KeyVersion;
+    let cert = |uid: &str, mode: Option<AeadAlgorithm>| -> String {
+        let (v, sign, enc) = match mode {
+            None => (
+                KeyVersion::V4,
+                KeyType::Ed25519Legacy,
+                KeyType::ECDH(ECCCurve::Curve25519Legacy),
+            ),
+            Some(_) => (KeyVersion::V6, KeyType::Ed25519, KeyType::X25519),
+        };
+        let sub = SubkeyParamsBuilder::default()
+            .version(v)
+            .key_type(enc)
+            .can_encrypt(EncryptionCaps::All)
+            .build()
+            .unwrap();
+        let sec = SecretKeyParamsBuilder::default()
+            .version(v)
+            .key_type(sign)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id(uid.into())
+            .preferred_aead_algorithms(mode.iter().map(|m| (AES256, *m)).collect())
+            .subkey(sub)
+            .build()
+            .unwrap()
+            .generate(rand::thread_rng())
+            .unwrap();
+        let public = SignedPublicKey::from(sec);
+        public.to_armored_string(ArmorOptions::default()).unwrap()
+    };
+    let variants = [
+        ("SEIPD v1, AES-256", None),
+        ("SEIPD v2, AES-256/OCB", Some(Ocb)),
+        ("SEIPD v2, AES-256/GCM", Some(Gcm)),
+        ("SEIPD v2, AES-256/EAX", Some(Eax)),
+    ];
+    let mut configs = Vec::new();
+    for (i, (name, mode)) in variants.into_iter().enumerate() {
+        let dir = setup.work.join(format!("v2-{i}"));
+        std::fs::create_dir_all(dir.join("keys")).unwrap();
+        std::fs::create_dir_all(dir.join("cache")).unwrap();
+        let certs: String = rcpts
+            .iter()
+            .map(|r| cert(&format!("<{r}>"), mode))
+            .collect();
+        std::fs::write(dir.join("keys/certs.asc"), certs).unwrap();
+        let config = dir.join("pgpsendmail.toml");
+        let text = format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n",
+            setup.sink.display(),
+            dir.join("keys").display(),
+            dir.join("cache").display()
+        );
+        std::fs::write(&config, text).unwrap();
+        configs.push((name, config));
+    }
+    configs
+}
+
+/// For [`seipd_v2_rows`]: the SEIPD packet alone, in-process, over `mib` MiB of input
+/// from memory to nowhere, then with the armor on the same thread (what the second thread
+/// of `encrypt.rs` does): MiB/s of wall and of this process's CPU time, best of `runs`.
+fn seipd_packet_rows(mib: usize, runs: usize, table: &mut String) {
+    use pgp::crypto::aead::AeadAlgorithm::{Eax, Gcm, Ocb};
+    use pgp::crypto::sym::SymmetricKeyAlgorithm::AES256;
+    use pgpsendmail::openpgp::{armor::ArmorWriter, seipd, seipd2};
+    use std::io::Read as _;
+    let cpu = || {
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
+        cpu_of(&ru)
+    };
+    let key = [7u8; 32];
+    for armored in [false, true] {
+        for (name, mode) in [
+            ("v1", None),
+            ("v2 OCB", Some(Ocb)),
+            ("v2 GCM", Some(Gcm)),
+            ("v2 EAX", Some(Eax)),
+        ] {
+            let (mut best_wall, mut best_cpu) = (f64::MAX, f64::MAX);
+            for _ in 0..runs {
+                let input = std::io::repeat(0x41).take((mib as u64) << 20);
+                let mut rng = rand::thread_rng();
+                let (t, c) = (Instant::now(), cpu());
+                let out: Box<dyn Write + Send> = if armored {
+                    Box::new(ArmorWriter::new(std::io::sink()).unwrap())
+                } else {
+                    Box::new(std::io::sink())
+                };
+                let ok = match mode {
+                    None => seipd::write_seipd_v1(&mut rng, AES256, &key, input, None, out).is_ok(),
+                    Some(m) => {
+                        seipd2::write_seipd_v2(&mut rng, AES256, m, &key, input, None, out).is_ok()
+                    }
+                };
+                assert!(ok, "the {name} packet");
+                best_wall = best_wall.min(t.elapsed().as_secs_f64());
+                best_cpu = best_cpu.min(cpu() - c);
+            }
+            let what = if armored {
+                "packet + armor, one thread"
+            } else {
+                "packet only"
+            };
+            let line = format!(
+                "| {mib} MiB in-process, SEIPD {name} | {what}: MiB/s wall (CPU), best of {runs} | {:.0} ({:.0}) | | |",
+                mib as f64 / best_wall,
+                mib as f64 / best_cpu
+            );
+            println!("{line}");
+            let _ = writeln!(table, "{line}");
+        }
+    }
 }
 
 /// The machine, the date and the load, for the record.
