@@ -269,10 +269,9 @@ fn gateway_killed_inside_data_and_restarted_every_message_arrives_once_whole_and
     no_plaintext(&bq.pf, &marker);
 }
 
-#[test]
-fn after_queue_content_filter_mail_arrives_encrypted() {
-    let test = "after_queue";
-    let h = H::new();
+/// A Postfix set up as pgpsendmail(8) "Postfix after the queue" says (its main.cf line and
+/// master.cf lines as printed), with the gateway of `h` as its content filter.
+fn after_queue(test: &str, h: &H) -> Option<(Postfix, Gateway)> {
     let (filter, reinject) = (free_port(), free_port());
     let section = man_section("Postfix after the queue");
     let line = "content_filter = pgpsendmail:[127.0.0.1]:10025";
@@ -287,11 +286,19 @@ fn after_queue_content_filter_mail_arrives_encrypted() {
         ),
         ..Options::default()
     };
-    let Some(pf) = Postfix::start(test, opt) else {
+    let pf = Postfix::start(test, opt)?;
+    wait_port(&pf, reinject);
+    let gw = Gateway::start_tcp(h, &format!("127.0.0.1:{reinject}"), filter, &[]);
+    Some((pf, gw))
+}
+
+#[test]
+fn after_queue_content_filter_mail_arrives_encrypted() {
+    let test = "after_queue";
+    let h = H::new();
+    let Some((pf, _gw)) = after_queue(test, &h) else {
         return;
     };
-    wait_port(&pf, reinject);
-    let _gw = Gateway::start_tcp(&h, &format!("127.0.0.1:{reinject}"), filter, &[]);
     let marker = marker("afterqueue");
     let out = submit(
         pf.port.unwrap(),
@@ -310,23 +317,9 @@ fn after_queue_content_filter_mail_arrives_encrypted() {
 fn after_queue_a_recipient_without_a_key_bounces_to_the_sender_with_the_reason() {
     let test = "after_queue_bounce";
     let h = without_dave();
-    let (filter, reinject) = (free_port(), free_port());
-    let line = "content_filter = pgpsendmail:[127.0.0.1]:10025";
-    let opt = Options {
-        smtp: true,
-        main_cf: line.replace("10025", &filter.to_string()) + "\n",
-        master_cf: recipe(
-            "Postfix after the queue",
-            None,
-            &[("127.0.0.1:10026", format!("127.0.0.1:{reinject}"))],
-        ),
-        ..Options::default()
-    };
-    let Some(pf) = Postfix::start(test, opt) else {
+    let Some((pf, _gw)) = after_queue(test, &h) else {
         return;
     };
-    wait_port(&pf, reinject);
-    let _gw = Gateway::start_tcp(&h, &format!("127.0.0.1:{reinject}"), filter, &[]);
     let marker = marker("aqbounce");
     let out = submit(
         pf.port.unwrap(),
