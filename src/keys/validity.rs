@@ -773,6 +773,35 @@ impl Found {
     }
 }
 
+/// A subkey's newest valid, live binding signature whose hash still counts (rule 4), or
+/// `None` when a valid revocation revokes the subkey or no binding holds.
+fn live_binding<'s>(
+    sub: &'s pgp::composed::SignedPublicSubKey,
+    primary: &packet::PublicKey,
+    now: u64,
+    weak_sig: &RefCell<Option<String>>,
+) -> Option<&'s Signature> {
+    let valid = |s: &&Signature| {
+        self_sig(s, primary)
+            && secs(s).is_some_and(|c| c <= now)
+            && s.verify_subkey_binding(primary, &sub.key).is_ok()
+    };
+    let revoked = sub
+        .signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
+        .any(|s| valid(&s));
+    if revoked {
+        return None;
+    }
+    sub.signatures
+        .iter()
+        .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
+        .filter(valid)
+        .filter(|s| hash_counts(s, now, weak_sig))
+        .max_by_key(|s| secs(s))
+}
+
 /// Rule 4 for one subkey: its newest valid binding, its flags, revocation and expiry (rules
 /// 6 and 8 in [`Found::offer`]).
 fn subkey(
@@ -782,27 +811,9 @@ fn subkey(
     weak_sig: &RefCell<Option<String>>,
     found: &mut Found,
 ) {
-    let valid = |s: &&Signature| {
-        self_sig(s, primary)
-            && secs(s).is_some_and(|c| c <= now)
-            && s.verify_subkey_binding(primary, &sub.key).is_ok()
-    };
-    let sub_revoked = sub
-        .signatures
-        .iter()
-        .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
-        .any(|s| valid(&s));
-    if sub_revoked {
+    let Some(binding) = live_binding(sub, primary, now, weak_sig) else {
         return;
-    }
-    let binding = sub
-        .signatures
-        .iter()
-        .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
-        .filter(valid)
-        .filter(|s| hash_counts(s, now, weak_sig))
-        .max_by_key(|s| secs(s));
-    let Some(binding) = binding else { return };
+    };
     let what = format!("subkey {}", hex_upper(sub.key.fingerprint().as_bytes()));
     let flagged = if has_key_flags(binding) {
         let f = binding.key_flags();
@@ -923,26 +934,7 @@ fn signing_subkey(
     now: u64,
     weak_sig: &RefCell<Option<String>>,
 ) -> Option<(SigningKeyChoice, u64)> {
-    let valid = |s: &&Signature| {
-        self_sig(s, primary)
-            && secs(s).is_some_and(|c| c <= now)
-            && s.verify_subkey_binding(primary, &sub.key).is_ok()
-    };
-    if sub
-        .signatures
-        .iter()
-        .filter(|s| s.typ() == Some(SignatureType::SubkeyRevocation))
-        .any(|s| valid(&s))
-    {
-        return None;
-    }
-    let binding = sub
-        .signatures
-        .iter()
-        .filter(|s| s.typ() == Some(SignatureType::SubkeyBinding) && alive(s, now))
-        .filter(valid)
-        .filter(|s| hash_counts(s, now, weak_sig))
-        .max_by_key(|s| secs(s))?;
+    let binding = live_binding(sub, primary, now, weak_sig)?;
     let flagged = if has_key_flags(binding) {
         binding.key_flags().sign()
     } else {
