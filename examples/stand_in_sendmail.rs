@@ -19,7 +19,8 @@
 //! N.stdin (the data, unstuffed, LF line ends), N.pid (its process id) and N.status ("0", only when it answered 250
 //! to the data). Faults, for the Nth transaction of the session that reaches its data when
 //! `$STAND_IN_ONLY=N`, else for all: STAND_IN_DATA=CODE answers the data with CODE;
-//! STAND_IN_SIGNAL=S kills itself with S after reading the data, before answering. And
+//! STAND_IN_SIGNAL=S kills itself with S after reading the data, before answering;
+//! STAND_IN_HANG=1 never answers the data (it gives up after two minutes with 75). And
 //! STAND_IN_REFUSE=ADDR refuses that recipient at RCPT, with STAND_IN_REFUSE_CODE (550).
 //! It never offers DSN. It exits with `$STAND_IN_EXIT` after QUIT.
 //!
@@ -132,6 +133,11 @@ mod smtp {
                     libc::signal(sig as i32, libc::SIG_DFL);
                     libc::raise(sig as i32);
                 }
+            }
+            if fault(self.k, "STAND_IN_HANG").is_some() {
+                // No answer, until killed (two minutes at most).
+                std::thread::sleep(std::time::Duration::from_secs(120));
+                std::process::exit(75);
             }
             if let Some(c) = fault(self.k, "STAND_IN_DATA") {
                 return reply(c, "message refused");

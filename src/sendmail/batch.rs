@@ -162,7 +162,8 @@ pub enum Sent {
 /// How a session that cannot go on ended.
 #[derive(Debug, Clone)]
 pub struct Gone {
-    /// The run's exit status, or the signal that ended it (`None`: stopped by us).
+    /// The run's exit status, or the signal that ended it (both `None`: it was still
+    /// running, and was stopped).
     pub code: Option<i32>,
     pub signal: Option<i32>,
     /// What went wrong, for the line on standard error.
@@ -262,17 +263,29 @@ impl<'b> Session<'b> {
         }
     }
 
-    /// The session is over with `why`: the run is ended (killed when still running) and its
-    /// status recorded.
+    /// The session is over with `why`: the run's own end (its status or signal) when it
+    /// ended by itself within a moment; else it is killed, and the end is only `why`.
     fn end(&mut self, why: String) -> Gone {
+        use std::os::unix::process::ExitStatusExt;
         self.client = None;
-        let _ = self.child.kill();
-        let (code, signal) = match self.child.wait() {
-            Ok(st) => {
-                use std::os::unix::process::ExitStatusExt;
-                (st.code(), st.signal())
+        // A run that died closes its pipes just before it can be reaped.
+        let start = Instant::now();
+        let ended = loop {
+            match self.child.try_wait() {
+                Ok(None) if start.elapsed() < Duration::from_millis(200) => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(st) => break st,
+                Err(_) => break None,
             }
-            Err(_) => (None, None),
+        };
+        let (code, signal) = match ended {
+            Some(st) => (st.code(), st.signal()),
+            None => {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                (None, None)
+            }
         };
         let g = Gone { code, signal, why };
         self.gone = Some(g.clone());

@@ -121,6 +121,34 @@ fn a_run_that_dies_mid_session_hands_on_only_the_copies_it_answered() {
     assert!(file(&h, 3, "smtp").is_none(), "nothing after it");
 }
 
+/// PGPSENDMAIL_WAIT_SECONDS bounds each reply of a -bs run: one that does not answer is
+/// stopped, and the copies it did not answer are not sent.
+#[test]
+fn a_run_that_stops_answering_is_stopped_and_its_unanswered_copies_not_sent() {
+    let mut h = batched();
+    h.env.push(("STAND_IN_HANG".into(), "1".into()));
+    h.env.push(("STAND_IN_ONLY".into(), "2".into()));
+    h.env.push(("PGPSENDMAIL_WAIT_SECONDS".into(), "2".into()));
+    let start = std::time::Instant::now();
+    let out = h.run(&["-i", "-t"], MSG);
+    assert!(start.elapsed().as_secs() < 60, "not waited for");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(69), "{err}");
+    assert!(
+        err.contains("its -bs session ended: nothing received for 2 s"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "1 of 3 copies handed on; not sent to: bob@example.org (status 69); \
+             carol@example.net (status 69)"
+        ),
+        "{err}"
+    );
+    assert_eq!(file(&h, 1, "status").as_deref(), Some("0\n"));
+    assert_eq!(file(&h, 2, "status"), None);
+}
+
 #[test]
 fn one_run_per_copy_below_the_threshold_or_when_smtp_cannot_say_it() {
     // 3 copies under batch_copies = 4: a run each, with the argv of a run of its own.
