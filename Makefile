@@ -68,10 +68,13 @@ bench-keys:
 	$(CARGO) run --release --example bench_keys
 
 # pgpsendmail against `gpg --encrypt --armor | sendmail` in one run (bench/README.md):
-# needs gpg and openssl, and gnuplot for the plot; installs nothing.
+# needs gpg and openssl, and gnuplot for the plot; installs nothing. Then 1,000 hidden
+# recipients, one run of the real sendmail per copy against one -bs run (bench_copies).
 bench:
 	$(CARGO) build --release --bins --examples
 	target/release/examples/bench
+	target/release/examples/bench_keys --make 1000
+	target/release/examples/bench_copies
 
 # Every cargo-fuzz target in fuzz/ (args, header, address, keyring, keybox, and smtp, the
 # -bs reader) for FUZZ_SECONDS each, at nice 15, on the stable toolchain

@@ -13,6 +13,17 @@
 //!            signal): a call with N.status "0" is a message it committed (queued)
 //! and exits with `$STAND_IN_EXIT` (default 0).
 //!
+//! With `-bs` it is an SMTP server on standard input and output (the crate's own,
+//! `pgpsendmail::smtp::server`), and each transaction is a call N of its own: N.argv (its
+//! argv), N.smtp (`MAIL FROM:<sender>` and a `RCPT TO:<rcpt>` line per recipient taken),
+//! N.stdin (the data, unstuffed, LF line ends), N.pid (its process id) and N.status ("0", only when it answered 250
+//! to the data). Faults, for the Nth transaction of the session that reaches its data when
+//! `$STAND_IN_ONLY=N`, else for all: STAND_IN_DATA=CODE answers the data with CODE;
+//! STAND_IN_SIGNAL=S kills itself with S after reading the data, before answering;
+//! STAND_IN_HANG=1 never answers the data (it gives up after two minutes with 75). And
+//! STAND_IN_REFUSE=ADDR refuses that recipient at RCPT, with STAND_IN_REFUSE_CODE (550).
+//! It never offers DSN. It exits with `$STAND_IN_EXIT` after QUIT.
+//!
 //! Faults, for the tests of tests/integration/faults.rs (with `$STAND_IN_ONLY=N` they apply
 //! to call N alone; the other calls behave):
 //!   STAND_IN_READ=B    read only B bytes of standard input, then close it
@@ -27,6 +38,137 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+mod smtp {
+    //! `-bs`: one SMTP session, each transaction recorded as a call of its own.
+
+    use std::io::{Read, Write};
+    use std::path::{Path, PathBuf};
+
+    use pgpsendmail::smtp::server::{self, Handler, Limits, Transaction};
+    use pgpsendmail::smtp::{Mailbox, Reply, Untimed};
+
+    struct Stand {
+        dir: PathBuf,
+        /// Transactions that reached their data so far.
+        k: u32,
+        /// The call number to try first for the next transaction.
+        next: u32,
+    }
+
+    fn fault(k: u32, name: &str) -> Option<u64> {
+        let only = std::env::var("STAND_IN_ONLY")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok());
+        if only.is_some_and(|o| o != k) {
+            return None;
+        }
+        std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok())
+    }
+
+    fn reply(code: u64, what: &str) -> Reply {
+        let class = code / 100;
+        Reply::new(code as u16, format!("{class}.0.0 {what} (stand-in)"))
+    }
+
+    /// The next free call number from `from` on: N.argv created (with `argv`), as a call of
+    /// its own does.
+    fn claim(dir: &Path, argv: &str, from: u32) -> u32 {
+        let mut n = from;
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(dir.join(format!("{n}.argv")))
+            {
+                Ok(mut f) => {
+                    f.write_all(argv.as_bytes()).unwrap();
+                    return n;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => n += 1,
+                Err(e) => panic!("{}: {e}", dir.display()),
+            }
+        }
+    }
+
+    impl Handler for Stand {
+        fn hostname(&self) -> String {
+            "stand-in".into()
+        }
+
+        fn rcpt(&mut self, _: &Transaction, rcpt: &Mailbox) -> Result<(), Reply> {
+            if std::env::var("STAND_IN_REFUSE").is_ok_and(|a| a == rcpt.as_str()) {
+                let code = std::env::var("STAND_IN_REFUSE_CODE")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(550);
+                return Err(reply(code, "this recipient refused"));
+            }
+            Ok(())
+        }
+
+        fn message(&mut self, tx: Transaction, data: &mut dyn Read) -> Reply {
+            self.k += 1;
+            let mut bytes = Vec::new();
+            if data.read_to_end(&mut bytes).is_err() {
+                return reply(451, "data not read");
+            }
+            let lf: Vec<u8> = String::from_utf8_lossy(&bytes).replace("\r\n", "\n").into();
+            let argv: Vec<String> = std::env::args().collect();
+            let n = claim(&self.dir, &(argv.join("\n") + "\n"), self.next);
+            self.next = n + 1;
+            let mut smtp = format!(
+                "MAIL FROM:<{}>\n",
+                tx.sender.as_ref().map_or("", |m| m.as_str())
+            );
+            for r in &tx.rcpts {
+                smtp.push_str(&format!("RCPT TO:<{}>\n", r.as_str()));
+            }
+            std::fs::write(self.dir.join(format!("{n}.smtp")), smtp).unwrap();
+            let pid = format!("{}\n", std::process::id());
+            std::fs::write(self.dir.join(format!("{n}.pid")), pid).unwrap();
+            std::fs::write(self.dir.join(format!("{n}.stdin")), lf).unwrap();
+            if let Some(sig) = fault(self.k, "STAND_IN_SIGNAL") {
+                // SAFETY: raise() with a signal number from the test.
+                unsafe {
+                    libc::signal(sig as i32, libc::SIG_DFL);
+                    libc::raise(sig as i32);
+                }
+            }
+            if fault(self.k, "STAND_IN_HANG").is_some() {
+                // No answer, until killed (two minutes at most).
+                std::thread::sleep(std::time::Duration::from_secs(120));
+                std::process::exit(75);
+            }
+            if let Some(c) = fault(self.k, "STAND_IN_DATA") {
+                return reply(c, "message refused");
+            }
+            std::fs::write(self.dir.join(format!("{n}.status")), "0\n").unwrap();
+            Reply::new(250, "2.0.0 queued (stand-in)")
+        }
+    }
+
+    /// Serves one session on standard input and output, then exits.
+    pub fn session(dir: &Path) -> ! {
+        let mut stand = Stand {
+            dir: dir.to_path_buf(),
+            k: 0,
+            next: 1,
+        };
+        let mut input = Untimed(std::io::BufReader::new(std::io::stdin()));
+        let mut out = std::io::stdout();
+        let end = server::serve(&mut input, &mut out, &mut stand, &Limits::default());
+        let _ = out.flush();
+        if end.is_err() {
+            std::process::exit(74);
+        }
+        let code = std::env::var("STAND_IN_EXIT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        std::process::exit(code);
+    }
+}
+
 fn main() {
     // Before this program opens anything of its own.
     let fd_state = std::env::var("STAND_IN_CHECK_FD").ok().map(|k| {
@@ -40,6 +182,9 @@ fn main() {
         eprintln!("stand-in sendmail: STAND_IN_DIR is not set");
         std::process::exit(78);
     };
+    if std::env::args().skip(1).any(|a| a == "-bs") {
+        smtp::session(&dir);
+    }
     // Claim the next number atomically: create_new fails if another call took it.
     let mut n = 1;
     let argv_file = loop {

@@ -27,6 +27,9 @@ pub const DEFAULT_CACHE_DIR: &str = "/var/cache/pgpsendmail";
 pub const DEFAULT_DISCOVERED_DIR: &str = "/var/lib/pgpsendmail/discovered";
 /// `[discovery] timeout`, seconds per request.
 pub const DEFAULT_DISCOVERY_TIMEOUT: u64 = 10;
+/// `batch_copies`: two copies already cost two runs of the real sendmail one at a time,
+/// where one `-bs` run takes both for the cost of one start and a few local round trips.
+pub const DEFAULT_BATCH_COPIES: usize = 2;
 /// Largest configuration file read, so a hostile path (a device, a huge file) cannot stall us.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
@@ -67,6 +70,14 @@ impl Flavor {
     /// it cannot write the queue file; msmtp and ssmtp keep no queue at all).
     pub fn tempfail_is_queued(self) -> bool {
         self == Flavor::Opensmtpd
+    }
+
+    /// Whether this MTA's sendmail reads an SMTP session on standard input and answers on
+    /// standard output with `-bs` (Postfix, Sendmail, Exim), so that many copies can be
+    /// handed to one run as successive transactions. msmtp, nullmailer, dma, ssmtp and
+    /// OpenSMTPD's smtpctl have no `-bs`.
+    pub fn reads_smtp(self) -> bool {
+        matches!(self, Flavor::Postfix | Flavor::Sendmail | Flavor::Exim)
     }
 
     /// The flavor of a real sendmail, from the name of the file it resolves to (its
@@ -205,6 +216,7 @@ struct RawConfig {
     qualify_domain: Option<String>,
     sign_key: Option<PathBuf>,
     sign_unreadable: Option<SignUnreadable>,
+    batch_copies: Option<usize>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
     discovery: Option<RawDiscovery>,
@@ -317,6 +329,10 @@ pub struct Config {
     pub sign_key: Option<PathBuf>,
     /// `sign_unreadable`: what happens when the running user cannot read `sign_key`.
     pub sign_unreadable: SignUnreadable,
+    /// `batch_copies`: from this many copies of one message on, a flavor whose sendmail
+    /// reads SMTP on standard input ([`Flavor::reads_smtp`]) gets them all in one `-bs` run;
+    /// 0: never (pgpsendmail(8), THE REAL SENDMAIL).
+    pub batch_copies: usize,
     /// Keys normalized: addresses and local names by [`Address::match_key`] under
     /// `local_part_case`, domains as `@domain` by [`canonical::domain`], fingerprints as
     /// upper-case hex without spaces, aliases parsed.
@@ -355,6 +371,7 @@ impl Default for Config {
             qualify_domain: None,
             sign_key: None,
             sign_unreadable: SignUnreadable::Unsigned,
+            batch_copies: DEFAULT_BATCH_COPIES,
             recipients: BTreeMap::new(),
             discovery: Discovery::default(),
             smtp: Smtp::default(),
@@ -525,6 +542,15 @@ impl Config {
             cfg.sign_key = Some(k);
         }
         cfg.sign_unreadable = raw.sign_unreadable.unwrap_or_default();
+        if let Some(n) = raw.batch_copies {
+            if n == 1 || n > 1_000_000 {
+                return Err(err(
+                    "batch_copies",
+                    "must be 0 (never) or a number of copies from 2 to 1000000".into(),
+                ));
+            }
+            cfg.batch_copies = n;
+        }
         if let Some(d) = raw.qualify_domain {
             let d = normalize_local_domain(&d).ok_or_else(|| {
                 err(

@@ -296,6 +296,13 @@ pub fn run<R: smtp::Input>(
         env,
     };
     deliverer.flavor(flavor);
+    deliverer.batch(sendmail::batch::Batch::new(
+        &inv,
+        flavor,
+        cfg.batch_copies,
+        &env.login,
+        &env.hostname,
+    ));
     match inv.mode {
         Mode::Deliver => pipeline::send(&ctx, stdin, deliverer),
         Mode::Smtp => {

@@ -114,13 +114,45 @@ pub fn open_std_fds() {
     }
 }
 
+/// Whether descriptor 0 was closed when the process started ([`record_stdin`]).
+static STDIN_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Run by the C library before `main` and before the Rust runtime, which opens
+/// `/dev/null` on a closed descriptor 0, 1 or 2 (so a caller's `0<&-` would read as an empty
+/// message): records whether 0 was closed then (fcntl(2) `F_GETFD` failing with EBADF).
+extern "C" fn record_stdin() {
+    // SAFETY: F_GETFD on a descriptor number touches no memory; a closed one fails.
+    let closed = unsafe { libc::fcntl(0, libc::F_GETFD) } < 0;
+    STDIN_CLOSED.store(closed, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// [`record_stdin`] in the ELF constructors (`.init_array`), which run before `main`.
+// SAFETY: a pointer to a function that takes nothing, returns nothing and touches only an
+// atomic, the type the C library calls `.init_array` entries with (it passes argc, argv and
+// envp, which the C calling convention lets a function without parameters ignore).
+#[used]
+#[unsafe(link_section = ".init_array")]
+static RECORD_STDIN: extern "C" fn() = record_stdin;
+
+/// Whether the caller started us with descriptor 0 closed (`0<&-`): it now holds the
+/// runtime's `/dev/null`, and [`Reader`] reads it as EBADF.
+pub fn stdin_was_closed() -> bool {
+    STDIN_CLOSED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A descriptor read with read(2), every error reported as it is. The standard library's
 /// `std::io::Stdin` takes EBADF for end of file, so a standard input opened write-only
-/// (`0>file`) would read as an empty message: this one reports it.
+/// (`0>file`) would read as an empty message: this one reports it. Descriptor 0 that the
+/// caller had closed ([`stdin_was_closed`]) reads as EBADF too, never as `/dev/null`'s end of
+/// file.
 pub struct Reader<F>(pub F);
 
 impl<F: AsFd> io::Read for Reader<F> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::os::fd::AsRawFd;
+        if self.0.as_fd().as_raw_fd() == 0 && stdin_was_closed() {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
         loop {
             match rustix::io::read(&self.0, &mut *buf) {
                 Err(rustix::io::Errno::INTR) => continue,

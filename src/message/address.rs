@@ -44,8 +44,8 @@
 //!
 //! A returned [`Address`] is a bare `addr-spec` (`local@domain`) or bare local
 //! name, valid UTF-8, and never contains a control character (C0, DEL, C1),
-//! white space, `,`, `<` or `>`; quoted local parts are kept verbatim with
-//! their quotes and escapes. Anything that does not fit is reported as an
+//! white space (but a space inside a quoted local part, `"b o b"@x`), `,`, `<` or
+//! `>`; quoted local parts are kept verbatim with their quotes and escapes. Anything that does not fit is reported as an
 //! [`AddressError`] rather than being guessed at: a missing comma between two
 //! addresses, an unterminated quoted string, comment, domain literal, angle
 //! address or group, text after `>`, an empty local part or domain, `<>`,
@@ -64,8 +64,9 @@ use super::canonical::{self, LocalCase};
 /// One recipient address as a bare addr-spec: `local@domain`, or a bare local
 /// name (`root`).
 ///
-/// The text is valid UTF-8 and contains no control character, white space,
-/// `,`, `<` or `>`; a quoted local part is kept verbatim, quotes included.
+/// The text is valid UTF-8 and contains no control character, white space (but a space
+/// inside a quoted local part: `"b o b"@x`), `,`, `<` or `>`; a quoted local part is kept
+/// verbatim, quotes included.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Address(String);
 
@@ -154,7 +155,7 @@ impl Address {
             bytes.extend_from_slice(domain);
         }
         let text = String::from_utf8(bytes).map_err(|_| AddressError::InvalidUtf8)?;
-        check_chars(&text)?;
+        check_chars(&text, local_len)?;
         if let Some(literal) = text.get(local_len + 1..).and_then(|d| d.strip_prefix('[')) {
             check_domain_literal(literal)?;
         }
@@ -327,17 +328,34 @@ pub fn parse_mailboxes(input: &[u8]) -> Result<Vec<Mailbox>, AddressError> {
     }
 }
 
-/// Check the character-level guarantees of [`Address`].
-fn check_chars(text: &str) -> Result<(), AddressError> {
-    for c in text.chars() {
+/// Check the character-level guarantees of [`Address`]; the first `local_len` bytes are
+/// the local part, where a space inside a quoted string is allowed (`"b o b"@x`, RFC 5321
+/// 4.1.2 Quoted-string).
+fn check_chars(text: &str, local_len: usize) -> Result<(), AddressError> {
+    let (mut quoted, mut escaped) = (false, false);
+    for (i, c) in text.char_indices() {
         if c.is_control() {
             return Err(AddressError::ControlChar(c));
+        }
+        let in_local = i < local_len;
+        if c == ' ' && in_local && quoted {
+            escaped = false;
+            continue;
         }
         if c.is_whitespace() {
             return Err(AddressError::WhitespaceInAddress);
         }
         if matches!(c, ',' | '<' | '>') {
             return Err(AddressError::ForbiddenChar(c));
+        }
+        if in_local {
+            if escaped {
+                escaped = false;
+            } else if quoted && c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                quoted = !quoted;
+            }
         }
     }
     Ok(())
@@ -948,9 +966,14 @@ mod tests {
     fn assert_valid(address: &Address) {
         let s = address.as_str();
         assert!(!s.is_empty());
+        let unquoted: String = s.split('"').step_by(2).collect();
+        assert!(
+            !unquoted.contains(' '),
+            "white space outside quotes in {s:?}"
+        );
         for c in s.chars() {
             assert!(!c.is_control(), "control character in {s:?}");
-            assert!(!c.is_whitespace(), "white space in {s:?}");
+            assert!(c == ' ' || !c.is_whitespace(), "white space in {s:?}");
             assert!(
                 !matches!(c, ',' | '<' | '>'),
                 "forbidden character in {s:?}"
@@ -1132,7 +1155,17 @@ mod tests {
         assert_eq!(ok(r#"<"a\"b"@x>"#), [r#""a\"b"@x"#]);
         assert_eq!(ok(r#"Name <"j.doe"@x>"#), [r#""j.doe"@x"#]);
         assert_eq!(ok(r#""a"."b"@x"#), [r#""a"."b"@x"#]);
-        assert_eq!(err(r#""john doe"@x"#), AddressError::WhitespaceInAddress);
+        // A space inside the quotes is part of the local part (RFC 5321 Quoted-string),
+        // never outside them.
+        assert_eq!(ok(r#""john doe"@x"#), [r#""john doe"@x"#]);
+        assert_eq!(ok(r#"J <"b o b"@x>"#), [r#""b o b"@x"#]);
+        assert_eq!(
+            Address::parse_single(r#""b o b"@example.org"#)
+                .unwrap()
+                .local(),
+            r#""b o b""#
+        );
+        assert_eq!(err(r#""a"b c@x"#), AddressError::InvalidLocalPart);
         assert_eq!(err(r#""a,b"@x"#), AddressError::ForbiddenChar(','));
         assert_eq!(err(r#"<"a<b"@x>"#), AddressError::ForbiddenChar('<'));
         assert_eq!(err(r#""a>b"@x"#), AddressError::ForbiddenChar('>'));

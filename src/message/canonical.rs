@@ -36,14 +36,47 @@ pub fn key(addr: &str, case: LocalCase) -> String {
     }
 }
 
-/// A local part for matching: NFC, and lower case (Unicode) under [`LocalCase::Ignore`].
+/// A local part for matching: unquoted (its content, as RFC 5321 4.1.2 compares it), NFC, and lower case (Unicode) under
+/// [`LocalCase::Ignore`].
 pub fn local(l: &str, case: LocalCase) -> String {
+    let unquoted;
+    let l = if l.contains('"') {
+        unquoted = unquote(l);
+        unquoted.as_str()
+    } else {
+        l
+    };
     match case {
         LocalCase::Exact => l.nfc().collect(),
         LocalCase::Ignore if l.is_ascii() => l.to_ascii_lowercase(),
         // NFC again after the case mapping, which may leave a sequence uncomposed.
         LocalCase::Ignore => l.nfc().collect::<String>().to_lowercase().nfc().collect(),
     }
+}
+
+/// A local part without its quoting: `"b o b"` is `b o b`, `"bob"` is `bob` (RFC 5321
+/// 4.1.2: a quoted local part and its content are one mailbox), `"a"."b"` is `a.b`, `\x`
+/// inside quotes is `x`. Content holding `@`, `"` or `\` stays quoted as written: without
+/// its quotes it would read as another address.
+fn unquote(l: &str) -> String {
+    let mut out = String::with_capacity(l.len());
+    let (mut quoted, mut escaped) = (false, false);
+    for c in l.chars() {
+        if escaped {
+            out.push(c);
+            escaped = false;
+        } else if quoted && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            quoted = !quoted;
+        } else {
+            out.push(c);
+        }
+    }
+    if out.contains(['@', '"', '\\']) {
+        return l.to_string();
+    }
+    out
 }
 
 /// A domain for matching: UTS 46 to Unicode (NFC, lower case and the other mappings,
@@ -73,6 +106,18 @@ pub fn domain_ascii(d: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quoted_local_part_matches_as_its_content() {
+        let k = |a: &str| key(a, LocalCase::Ignore);
+        assert_eq!(k("\"b o b\"@Example.ORG"), "b o b@example.org");
+        assert_eq!(k("\"bob\"@x"), k("bob@x"));
+        assert_eq!(k("\"a\".\"b\"@x"), "a.b@x");
+        // Content that needs its quotes keeps them.
+        assert_eq!(k(r#""a\"b"@x"#), r#""a\"b"@x"#);
+        assert_eq!(k("\"a@b\"@x"), "\"a@b\"@x");
+        assert_eq!(key("\"B o B\"@x", LocalCase::Exact), "B o B@x");
+    }
 
     #[test]
     fn punycode_and_unicode_spellings_of_a_domain_are_one_key() {

@@ -11,7 +11,10 @@
 //! after all of them were built. A spawned copy's standard input is always a complete file
 //! of its own (a hidden copy is assembled into it just before its sendmail starts), never a
 //! pipe: whatever happens to this process while copies are handed on (an error, SIGKILL,
-//! running out of memory), a real sendmail has either all of its copy or nothing.
+//! running out of memory), a real sendmail has either all of its copy or nothing. Where the
+//! flavor's sendmail reads SMTP (`-bs`), enough encrypted copies instead go to one run as
+//! successive transactions ([`super::batch`]), each from such a complete file, taken only
+//! at its final dot.
 //!
 //! Keeps uid, gid, groups, environment and fds 0-2; every other descriptor is closed on
 //! exec; no no-new-privs (Exim is setuid, dma and smtpctl setgid).
@@ -33,6 +36,8 @@ use crate::error::{Error, Result};
 use crate::message::address::Address;
 use crate::sendmail::args::{Invocation, Invoked, Mode, Sender};
 use crate::spool;
+
+use super::batch::{Batch, Sent, Session};
 
 /// The path a Debian diversion moves the MTA's own `/usr/sbin/sendmail` to (what
 /// `make install-sendmail` does): the first place looked at without a `sendmail` setting.
@@ -460,6 +465,12 @@ pub trait Deliverer {
         let _ = flavor;
     }
 
+    /// Called once before anything is handed on: how copies may be handed to one `-bs` run
+    /// of the real sendmail (`None`: one run per copy; see [`Batch::new`]).
+    fn batch(&mut self, batch: Option<Batch>) {
+        let _ = batch;
+    }
+
     /// What became of the copies of the last [`Deliverer::deliver`] that spawned them
     /// (`None`: not known), taken once; for an SMTP face's reply.
     fn take_handoff(&mut self) -> Option<Handoff> {
@@ -484,6 +495,9 @@ pub enum Status {
     Signal(i32),
     /// It could not be run, or was stopped (the reason).
     Error(String),
+    /// In a `-bs` run, the real sendmail's SMTP reply refusing the copy (its code and
+    /// text, sanitized).
+    Reply(u16, String),
 }
 
 impl Status {
@@ -491,6 +505,9 @@ impl Status {
     pub fn code(&self) -> i32 {
         match self {
             Status::Exit(c) => *c,
+            // A 4xx is what the real sendmail's own 75 is in a run of its own: not taken
+            // now, may be taken later.
+            Status::Reply(c, _) if (400..500).contains(c) => TEMPFAIL,
             _ => crate::error::ExitCode::Unavailable.code(),
         }
     }
@@ -500,17 +517,19 @@ impl Status {
     pub fn is_temporary(&self) -> bool {
         match self {
             Status::Exit(c) => [69, 71, 73, 74, 75].contains(c),
+            Status::Reply(c, _) => (400..500).contains(c),
             _ => true,
         }
     }
 }
 
-/// `status S` or `signal N`; an error is `status 69` (its reason was said on a line of its
+/// `status S`, `signal N`, or `status S, reply CODE TEXT`; an error is `status 69` (its reason was said on a line of its
 /// own).
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Status::Signal(s) => write!(f, "signal {s}"),
+            Status::Reply(c, t) => write!(f, "status {}, reply {c} {t}", self.code()),
             st => write!(f, "status {}", st.code()),
         }
     }
@@ -527,6 +546,8 @@ pub struct Exec {
     tmpdir: Option<PathBuf>,
     /// Set by [`Deliverer::flavor`]: the real sendmail's 75 means its copy is queued.
     tempfail_queued: bool,
+    /// Set by [`Deliverer::batch`]: many copies go to one `-bs` run.
+    batch: Option<Batch>,
 }
 
 impl Exec {
@@ -538,6 +559,7 @@ impl Exec {
             handoff: None,
             tmpdir,
             tempfail_queued: false,
+            batch: None,
         }
     }
 }
@@ -727,6 +749,10 @@ impl Deliverer for Exec {
         self.handoff.take()
     }
 
+    fn batch(&mut self, batch: Option<Batch>) {
+        self.batch = batch;
+    }
+
     fn pass(&mut self, program: &Path, argv0: &str, args: Vec<OsString>) -> Result<i32> {
         cloexec_above_stderr();
         let err = Command::new(program)
@@ -777,7 +803,7 @@ impl Deliverer for Exec {
             )));
         }
         let total = copies.len();
-        let (failed, queued) = self.run_each(program, copies, &shown);
+        let (failed, queued) = self.hand_on(program, copies, &shown);
         self.handoff = Some(Handoff {
             total,
             failed: failed.clone(),
@@ -802,6 +828,96 @@ impl Deliverer for Exec {
 }
 
 impl Exec {
+    /// Hands every copy on: the encrypted ones through one `-bs` run when a [`Batch`] is
+    /// set and there are at least its `min` of them ([`Exec::run_batch`]), the others (and
+    /// all of them when that run cannot start or carry them) one run each
+    /// ([`Exec::run_each`]).
+    fn hand_on(
+        &self,
+        program: &Path,
+        copies: Vec<(Vec<OsString>, Copy)>,
+        shown: &str,
+    ) -> (Vec<(String, Status)>, Vec<String>) {
+        let Some(b) = &self.batch else {
+            return self.run_each(program, copies, shown);
+        };
+        let (batched, single): (Vec<_>, Vec<_>) = copies
+            .into_iter()
+            .partition(|(_, c)| !matches!(c.body, CopyBody::Memory(_)));
+        if batched.len() < b.min {
+            let all = batched.into_iter().chain(single).collect();
+            return self.run_each(program, all, shown);
+        }
+        let session = match Session::start(program, b, wait_limit()) {
+            Ok(s) => s,
+            Err(why) => {
+                diag::say(format_args!(
+                    "real sendmail {shown}: {why}; one run per copy instead"
+                ));
+                let all = batched.into_iter().chain(single).collect();
+                return self.run_each(program, all, shown);
+            }
+        };
+        let mut failed = self.run_batch(session, batched, shown);
+        let (more, queued) = self.run_each(program, single, shown);
+        failed.extend(more);
+        (failed, queued)
+    }
+
+    /// Hands `copies` on as successive transactions of `session`, each from a complete
+    /// file of its own made just before it; returns the copies (or, of a copy, the
+    /// recipients) it did not take, each with what it said.
+    fn run_batch(
+        &self,
+        mut session: Session,
+        copies: Vec<(Vec<OsString>, Copy)>,
+        shown: &str,
+    ) -> Vec<(String, Status)> {
+        let mut failed: Vec<(String, Status)> = Vec::new();
+        // Once the run is gone, every copy after it is not sent, with the same status.
+        let mut gone: Option<Status> = None;
+        for (_, copy) in copies {
+            let rcpts = copy.recipients;
+            if let Some(st) = &gone {
+                failed.push((who(&rcpts), st.clone()));
+                continue;
+            }
+            let file = match stdin_for(copy.body, self.tmpdir.as_deref()) {
+                Ok(f) => f,
+                Err(e) => {
+                    diag::say(format_args!(
+                        "real sendmail {shown} for {}: {e}",
+                        who(&rcpts)
+                    ));
+                    failed.push((who(&rcpts), Status::Error(e.to_string())));
+                    continue;
+                }
+            };
+            match session.send(&rcpts, file) {
+                Sent::Taken { refused } => {
+                    for (i, r) in refused {
+                        failed.push((who(&rcpts[i..=i]), reply_status(&r)));
+                    }
+                }
+                Sent::Refused(r) => failed.push((who(&rcpts), reply_status(&r))),
+                Sent::Gone(g) => {
+                    diag::say(format_args!("real sendmail {shown}: {}", g.why));
+                    let st = match (g.signal, g.code) {
+                        (Some(sig), _) => Status::Signal(sig),
+                        (None, Some(c)) if c != 0 => Status::Exit(c),
+                        _ => Status::Error(g.why),
+                    };
+                    failed.push((who(&rcpts), st.clone()));
+                    gone = Some(st);
+                }
+            }
+        }
+        if let Some(note) = session.quit() {
+            diag::say(format_args!("real sendmail {shown}: {note}"));
+        }
+        failed
+    }
+
     /// Runs the real sendmail once per copy, one at a time; returns the copies it did not
     /// take, each with its status, and those it queued for later (75 from a flavor whose
     /// 75 means queued).
@@ -845,6 +961,11 @@ impl Exec {
         }
         (failed, queued)
     }
+}
+
+/// What a refusal in a `-bs` run says in reports.
+fn reply_status(r: &crate::smtp::Reply) -> Status {
+    Status::Reply(r.code, sanitize(&r.text()))
 }
 
 /// EX_TEMPFAIL.

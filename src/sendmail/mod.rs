@@ -3,6 +3,7 @@
 //! limit ([`size`]).
 
 pub mod args;
+pub mod batch;
 pub mod deliver;
 pub mod postconf;
 pub mod size;

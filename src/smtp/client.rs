@@ -88,15 +88,33 @@ pub struct Client<R, W> {
     output: W,
     /// The EHLO keywords, upper case (`SIZE`, `8BITMIME`, ...), with their parameters.
     pub extensions: Vec<String>,
+    /// Parameters added to every MAIL (`RET=HDRS`, `ENVID=...`) and every RCPT
+    /// (`NOTIFY=...`), each after a space; empty unless set.
+    pub mail_params: String,
+    pub rcpt_params: String,
+    /// No reply is awaited longer than this (`None`: RFC 5321's times alone).
+    cap: Option<Duration>,
 }
 
 impl<R: Input, W: Write> Client<R, W> {
     /// Waits for the greeting and says EHLO `host` (HELO when EHLO is refused).
     pub fn start(input: R, output: W, host: &str) -> Result<Self, Error> {
+        Client::start_capped(input, output, host, None)
+    }
+
+    /// [`Client::start`], but no reply of the session is awaited longer than `cap`.
+    pub fn start_within(input: R, output: W, host: &str, cap: Duration) -> Result<Self, Error> {
+        Client::start_capped(input, output, host, Some(cap))
+    }
+
+    fn start_capped(input: R, output: W, host: &str, cap: Option<Duration>) -> Result<Self, Error> {
         let mut c = Client {
             input,
             output,
             extensions: Vec::new(),
+            mail_params: String::new(),
+            rcpt_params: String::new(),
+            cap,
         };
         let greeting = c.reply(GREETING)?;
         if greeting.code != 220 {
@@ -155,13 +173,16 @@ impl<R: Input, W: Write> Client<R, W> {
         rcpts: &[&str],
         message: &mut dyn Read,
     ) -> Result<Staged, Error> {
-        let mut mail = format!("MAIL FROM:<{sender}>");
+        let mut mail = format!("MAIL FROM:<{sender}>{}", self.mail_params);
         if self.offers("8BITMIME") {
             mail.push_str(" BODY=8BITMIME");
         }
         let utf8 = !sender.is_ascii() || rcpts.iter().any(|r| !r.is_ascii());
         if utf8 && self.offers("SMTPUTF8") {
             mail.push_str(" SMTPUTF8");
+        }
+        if self.offers("PIPELINING") {
+            return self.stage_pipelined(&mail, rcpts, message);
         }
         let r = self.command(&mail, MAIL)?;
         if r.code != 250 {
@@ -170,7 +191,7 @@ impl<R: Input, W: Write> Client<R, W> {
         }
         let (mut taken, mut refused) = (Vec::new(), Vec::new());
         for (i, rcpt) in rcpts.iter().enumerate() {
-            let r = self.command(&format!("RCPT TO:<{rcpt}>"), RCPT)?;
+            let r = self.command(&format!("RCPT TO:<{rcpt}>{}", self.rcpt_params), RCPT)?;
             if r.code == 250 || r.code == 251 {
                 taken.push(i);
             } else {
@@ -192,6 +213,59 @@ impl<R: Input, W: Write> Client<R, W> {
         write_lines(message, &mut self.output)?;
         self.output.flush()?;
         Ok(Staged::Ready { taken, refused })
+    }
+
+    /// [`Client::stage`] with RFC 2920 PIPELINING: MAIL, every RCPT and DATA in one
+    /// write, then their replies in order. A DATA answered 354 although MAIL or every RCPT
+    /// was refused gets an empty message ended at once, whose reply is not taken for a
+    /// success; the transaction is then reset.
+    fn stage_pipelined(
+        &mut self,
+        mail: &str,
+        rcpts: &[&str],
+        message: &mut dyn Read,
+    ) -> Result<Staged, Error> {
+        let mut group = format!("{mail}\r\n");
+        for rcpt in rcpts {
+            group.push_str(&format!("RCPT TO:<{rcpt}>{}\r\n", self.rcpt_params));
+        }
+        group.push_str("DATA\r\n");
+        self.output.write_all(group.as_bytes())?;
+        self.output.flush()?;
+        let mail = self.reply(MAIL)?;
+        let (mut taken, mut refused) = (Vec::new(), Vec::new());
+        for i in 0..rcpts.len() {
+            let r = self.reply(RCPT)?;
+            if r.code == 250 || r.code == 251 {
+                taken.push(i);
+            } else {
+                refused.push((i, r));
+            }
+        }
+        let data = self.reply(DATA_INIT)?;
+        let why = if mail.code != 250 {
+            Some(mail)
+        } else if taken.is_empty() {
+            Some(
+                refused
+                    .pop()
+                    .map_or_else(|| Reply::new(554, "no recipients"), |(_, r)| r),
+            )
+        } else if data.code != 354 {
+            Some(data.clone())
+        } else {
+            None
+        };
+        let Some(why) = why else {
+            write_lines(message, &mut self.output)?;
+            self.output.flush()?;
+            return Ok(Staged::Ready { taken, refused });
+        };
+        if data.code == 354 {
+            self.commit()?;
+        }
+        self.rset()?;
+        Ok(Staged::Refused(why))
     }
 
     /// Ends the data of a [`Client::stage`]d transaction: the server's reply to it.
@@ -220,6 +294,7 @@ impl<R: Input, W: Write> Client<R, W> {
     }
 
     fn reply(&mut self, wait: Duration) -> Result<Reply, Error> {
+        let wait = self.cap.map_or(wait, |c| c.min(wait));
         self.input.set_timeout(Some(wait));
         Ok(Reply::read_from(&mut self.input)?)
     }
@@ -310,6 +385,45 @@ mod tests {
         assert_eq!(c.commit().unwrap().code, 250);
         drop(c);
         assert!(cmds.ends_with(b"hi\r\n.\r\n"));
+    }
+
+    #[test]
+    fn pipelined_a_refused_transaction_sends_no_data_and_is_reset() {
+        // MAIL, RCPT and DATA in one group; every RCPT refused, and a server that still
+        // says 354 to DATA gets an empty message at once, then RSET.
+        let replies = b"220 s\r\n250-s\r\n250 PIPELINING\r\n250 ok\r\n550 no\r\n\
+354 go\r\n554 nothing\r\n250 reset\r\n";
+        let mut cmds = Vec::new();
+        let mut c = Client::start(&replies[..], &mut cmds, "me").unwrap();
+        let out = c.send("a@x", &["no@x"], &mut &b"secret\n"[..]).unwrap();
+        assert_eq!(out, Outcome::Refused(Reply::new(550, "no")));
+        drop(c);
+        let text = String::from_utf8(cmds).unwrap();
+        assert!(
+            text.ends_with("MAIL FROM:<a@x>\r\nRCPT TO:<no@x>\r\nDATA\r\n.\r\nRSET\r\n"),
+            "{text}"
+        );
+        assert!(!text.contains("secret"));
+        // Taken: the data follows the group.
+        let replies = b"220 s\r\n250-s\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n\
+354 go\r\n250 queued\r\n";
+        let mut cmds = Vec::new();
+        let mut c = Client::start(&replies[..], &mut cmds, "me").unwrap();
+        c.rcpt_params = " NOTIFY=NEVER".into();
+        let out = c.send("a@x", &["b@x"], &mut &b"hi\n"[..]).unwrap();
+        assert_eq!(
+            out,
+            Outcome::Accepted {
+                taken: vec![0],
+                refused: vec![]
+            }
+        );
+        drop(c);
+        let text = String::from_utf8(cmds).unwrap();
+        assert!(
+            text.ends_with("RCPT TO:<b@x> NOTIFY=NEVER\r\nDATA\r\nhi\r\n.\r\n"),
+            "{text}"
+        );
     }
 
     /// A client against our own server: what was sent is what was received.

@@ -42,7 +42,10 @@
 //! its data is reset, so the session goes on; [`client::Client::stage`] is the same but
 //! for the final `.`, which [`client::Client::commit`] sends (so that several copies, each
 //! on its own connection, are committed back to back); [`client::Client::quit`] ends it. Each reply
-//! is awaited within RFC 5321 4.5.3.2's time for its command.
+//! is awaited within RFC 5321 4.5.3.2's time for its command, or less
+//! ([`client::Client::start_within`]). Where the server offers PIPELINING, MAIL, the RCPTs
+//! and DATA of a transaction go in one write (RFC 2920); `mail_params` and `rcpt_params`
+//! add DSN's parameters (RFC 3461) to every MAIL and RCPT.
 //!
 //! Nothing here knows about encryption, the pipeline or the real sendmail; the faces do
 //! (`sendmail/smtp.rs` for `-bs`).

@@ -116,6 +116,43 @@ fn ex_noinput_66_stdin_opened_write_only_in_every_mode() {
     );
 }
 
+/// pgpsendmail(8), INPUT: a closed standard input (`0<&-`) read as an empty message, since
+/// the runtime opens /dev/null on a closed descriptor 0 before main: an encrypted empty
+/// message went out with exit 0. Now 66 and nothing handed on; -bv, which reads no message,
+/// still runs.
+#[test]
+fn ex_noinput_66_stdin_closed() {
+    let closed = |h: &H, args: &[&str]| {
+        std::process::Command::new("/bin/sh")
+            .env_clear()
+            .envs(h.envs())
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" 0<&-")
+            .arg(h.std_cmd().get_program())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["alice@example.org"][..],
+        &["-i", "alice@example.org"],
+        &["-t"],
+        &["-bs"],
+    ] {
+        let h = H::new();
+        let out = closed(&h, args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(66), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "not one line: {err}");
+        assert!(err.contains("standard input"), "{args:?}: {err}");
+        assert!(h.captures().is_empty(), "{args:?}: something was handed on");
+    }
+    let h = H::new();
+    let out = closed(&h, &["-bv", "alice@example.org"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(h.captures()[0].args(), ["-bv", "--", "alice@example.org"]);
+}
+
 #[test]
 fn ex_nouser_67_names_recipient_and_reason() {
     let h = H::new();

@@ -17,6 +17,10 @@ pub fn keys_dir() -> PathBuf {
     Path::new(ROOT).join("tests/data/keys")
 }
 
+/// The configuration line of one run of the real sendmail per copy (pgpsendmail.toml(5),
+/// `batch_copies`), for the tests of what each run gets.
+pub const PER_COPY: &str = "batch_copies = 0\n";
+
 /// The stand-in sendmail (examples/stand_in_sendmail.rs), built beside pgpsendmail.
 pub fn stand_in() -> PathBuf {
     let bin = assert_cmd::cargo::cargo_bin("pgpsendmail");
@@ -253,15 +257,22 @@ impl H {
     }
 
     /// Rewrites the configuration: sendmail, keyring and cache_dir lines, then `extra`.
-    /// (With a cache directory every message goes through the key index.)
+    /// (With a cache directory every message goes through the key index.) One run of the
+    /// stand-in per copy (`batch_copies = 0`), which the tests of each run's argv and faults
+    /// need, unless `extra` sets `batch_copies` (the tests of one `-bs` run for many copies).
     pub fn write_config(&self, extra: &str) {
         let cache = self.dir.path().join("cache");
         std::fs::create_dir_all(&cache).unwrap();
         let text = format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n{extra}",
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n{}{extra}",
             stand_in().display(),
             self.keys.display(),
-            cache.display()
+            cache.display(),
+            if extra.contains("batch_copies") {
+                ""
+            } else {
+                PER_COPY
+            }
         );
         std::fs::write(&self.config, text).unwrap();
     }
@@ -270,7 +281,7 @@ impl H {
     /// directory, no cache directory and no flavor: it is inferred from the name).
     pub fn use_sendmail(&self, program: &Path) {
         let text = format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n",
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n{PER_COPY}",
             program.display(),
             self.keys.display()
         );

@@ -633,3 +633,41 @@ fn the_default_discovered_directory_is_read_when_no_dir_is_configured() {
     assert_eq!(copies.len(), 1);
     assert!(copies[0].body("bob").windows(6).any(|w| w == b"MARKER"));
 }
+
+/// pgpsendmail(8), RECIPIENTS: a quoted local part with spaces (`"b o b"@example.org`, RFC
+/// 5321 Quoted-string) is one recipient: taken as an argument, from To and at RCPT in -bs,
+/// handed on quoted as one argument, and matched to keys in its canonical spelling (the
+/// quotes dropped: `"bob"@example.org` finds bob's user ID, and a `[recipients]` entry in
+/// another case serves the quoted address).
+#[test]
+fn a_quoted_local_part_with_spaces_is_one_recipient_everywhere() {
+    let q = "\"b o b\"@example.org";
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        &format!(
+            "[recipients]\n\"\\\"B O B\\\"@EXAMPLE.org\" = {{ key = \"{}\" }}\n",
+            fingerprint("bob")
+        ),
+    );
+    let c = h.ok(&["-i", q], &msg(q));
+    assert_eq!(c[0].rcpts(), [q], "one argument, quotes kept");
+    c[0].open("bob");
+    let c = h.ok(
+        &["-i", "-t"],
+        format!("To: Bob <{q}>\nSubject: s\n\nx\n").as_bytes(),
+    );
+    assert_eq!(c.last().unwrap().rcpts(), [q]);
+    let script = format!(
+        "EHLO c\r\nMAIL FROM:<me@example.org>\r\nRCPT TO:<{q}>\r\nDATA\r\nSubject: s\r\n\r\nx\r\n.\r\nQUIT\r\n"
+    );
+    let out = session(&h, &[], script.as_bytes());
+    assert_eq!(
+        codes(&out.stdout),
+        [220, 250, 250, 250, 354, 250, 221],
+        "{out:?}"
+    );
+    assert_eq!(h.captures().last().unwrap().rcpts(), [q]);
+    let c = h.ok(&["-i", "\"bob\"@example.org"], &msg("\"bob\"@example.org"));
+    assert_eq!(c.last().unwrap().rcpts(), ["\"bob\"@example.org"]);
+    c.last().unwrap().open("bob");
+}

@@ -2,6 +2,8 @@
 //! stand-in sendmail. Each module follows one part of the spec:
 //!
 //! * admin.rs: check, explain and keys list;
+//! * batch.rs: many copies through one `-bs` run of the real sendmail (pgpsendmail(8), THE
+//!   REAL SENDMAIL), against the stand-in's `-bs` mode;
 //! * adminops.rs: what an administrator meets after the takeover: key file modes, finding
 //!   the real sendmail, check's exit status, the real MTA's size limit;
 //! * callers.rs: every caller (the rows of docs/callers.md);
@@ -45,6 +47,7 @@
 
 mod admin;
 mod adminops;
+mod batch;
 mod cache;
 mod callers;
 mod discover;
@@ -65,6 +68,7 @@ mod modes;
 mod privenv;
 mod protected;
 mod real;
+mod real_batch;
 mod real_callers;
 mod real_decrypt;
 mod real_gateway;

@@ -485,6 +485,64 @@ impl Postfix {
         hits
     }
 
+    /// Makes this running instance deliver to `addrs` too (each `local@domain`, Maildirs
+    /// under `mail/domain/local/`): their domains and mailboxes added, then `postfix
+    /// reload`.
+    pub fn add_mailboxes(&self, addrs: &[String]) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.etc.join("vmailbox"))
+            .unwrap();
+        let mut domains = vec![
+            "example.org".to_string(),
+            "example.net".into(),
+            "example.com".into(),
+        ];
+        for a in addrs {
+            let (local, domain) = a.split_once('@').unwrap();
+            writeln!(f, "{a} {domain}/{local}/").unwrap();
+            if !domains.iter().any(|d| d == domain) {
+                domains.push(domain.into());
+            }
+        }
+        drop(f);
+        run_ok(
+            Command::new("/usr/sbin/postconf")
+                .arg("-c")
+                .arg(&self.etc)
+                .arg("-e")
+                .arg(format!("virtual_mailbox_domains = {}", domains.join(" "))),
+            b"",
+        );
+        let out = self.postfix(&["reload"]);
+        assert!(out.status.success(), "postfix reload: {out:?}");
+    }
+
+    /// The messages delivered to `addr`'s Maildir (one added by [`Postfix::add_mailboxes`]).
+    pub fn delivered_to(&self, addr: &str) -> Vec<PathBuf> {
+        let (local, domain) = addr.split_once('@').unwrap();
+        match std::fs::read_dir(self.mail.join(domain).join(local).join("new")) {
+            Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Waits, at most `secs` seconds, until `done` holds (the queue and the log for a
+    /// failure message).
+    pub fn wait_for(&self, what: &str, secs: u64, mut done: impl FnMut() -> bool) {
+        let start = Instant::now();
+        while !done() {
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "timed out waiting for {what}; queue: {} messages\n{}",
+                self.queue_lines().len(),
+                self.maillog()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// How many regular files the queue directory holds (to show the grep saw the mail).
     pub fn queue_files(&self) -> usize {
         let mut hits = Vec::new();

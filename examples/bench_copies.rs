@@ -1,0 +1,98 @@
+//! `make bench`, after the main bench: what 1,000 hidden recipients of a 10 KiB message cost,
+//! one run of the real sendmail per copy (`batch_copies = 0`) against one `-bs` run for all
+//! (`batch_copies = 2`, the default; pgpsendmail.toml(5)).
+//!
+//! The real sendmail is the stand-in (examples/stand_in_sendmail.rs), or `$BENCH_SENDMAIL`
+//! (for example Postfix's `/usr/sbin/sendmail`, with `MAIL_CONFIG` naming an instance that
+//! takes `@bench.example`). The certificates are `bench_keys --make 1000`'s keyring
+//! (target/bench-keys/ring-1000.gpg, made first by `make bench`). Release build; a
+//! benchmark, not a test.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const HIDDEN: usize = 1000;
+
+fn main() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let ring = root.join(format!("target/bench-keys/ring-{HIDDEN}.gpg"));
+    if !ring.exists() {
+        eprintln!(
+            "{} is missing: run target/release/examples/bench_keys --make {HIDDEN} first",
+            ring.display()
+        );
+        std::process::exit(66);
+    }
+    let bin = root.join("target/release/pgpsendmail");
+    let sendmail = std::env::var_os("BENCH_SENDMAIL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/examples/stand_in_sendmail"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut msg = b"From: me@example.org\nTo: undisclosed-recipients:;\nSubject: many\n\n".to_vec();
+    while msg.len() < 10 << 10 {
+        msg.extend_from_slice(b"ten KiB of body text, line after line, for every recipient.\n");
+    }
+    println!(
+        "{HIDDEN} hidden recipients of a 10 KiB message into {} (load: {})",
+        sendmail.display(),
+        load()
+    );
+    println!("| delivery | seconds (best of 2) |\n|---|---|");
+    for (what, batch) in [("one run per copy", 0), ("one -bs run", 2)] {
+        let best = (0..2)
+            .map(|round| {
+                let run = dir.path().join(format!("{batch}-{round}"));
+                send(&bin, &sendmail, &ring, &run, batch, &msg)
+            })
+            .min()
+            .unwrap();
+        println!("| {what} | {:.2} |", best.as_secs_f64());
+    }
+}
+
+/// One message to user0..user{HIDDEN-1}, all hidden; how long pgpsendmail ran.
+fn send(
+    bin: &Path,
+    sendmail: &Path,
+    ring: &Path,
+    run: &Path,
+    batch: usize,
+    msg: &[u8],
+) -> Duration {
+    let capture = run.join("capture");
+    std::fs::create_dir_all(&capture).unwrap();
+    let config = run.join("pgpsendmail.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\nbatch_copies = {batch}\n",
+            sendmail.display(),
+            ring.display(),
+            run.parent().unwrap_or(run).display()
+        ),
+    )
+    .unwrap();
+    let mut args = vec!["-i".to_string(), "-f".into(), "me@example.org".into()];
+    args.extend((0..HIDDEN).map(|i| format!("user{i}@bench.example")));
+    let start = Instant::now();
+    let mut child = Command::new(bin)
+        .args(&args)
+        .env("PGPSENDMAIL_CONFIG", &config)
+        .env("STAND_IN_DIR", &capture)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(msg).unwrap();
+    let st = child.wait().unwrap();
+    let took = start.elapsed();
+    assert!(st.success(), "pgpsendmail: {st}");
+    took
+}
+
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split(' ').take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
