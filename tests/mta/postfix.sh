@@ -15,11 +15,19 @@ configure() {
 	postconf -F '*/*/chroot = n'
 	newaliases
 }
+# start-fg can find the lock of the master just stopped still held ("already running") and
+# exit at once: then it is started again, until the master runs (at most 60 s).
 start() {
-	postfix start-fg >>/t/out/daemon.log 2>&1 &
-	daemon=$!
 	n=0
-	until postfix status >/dev/null 2>&1 || [ $n -ge 600 ]; do
+	while [ $n -lt 600 ]; do
+		postfix start-fg >>/t/out/daemon.log 2>&1 &
+		daemon=$!
+		until postfix status >/dev/null 2>&1 || ! kill -0 "$daemon" 2>/dev/null || [ $n -ge 600 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+		kill -0 "$daemon" 2>/dev/null && return 0
+		wait "$daemon" || true
 		sleep 0.1
 		n=$((n + 1))
 	done
