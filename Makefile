@@ -11,7 +11,7 @@ SBINDIR  = $(PREFIX)/sbin
 MANDIR   = $(PREFIX)/share/man
 DEMO     = target/demo
 
-.PHONY: all build release deb demo test test-fast lint bench bench-keys fuzz install uninstall \
+.PHONY: all build release deb demo test test-fast lint bench bench-gateway bench-keys fuzz install uninstall \
 	install-sendmail uninstall-sendmail clean
 
 all: build
@@ -75,6 +75,13 @@ bench:
 	target/release/examples/bench
 	target/release/examples/bench_keys --make 1000
 	target/release/examples/bench_copies
+
+# pgpsendmail serve, the pipe(8) sendmail face and a gpg pipe in a private Postfix on
+# loopback, driven by smtp-source (bench/README.md, "make bench-gateway"): needs root,
+# postfix and gpg, and gnuplot for the plot; about 15 minutes.
+bench-gateway:
+	$(CARGO) build --release --bins --examples
+	target/release/examples/bench_gateway
 
 # Every cargo-fuzz target in fuzz/ (args, header, address, keyring, keybox, and smtp, the
 # -bs reader) for FUZZ_SECONDS each, at nice 15, on the stable toolchain

@@ -1,19 +1,30 @@
-//! `make bench`: pgpsendmail against the pipeline a user would otherwise write,
-//! `gpg --batch --trust-model always --encrypt --armor --compress-algo none -r ... | sendmail`,
-//! in one run, on the same inputs, with GnuPG holding the same certificates. Both sides hand
-//! their output to the same sendmail, `bench_sink` (reads its input and drops it).
+//! `make bench`: pgpsendmail against the pipelines a user would otherwise write, in one run,
+//! on the same inputs, each peer holding the same certificates and encrypting with AES-256,
+//! without compression, armored:
+//! - `gpg --batch --trust-model always --encrypt --armor --compress-algo none -r ... | sendmail`;
+//! - Sequoia's `sq encrypt --compression none --recipient-cert CERTS | sendmail`, CERTS from
+//!   `sq keyring filter --email ...` over the keyring (sq 0.27 is stateless: it finds no key
+//!   by address itself);
+//! - RNP's `rnp --encrypt --cipher AES256 -z 0 --armor -r ... | sendmail`, the keyring as its
+//!   home's pubring.gpg.
+//!
+//! All hand their output to the same sendmail, `bench_sink` (reads its input and drops it).
+//! A peer that is not installed is skipped, loudly; its columns say so.
 //!
 //! What it needs: a release build of pgpsendmail and the examples (`make bench` builds
-//! them), `gpg` and `openssl` on PATH, and `gnuplot` for the plot (skipped without it). It
-//! installs nothing. It keeps its keyrings and GnuPG homes under target/bench-keys/ (made
-//! once: 100,000 certificates take minutes) and its messages, data and plot under
-//! target/bench/.
+//! them), `openssl` on PATH, the peers (`gpg`, `sq`, `rnp` and `rnpkeys`), and `gnuplot` for
+//! the plot (skipped without it). It installs nothing. It keeps its keyrings, GnuPG and RNP
+//! homes under target/bench-keys/ (made once: 100,000 certificates take minutes) and its
+//! messages, data and plot under target/bench/.
 //!
 //! Environment: `BENCH_RUNS` (runs per median, default 15 for small messages; large ones
 //! use a third of it, at least 3), `BENCH_MESSAGES` (messages per throughput batch, default
 //! 1000), `BENCH_BATCH_SECONDS` (a batch stops early after this long, default 60; the table
 //! says how many it did), `BENCH_LARGE_MIB` (default 256), `BENCH_ONLY` (`small`, `large`,
-//! `v2`, `bcc`, `ceiling` or `signed`: one part only).
+//! `v2`, `bcc`, `ceiling` or `signed`: one part only), `BENCH_CERTS` (keyring sizes of the small part,
+//! default `10,10000,100000`), `BENCH_PEERS` (the peers to run, default `gpg,sq,rnp`). The
+//! table and data files are written after each part, so an interrupted run keeps what it
+//! measured.
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -22,7 +33,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Keyring sizes of the small-message rows (`BENCH_CERTS` overrides: `10,10000`).
 const SIZES: [usize; 3] = [10, 10_000, 100_000];
+
+fn cert_sizes() -> Vec<usize> {
+    match std::env::var("BENCH_CERTS") {
+        Ok(v) => v.split(',').filter_map(|x| x.trim().parse().ok()).collect(),
+        Err(_) => SIZES.to_vec(),
+    }
+}
 /// The keyring for the large and the Bcc messages (51 recipients needed).
 const WIDE: usize = 1_000;
 /// `--cipher-algo AES256`: the generated certificates state no cipher preferences, so gpg
@@ -122,32 +141,104 @@ impl Setup {
         timed(c, &format!("pgpsendmail {args:?} on {}", msg.display()))
     }
 
-    /// `gpg --list-keys RCPT...`: gpg's start-up and key lookup, the same step on its side.
-    fn gpg_lookup(&self, n: usize, rcpts: &[String]) -> Run {
-        let mut c = Command::new("gpg");
-        c.arg("--homedir")
-            .arg(gpg_home(n))
-            .args(["--no-autostart", "--batch", "--with-colons", "--list-keys"])
-            .args(rcpts);
-        timed(c, "gpg --list-keys")
+    /// The start-up and key lookup of `peer` alone (no encryption), the step `explain` is
+    /// on our side: `gpg --list-keys`, `sq keyring filter --email`, `rnpkeys --list-keys`.
+    fn peer_lookup(&self, peer: Peer, n: usize, rcpts: &[String]) -> Run {
+        let mut c = match peer {
+            Peer::Gpg => {
+                let mut c = Command::new("gpg");
+                c.arg("--homedir")
+                    .arg(gpg_home(n))
+                    .args(["--no-autostart", "--batch", "--with-colons", "--list-keys"])
+                    .args(rcpts);
+                c
+            }
+            Peer::Sq => return self.sq_filter(n, rcpts).0,
+            Peer::Rnp => {
+                let mut c = Command::new("rnpkeys");
+                c.arg("--homedir").arg(rnp_home(n)).arg("--list-keys");
+                c.args(rcpts);
+                c
+            }
+        };
+        c.stderr(Stdio::null());
+        timed(c, &format!("{} lookup", peer.name()))
     }
 
-    /// `gpg ... -r RCPT... | sink`, as a shell would run it (both at once, joined by a pipe).
-    fn gpg(&self, n: usize, msg: &Path, rcpts: &[String]) -> Run {
-        let t = Instant::now();
-        let mut gpg = Command::new("gpg");
-        gpg.arg("--homedir")
-            .arg(gpg_home(n))
-            .args(["--no-autostart", "--quiet"])
-            .args(GPG_ARGS);
-        for r in rcpts {
-            gpg.args(["-r", r]);
+    /// `peer`'s encryption to `rcpts` piped into the sink, as a shell would run it.
+    fn peer(&self, peer: Peer, n: usize, msg: &Path, rcpts: &[String]) -> Run {
+        let mut pre = None;
+        let mut c = match peer {
+            Peer::Gpg => {
+                let mut c = Command::new("gpg");
+                c.arg("--homedir")
+                    .arg(gpg_home(n))
+                    .args(["--no-autostart", "--quiet"])
+                    .args(GPG_ARGS);
+                for r in rcpts {
+                    c.args(["-r", r]);
+                }
+                c
+            }
+            Peer::Sq => {
+                let (run, certs) = self.sq_filter(n, rcpts);
+                pre = Some(run);
+                let mut c = Command::new("sq");
+                c.args(SQ_ARGS).arg("--recipient-cert").arg(certs);
+                c
+            }
+            Peer::Rnp => {
+                let mut c = Command::new("rnp");
+                c.arg("--homedir").arg(rnp_home(n)).args(RNP_ARGS);
+                for r in rcpts {
+                    c.args(["-r", r]);
+                }
+                c
+            }
+        };
+        // sq warns that its CLI is unstable; rnp, about subpackets it does not know.
+        c.stderr(Stdio::null());
+        let mut run = self.pipeline(&mut c, peer.name(), msg, rcpts);
+        if let Some(p) = pre {
+            run.wall += p.wall;
+            run.cpu += p.cpu;
+            run.rss_kib = run.rss_kib.max(p.rss_kib);
         }
-        let mut g = gpg
+        run
+    }
+
+    /// sq 0.27 is stateless: a user finds the recipients' certificates in the keyring with
+    /// `sq keyring filter --email`, then encrypts to them. Returns that step and its output.
+    fn sq_filter(&self, n: usize, rcpts: &[String]) -> (Run, PathBuf) {
+        let out = self.work.join("sq-recipients.pgp");
+        let mut c = Command::new("sq");
+        c.args(["keyring", "filter", "--binary"]);
+        for r in rcpts {
+            c.args(["--email", r]);
+        }
+        c.arg(ring(n))
+            .stdout(File::create(&out).expect("sq's certificate file"))
+            .stderr(Stdio::null());
+        let t = Instant::now();
+        let child = c.spawn().expect("sq runs");
+        let (status, ru) = wait4(child);
+        assert_eq!(status, 0, "sq keyring filter failed");
+        let run = Run {
+            wall: t.elapsed().as_secs_f64(),
+            cpu: cpu_of(&ru),
+            rss_kib: ru.ru_maxrss,
+        };
+        (run, out)
+    }
+
+    /// `enc` (the message on stdin) piped into the sink, both at once.
+    fn pipeline(&self, enc: &mut Command, name: &str, msg: &Path, rcpts: &[String]) -> Run {
+        let t = Instant::now();
+        let mut g = enc
             .stdin(input(msg))
             .stdout(Stdio::piped())
             .spawn()
-            .expect("gpg runs");
+            .unwrap_or_else(|e| panic!("{name} runs: {e}"));
         let pipe = g.stdout.take().unwrap();
         let s = Command::new(&self.sink)
             .arg("-i")
@@ -160,7 +251,7 @@ impl Setup {
         let wall = t.elapsed().as_secs_f64();
         assert!(
             gs == 0 && ss == 0,
-            "gpg pipeline failed on {}",
+            "{name} pipeline failed on {}",
             msg.display()
         );
         Run {
@@ -170,6 +261,64 @@ impl Setup {
         }
     }
 }
+
+/// The tools pgpsendmail is compared with, each as a pipeline into the same sink.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Peer {
+    Gpg,
+    Sq,
+    Rnp,
+}
+
+const PEERS: [Peer; 3] = [Peer::Gpg, Peer::Sq, Peer::Rnp];
+
+impl Peer {
+    fn name(self) -> &'static str {
+        match self {
+            Peer::Gpg => "gpg",
+            Peer::Sq => "sq",
+            Peer::Rnp => "rnp",
+        }
+    }
+
+    /// Its first `--version` line, or `None` when it is not installed.
+    fn version(self) -> Option<String> {
+        let progs: &[&str] = match self {
+            Peer::Gpg => &["gpg"],
+            Peer::Sq => &["sq"],
+            Peer::Rnp => &["rnp", "rnpkeys"],
+        };
+        let mut first = None;
+        for p in progs {
+            let o = Command::new(p).arg("--version").output().ok()?;
+            if !o.status.success() {
+                return None;
+            }
+            first.get_or_insert_with(|| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_string()
+            });
+        }
+        first
+    }
+}
+
+/// `sq encrypt` as the comparison needs it: no compression (its default pads through a
+/// compression packet); armored, like the others. Sequoia encrypts with AES-256 by default.
+const SQ_ARGS: [&str; 3] = ["encrypt", "--compression", "none"];
+/// `rnp`: AES-256, no compression, armored, to standard output.
+const RNP_ARGS: [&str; 7] = [
+    "--encrypt",
+    "--cipher",
+    "AES256",
+    "-z",
+    "0",
+    "--armor",
+    "--notty",
+];
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
@@ -189,12 +338,16 @@ fn paired(runs: usize, mut a: impl FnMut() -> Run, mut b: impl FnMut() -> Run) -
         ra.push(a());
         rb.push(b());
     }
-    let summary = |v: &[Run]| Run {
+    [summary(&ra), summary(&rb)]
+}
+
+/// The medians of wall and CPU time and the highest peak memory of `v`.
+fn summary(v: &[Run]) -> Run {
+    Run {
         wall: median(v.iter().map(|r| r.wall).collect()),
         cpu: median(v.iter().map(|r| r.cpu).collect()),
         rss_kib: v.iter().map(|r| r.rss_kib).max().unwrap_or(0),
-    };
-    [summary(&ra), summary(&rb)]
+    }
 }
 
 /// Messages per second over a batch of up to `count` messages, one after the other,
@@ -222,6 +375,23 @@ fn ring(n: usize) -> PathBuf {
 
 fn gpg_home(n: usize) -> PathBuf {
     keys_dir().join(format!("gnupg-{n}"))
+}
+
+/// An RNP home whose pubring.gpg is ring-N (RNP reads GnuPG 1 keyrings).
+fn rnp_home(n: usize) -> PathBuf {
+    keys_dir().join(format!("rnp-{n}"))
+}
+
+fn ensure_rnp_home(n: usize) {
+    let home = rnp_home(n);
+    let ring_link = home.join("pubring.gpg");
+    if ring_link.exists() {
+        return;
+    }
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::hard_link(ring(n), &ring_link)
+        .or_else(|_| std::fs::copy(ring(n), &ring_link).map(drop))
+        .unwrap();
 }
 
 /// Splits a binary keyring into its certificates (each starts with a public-key packet).
@@ -441,13 +611,462 @@ fn runs(prog: &str, arg: &str) -> bool {
         .is_ok()
 }
 
-fn main() {
-    for (prog, arg) in [("gpg", "--version"), ("openssl", "version")] {
-        if !runs(prog, arg) {
-            eprintln!("bench: {prog} is needed (see bench/README.md)");
-            std::process::exit(69);
+/// The table being written, its data file, and the peers that are installed.
+struct Out {
+    table: String,
+    data: String,
+    peers: Vec<Peer>,
+}
+
+impl Out {
+    /// A row: our value, then each peer's value with our lead over it (peer ÷ ours, or
+    /// ours ÷ peer where `higher_is_better`); "skipped" for a missing peer.
+    fn row(&mut self, case: &str, what: &str, ours: String, theirs: &[(Peer, String, f64)]) {
+        let mut line = format!("| {case} | {what} | {ours} |");
+        for p in PEERS {
+            match theirs.iter().find(|t| t.0 == p) {
+                Some((_, v, ratio)) => {
+                    let _ = write!(line, " {v} | {ratio:.2}× |");
+                }
+                None => line.push_str(" skipped | |"),
+            }
+        }
+        println!("{line}");
+        let _ = writeln!(self.table, "{line}");
+    }
+
+    /// One data value per peer in PEERS order (NaN for a missing one), for the plot.
+    fn per_peer(&self, values: &[(Peer, f64)]) -> String {
+        PEERS
+            .iter()
+            .map(|p| {
+                values
+                    .iter()
+                    .find(|v| v.0 == *p)
+                    .map_or("NaN".into(), |v| format!("{:.4}", v.1))
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Our run and each installed peer's, alternated `runs` times (so that the machine's load
+/// falls on all alike): the medians of each, as [`paired`] gives them.
+fn against(
+    runs: usize,
+    peers: &[Peer],
+    mut ours: impl FnMut() -> Run,
+    mut theirs: impl FnMut(Peer) -> Run,
+) -> (Run, Vec<(Peer, Run)>) {
+    let mut all: Vec<Vec<Run>> = vec![Vec::new(); peers.len() + 1];
+    for _ in 0..runs {
+        all[0].push(ours());
+        for (i, &p) in peers.iter().enumerate() {
+            all[i + 1].push(theirs(p));
         }
     }
+    let s: Vec<Run> = all.iter().map(|v| summary(v)).collect();
+    (
+        s[0],
+        peers.iter().copied().zip(s[1..].iter().copied()).collect(),
+    )
+}
+
+fn ms(r: &Run) -> String {
+    format!("{:.2} ms", r.wall * 1e3)
+}
+
+fn part_small(setup: &Setup, out: &mut Out, runs: usize, messages: usize, budget: Duration) {
+    for n in cert_sizes() {
+        let msg = setup.work.join(format!("small-{n}.eml"));
+        let who = addr(n / 2);
+        make_message(
+            &msg,
+            &format!("From: cron@bench.example\nTo: {who}\nSubject: nightly report\n"),
+            2048,
+            false,
+        );
+        let rc = [who.clone()];
+        let peers = out.peers.clone();
+        // Warm-up: builds pgpsendmail's key index, fills the page cache for all.
+        for _ in 0..2 {
+            setup.pgpsendmail(n, &msg, &rc);
+            for &p in &peers {
+                setup.peer(p, n, &msg, &rc);
+            }
+        }
+        let (ours, theirs) = against(
+            runs,
+            &peers,
+            || setup.pgpsendmail(n, &msg, &rc),
+            |p| setup.peer(p, n, &msg, &rc),
+        );
+        let (mps_ours, k_ours) = batch(messages, budget, || setup.pgpsendmail(n, &msg, &rc));
+        let mps: Vec<(Peer, f64, usize)> = peers
+            .iter()
+            .map(|&p| {
+                let (m, k) = batch(messages, budget, || setup.peer(p, n, &msg, &rc));
+                (p, m, k)
+            })
+            .collect();
+        let case = format!("2 KiB, 1 rcpt, {n} certs");
+        small_rows(
+            out,
+            n,
+            &case,
+            runs,
+            (ours, &theirs),
+            (mps_ours, k_ours, &mps),
+        );
+        let (ours, theirs) = against(
+            runs,
+            &peers,
+            || setup.lookup(n, &msg, &rc),
+            |p| setup.peer_lookup(p, n, &rc),
+        );
+        let look: Vec<_> = theirs
+            .iter()
+            .map(|(p, r)| (*p, ms(r), r.wall / ours.wall))
+            .collect();
+        out.row(
+            &case,
+            &format!("start-up + key lookup, wall (median of {runs}; see bench/README.md)"),
+            ms(&ours),
+            &look,
+        );
+        let line = format!(
+            "lookup {n} {:.4} {}",
+            ours.wall * 1e3,
+            out.per_peer(
+                &theirs
+                    .iter()
+                    .map(|(p, r)| (*p, r.wall * 1e3))
+                    .collect::<Vec<_>>()
+            )
+        );
+        let _ = writeln!(out.data, "{line}");
+    }
+}
+
+/// The rows (and data line) of one keyring size: wall, CPU, messages/s.
+fn small_rows(
+    out: &mut Out,
+    n: usize,
+    case: &str,
+    runs: usize,
+    (ours, theirs): (Run, &[(Peer, Run)]),
+    (mps_ours, k_ours, mps): (f64, usize, &[(Peer, f64, usize)]),
+) {
+    let wall: Vec<_> = theirs
+        .iter()
+        .map(|(p, r)| (*p, ms(r), r.wall / ours.wall))
+        .collect();
+    out.row(
+        case,
+        &format!("wall per message (median of {runs})"),
+        ms(&ours),
+        &wall,
+    );
+    let cpu: Vec<_> = theirs
+        .iter()
+        .map(|(p, r)| (*p, format!("{:.2} ms", r.cpu * 1e3), r.cpu / ours.cpu))
+        .collect();
+    out.row(
+        case,
+        "CPU per message (median)",
+        format!("{:.2} ms", ours.cpu * 1e3),
+        &cpu,
+    );
+    let thr: Vec<_> = mps
+        .iter()
+        .map(|(p, m, k)| (*p, format!("{m:.1} (of {k})"), mps_ours / m))
+        .collect();
+    out.row(
+        case,
+        "messages/s, one after another",
+        format!("{mps_ours:.0} (of {k_ours})"),
+        &thr,
+    );
+    let line = format!(
+        "small {n} {:.4} {} {mps_ours:.2} {}",
+        ours.wall * 1e3,
+        out.per_peer(
+            &theirs
+                .iter()
+                .map(|(p, r)| (*p, r.wall * 1e3))
+                .collect::<Vec<_>>()
+        ),
+        out.per_peer(&mps.iter().map(|(p, m, _)| (*p, *m)).collect::<Vec<_>>()),
+    );
+    let _ = writeln!(out.data, "{line}");
+}
+
+fn part_large(setup: &Setup, out: &mut Out, runs: usize, large: &Path, large_mib: usize) {
+    let mib = large_mib as f64;
+    let rc = [addr(1), addr(2), addr(3)];
+    let peers = out.peers.clone();
+    setup.pgpsendmail(WIDE, large, &rc);
+    let (ours, theirs) = against(
+        runs,
+        &peers,
+        || setup.pgpsendmail(WIDE, large, &rc),
+        |p| setup.peer(p, WIDE, large, &rc),
+    );
+    let case = format!("{large_mib} MiB, 3 rcpts");
+    let w: Vec<_> = theirs
+        .iter()
+        .map(|(p, r)| (*p, format!("{:.0}", mib / r.wall), r.wall / ours.wall))
+        .collect();
+    out.row(
+        &case,
+        &format!("MiB/s, wall (median of {runs})"),
+        format!("{:.0}", mib / ours.wall),
+        &w,
+    );
+    let c: Vec<_> = theirs
+        .iter()
+        .map(|(p, r)| (*p, format!("{:.0}", mib / r.cpu), r.cpu / ours.cpu))
+        .collect();
+    out.row(
+        &case,
+        "MiB/s of CPU time (median)",
+        format!("{:.0}", mib / ours.cpu),
+        &c,
+    );
+    let mem = |r: &Run| r.rss_kib as f64 / 1024.0;
+    let m: Vec<_> = theirs
+        .iter()
+        .map(|(p, r)| (*p, format!("{:.1} MiB", mem(r)), mem(r) / mem(&ours)))
+        .collect();
+    out.row(
+        &case,
+        "peak resident memory",
+        format!("{:.1} MiB", mem(&ours)),
+        &m,
+    );
+    let line = format!(
+        "large {:.2} {:.2} {} {}",
+        mib / ours.wall,
+        mem(&ours),
+        out.per_peer(
+            &theirs
+                .iter()
+                .map(|(p, r)| (*p, mib / r.wall))
+                .collect::<Vec<_>>()
+        ),
+        out.per_peer(&theirs.iter().map(|(p, r)| (*p, mem(r))).collect::<Vec<_>>()),
+    );
+    let _ = writeln!(out.data, "{line}");
+}
+
+fn part_ceiling(out: &mut Out, runs: usize, large: &Path, large_mib: usize) {
+    let mib = large_mib as f64;
+    let key = "00".repeat(32);
+    let iv = "00".repeat(16);
+    let enc = [
+        "enc",
+        "-aes-256-cfb",
+        "-K",
+        &key,
+        "-iv",
+        &iv,
+        "-out",
+        "/dev/null",
+    ];
+    let dgst = ["dgst", "-sha1"];
+    let [aes, sha] = paired(runs, || openssl(&enc, large), || openssl(&dgst, large));
+    for (name, r) in [
+        ("openssl enc -aes-256-cfb", aes),
+        ("openssl dgst -sha1", sha),
+    ] {
+        let mut line = format!(
+            "| {large_mib} MiB, ceiling | {name}: MiB/s wall (CPU) | {:.0} ({:.0}) |",
+            mib / r.wall,
+            mib / r.cpu
+        );
+        line.push_str(&" | |".repeat(PEERS.len()));
+        println!("{line}");
+        let _ = writeln!(out.table, "{line}");
+    }
+    let _ = writeln!(
+        out.data,
+        "ceiling {:.2} {:.2}",
+        mib / aes.wall,
+        mib / sha.wall
+    );
+}
+
+/// The rows (and data line) of the hidden copies: all copies, one copy, their ratio.
+fn bcc_rows(
+    out: &mut Out,
+    r: usize,
+    (ours_bcc, ours_one): (Run, Run),
+    theirs: &[(Peer, Run, Run)],
+) {
+    let case = "10 MiB, 1 To + 50 Bcc (51 copies)";
+    let msf = |r: &Run| format!("{:.0} ms", r.wall * 1e3);
+    let b: Vec<_> = theirs
+        .iter()
+        .map(|(p, b, _)| (*p, msf(b), b.wall / ours_bcc.wall))
+        .collect();
+    out.row(
+        case,
+        &format!("wall, all copies (median of {r}; peers 3)"),
+        msf(&ours_bcc),
+        &b,
+    );
+    let o: Vec<_> = theirs
+        .iter()
+        .map(|(p, _, o)| (*p, msf(o), o.wall / ours_one.wall))
+        .collect();
+    out.row("10 MiB, 1 rcpt", "wall, one copy", msf(&ours_one), &o);
+    let ours_x = ours_bcc.wall / ours_one.wall;
+    let x: Vec<_> = theirs
+        .iter()
+        .map(|(p, b, o)| {
+            let x = b.wall / o.wall;
+            (*p, format!("{x:.2}×"), x / ours_x)
+        })
+        .collect();
+    out.row(
+        "51 copies / 1 copy",
+        "cost of the hidden copies",
+        format!("{ours_x:.2}×"),
+        &x,
+    );
+    let line = format!(
+        "bcc {:.2} {:.2} {} {}",
+        ours_one.wall * 1e3,
+        ours_bcc.wall * 1e3,
+        out.per_peer(
+            &theirs
+                .iter()
+                .map(|(p, _, o)| (*p, o.wall * 1e3))
+                .collect::<Vec<_>>()
+        ),
+        out.per_peer(
+            &theirs
+                .iter()
+                .map(|(p, b, _)| (*p, b.wall * 1e3))
+                .collect::<Vec<_>>()
+        ),
+    );
+    let _ = writeln!(out.data, "{line}");
+}
+
+fn part_bcc(setup: &Setup, out: &mut Out, runs: usize) {
+    let work = &setup.work;
+    let bcc = work.join("bcc.eml");
+    let one = work.join("one.eml");
+    let hidden: Vec<String> = (1..=50).map(addr).collect();
+    let head = |bcc: &str| {
+        format!(
+            "From: list@bench.example\nTo: {}\n{bcc}Subject: the newsletter\n",
+            addr(0)
+        )
+    };
+    make_message(
+        &bcc,
+        &head(&format!("Bcc: {}\n", hidden.join(", "))),
+        10 << 20,
+        true,
+    );
+    make_message(&one, &head(""), 10 << 20, true);
+    let all: Vec<String> = std::iter::once(addr(0)).chain(hidden.clone()).collect();
+    let rc1 = [addr(0)];
+    let r = runs.max(5);
+    let [ours_bcc, ours_one] = paired(
+        r,
+        || setup.pgpsendmail(WIDE, &bcc, &all),
+        || setup.pgpsendmail(WIDE, &one, &rc1),
+    );
+    // The peers: one pipeline per copy, as a user must to keep Bcc recipients hidden.
+    let copies = |p: Peer| {
+        let mut sum = setup.peer(p, WIDE, &bcc, &rc1);
+        for h in &hidden {
+            let x = setup.peer(p, WIDE, &bcc, std::slice::from_ref(h));
+            sum.wall += x.wall;
+            sum.cpu += x.cpu;
+        }
+        sum
+    };
+    let peers = out.peers.clone();
+    let theirs: Vec<(Peer, Run, Run)> = peers
+        .iter()
+        .map(|&p| {
+            let [b, o] = paired(3, || copies(p), || setup.peer(p, WIDE, &one, &rc1));
+            (p, b, o)
+        })
+        .collect();
+    bcc_rows(out, r, (ours_bcc, ours_one), &theirs);
+}
+
+/// The peers that are installed (of those `BENCH_PEERS` names, default all); each missing
+/// or left-out one is named, loudly, and skipped.
+fn find_peers() -> (Vec<Peer>, String) {
+    let mut found = Vec::new();
+    let mut versions = Vec::new();
+    let wanted = std::env::var("BENCH_PEERS").unwrap_or_else(|_| "gpg,sq,rnp".into());
+    for p in PEERS {
+        if !wanted.split(',').any(|w| w.trim() == p.name()) {
+            eprintln!("bench: SKIPPED: {}: not in BENCH_PEERS", p.name());
+            continue;
+        }
+        match p.version() {
+            Some(v) => {
+                found.push(p);
+                versions.push(v);
+            }
+            None => eprintln!(
+                "bench: SKIPPED: {} is not installed (Debian package {}); its columns say \
+                 \"skipped\"",
+                p.name(),
+                match p {
+                    Peer::Gpg => "gnupg",
+                    Peer::Sq => "sq",
+                    Peer::Rnp => "rnp",
+                }
+            ),
+        }
+    }
+    (found, versions.join("; "))
+}
+
+/// Keyring `n`, the same certificates for GnuPG and RNP, and pgpsendmail's configuration.
+fn ensure_keys(exe_dir: &Path, setup: &Setup, n: usize, peers: &[Peer]) {
+    if !ring(n).exists() {
+        let st = Command::new(exe_dir.join("bench_keys"))
+            .args(["--make", &n.to_string()])
+            .status()
+            .expect("bench_keys runs");
+        assert!(st.success());
+    }
+    if peers.contains(&Peer::Gpg) {
+        ensure_gpg_home(n);
+    }
+    if peers.contains(&Peer::Rnp) {
+        ensure_rnp_home(n);
+    }
+    let cache = setup.work.join(format!("cache-{n}"));
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(
+        setup.work.join(format!("{n}.toml")),
+        format!(
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n",
+            setup.sink.display(),
+            ring(n).display(),
+            cache.display()
+        ),
+    )
+    .unwrap();
+}
+
+fn main() {
+    if !runs("openssl", "version") {
+        eprintln!("bench: openssl is needed (see bench/README.md)");
+        std::process::exit(69);
+    }
+    let (peers, versions) = find_peers();
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let part = |p: &str| only.is_empty() || only == p;
     let runs = env_num("BENCH_RUNS", 15).max(1);
@@ -472,311 +1091,63 @@ fn main() {
     for p in [&setup.sink, &setup.pgpsendmail] {
         assert!(p.exists(), "{} missing: run `make bench`", p.display());
     }
-
-    // Keys: the rings (Rust), the same certificates for GnuPG, one configuration each.
     let mut sizes: Vec<usize> = Vec::new();
     if part("small") {
-        sizes.extend(SIZES);
+        sizes.extend(cert_sizes());
     }
     if part("large") || part("bcc") {
         sizes.push(WIDE);
     }
     for &n in &sizes {
-        if !ring(n).exists() {
-            let st = Command::new(exe_dir.join("bench_keys"))
-                .args(["--make", &n.to_string()])
-                .status()
-                .expect("bench_keys runs");
-            assert!(st.success());
-        }
-        ensure_gpg_home(n);
-        let cache = work.join(format!("cache-{n}"));
-        std::fs::create_dir_all(&cache).unwrap();
-        std::fs::write(
-            work.join(format!("{n}.toml")),
-            format!(
-                "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n",
-                setup.sink.display(),
-                ring(n).display(),
-                cache.display()
-            ),
-        )
-        .unwrap();
+        ensure_keys(&exe_dir, &setup, n, &peers);
     }
 
-    let mut table = String::new();
-    let mut data = String::new();
-    let machine = machine();
-    let _ = writeln!(table, "{machine}\n");
-    let _ = writeln!(
-        table,
-        "| case | measure | pgpsendmail | gpg pipeline | ratio |\n|---|---|---:|---:|---:|"
-    );
-    let row =
-        |table: &mut String, case: &str, what: &str, ours: String, theirs: String, ratio: f64| {
-            let line = format!("| {case} | {what} | {ours} | {theirs} | {ratio:.2}× |");
-            println!("{line}");
-            let _ = writeln!(table, "{line}");
-        };
-    println!("{machine}");
-
+    let machine = format!("{}; {versions}", machine());
+    let mut out = Out {
+        table: format!(
+            "{machine}\n\n| case | measure | pgpsendmail | gpg | × | sq | × | rnp | × |\n\
+             |---|---|---:|---:|---:|---:|---:|---:|---:|\n"
+        ),
+        data: String::new(),
+        peers,
+    };
+    println!("{}", out.table.trim_end());
+    let save = |out: &Out| {
+        std::fs::write(work.join("table.md"), &out.table).unwrap();
+        std::fs::write(work.join("data.txt"), &out.data).unwrap();
+    };
     if part("small") {
-        for n in SIZES {
-            let msg = work.join(format!("small-{n}.eml"));
-            let who = addr(n / 2);
-            make_message(
-                &msg,
-                &format!("From: cron@bench.example\nTo: {who}\nSubject: nightly report\n"),
-                2048,
-                false,
-            );
-            let rc = [who.clone()];
-            // Warm-up: builds pgpsendmail's key index, fills the page cache for both.
-            for _ in 0..2 {
-                setup.pgpsendmail(n, &msg, &rc);
-                setup.gpg(n, &msg, &rc);
-            }
-            let [ours, theirs] = paired(
-                runs,
-                || setup.pgpsendmail(n, &msg, &rc),
-                || setup.gpg(n, &msg, &rc),
-            );
-            let (mps_ours, k_ours) = batch(messages, budget, || setup.pgpsendmail(n, &msg, &rc));
-            let (mps_theirs, k_theirs) = batch(messages, budget, || setup.gpg(n, &msg, &rc));
-            let case = format!("2 KiB, 1 rcpt, {n} certs");
-            row(
-                &mut table,
-                &case,
-                &format!("wall per message (median of {runs})"),
-                format!("{:.2} ms", ours.wall * 1e3),
-                format!("{:.2} ms", theirs.wall * 1e3),
-                theirs.wall / ours.wall,
-            );
-            row(
-                &mut table,
-                &case,
-                "CPU per message (median)",
-                format!("{:.2} ms", ours.cpu * 1e3),
-                format!("{:.2} ms", theirs.cpu * 1e3),
-                theirs.cpu / ours.cpu,
-            );
-            row(
-                &mut table,
-                &case,
-                "messages/s, one after another",
-                format!("{mps_ours:.0} (of {k_ours})"),
-                format!("{mps_theirs:.1} (of {k_theirs})"),
-                mps_ours / mps_theirs,
-            );
-            let _ = writeln!(
-                data,
-                "small {n} {:.4} {:.4} {mps_ours:.2} {mps_theirs:.2}",
-                ours.wall * 1e3,
-                theirs.wall * 1e3
-            );
-            let [ours, theirs] = paired(
-                runs,
-                || setup.lookup(n, &msg, &rc),
-                || setup.gpg_lookup(n, &rc),
-            );
-            row(
-                &mut table,
-                &case,
-                &format!(
-                    "start-up + key lookup, wall (median of {runs}): explain; gpg --list-keys"
-                ),
-                format!("{:.2} ms", ours.wall * 1e3),
-                format!("{:.2} ms", theirs.wall * 1e3),
-                theirs.wall / ours.wall,
-            );
-            let _ = writeln!(
-                data,
-                "lookup {n} {:.4} {:.4}",
-                ours.wall * 1e3,
-                theirs.wall * 1e3
-            );
-        }
+        part_small(&setup, &mut out, runs, messages, budget);
+        save(&out);
     }
-
     let large = work.join(format!("large-{large_mib}.eml"));
-    let large_size = large_mib << 20;
-    let mib = large_size as f64 / (1 << 20) as f64;
     if part("large") || part("ceiling") || part("signed") {
-        make_message(
-            &large,
-            &format!(
-                "From: backup@bench.example\nTo: {}, {}, {}\nSubject: the weekly archive\n",
-                addr(1),
-                addr(2),
-                addr(3)
-            ),
-            large_size,
-            true,
-        );
+        let to = format!("To: {}, {}, {}\n", addr(1), addr(2), addr(3));
+        let head = format!("From: backup@bench.example\n{to}Subject: the weekly archive\n");
+        make_message(&large, &head, large_mib << 20, true);
     }
     if part("large") {
-        let rc = [addr(1), addr(2), addr(3)];
-        setup.pgpsendmail(WIDE, &large, &rc);
-        let [ours, theirs] = paired(
-            large_runs,
-            || setup.pgpsendmail(WIDE, &large, &rc),
-            || setup.gpg(WIDE, &large, &rc),
-        );
-        let case = format!("{large_mib} MiB, 3 rcpts");
-        row(
-            &mut table,
-            &case,
-            &format!("MiB/s, wall (median of {large_runs})"),
-            format!("{:.0}", mib / ours.wall),
-            format!("{:.0}", mib / theirs.wall),
-            theirs.wall / ours.wall,
-        );
-        row(
-            &mut table,
-            &case,
-            "MiB/s of CPU time (median)",
-            format!("{:.0}", mib / ours.cpu),
-            format!("{:.0}", mib / theirs.cpu),
-            theirs.cpu / ours.cpu,
-        );
-        row(
-            &mut table,
-            &case,
-            "peak resident memory",
-            format!("{:.1} MiB", ours.rss_kib as f64 / 1024.0),
-            format!("{:.1} MiB", theirs.rss_kib as f64 / 1024.0),
-            theirs.rss_kib as f64 / ours.rss_kib as f64,
-        );
-        let _ = writeln!(
-            data,
-            "large {:.2} {:.2} {:.2} {:.2}",
-            mib / ours.wall,
-            mib / theirs.wall,
-            ours.rss_kib as f64 / 1024.0,
-            theirs.rss_kib as f64 / 1024.0
-        );
+        part_large(&setup, &mut out, large_runs, &large, large_mib);
+        save(&out);
     }
+    // The rows of signed_rows and seipd_v2_rows keep the gpg-only columns.
     if part("signed") {
-        signed_rows(&setup, &large, mib, large_runs, &mut table);
+        signed_rows(&setup, &large, large_mib as f64, large_runs, &mut out.table);
+        save(&out);
     }
     if part("v2") {
-        seipd_v2_rows(&setup, large_size, large_runs, &mut table, &mut data);
+        let size = large_mib << 20;
+        seipd_v2_rows(&setup, size, large_runs, &mut out.table, &mut out.data);
+        save(&out);
     }
     if part("ceiling") {
-        let key = "00".repeat(32);
-        let iv = "00".repeat(16);
-        let enc = [
-            "enc",
-            "-aes-256-cfb",
-            "-K",
-            &key,
-            "-iv",
-            &iv,
-            "-out",
-            "/dev/null",
-        ];
-        let dgst = ["dgst", "-sha1"];
-        let [aes, sha] = paired(
-            large_runs,
-            || openssl(&enc, &large),
-            || openssl(&dgst, &large),
-        );
-        for (name, r) in [
-            ("openssl enc -aes-256-cfb", aes),
-            ("openssl dgst -sha1", sha),
-        ] {
-            let line = format!(
-                "| {large_mib} MiB, ceiling | {name}: MiB/s wall (CPU) | {:.0} ({:.0}) | | |",
-                mib / r.wall,
-                mib / r.cpu
-            );
-            println!("{line}");
-            let _ = writeln!(table, "{line}");
-        }
-        let _ = writeln!(data, "ceiling {:.2} {:.2}", mib / aes.wall, mib / sha.wall);
+        part_ceiling(&mut out, large_runs, &large, large_mib);
+        save(&out);
     }
     if part("bcc") {
-        let bcc = work.join("bcc.eml");
-        let one = work.join("one.eml");
-        let hidden: Vec<String> = (1..=50).map(addr).collect();
-        make_message(
-            &bcc,
-            &format!(
-                "From: list@bench.example\nTo: {}\nBcc: {}\nSubject: the newsletter\n",
-                addr(0),
-                hidden.join(", ")
-            ),
-            10 << 20,
-            true,
-        );
-        make_message(
-            &one,
-            &format!(
-                "From: list@bench.example\nTo: {}\nSubject: the newsletter\n",
-                addr(0)
-            ),
-            10 << 20,
-            true,
-        );
-        let all: Vec<String> = std::iter::once(addr(0)).chain(hidden.clone()).collect();
-        let rc1 = [addr(0)];
-        let r = large_runs.max(5);
-        let [ours_bcc, ours_one] = paired(
-            r,
-            || setup.pgpsendmail(WIDE, &bcc, &all),
-            || setup.pgpsendmail(WIDE, &one, &rc1),
-        );
-        // GnuPG: one pipeline per copy, as a user must to keep Bcc recipients hidden.
-        let [gpg_bcc, gpg_one] = paired(
-            3,
-            || {
-                let mut sum = setup.gpg(WIDE, &bcc, &rc1);
-                for h in &hidden {
-                    let x = setup.gpg(WIDE, &bcc, std::slice::from_ref(h));
-                    sum.wall += x.wall;
-                    sum.cpu += x.cpu;
-                }
-                sum
-            },
-            || setup.gpg(WIDE, &one, &rc1),
-        );
-        let case = "10 MiB, 1 To + 50 Bcc (51 copies)";
-        row(
-            &mut table,
-            case,
-            &format!("wall, all copies (median of {r}; gpg 3)"),
-            format!("{:.0} ms", ours_bcc.wall * 1e3),
-            format!("{:.0} ms", gpg_bcc.wall * 1e3),
-            gpg_bcc.wall / ours_bcc.wall,
-        );
-        row(
-            &mut table,
-            "10 MiB, 1 rcpt",
-            "wall, one copy",
-            format!("{:.0} ms", ours_one.wall * 1e3),
-            format!("{:.0} ms", gpg_one.wall * 1e3),
-            gpg_one.wall / ours_one.wall,
-        );
-        row(
-            &mut table,
-            "51 copies / 1 copy",
-            "cost of the hidden copies",
-            format!("{:.2}×", ours_bcc.wall / ours_one.wall),
-            format!("{:.2}×", gpg_bcc.wall / gpg_one.wall),
-            (gpg_bcc.wall / gpg_one.wall) / (ours_bcc.wall / ours_one.wall),
-        );
-        let _ = writeln!(
-            data,
-            "bcc {:.2} {:.2} {:.2} {:.2}",
-            ours_one.wall * 1e3,
-            ours_bcc.wall * 1e3,
-            gpg_one.wall * 1e3,
-            gpg_bcc.wall * 1e3
-        );
+        part_bcc(&setup, &mut out, large_runs);
+        save(&out);
     }
-
-    std::fs::write(work.join("table.md"), &table).unwrap();
-    std::fs::write(work.join("data.txt"), &data).unwrap();
     println!(
         "(table in {}, data in {})",
         work.join("table.md").display(),
@@ -981,20 +1352,9 @@ fn machine() -> String {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-    let gpg = Command::new("gpg")
-        .arg("--version")
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_string()
-        })
-        .unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
     format!(
-        "{date}; {cpu}, {cores} cores; load average at start {}; {gpg}",
+        "{date}; {cpu}, {cores} cores; load average at start {}",
         load.join(" ")
     )
 }
