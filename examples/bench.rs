@@ -26,6 +26,10 @@
 //! table and data files are written after each part, so an interrupted run keeps what it
 //! measured.
 
+#[path = "shared/machine.rs"]
+mod machine;
+
+use machine::machine;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Write;
@@ -1102,7 +1106,7 @@ fn main() {
         ensure_keys(&exe_dir, &setup, n, &peers);
     }
 
-    let machine = format!("{}; {versions}", machine());
+    let machine = format!("{}; {versions}", machine("load average at start"));
     let mut out = Out {
         table: format!(
             "{machine}\n\n| case | measure | pgpsendmail | gpg | × | sq | × | rnp | × |\n\
@@ -1333,30 +1337,6 @@ fn seipd_packet_rows(mib: usize, runs: usize, table: &mut String) {
             let _ = writeln!(table, "{line}");
         }
     }
-}
-
-/// The machine, the date and the load, for the record.
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("?")
-        .trim()
-        .to_string();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    format!(
-        "{date}; {cpu}, {cores} cores; load average at start {}",
-        load.join(" ")
-    )
 }
 
 /// The PNG, from the data just measured (needs gnuplot; skipped without it).

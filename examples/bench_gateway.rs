@@ -35,6 +35,10 @@
 //! default 100; 1 MiB a fifth), `BENCH_GW_SESSIONS` (default `1,10,50`), `BENCH_GW_SIZES`
 //! (KiB, default `10,1024`), `BENCH_GW_RCPTS` (default `1,5`).
 
+#[path = "shared/machine.rs"]
+mod machine;
+
+use machine::machine;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
@@ -322,27 +326,12 @@ fn master_cf(ports: &HashMap<Setup, u16>, gw: [u16; 2], face: &Path, script: &Pa
     )
 }
 
-const DAEMONS: &str = "\
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-";
+/// Postfix's daemons (tests/data/postfix-daemons.cf, shared with the tests) and the two
+/// delivery agents the benchmark uses.
+const DAEMONS: &str = concat!(
+    include_str!("../tests/data/postfix-daemons.cf"),
+    "smtp      unix  -       -       n       -       -       smtp\nrelay     unix  -       -       n       -       -       smtp\n"
+);
 
 fn write_script(path: &Path, text: &str) {
     std::fs::write(path, text).unwrap();
@@ -946,29 +935,6 @@ fn yes(b: bool) -> &'static str {
     if b { "yes" } else { "**no**" }
 }
 
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with("model name"))
-        .and_then(|l| l.split(':').nth(1))
-        .unwrap_or("?")
-        .trim()
-        .to_string();
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    let date = Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    format!(
-        "{date}; {cpu}, {cores} cores; load average {}",
-        load.join(" ")
-    )
-}
-
 fn plot(root: &Path, work: &Path) {
     let out = work.join("results.png");
     let st = Command::new("gnuplot")
@@ -1045,7 +1011,7 @@ fn main() {
     let rcpt_counts = env_list("BENCH_GW_RCPTS", &[1, 5]);
     let sessions = env_list("BENCH_GW_SESSIONS", &[1, 10, 50]);
     let start = Instant::now();
-    let head = machine();
+    let head = machine("load average");
     println!("{head}");
     let mut rig = Rig::start(&parts);
     let mut next_id = 0;
@@ -1087,7 +1053,10 @@ fn main() {
         table,
         "\nrun took {:.0} s; load average at the end {}",
         start.elapsed().as_secs_f64(),
-        machine().rsplit("load average ").next().unwrap_or("")
+        machine("load average")
+            .rsplit("load average ")
+            .next()
+            .unwrap_or("")
     );
     std::fs::write(work.join("table.md"), &table).unwrap();
     std::fs::write(work.join("data.txt"), &data).unwrap();

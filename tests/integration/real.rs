@@ -656,26 +656,10 @@ fn is_root() -> bool {
 
 /// master.cf without chroot (the queue is not a chroot jail here); postlogd writes the
 /// instance's maillog.
-const MASTER_CF: &str = "\
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-virtual   unix  -       n       n       -       -       virtual
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-";
+const MASTER_CF: &str = concat!(
+    include_str!("../data/postfix-daemons.cf"),
+    "virtual   unix  -       n       n       -       -       virtual\n"
+);
 
 /// A marker no test data holds by chance: `word` with the process id and the time.
 pub fn marker(word: &str) -> String {
