@@ -84,6 +84,9 @@ struct Gateway<'a> {
     setup: &'a Setup,
     env: &'a Env,
     busy: Rc<Cell<bool>>,
+    /// This session's place under `max_sessions`, given back by [`Handler::closing`] (before
+    /// the client reads the last reply) or when the session ends otherwise.
+    seat: Option<Seat>,
 }
 
 impl Gateway<'_> {
@@ -97,6 +100,10 @@ impl Gateway<'_> {
 }
 
 impl Handler for Gateway<'_> {
+    fn closing(&mut self) {
+        self.seat = None;
+    }
+
     fn hostname(&self) -> String {
         self.env.hostname.clone()
     }
@@ -201,7 +208,6 @@ pub fn limits(setup: &Setup) -> Limits {
 /// Serves one connection with the setup in force when it was accepted; gives its seat
 /// back when it ends, however it ends.
 pub fn run(conn: Conn, seat: Seat, shared: Arc<Shared>, env: &Env) {
-    let _seat = seat;
     let setup = shared.setup();
     let Ok(mut out) = conn.try_clone() else {
         return;
@@ -222,6 +228,7 @@ pub fn run(conn: Conn, seat: Seat, shared: Arc<Shared>, env: &Env) {
         setup: &setup,
         env,
         busy,
+        seat: Some(seat),
     };
     let ended = server::serve(&mut input, &mut out, &mut gateway, &limits(&setup));
     if let Err(Failure::Read(e)) = &ended

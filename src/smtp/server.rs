@@ -84,6 +84,12 @@ pub trait Handler {
     /// read error means that the message is not whole (cut, too large, timed out): then
     /// nothing of it may be handed on, and the server replies for it, not the handler.
     fn message(&mut self, tx: Transaction, data: &mut dyn Read) -> Reply;
+
+    /// The session ends by a last reply of the server's (221 after QUIT, 421 for a timeout
+    /// or too many errors): called before that reply is written, so that what the session
+    /// holds is given back before the client can know it ended and connect again (the
+    /// gateway's seat under `max_sessions`).
+    fn closing(&mut self) {}
 }
 
 /// How a session ended.
@@ -149,6 +155,7 @@ pub fn serve<R: Input + ?Sized, H: Handler>(
     let mut line = Vec::with_capacity(512);
     loop {
         if errors >= limits.errors {
+            s.handler.closing();
             send(out, &Reply::new(421, "4.7.0 too many errors; closing"))?;
             return Ok(End::TooManyErrors);
         }
@@ -157,6 +164,7 @@ pub fn serve<R: Input + ?Sized, H: Handler>(
             Ok(Some(cut)) => cut,
             Ok(None) => return Ok(End::Closed),
             Err(e) if e.kind() == io::ErrorKind::TimedOut => {
+                s.handler.closing();
                 send(out, &timed_out())?;
                 return Ok(End::TimedOut { in_data: false });
             }
@@ -169,6 +177,7 @@ pub fn serve<R: Input + ?Sized, H: Handler>(
         match next {
             Next::Reply(reply) => send(out, &reply)?,
             Next::Quit(reply) => {
+                s.handler.closing();
                 send(out, &reply)?;
                 return Ok(End::Quit);
             }
@@ -179,6 +188,7 @@ pub fn serve<R: Input + ?Sized, H: Handler>(
                     Ok(reply) => send(out, &reply)?,
                     Err(end) => {
                         if let End::TimedOut { .. } = end {
+                            s.handler.closing();
                             send(out, &timed_out())?;
                         }
                         return Ok(end);

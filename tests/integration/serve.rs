@@ -486,6 +486,26 @@ fn beyond_max_sessions_a_connection_gets_421_4_3_2() {
     assert_eq!(code, 0, "{err}");
 }
 
+/// pgpsendmail(8), SERVE: a session gives its place back before its last reply, so a
+/// client (Postfix's smtpd, reusing its process) that connects again the moment it has read
+/// 221 is served, never refused for a session that has already ended.
+#[test]
+fn a_seat_is_given_back_before_the_221_so_the_next_connection_is_served() {
+    let h = H::new();
+    let sink = Sink::start();
+    let gw = Gateway::start(&h, &sink.addr, &["--max-sessions", "1"]);
+    // The probe of `start` held the seat until its session saw it close.
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..100 {
+        let mut c = Raw::connect(&gw.sock);
+        let greeting = c.reply();
+        assert!(greeting.starts_with("220 "), "connection {i}: {greeting}");
+        assert!(c.cmd("QUIT").starts_with("221 "));
+    }
+    let (code, err) = gw.stop();
+    assert_eq!(code, 0, "{err}");
+}
+
 #[test]
 fn sigterm_refuses_idle_sessions_with_421_and_finishes_a_message_in_flight() {
     let h = H::new();
