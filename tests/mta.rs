@@ -44,14 +44,16 @@ fn trees() -> PathBuf {
 }
 
 /// Runs tests/mta/tree with `args`, asserting success, and that nothing it ran reached a
-/// process of this host: a canary named `sendmail` (a copy of sleep(1)) lives through it.
+/// process of this host: a canary named `sendmail` (sleep(1) by a symlink) lives through it.
 /// sendmail-bin's postinst stops every process called sendmail it can see; before the
 /// install ran in a PID namespace of its own, that was the other MTAs' cases, running
 /// at the same time (a SIGTERM, 143, in their results).
 fn tree(args: &[&str]) {
     let canary_dir = tempfile::tempdir().unwrap();
     let canary = canary_dir.path().join("sendmail");
-    std::fs::copy("/bin/sleep", &canary).unwrap();
+    // A symlink, not a copy: the kernel names a process after the path it was started by,
+    // and a file just written can be "busy" (ETXTBSY) while another test thread forks.
+    std::os::unix::fs::symlink("/bin/sleep", &canary).unwrap();
     let mut alive = Command::new(&canary).arg("3600").spawn().unwrap();
     let out = Command::new("sh")
         .arg(Path::new(ROOT).join("tests/mta/tree"))
