@@ -24,8 +24,15 @@
 //! STAND_IN_REFUSE=ADDR refuses that recipient at RCPT, with STAND_IN_REFUSE_CODE (550).
 //! It never offers DSN. It exits with `$STAND_IN_EXIT` after QUIT.
 //!
+//! With `$STAND_IN_MEET=1`, a call (in `-bs` mode, a session's first transaction) meets
+//! another one going at the same time: it writes
+//! N.here, and waits (ten seconds at most) until a second call has written its own; one
+//! that waited in vain writes N.alone. So runs one at a time leave an N.alone, and runs
+//! going two at once none.
+//!
 //! Faults, for the tests of tests/integration/faults.rs (with `$STAND_IN_ONLY=N` they apply
-//! to call N alone; the other calls behave):
+//! to call N alone, with `$STAND_IN_ONLY_RCPT=A,B` to the calls for recipient A or B; the
+//! other calls behave):
 //!   STAND_IN_READ=B    read only B bytes of standard input, then close it
 //!   STAND_IN_HANG=1    record the call, then sleep without reading (until killed; it
 //!                      gives up after two minutes with 75)
@@ -116,6 +123,9 @@ mod smtp {
             let argv: Vec<String> = std::env::args().collect();
             let n = claim(&self.dir, &(argv.join("\n") + "\n"), self.next);
             self.next = n + 1;
+            if self.k == 1 && std::env::var_os("STAND_IN_MEET").is_some() {
+                super::meet(&self.dir, n);
+            }
             let mut smtp = format!(
                 "MAIL FROM:<{}>\n",
                 tx.sender.as_ref().map_or("", |m| m.as_str())
@@ -201,10 +211,19 @@ fn main() {
             }
         }
     };
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let faulty = std::env::var("STAND_IN_ONLY")
         .ok()
         .and_then(|v| v.parse::<u32>().ok())
-        .is_none_or(|only| only == n);
+        .is_none_or(|only| only == n)
+        && std::env::var("STAND_IN_ONLY_RCPT")
+            .ok()
+            .is_none_or(|list| list.split(',').any(|r| argv[1..].iter().any(|a| a == r)));
+    if std::env::var_os("STAND_IN_MEET").is_some() {
+        meet(&dir, n);
+    }
     let fault = |name: &str| {
         if faulty {
             std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok())
@@ -242,9 +261,6 @@ fn main() {
         eprintln!("stand-in sendmail: {}: {e}", dir.display());
         std::process::exit(74);
     }
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
     // Streamed, not read into memory: tests measure the peak memory of this process too
     // (pgpsendmail execs us).
     if let Some(state) = fd_state
@@ -302,6 +318,27 @@ fn main() {
         dir.join(format!("{n}.status")),
     );
     std::process::exit(code);
+}
+
+/// STAND_IN_MEET: writes `DIR/N.here`, then waits up to ten seconds for a second `.here`
+/// file; `DIR/N.alone` when none came.
+fn meet(dir: &std::path::Path, n: u32) {
+    let here = |d: &std::path::Path| {
+        std::fs::read_dir(d).map_or(0, |it| {
+            it.filter_map(|e| e.ok())
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".here"))
+                .count()
+        })
+    };
+    let _ = std::fs::write(dir.join(format!("{n}.here")), "");
+    let start = std::time::Instant::now();
+    while here(dir) < 2 {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            let _ = std::fs::write(dir.join(format!("{n}.alone")), "");
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// Copies standard input to `out`, stopping after `at` bytes until `DIR/N.resume` exists

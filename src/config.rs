@@ -30,6 +30,10 @@ pub const DEFAULT_DISCOVERY_TIMEOUT: u64 = 10;
 /// `batch_copies`: two copies already cost two runs of the real sendmail one at a time,
 /// where one `-bs` run takes both for the cost of one start and a few local round trips.
 pub const DEFAULT_BATCH_COPIES: usize = 2;
+/// `handoff_jobs`: 0, one run of the real sendmail at once per CPU this process may use.
+pub const DEFAULT_HANDOFF_JOBS: usize = 0;
+/// Largest `handoff_jobs`: more runs at once than this only crowd the MTA.
+const MAX_HANDOFF_JOBS: usize = 64;
 /// Largest configuration file read, so a hostile path (a device, a huge file) cannot stall us.
 const MAX_CONFIG_BYTES: u64 = 4 << 20;
 
@@ -217,6 +221,7 @@ struct RawConfig {
     sign_key: Option<PathBuf>,
     sign_unreadable: Option<SignUnreadable>,
     batch_copies: Option<usize>,
+    handoff_jobs: Option<usize>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
     discovery: Option<RawDiscovery>,
@@ -333,6 +338,9 @@ pub struct Config {
     /// reads SMTP on standard input ([`Flavor::reads_smtp`]) gets them all in one `-bs` run;
     /// 0: never (pgpsendmail(8), THE REAL SENDMAIL).
     pub batch_copies: usize,
+    /// `handoff_jobs`: at most this many runs of the real sendmail (or `-bs` sessions) at
+    /// once for the copies of one message; 0: one per CPU ([`crate::sendmail::share`]).
+    pub handoff_jobs: usize,
     /// Keys normalized: addresses and local names by [`Address::match_key`] under
     /// `local_part_case`, domains as `@domain` by [`canonical::domain`], fingerprints as
     /// upper-case hex without spaces, aliases parsed.
@@ -372,6 +380,7 @@ impl Default for Config {
             sign_key: None,
             sign_unreadable: SignUnreadable::Unsigned,
             batch_copies: DEFAULT_BATCH_COPIES,
+            handoff_jobs: DEFAULT_HANDOFF_JOBS,
             recipients: BTreeMap::new(),
             discovery: Discovery::default(),
             smtp: Smtp::default(),
@@ -550,6 +559,17 @@ impl Config {
                 ));
             }
             cfg.batch_copies = n;
+        }
+        if let Some(n) = raw.handoff_jobs {
+            if n > MAX_HANDOFF_JOBS {
+                return Err(err(
+                    "handoff_jobs",
+                    format!(
+                        "must be 0 (one per CPU) or a number of runs from 1 to {MAX_HANDOFF_JOBS}"
+                    ),
+                ));
+            }
+            cfg.handoff_jobs = n;
         }
         if let Some(d) = raw.qualify_domain {
             let d = normalize_local_domain(&d).ok_or_else(|| {
@@ -1482,6 +1502,23 @@ subject = "[...]"
             "listen = []",
         ] {
             let e = Config::parse(&format!("[serve]\n{bad}\n"), "f").unwrap_err();
+            assert_eq!(e.exit_code().code(), 78, "{bad}");
+        }
+    }
+
+    #[test]
+    fn handoff_jobs_from_0_to_64() {
+        assert_eq!(Config::parse("", "f").unwrap().handoff_jobs, 0);
+        for n in [0, 1, 2, 64] {
+            let c = Config::parse(&format!("handoff_jobs = {n}\n"), "f").unwrap();
+            assert_eq!(c.handoff_jobs, n);
+        }
+        for bad in ["65", "-1", "\"2\"", "1.5"] {
+            let e = Config::parse(&format!("handoff_jobs = {bad}\n"), "f").unwrap_err();
+            assert!(
+                e.to_string().starts_with("f:1: handoff_jobs: "),
+                "{bad}: {e}"
+            );
             assert_eq!(e.exit_code().code(), 78, "{bad}");
         }
     }

@@ -296,6 +296,7 @@ pub fn run<R: smtp::Input>(
         env,
     };
     deliverer.flavor(flavor);
+    deliverer.jobs(cfg.handoff_jobs);
     deliverer.batch(sendmail::batch::Batch::new(
         &inv,
         flavor,

@@ -6,6 +6,7 @@ use std::cell::{Cell, RefCell};
 use std::io::{self, Cursor, Read, Write};
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::message::{self, Head, protected};
@@ -54,7 +55,7 @@ pub fn input<R: Read>(
 /// yet, and the store once it had to be kept.
 pub struct Body<'a> {
     rest: Option<Box<dyn Read + 'a>>,
-    store: Option<Rc<BodyStore>>,
+    store: Option<Arc<BodyStore>>,
     /// Verified ciphertext (rule 16): it is handed on as it is.
     pub protected: bool,
     error: ReadError,
@@ -110,14 +111,14 @@ impl<'a> Body<'a> {
         Ok(())
     }
 
-    fn keep_from(&self, src: impl Read) -> Result<Rc<BodyStore>> {
+    fn keep_from(&self, src: impl Read) -> Result<Arc<BodyStore>> {
         BodyStore::from_reader(src, self.tmpdir.as_deref())
-            .map(Rc::new)
+            .map(Arc::new)
             .map_err(|e| no_input(&self.error, e))
     }
 
     /// The kept body, for the copies that are not encrypted.
-    pub fn stored(&self) -> Result<Rc<BodyStore>> {
+    pub fn stored(&self) -> Result<Arc<BodyStore>> {
         self.store
             .clone()
             .ok_or_else(|| Error::Internal("no body kept".into()))

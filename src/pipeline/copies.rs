@@ -4,7 +4,6 @@
 
 use std::ffi::OsString;
 use std::io::{self, Cursor, Read, Write};
-use std::rc::Rc;
 use std::sync::Arc;
 
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
@@ -333,7 +332,7 @@ fn plain_copy(
     ctx: &Context,
     rcpts: Vec<Address>,
     header: Vec<u8>,
-    store: Rc<BodyStore>,
+    store: Arc<BodyStore>,
 ) -> Result<Handed> {
     Ok((
         deliver::downstream_args(ctx.inv, ctx.flavor, &rcpts)?,

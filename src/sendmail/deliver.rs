@@ -7,8 +7,8 @@
 //! inode as `/proc/self/exe`), building the downstream argument vector from parsed values
 //! only (`sendmail -i [-f S] [-F N] [DSN flags the flavor supports] -- rcpt...`), and
 //! running it: one copy is `exec`ed with the ciphertext file as standard input, so the
-//! caller sees the real sendmail's status and stderr; several copies are spawned one by one
-//! after all of them were built. A spawned copy's standard input is always a complete file
+//! caller sees the real sendmail's status and stderr; several copies are spawned after all
+//! of them were built, several runs at once from enough copies on ([`super::share`]). A spawned copy's standard input is always a complete file
 //! of its own (a hidden copy is assembled into it just before its sendmail starts), never a
 //! pipe: whatever happens to this process while copies are handed on (an error, SIGKILL,
 //! running out of memory), a real sendmail has either all of its copy or nothing. Where the
@@ -38,6 +38,7 @@ use crate::sendmail::args::{Invocation, Invoked, Mode, Sender};
 use crate::spool;
 
 use super::batch::{Batch, Sent, Session};
+use super::share;
 
 /// The path a Debian diversion moves the MTA's own `/usr/sbin/sendmail` to (what
 /// `make install-sendmail` does): the first place looked at without a `sendmail` setting.
@@ -352,7 +353,7 @@ pub struct Copy {
 }
 
 /// Writes a copy's bytes (into a memfd, just before its sendmail starts).
-pub type CopyWriter = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()>>;
+pub type CopyWriter = Box<dyn FnOnce(&mut dyn Write) -> std::io::Result<()> + Send>;
 
 pub enum CopyBody {
     /// A complete file, rewound: becomes standard input.
@@ -471,6 +472,12 @@ pub trait Deliverer {
         let _ = batch;
     }
 
+    /// Called once before anything is handed on: the `handoff_jobs` setting, how many runs
+    /// of the real sendmail may go at once ([`share::workers`]).
+    fn jobs(&mut self, jobs: usize) {
+        let _ = jobs;
+    }
+
     /// What became of the copies of the last [`Deliverer::deliver`] that spawned them
     /// (`None`: not known), taken once; for an SMTP face's reply.
     fn take_handoff(&mut self) -> Option<Handoff> {
@@ -548,6 +555,8 @@ pub struct Exec {
     tempfail_queued: bool,
     /// Set by [`Deliverer::batch`]: many copies go to one `-bs` run.
     batch: Option<Batch>,
+    /// Set by [`Deliverer::jobs`]: the `handoff_jobs` setting ([`share::workers`]).
+    jobs: usize,
 }
 
 impl Exec {
@@ -560,6 +569,7 @@ impl Exec {
             tmpdir,
             tempfail_queued: false,
             batch: None,
+            jobs: 0,
         }
     }
 }
@@ -623,7 +633,7 @@ fn wait_limit() -> Duration {
 }
 
 /// A copy's standard input: a complete file of its own, rewound, made just before its
-/// sendmail starts (so that only one such file exists at a time, however many copies).
+/// sendmail starts (so that only one such file exists per run going, however many copies).
 pub fn stdin_for(body: CopyBody, tmpdir: Option<&Path>) -> std::io::Result<File> {
     match body {
         CopyBody::File(f) => Ok(f),
@@ -753,6 +763,10 @@ impl Deliverer for Exec {
         self.batch = batch;
     }
 
+    fn jobs(&mut self, jobs: usize) {
+        self.jobs = jobs;
+    }
+
     fn pass(&mut self, program: &Path, argv0: &str, args: Vec<OsString>) -> Result<i32> {
         cloexec_above_stderr();
         let err = Command::new(program)
@@ -828,10 +842,10 @@ impl Deliverer for Exec {
 }
 
 impl Exec {
-    /// Hands every copy on: the encrypted ones through one `-bs` run when a [`Batch`] is
+    /// Hands every copy on: the encrypted ones through `-bs` sessions when a [`Batch`] is
     /// set and there are at least its `min` of them ([`Exec::run_batch`]), the others (and
-    /// all of them when that run cannot start or carry them) one run each
-    /// ([`Exec::run_each`]).
+    /// all of them when no session starts) one run each ([`Exec::run_each`]). Either way at
+    /// most [`share::workers`] runs go at once.
     fn hand_on(
         &self,
         program: &Path,
@@ -839,127 +853,253 @@ impl Exec {
         shown: &str,
     ) -> (Vec<(String, Status)>, Vec<String>) {
         let Some(b) = &self.batch else {
-            return self.run_each(program, copies, shown);
+            return tally(self.run_each(program, copies, shown));
         };
         let (batched, single): (Vec<_>, Vec<_>) = copies
             .into_iter()
             .partition(|(_, c)| !matches!(c.body, CopyBody::Memory(_)));
         if batched.len() < b.min {
             let all = batched.into_iter().chain(single).collect();
-            return self.run_each(program, all, shown);
+            return tally(self.run_each(program, all, shown));
         }
-        let session = match Session::start(program, b, wait_limit()) {
+        // The first session starts before anything goes: when it cannot, every copy has a
+        // run of its own instead.
+        let first = match Session::start(program, b, wait_limit()) {
             Ok(s) => s,
             Err(why) => {
                 diag::say(format_args!(
                     "real sendmail {shown}: {why}; one run per copy instead"
                 ));
                 let all = batched.into_iter().chain(single).collect();
-                return self.run_each(program, all, shown);
+                return tally(self.run_each(program, all, shown));
             }
         };
-        let mut failed = self.run_batch(session, batched, shown);
-        let (more, queued) = self.run_each(program, single, shown);
-        failed.extend(more);
-        (failed, queued)
+        let mut fates = self.run_batch(program, b, first, batched, shown);
+        fates.extend(self.run_each(program, single, shown));
+        tally(fates)
     }
 
-    /// Hands `copies` on as successive transactions of `session`, each from a complete
-    /// file of its own made just before it; returns the copies (or, of a copy, the
-    /// recipients) it did not take, each with what it said.
+    /// Hands `copies` on as successive transactions of `-bs` sessions (`first`, and as many
+    /// more as [`share::workers`] allows, each started by its worker), each copy from a
+    /// complete file of its own made just before its transaction; returns what became of
+    /// each copy, in order.
     fn run_batch(
         &self,
-        mut session: Session,
+        program: &Path,
+        b: &Batch,
+        first: Session,
         copies: Vec<(Vec<OsString>, Copy)>,
         shown: &str,
-    ) -> Vec<(String, Status)> {
-        let mut failed: Vec<(String, Status)> = Vec::new();
-        // Once the run is gone, every copy after it is not sent, with the same status.
-        let mut gone: Option<Status> = None;
-        for (_, copy) in copies {
-            let rcpts = copy.recipients;
-            if let Some(st) = &gone {
-                failed.push((who(&rcpts), st.clone()));
-                continue;
-            }
-            let file = match stdin_for(copy.body, self.tmpdir.as_deref()) {
-                Ok(f) => f,
-                Err(e) => {
-                    diag::say(format_args!(
-                        "real sendmail {shown} for {}: {e}",
-                        who(&rcpts)
-                    ));
-                    failed.push((who(&rcpts), Status::Error(e.to_string())));
-                    continue;
-                }
+    ) -> Vec<Fate> {
+        let jobs = share::workers(self.jobs, copies.len());
+        let first = Mutex::new(Some(first));
+        // The first session whose run is gone, and how: what every copy no session took
+        // is reported with.
+        let gone: Mutex<Option<Status>> = Mutex::new(None);
+        let total = copies.len();
+        let done = share::share(copies, jobs, |k| {
+            let session = match k {
+                0 => first.lock().unwrap_or_else(|e| e.into_inner()).take(),
+                _ => Session::start(program, b, wait_limit()).ok(),
             };
-            match session.send(&rcpts, file) {
-                Sent::Taken { refused } => {
-                    for (i, r) in refused {
-                        failed.push((who(&rcpts[i..=i]), reply_status(&r)));
-                    }
-                }
-                Sent::Refused(r) => failed.push((who(&rcpts), reply_status(&r))),
-                Sent::Gone(g) => {
-                    diag::say(format_args!("real sendmail {shown}: {}", g.why));
-                    let st = match (g.signal, g.code) {
-                        (Some(sig), _) => Status::Signal(sig),
-                        (None, Some(c)) if c != 0 => Status::Exit(c),
-                        _ => Status::Error(g.why),
-                    };
-                    failed.push((who(&rcpts), st.clone()));
-                    gone = Some(st);
-                }
-            }
-        }
-        if let Some(note) = session.quit() {
-            diag::say(format_args!("real sendmail {shown}: {note}"));
-        }
-        failed
+            let mut worker = BatchWorker {
+                session,
+                exec: self,
+                shown,
+                gone: &gone,
+            };
+            worker
+                .session
+                .is_some()
+                .then_some(move |(_, c): (_, Copy)| worker.send(c))
+        });
+        let gone = gone.into_inner().unwrap_or_else(|e| e.into_inner());
+        in_order(total, done, |c: &Copy| {
+            let st = gone
+                .clone()
+                .unwrap_or_else(|| Status::Error("not handed on".into()));
+            Fate::Failed(vec![(who(&c.recipients), st)])
+        })
     }
 
-    /// Runs the real sendmail once per copy, one at a time; returns the copies it did not
-    /// take, each with its status, and those it queued for later (75 from a flavor whose
-    /// 75 means queued).
+    /// Runs the real sendmail once per copy, at most [`share::workers`] runs at once;
+    /// returns what became of each copy, in order.
     fn run_each(
         &self,
         program: &Path,
         copies: Vec<(Vec<OsString>, Copy)>,
         shown: &str,
-    ) -> (Vec<(String, Status)>, Vec<String>) {
-        use std::os::unix::process::ExitStatusExt;
-        let mut failed: Vec<(String, Status)> = Vec::new();
-        let mut queued: Vec<String> = Vec::new();
+    ) -> Vec<Fate> {
+        let jobs = share::workers(self.jobs, copies.len());
+        let total = copies.len();
         let limit = wait_limit();
-        for (args, copy) in copies {
-            let mut cmd = command(program, &args);
-            cmd.stdout(child_stdout(self.smtp));
-            // One copy's file at a time: made here, dropped when its run has ended.
-            let status = stdin_for(copy.body, self.tmpdir.as_deref())
-                .and_then(|stdin| run_bounded(cmd, stdin, limit));
-            let status = match status {
-                Ok(st) if st.success() => continue,
-                Ok(st) if st.code() == Some(TEMPFAIL) && self.tempfail_queued => {
-                    queued.push(who(&copy.recipients));
-                    continue;
-                }
-                Ok(st) => match (st.code(), st.signal()) {
-                    (Some(c), _) => Status::Exit(c),
-                    // Killed by a signal: the copy is not known to be queued.
-                    (None, Some(sig)) => Status::Signal(sig),
-                    (None, None) => Status::Error(format!("{st}")),
-                },
-                Err(e) => {
-                    diag::say(format_args!(
-                        "real sendmail {shown} for {}: {e}",
-                        who(&copy.recipients)
-                    ));
-                    Status::Error(e.to_string())
-                }
-            };
-            failed.push((who(&copy.recipients), status));
+        let done = share::share(copies, jobs, |_| {
+            Some(|(args, copy): (Vec<OsString>, Copy)| {
+                share::Step::Next(self.run_one(program, &args, copy, shown, limit))
+            })
+        });
+        in_order(total, done, |c: &Copy| {
+            Fate::Failed(vec![(
+                who(&c.recipients),
+                Status::Error("not handed on".into()),
+            )])
+        })
+    }
+
+    /// One run of the real sendmail for `copy`, its file made here and dropped when the
+    /// run has ended.
+    fn run_one(
+        &self,
+        program: &Path,
+        args: &[OsString],
+        copy: Copy,
+        shown: &str,
+        limit: Duration,
+    ) -> Fate {
+        use std::os::unix::process::ExitStatusExt;
+        let mut cmd = command(program, args);
+        cmd.stdout(child_stdout(self.smtp));
+        let status = stdin_for(copy.body, self.tmpdir.as_deref())
+            .and_then(|stdin| run_bounded(cmd, stdin, limit));
+        let status = match status {
+            Ok(st) if st.success() => return Fate::Taken,
+            Ok(st) if st.code() == Some(TEMPFAIL) && self.tempfail_queued => {
+                return Fate::Queued(who(&copy.recipients));
+            }
+            Ok(st) => match (st.code(), st.signal()) {
+                (Some(c), _) => Status::Exit(c),
+                // Killed by a signal: the copy is not known to be queued.
+                (None, Some(sig)) => Status::Signal(sig),
+                (None, None) => Status::Error(format!("{st}")),
+            },
+            Err(e) => {
+                diag::say(format_args!(
+                    "real sendmail {shown} for {}: {e}",
+                    who(&copy.recipients)
+                ));
+                Status::Error(e.to_string())
+            }
+        };
+        Fate::Failed(vec![(who(&copy.recipients), status)])
+    }
+}
+
+/// What became of one copy.
+enum Fate {
+    Taken,
+    /// Taken, and queued for later by an MTA that is not running: its recipients.
+    Queued(String),
+    /// Not taken (or, of a copy, some recipients not): who, and what the real sendmail
+    /// did.
+    Failed(Vec<(String, Status)>),
+}
+
+/// The failures and the queued copies of `fates`, in order.
+fn tally(fates: Vec<Fate>) -> (Vec<(String, Status)>, Vec<String>) {
+    let (mut failed, mut queued) = (Vec::new(), Vec::new());
+    for f in fates {
+        match f {
+            Fate::Taken => {}
+            Fate::Queued(w) => queued.push(w),
+            Fate::Failed(v) => failed.extend(v),
         }
-        (failed, queued)
+    }
+    (failed, queued)
+}
+
+/// Every copy's fate in the copies' order: a worker's result, or `untaken` for a copy no
+/// worker took (or whose worker died with it).
+fn in_order<A>(
+    total: usize,
+    done: share::Shared<(A, Copy), Fate>,
+    untaken: impl Fn(&Copy) -> Fate,
+) -> Vec<Fate> {
+    let mut fates: Vec<Option<Fate>> = (0..total).map(|_| None).collect();
+    let mut lost: Vec<Option<Copy>> = (0..total).map(|_| None).collect();
+    for (i, f) in done.results {
+        fates[i] = Some(f);
+    }
+    for (i, (_, c)) in done.left {
+        lost[i] = Some(c);
+    }
+    fates
+        .into_iter()
+        .zip(lost)
+        .map(|(f, c)| match (f, c) {
+            (Some(f), _) => f,
+            (None, Some(c)) => untaken(&c),
+            (None, None) => Fate::Failed(vec![(
+                "a copy".into(),
+                Status::Error("its worker ended".into()),
+            )]),
+        })
+        .collect()
+}
+
+/// One `-bs` session of [`Exec::run_batch`], taking copies in turn; it quits (or is
+/// stopped) when dropped.
+struct BatchWorker<'a> {
+    session: Option<Session<'a>>,
+    exec: &'a Exec,
+    shown: &'a str,
+    gone: &'a Mutex<Option<Status>>,
+}
+
+impl BatchWorker<'_> {
+    /// One copy: made into its file, sent as one transaction. The session being gone ends
+    /// the worker.
+    fn send(&mut self, copy: Copy) -> share::Step<Fate> {
+        use share::Step;
+        let rcpts = copy.recipients;
+        let Some(session) = self.session.as_mut() else {
+            return Step::Last(Fate::Failed(vec![(
+                who(&rcpts),
+                Status::Error("no session".into()),
+            )]));
+        };
+        let file = match stdin_for(copy.body, self.exec.tmpdir.as_deref()) {
+            Ok(f) => f,
+            Err(e) => {
+                diag::say(format_args!(
+                    "real sendmail {} for {}: {e}",
+                    self.shown,
+                    who(&rcpts)
+                ));
+                return Step::Next(Fate::Failed(vec![(
+                    who(&rcpts),
+                    Status::Error(e.to_string()),
+                )]));
+            }
+        };
+        match session.send(&rcpts, file) {
+            Sent::Taken { refused } if refused.is_empty() => Step::Next(Fate::Taken),
+            Sent::Taken { refused } => Step::Next(Fate::Failed(
+                refused
+                    .into_iter()
+                    .map(|(i, r)| (who(&rcpts[i..=i]), reply_status(&r)))
+                    .collect(),
+            )),
+            Sent::Refused(r) => Step::Next(Fate::Failed(vec![(who(&rcpts), reply_status(&r))])),
+            Sent::Gone(g) => {
+                diag::say(format_args!("real sendmail {}: {}", self.shown, g.why));
+                let st = match (g.signal, g.code) {
+                    (Some(sig), _) => Status::Signal(sig),
+                    (None, Some(c)) if c != 0 => Status::Exit(c),
+                    _ => Status::Error(g.why),
+                };
+                let mut first = self.gone.lock().unwrap_or_else(|e| e.into_inner());
+                first.get_or_insert_with(|| st.clone());
+                Step::Last(Fate::Failed(vec![(who(&rcpts), st)]))
+            }
+        }
+    }
+}
+
+impl Drop for BatchWorker<'_> {
+    fn drop(&mut self) {
+        if let Some(note) = self.session.take().and_then(Session::quit) {
+            diag::say(format_args!("real sendmail {}: {note}", self.shown));
+        }
     }
 }
 

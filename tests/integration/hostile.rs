@@ -94,15 +94,19 @@ fn a_long_to_list_and_many_hidden_recipients_in_bounded_memory() {
         "peak RSS {} KiB over {MAX_RSS_KIB} KiB",
         run.max_rss_kib
     );
+    // The copies go several runs at a time (handoff_jobs): in no fixed order.
     let c = h.captures();
     assert_eq!(c.len(), 301);
-    assert_eq!(c[0].rcpts().len(), 20_000);
-    for copy in &c[1..] {
+    let (visible, hidden): (Vec<&Capture>, Vec<&Capture>) =
+        c.iter().partition(|copy| copy.rcpts().len() > 1);
+    assert_eq!(visible.len(), 1);
+    assert_eq!(visible[0].rcpts().len(), 20_000);
+    for copy in &hidden {
         assert_eq!(copy.rcpts().len(), 1);
         assert!(contains(&copy.stdin, b"v19999@example.com"));
     }
     assert!(contains(
-        &c[300].open("gateway").payload,
+        &hidden[299].open("gateway").payload,
         b"Okapi-Secret body"
     ));
 }

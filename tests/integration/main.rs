@@ -35,6 +35,8 @@
 //! * real.rs and real_*.rs: real software end to end (a private Postfix, msmtp, mail
 //!   programs, decryptors, notmuch); fails under CI=true when a program is missing,
 //!   skipped with PGPSENDMAIL_NO_REAL set (make test-fast);
+//! * share.rs: several runs of the real sendmail (or `-bs` sessions) at once for many copies
+//!   (`handoff_jobs`), with reports in the copies' order;
 //! * signed.rs: the host signature (`sign_key`, `sign_unreadable`, check), verified by the
 //!   pgp crate, GnuPG, sq, RNP and OpenPGP.js (real programs as in real.rs);
 //! * serve.rs: `pgpsendmail serve`, the gateway (pgpsendmail(8) SERVE), against a next hop
@@ -75,5 +77,6 @@ mod real_gateway;
 mod real_mta;
 mod real_readers;
 mod serve;
+mod share;
 mod signed;
 mod smtp;

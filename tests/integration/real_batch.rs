@@ -1,6 +1,7 @@
-//! Many hidden recipients through one `-bs` run of a real Postfix's sendmail (pgpsendmail(8),
-//! THE REAL SENDMAIL; pgpsendmail.toml(5), `batch_copies`): 1,000 hidden recipients of a
-//! 10 KiB message each get a copy that opens with their own key alone, from one run.
+//! Many hidden recipients through `-bs` runs of a real Postfix's sendmail (pgpsendmail(8),
+//! THE REAL SENDMAIL; pgpsendmail.toml(5), `batch_copies` and `handoff_jobs`): 1,000 hidden
+//! recipients of a 10 KiB message each get a copy that opens with their own key alone, from
+//! one `-bs` session per CPU going at once.
 
 use std::process::Stdio;
 use std::time::Instant;
@@ -44,8 +45,8 @@ fn make_key(uid: &str, rng: &mut rand::rngs::ThreadRng) -> SignedSecretKey {
 }
 
 #[test]
-fn a_thousand_hidden_recipients_arrive_through_one_bs_run_each_with_its_own_key() {
-    let test = "a_thousand_hidden_recipients_arrive_through_one_bs_run";
+fn a_thousand_hidden_recipients_arrive_through_bs_runs_each_with_its_own_key() {
+    let test = "a_thousand_hidden_recipients_arrive_through_bs_runs";
     let Some(pf) = Postfix::start(test, Options::default()) else {
         return;
     };
@@ -86,19 +87,12 @@ fn a_thousand_hidden_recipients_arrive_through_one_bs_run_each_with_its_own_key(
     let tenth = &addrs[HIDDEN - HIDDEN / 10..];
     let per_copy = send(tenth);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    // Printed, not asserted: speed is the benchmark's (bench/README.md, bench_copies).
     eprintln!(
-        "{HIDDEN} hidden recipients of a 10 KiB message into Postfix: one -bs run {batched:?}; \
-         {} of them one run each {per_copy:?} (load {})",
+        "{HIDDEN} hidden recipients of a 10 KiB message into Postfix: -bs runs (one per CPU at \
+         once) {batched:?}; {} of them one run each {per_copy:?} (load {})",
         tenth.len(),
         load.trim()
-    );
-    // Per copy, one run for all is faster than a run each (by how much depends on the
-    // machine and its load: the measurement is in bench/README.md).
-    assert!(
-        (batched.as_secs_f64() / HIDDEN as f64) < (per_copy.as_secs_f64() / tenth.len() as f64),
-        "one -bs run ({batched:?} for {HIDDEN}) is no faster per copy than a run each \
-         ({per_copy:?} for {})",
-        tenth.len()
     );
     pf.wait_for("the deliveries", 600, || {
         pf.queue_lines().is_empty()
