@@ -1,6 +1,7 @@
 //! `make bench`, after the main bench: what 1,000 hidden recipients of a 10 KiB message cost,
-//! one run of the real sendmail per copy (`batch_copies = 0`) against one `-bs` run for all
-//! (`batch_copies = 2`, the default; pgpsendmail.toml(5)).
+//! one run of the real sendmail per copy (`batch_copies = 0`) against `-bs` runs
+//! (`batch_copies = 2`, the default; pgpsendmail.toml(5)), each one at a time
+//! (`handoff_jobs = 1`) and one per CPU at once (`handoff_jobs = 0`, the default).
 //!
 //! The real sendmail is the stand-in (examples/stand_in_sendmail.rs), or `$BENCH_SENDMAIL`
 //! (for example Postfix's `/usr/sbin/sendmail`, with `MAIL_CONFIG` naming an instance that
@@ -39,26 +40,96 @@ fn main() {
         sendmail.display(),
         load()
     );
-    println!("| delivery | seconds (best of 2) |\n|---|---|");
-    for (what, batch) in [("one run per copy", 0), ("one -bs run", 2)] {
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    println!("| delivery | handoff_jobs | seconds (best of 2) |\n|---|---|---|");
+    for (what, batch, jobs) in [
+        ("one run per copy", 0, 1),
+        ("one run per copy", 0, 0),
+        ("-bs runs", 2, 1),
+        ("-bs runs", 2, 0),
+    ] {
         let best = (0..2)
             .map(|round| {
-                let run = dir.path().join(format!("{batch}-{round}"));
-                send(&bin, &sendmail, &ring, &run, batch, &msg)
+                let run = dir.path().join(format!("{batch}-{jobs}-{round}"));
+                send(&bin, &sendmail, &ring, &run, (batch, jobs), &msg)
             })
             .min()
             .unwrap();
-        println!("| {what} | {:.2} |", best.as_secs_f64());
+        let shown = match jobs {
+            0 => format!("0 ({cpus} CPUs)"),
+            n => n.to_string(),
+        };
+        println!("| {what} | {shown} | {:.2} |", best.as_secs_f64());
+    }
+    // The floor: the real sendmail alone, fed ready-made transactions of an encrypted
+    // copy's size, in one session and in one per CPU.
+    for sessions in [1, cpus] {
+        let best = (0..2)
+            .map(|round| {
+                let run = dir.path().join(format!("floor-{sessions}-{round}"));
+                floor(&sendmail, &run, sessions)
+            })
+            .min()
+            .unwrap();
+        println!(
+            "| the real sendmail alone, {HIDDEN} ready-made transactions | {sessions} session(s) | {:.2} |",
+            best.as_secs_f64()
+        );
     }
 }
 
-/// One message to user0..user{HIDDEN-1}, all hidden; how long pgpsendmail ran.
+/// `sessions` runs of `sendmail -bs` at once, each fed its share of [`HIDDEN`] transactions
+/// of 14 KiB (about an encrypted copy of the message) all at once (PIPELINING); how long
+/// until the last ended.
+fn floor(sendmail: &Path, run: &Path, sessions: usize) -> Duration {
+    let capture = run.join("capture");
+    std::fs::create_dir_all(&capture).unwrap();
+    let mut body = String::new();
+    while body.len() < 14 << 10 {
+        body.push_str("c2l4dHktZm91ciBjaGFyYWN0ZXJzIG9mIGFybW9yZWQgY2lwaGVydGV4dCBwZXIgbGluZQ\r\n");
+    }
+    let scripts: Vec<PathBuf> = (0..sessions)
+        .map(|k| {
+            let mut s = String::from("EHLO bench\r\n");
+            for i in (k..HIDDEN).step_by(sessions) {
+                s.push_str(&format!(
+                    "MAIL FROM:<me@example.org>\r\nRCPT TO:<user{i}@bench.example>\r\nDATA\r\n\
+                     Subject: {i}\r\n\r\n{body}.\r\n"
+                ));
+            }
+            s.push_str("QUIT\r\n");
+            let path = run.join(format!("session-{k}"));
+            std::fs::write(&path, s).unwrap();
+            path
+        })
+        .collect();
+    let start = Instant::now();
+    let children: Vec<_> = scripts
+        .iter()
+        .map(|p| {
+            Command::new(sendmail)
+                .arg("-bs")
+                .env("STAND_IN_DIR", &capture)
+                .stdin(std::fs::File::open(p).unwrap())
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "{} -bs", sendmail.display());
+    }
+    start.elapsed()
+}
+
+/// One message to user0..user{HIDDEN-1}, all hidden, under `batch_copies` and
+/// `handoff_jobs`; how long pgpsendmail ran.
 fn send(
     bin: &Path,
     sendmail: &Path,
     ring: &Path,
     run: &Path,
-    batch: usize,
+    (batch, jobs): (usize, usize),
     msg: &[u8],
 ) -> Duration {
     let capture = run.join("capture");
@@ -67,7 +138,8 @@ fn send(
     std::fs::write(
         &config,
         format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\nbatch_copies = {batch}\n",
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\nbatch_copies = {batch}\n\
+             handoff_jobs = {jobs}\n",
             sendmail.display(),
             ring.display(),
             run.parent().unwrap_or(run).display()
