@@ -172,6 +172,12 @@ pub struct Gone {
 
 type Input = BufReader<Timed<ChildStdout>>;
 
+/// How long a `-bs` run may take to greet and answer EHLO: a local sendmail answers at
+/// once, and a program that reads its standard input without speaking SMTP (a sink, a
+/// wrongly guessed flavor) must not hold the message for the whole wait bound before every
+/// copy gets a run of its own instead.
+pub const START_SECONDS: u64 = 30;
+
 /// One `-bs` run of the real sendmail and the SMTP session with it.
 pub struct Session<'b> {
     child: Child,
@@ -185,9 +191,10 @@ pub struct Session<'b> {
 
 impl<'b> Session<'b> {
     /// Starts `program -bs` (`argv[0]` is `sendmail`) with its standard input and output ours,
-    /// its standard error the caller's, and has the greeting and EHLO. `Err` (why) when the
-    /// session does not start, or cannot carry the DSN parameters `batch` needs; the run
-    /// is then ended: nothing was handed on.
+    /// its standard error the caller's, and has the greeting and EHLO, each within
+    /// [`START_SECONDS`] (or `limit`, when shorter). `Err` (why) when the session does not
+    /// start, or cannot carry the DSN parameters `batch` needs; the run is then ended:
+    /// nothing was handed on.
     pub fn start(program: &Path, batch: &'b Batch, limit: Duration) -> Result<Self, String> {
         let mut child = Command::new(program)
             .arg0("sendmail")
@@ -202,7 +209,8 @@ impl<'b> Session<'b> {
             return Err("no pipes to its -bs session".into());
         };
         let input = BufReader::new(Timed::new(stdout));
-        let started = Client::start_within(input, BufWriter::new(stdin), &batch.helo, limit);
+        let start = limit.min(Duration::from_secs(START_SECONDS));
+        let started = Client::start_within(input, BufWriter::new(stdin), &batch.helo, start);
         let mut s = Session {
             child,
             client: None,
@@ -212,6 +220,7 @@ impl<'b> Session<'b> {
         };
         match started {
             Ok(mut c) if !batch.needs_dsn() || c.offers("DSN") => {
+                c.set_cap(limit);
                 c.mail_params = batch.mail_params.clone();
                 c.rcpt_params = batch.rcpt_params.clone();
                 s.client = Some(c);

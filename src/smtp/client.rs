@@ -135,6 +135,11 @@ impl<R: Input, W: Write> Client<R, W> {
         Ok(c)
     }
 
+    /// From now on no reply is awaited longer than `cap`.
+    pub fn set_cap(&mut self, cap: Duration) {
+        self.cap = Some(cap);
+    }
+
     /// Whether the server offered the extension `name` (`8BITMIME`, `SMTPUTF8`).
     pub fn offers(&self, name: &str) -> bool {
         self.extensions

@@ -179,3 +179,59 @@ fn one_run_per_copy_below_the_threshold_or_when_smtp_cannot_say_it() {
         c[1].text()
     );
 }
+
+#[test]
+fn a_sendmail_that_never_greets_gets_a_run_per_copy_after_the_start_limit() {
+    // A "sendmail" that reads its standard input and never speaks SMTP (a sink, a flavor
+    // guessed wrong): the -bs session does not start within the limit (here the 2-second
+    // wait bound, below the 30-second start limit), and every copy gets a run of its own.
+    let mut h = batched();
+    let out_dir = h.dir.path().join("sink");
+    std::fs::create_dir(&out_dir).unwrap();
+    let sink = h.dir.path().join("sink.sh");
+    write_script(
+        &sink,
+        &format!(
+            "#!/bin/sh\nf={}/$$\nprintf '%s\\n' \"$@\" > \"$f.argv\"\ncat > \"$f.in\"\n",
+            out_dir.display()
+        ),
+    );
+    let cfg = std::fs::read_to_string(&h.config).unwrap();
+    let cfg = cfg
+        .lines()
+        .map(|l| {
+            if l.starts_with("sendmail = ") {
+                format!("sendmail = \"{}\"", sink.display())
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(&h.config, cfg + "\n").unwrap();
+    h.env.push(("PGPSENDMAIL_WAIT_SECONDS".into(), "2".into()));
+    let out = h.run(&["-i", "-t"], MSG);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("its -bs session did not start") && err.contains("one run per copy instead"),
+        "{err}"
+    );
+    let mut runs: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .filter_map(|e| Some(e.ok()?.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".argv"))
+        .map(|n| std::fs::read_to_string(out_dir.join(n)).unwrap())
+        .collect();
+    runs.sort();
+    // The killed -bs run, and one run per copy with its own argv.
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    assert_eq!(runs.iter().filter(|a| a.as_str() == "-bs\n").count(), 1);
+    for r in ["alice@example.org", "bob@example.org", "carol@example.net"] {
+        assert!(
+            runs.iter()
+                .any(|a| a.starts_with("-i\n") && a.ends_with(&format!("--\n{r}\n"))),
+            "{r}: {runs:?}"
+        );
+    }
+}
