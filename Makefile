@@ -69,7 +69,8 @@ bench-keys:
 
 # pgpsendmail against `gpg --encrypt --armor | sendmail` in one run (bench/README.md):
 # needs gpg and openssl, and gnuplot for the plot; installs nothing. Then 1,000 hidden
-# recipients, one run of the real sendmail per copy against one -bs run (bench_copies).
+# recipients, one run of the real sendmail per copy against -bs sessions, one at a time
+# and one per CPU at once, and the real sendmail alone (bench_copies).
 bench:
 	$(CARGO) build --release --bins --examples
 	target/release/examples/bench

@@ -46,6 +46,10 @@ fn cert_sizes() -> Vec<usize> {
         Err(_) => SIZES.to_vec(),
     }
 }
+/// Every configuration's: the sink is no SMTP server, so one run of it per copy (not a
+/// `-bs` session, which it would never answer), as each peer's pipeline ends in one.
+const SINK_RUNS: &str = "batch_copies = 0\n";
+
 /// The keyring for the large and the Bcc messages (51 recipients needed).
 const WIDE: usize = 1_000;
 /// `--cipher-algo AES256`: the generated certificates state no cipher preferences, so gpg
@@ -133,6 +137,28 @@ impl Setup {
     /// looking up and checking the recipients' keys, without encrypting or sending.
     fn lookup(&self, n: usize, msg: &Path, rcpts: &[String]) -> Run {
         self.ours(n, &["explain", "-i"], msg, rcpts)
+    }
+
+    /// [`Setup::pgpsendmail`], and pgpsendmail's own CPU time: the run's, less what its
+    /// sinks said they used (`BENCH_SINK_CPU`).
+    fn pgpsendmail_own(&self, n: usize, msg: &Path, rcpts: &[String]) -> (Run, f64) {
+        let file = self.work.join("sink-cpu");
+        let _ = std::fs::remove_file(&file);
+        let mut c = Command::new(&self.pgpsendmail);
+        c.env("PGPSENDMAIL_CONFIG", self.work.join(format!("{n}.toml")))
+            .env("BENCH_SINK_CPU", &file)
+            .arg("-i")
+            .args(rcpts)
+            .stdin(input(msg));
+        let run = timed(c, &format!("pgpsendmail on {}", msg.display()));
+        let sinks: f64 = std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse::<f64>().ok())
+            .sum::<f64>()
+            / 1e6;
+        let own = run.cpu - sinks;
+        (run, own)
     }
 
     /// pgpsendmail with `args` and the recipients, the message on stdin.
@@ -979,11 +1005,21 @@ fn part_bcc(setup: &Setup, out: &mut Out, runs: usize) {
     let all: Vec<String> = std::iter::once(addr(0)).chain(hidden.clone()).collect();
     let rc1 = [addr(0)];
     let r = runs.max(5);
+    let (mut own_bcc, mut own_one) = (Vec::new(), Vec::new());
     let [ours_bcc, ours_one] = paired(
         r,
-        || setup.pgpsendmail(WIDE, &bcc, &all),
-        || setup.pgpsendmail(WIDE, &one, &rc1),
+        || {
+            let (run, own) = setup.pgpsendmail_own(WIDE, &bcc, &all);
+            own_bcc.push(own);
+            run
+        },
+        || {
+            let (run, own) = setup.pgpsendmail_own(WIDE, &one, &rc1);
+            own_one.push(own);
+            run
+        },
     );
+    let own = (median(own_bcc), median(own_one));
     // The peers: one pipeline per copy, as a user must to keep Bcc recipients hidden.
     let copies = |p: Peer| {
         let mut sum = setup.peer(p, WIDE, &bcc, &rc1);
@@ -1003,6 +1039,24 @@ fn part_bcc(setup: &Setup, out: &mut Out, runs: usize) {
         })
         .collect();
     bcc_rows(out, r, (ours_bcc, ours_one), &theirs);
+    own_cpu_row(out, own);
+}
+
+/// pgpsendmail's own CPU for the 51 copies and for one, the sinks' taken out (the peers'
+/// pipelines are not split so).
+fn own_cpu_row(out: &mut Out, (bcc, one): (f64, f64)) {
+    let mut line = format!(
+        "| 51 copies / 1 copy | pgpsendmail's own CPU, its sinks' taken out (median) | \
+         {:.0} ms / {:.0} ms = {:.2}× |",
+        bcc * 1e3,
+        one * 1e3,
+        bcc / one
+    );
+    for _ in PEERS {
+        line.push_str(" not split | |");
+    }
+    println!("{line}");
+    let _ = writeln!(out.table, "{line}");
 }
 
 /// The peers that are installed (of those `BENCH_PEERS` names, default all); each missing
@@ -1056,7 +1110,7 @@ fn ensure_keys(exe_dir: &Path, setup: &Setup, n: usize, peers: &[Peer]) {
     std::fs::write(
         setup.work.join(format!("{n}.toml")),
         format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n",
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n{SINK_RUNS}",
             setup.sink.display(),
             ring(n).display(),
             cache.display()
@@ -1271,7 +1325,7 @@ fn seipd_configs(setup: &Setup, rcpts: &[String]) -> Vec<(&'static str, PathBuf)
         std::fs::write(dir.join("keys/certs.asc"), certs).unwrap();
         let config = dir.join("pgpsendmail.toml");
         let text = format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n",
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\n{SINK_RUNS}",
             setup.sink.display(),
             dir.join("keys").display(),
             dir.join("cache").display()
@@ -1424,7 +1478,7 @@ fn signed_rows(setup: &Setup, large: &Path, mib: f64, runs: usize, table: &mut S
         ("unsigned", String::new()),
     ] {
         let conf = format!(
-            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n{extra}",
+            "sendmail = \"{}\"\nkeyring = [\"{}\"]\n{SINK_RUNS}{extra}",
             setup.sink.display(),
             dir.join("keys").display()
         );
