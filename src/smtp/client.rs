@@ -18,12 +18,18 @@ const DATA_INIT: Duration = Duration::from_secs(120);
 const DATA_END: Duration = Duration::from_secs(600);
 
 /// A TCP connection to `relay` (`HOST:PORT`), each address it names tried in turn, each
-/// for at most `timeout`: the one way the gateway and `check` reach a next hop.
+/// for at most `timeout`: the one way the gateway, `check` and `handoff_smtp` reach an SMTP
+/// server. Without Nagle's algorithm (TCP_NODELAY): a client's commands are small writes,
+/// each awaiting its reply, and Nagle held each one back for the server's delayed
+/// acknowledgement (about 23 ms per transaction measured against Postfix's smtpd).
 pub fn connect(relay: &str, timeout: Duration) -> io::Result<TcpStream> {
     let mut last = io::Error::other("the name resolves to no address");
     for a in relay.to_socket_addrs()? {
         match TcpStream::connect_timeout(&a, timeout) {
-            Ok(s) => return Ok(s),
+            Ok(s) => {
+                s.set_nodelay(true)?;
+                return Ok(s);
+            }
             Err(e) => last = e,
         }
     }
