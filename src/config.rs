@@ -32,6 +32,19 @@ pub const DEFAULT_DISCOVERY_TIMEOUT: u64 = 10;
 pub const DEFAULT_BATCH_COPIES: usize = 2;
 /// `handoff_jobs`: 0, one run of the real sendmail at once per CPU this process may use.
 pub const DEFAULT_HANDOFF_JOBS: usize = 0;
+/// `handoff_smtp`'s value checked: an IP address on loopback and a port (`127.0.0.1:25`,
+/// `[::1]:25`), never a name, which could resolve elsewhere. Returns it as given.
+fn loopback_listener(v: &str) -> std::result::Result<String, String> {
+    match v.parse::<std::net::SocketAddr>() {
+        Ok(a) if a.ip().is_loopback() && a.port() != 0 => Ok(v.to_string()),
+        _ => Err(
+            "must be a loopback address and port, such as 127.0.0.1:25 or [::1]:25 (the \
+             MTA's own SMTP listener on this host)"
+                .into(),
+        ),
+    }
+}
+
 /// Largest `handoff_jobs`: more runs at once than this only crowd the MTA.
 const MAX_HANDOFF_JOBS: usize = 64;
 /// Largest configuration file read, so a hostile path (a device, a huge file) cannot stall us.
@@ -222,6 +235,7 @@ struct RawConfig {
     sign_unreadable: Option<SignUnreadable>,
     batch_copies: Option<usize>,
     handoff_jobs: Option<usize>,
+    handoff_smtp: Option<String>,
     #[serde(default)]
     recipients: BTreeMap<String, RecipientRule>,
     discovery: Option<RawDiscovery>,
@@ -341,6 +355,10 @@ pub struct Config {
     /// `handoff_jobs`: at most this many runs of the real sendmail (or `-bs` sessions) at
     /// once for the copies of one message; 0: one per CPU ([`crate::sendmail::share`]).
     pub handoff_jobs: usize,
+    /// `handoff_smtp`: the MTA's SMTP listener (a loopback address and port) that batched
+    /// copies go to instead of `sendmail -bs` ([`crate::sendmail::batch::Batch::through`]);
+    /// `None`: `sendmail -bs`.
+    pub handoff_smtp: Option<String>,
     /// Keys normalized: addresses and local names by [`Address::match_key`] under
     /// `local_part_case`, domains as `@domain` by [`canonical::domain`], fingerprints as
     /// upper-case hex without spaces, aliases parsed.
@@ -381,6 +399,7 @@ impl Default for Config {
             sign_unreadable: SignUnreadable::Unsigned,
             batch_copies: DEFAULT_BATCH_COPIES,
             handoff_jobs: DEFAULT_HANDOFF_JOBS,
+            handoff_smtp: None,
             recipients: BTreeMap::new(),
             discovery: Discovery::default(),
             smtp: Smtp::default(),
@@ -559,6 +578,9 @@ impl Config {
                 ));
             }
             cfg.batch_copies = n;
+        }
+        if let Some(a) = raw.handoff_smtp {
+            cfg.handoff_smtp = Some(loopback_listener(&a).map_err(|why| err("handoff_smtp", why))?);
         }
         if let Some(n) = raw.handoff_jobs {
             if n > MAX_HANDOFF_JOBS {
@@ -1502,6 +1524,32 @@ subject = "[...]"
             "listen = []",
         ] {
             let e = Config::parse(&format!("[serve]\n{bad}\n"), "f").unwrap_err();
+            assert_eq!(e.exit_code().code(), 78, "{bad}");
+        }
+    }
+
+    #[test]
+    fn handoff_smtp_is_a_loopback_address_and_port() {
+        assert_eq!(Config::parse("", "f").unwrap().handoff_smtp, None);
+        for ok in ["127.0.0.1:25", "127.0.0.2:10025", "[::1]:25"] {
+            let c = Config::parse(&format!("handoff_smtp = \"{ok}\"\n"), "f").unwrap();
+            assert_eq!(c.handoff_smtp.as_deref(), Some(ok));
+        }
+        for bad in [
+            "localhost:25",
+            "192.0.2.1:25",
+            "0.0.0.0:25",
+            "127.0.0.1",
+            "127.0.0.1:0",
+            "unix:/run/smtp",
+            "",
+        ] {
+            let e = Config::parse(&format!("handoff_smtp = \"{bad}\"\n"), "f").unwrap_err();
+            assert!(
+                e.to_string()
+                    .starts_with("f:1: handoff_smtp: must be a loopback"),
+                "{bad}: {e}"
+            );
             assert_eq!(e.exit_code().code(), 78, "{bad}");
         }
     }

@@ -297,13 +297,10 @@ pub fn run<R: smtp::Input>(
     };
     deliverer.flavor(flavor);
     deliverer.jobs(cfg.handoff_jobs);
-    deliverer.batch(sendmail::batch::Batch::new(
-        &inv,
-        flavor,
-        cfg.batch_copies,
-        &env.login,
-        &env.hostname,
-    ));
+    let batch =
+        sendmail::batch::Batch::new(&inv, flavor, cfg.batch_copies, &env.login, &env.hostname)
+            .map(|b| b.through(cfg.handoff_smtp.clone(), &cfg.qualify_domain(&env.hostname)));
+    deliverer.batch(batch);
     match inv.mode {
         Mode::Deliver => pipeline::send(&ctx, stdin, deliverer),
         Mode::Smtp => {

@@ -79,8 +79,36 @@ pub fn check(env: &Env, warn_days: Option<u32>, out: &mut dyn Write) -> std::io:
     found += step;
     found += unrouted_local_users(&cfg, env, out)?;
     found += sendable(&cfg, &kr, routed, out)?;
+    found += handoff_smtp(&cfg, out)?;
     found += serve(&cfg.serve, out)?;
     summary(found, out)
+}
+
+/// `handoff_smtp`, when set: whether the MTA's listener takes connections now (when it does
+/// not, batched copies go to `sendmail -bs`, which works, hence a warning).
+fn handoff_smtp(cfg: &Config, out: &mut dyn Write) -> std::io::Result<Found> {
+    let Some(addr) = &cfg.handoff_smtp else {
+        return Ok(Found::NONE);
+    };
+    let shown = sanitize(addr);
+    match crate::smtp::client::connect(addr, RELAY_CONNECT) {
+        Ok(_) => {
+            writeln!(
+                out,
+                "handoff_smtp: batched copies go to {shown}, which takes connections"
+            )?;
+            Ok(Found::NONE)
+        }
+        Err(e) => {
+            writeln!(
+                out,
+                "warning: handoff_smtp: {shown} is not reachable now ({}): batched copies go \
+                 to sendmail -bs until it is",
+                sanitize(&e.to_string())
+            )?;
+            Ok(Found::warnings(1))
+        }
+    }
 }
 
 /// A warning for each key change `keys fetch` or `keys refresh` held for review: until it

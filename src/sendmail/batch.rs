@@ -19,13 +19,20 @@
 //! a copy is handed on when, and only when, its final 250 arrived; a refusal of one copy
 //! (4xx or 5xx) leaves that copy not sent and the session going on.
 //!
+//! With `handoff_smtp` (pgpsendmail.toml(5)) a session is a connection to the MTA's own
+//! SMTP listener on loopback instead of a run (`Session::connect`): the same transactions,
+//! a bare envelope name qualified as the MTA's sendmail would, and `sendmail -bs` when
+//! nothing answers there.
+//!
 //! This file imports nothing of `deliver.rs`, which drives it.
 
+use std::borrow::Cow;
 use std::fs::File;
-use std::io::{BufReader, BufWriter};
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::config::Flavor;
@@ -48,6 +55,12 @@ pub struct Batch {
     rcpt_params: String,
     /// Name said in EHLO.
     helo: String,
+    /// `handoff_smtp`: the MTA's SMTP listener on loopback the sessions connect to instead
+    /// of running `sendmail -bs` ([`Batch::through`]).
+    listener: Option<String>,
+    /// The domain a bare name in the envelope gets on the way to `listener`
+    /// (`qualify_domain`), as the MTA's own sendmail would give it.
+    domain: String,
 }
 
 impl Batch {
@@ -98,7 +111,32 @@ impl Batch {
             mail_params,
             rcpt_params,
             helo: helo.to_string(),
+            listener: None,
+            domain: String::new(),
         })
+    }
+
+    /// The same batch, its sessions connecting to `listener` (`handoff_smtp`; `None`:
+    /// `sendmail -bs`), bare names in the envelope qualified with `domain` there.
+    pub fn through(mut self, listener: Option<String>, domain: &str) -> Batch {
+        self.listener = listener;
+        self.domain = domain.to_string();
+        self
+    }
+
+    /// Where the sessions go, for reports: the listener, or `None` for `sendmail -bs`.
+    pub fn listener(&self) -> Option<&str> {
+        self.listener.as_deref()
+    }
+
+    /// `addr` as the envelope carries it: on the way to a listener, a bare name (no `@`)
+    /// gets `@domain`, as the MTA's sendmail would add its own; the null sender stays.
+    fn envelope<'a>(&self, addr: &'a str) -> Cow<'a, str> {
+        if self.listener.is_some() && !addr.is_empty() && !addr.contains('@') {
+            Cow::Owned(format!("{addr}@{}", self.domain))
+        } else {
+            Cow::Borrowed(addr)
+        }
     }
 
     /// Whether the transactions carry DSN parameters, which the server must offer.
@@ -170,7 +208,12 @@ pub struct Gone {
     pub why: String,
 }
 
-type Input = BufReader<Timed<ChildStdout>>;
+/// A session's input: a `-bs` run's standard output, or a connection.
+trait Wire: Read + AsFd + Send {}
+impl<T: Read + AsFd + Send> Wire for T {}
+
+type Input = BufReader<Timed<Box<dyn Wire>>>;
+type Output = BufWriter<Box<dyn Write + Send>>;
 
 /// How long a `-bs` run may take to greet and answer EHLO: a local sendmail answers at
 /// once, and a program that reads its standard input without speaking SMTP (a sink, a
@@ -178,10 +221,11 @@ type Input = BufReader<Timed<ChildStdout>>;
 /// copy gets a run of its own instead.
 pub const START_SECONDS: u64 = 30;
 
-/// One `-bs` run of the real sendmail and the SMTP session with it.
+/// One `-bs` run of the real sendmail and the SMTP session with it, or a session with the
+/// MTA's listener (`handoff_smtp`), which has no run.
 pub struct Session<'b> {
-    child: Child,
-    client: Option<Client<Input, BufWriter<ChildStdin>>>,
+    child: Option<Child>,
+    client: Option<Client<Input, Output>>,
     batch: &'b Batch,
     /// Each reply awaited at most this long (and the run's end after QUIT).
     limit: Duration,
@@ -195,7 +239,29 @@ impl<'b> Session<'b> {
     /// [`START_SECONDS`] (or `limit`, when shorter). `Err` (why) when the session does not
     /// start, or cannot carry the DSN parameters `batch` needs; the run is then ended:
     /// nothing was handed on.
+    /// With a listener (`handoff_smtp`), the session is a connection to it instead
+    /// (`Session::connect`); `Err` then says why it did not start, and the caller may try
+    /// [`Session::start_bs`].
     pub fn start(program: &Path, batch: &'b Batch, limit: Duration) -> Result<Self, String> {
+        match &batch.listener {
+            Some(addr) => Session::connect(addr, batch, limit),
+            None => Session::start_bs(program, batch, limit),
+        }
+    }
+
+    /// A session with the MTA's SMTP listener at `addr` (a loopback address and port).
+    fn connect(addr: &str, batch: &'b Batch, limit: Duration) -> Result<Self, String> {
+        let start = limit.min(Duration::from_secs(START_SECONDS));
+        let failed = |e: &dyn std::fmt::Display| format!("its listener {addr}: {e}");
+        let stream = crate::smtp::client::connect(addr, start).map_err(|e| failed(&e))?;
+        let writer = stream.try_clone().map_err(|e| failed(&e))?;
+        let input: Box<dyn Wire> = Box::new(stream);
+        let output: Box<dyn Write + Send> = Box::new(writer);
+        Session::greet(None, input, output, batch, limit).map_err(|e| failed(&e))
+    }
+
+    /// [`Session::start`] through `sendmail -bs`, whatever the batch's listener.
+    pub fn start_bs(program: &Path, batch: &'b Batch, limit: Duration) -> Result<Self, String> {
         let mut child = Command::new(program)
             .arg0("sendmail")
             .arg("-bs")
@@ -208,9 +274,24 @@ impl<'b> Session<'b> {
             let _ = child.wait();
             return Err("no pipes to its -bs session".into());
         };
-        let input = BufReader::new(Timed::new(stdout));
+        let input: Box<dyn Wire> = Box::new(stdout);
+        let output: Box<dyn Write + Send> = Box::new(stdin);
+        Session::greet(Some(child), input, output, batch, limit)
+            .map_err(|e| format!("its -bs session {e}"))
+    }
+
+    /// The greeting and EHLO on `input` and `output` (of `child`, when a run), within
+    /// [`START_SECONDS`]; `Err` ends the run.
+    fn greet(
+        child: Option<Child>,
+        input: Box<dyn Wire>,
+        output: Box<dyn Write + Send>,
+        batch: &'b Batch,
+        limit: Duration,
+    ) -> Result<Self, String> {
+        let input = BufReader::new(Timed::new(input));
         let start = limit.min(Duration::from_secs(START_SECONDS));
-        let started = Client::start_within(input, BufWriter::new(stdin), &batch.helo, start);
+        let started = Client::start_within(input, BufWriter::new(output), &batch.helo, start);
         let mut s = Session {
             child,
             client: None,
@@ -229,11 +310,11 @@ impl<'b> Session<'b> {
             Ok(c) => {
                 let _ = c.quit();
                 s.finish();
-                Err("its -bs session offers no DSN, which -N, -R or -V needs".into())
+                Err("offers no DSN, which -N, -R or -V needs".into())
             }
             Err(e) => {
                 s.finish();
-                Err(format!("its -bs session did not start: {e}"))
+                Err(format!("did not start: {e}"))
             }
         }
     }
@@ -246,11 +327,24 @@ impl<'b> Session<'b> {
         let Some(c) = self.client.as_mut() else {
             return Sent::Gone(self.end("no session".into()));
         };
-        let list: Vec<&str> = rcpts.iter().map(Address::as_str).collect();
-        match c.send(&self.batch.sender, &list, &mut copy) {
+        let list: Vec<Cow<str>> = rcpts
+            .iter()
+            .map(|r| self.batch.envelope(r.as_str()))
+            .collect();
+        let list: Vec<&str> = list.iter().map(|r| r.as_ref()).collect();
+        let sender = self.batch.envelope(&self.batch.sender);
+        match c.send(&sender, &list, &mut copy) {
             Ok(Outcome::Accepted { refused, .. }) => Sent::Taken { refused },
             Ok(Outcome::Refused(r)) => Sent::Refused(r),
-            Err(e) => Sent::Gone(self.end(format!("its -bs session ended: {e}"))),
+            Err(e) => Sent::Gone(self.end(format!("{} ended: {e}", self.what()))),
+        }
+    }
+
+    /// What the session is, for reports: `its -bs session`, or `its listener ADDR`.
+    fn what(&self) -> String {
+        match (&self.child, &self.batch.listener) {
+            (None, Some(addr)) => format!("its listener {addr}"),
+            _ => "its -bs session".into(),
         }
     }
 
@@ -261,10 +355,12 @@ impl<'b> Session<'b> {
             return None;
         }
         let said = self.client.take().map(Client::quit);
+        let run = self.child.is_some();
         let st = self.finish();
         match (said, st) {
             (Some(Ok(r)), Some(0)) if r.code == 221 => None,
-            (Some(Err(e)), _) => Some(format!("its -bs session ended badly at QUIT: {e}")),
+            (Some(Ok(r)), None) if r.code == 221 && !run => None,
+            (Some(Err(e)), _) => Some(format!("{} ended badly at QUIT: {e}", self.what())),
             (_, st) => Some(format!(
                 "its -bs run ended with {} after QUIT",
                 st.map_or("no exit status".into(), |c| format!("status {c}"))
@@ -277,10 +373,20 @@ impl<'b> Session<'b> {
     fn end(&mut self, why: String) -> Gone {
         use std::os::unix::process::ExitStatusExt;
         self.client = None;
+        let Some(child) = self.child.as_mut() else {
+            // A connection: it is closed, and that is all.
+            let g = Gone {
+                code: None,
+                signal: None,
+                why,
+            };
+            self.gone = Some(g.clone());
+            return g;
+        };
         // A run that died closes its pipes just before it can be reaped.
         let start = Instant::now();
         let ended = loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(None) if start.elapsed() < Duration::from_millis(200) => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
@@ -291,8 +397,8 @@ impl<'b> Session<'b> {
         let (code, signal) = match ended {
             Some(st) => (st.code(), st.signal()),
             None => {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                let _ = child.kill();
+                let _ = child.wait();
                 (None, None)
             }
         };
@@ -305,16 +411,17 @@ impl<'b> Session<'b> {
     /// is killed); its exit code.
     fn finish(&mut self) -> Option<i32> {
         self.client = None;
+        let child = self.child.as_mut()?;
         let start = Instant::now();
         loop {
-            match self.child.try_wait() {
+            match child.try_wait() {
                 Ok(Some(st)) => return st.code(),
                 Ok(None) if start.elapsed() < self.limit => {
                     std::thread::sleep(Duration::from_millis(2));
                 }
                 _ => {
-                    let _ = self.child.kill();
-                    return self.child.wait().ok().and_then(|s| s.code());
+                    let _ = child.kill();
+                    return child.wait().ok().and_then(|s| s.code());
                 }
             }
         }

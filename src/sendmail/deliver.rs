@@ -865,6 +865,15 @@ impl Exec {
         // The first session starts before anything goes: when it cannot, every copy has a
         // run of its own instead.
         let first = match Session::start(program, b, wait_limit()) {
+            Ok(s) => Ok(s),
+            Err(why) if b.listener().is_some() => {
+                // The MTA's listener is down: its sendmail may still queue.
+                diag::say(format_args!("{why}; sendmail -bs instead"));
+                Session::start_bs(program, b, wait_limit())
+            }
+            Err(why) => Err(why),
+        };
+        let first = match first {
             Ok(s) => s,
             Err(why) => {
                 diag::say(format_args!(
@@ -900,7 +909,9 @@ impl Exec {
         let done = share::share(copies, jobs, |k| {
             let session = match k {
                 0 => first.lock().unwrap_or_else(|e| e.into_inner()).take(),
-                _ => Session::start(program, b, wait_limit()).ok(),
+                _ => Session::start(program, b, wait_limit())
+                    .or_else(|_| Session::start_bs(program, b, wait_limit()))
+                    .ok(),
             };
             let mut worker = BatchWorker {
                 session,

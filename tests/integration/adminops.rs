@@ -690,3 +690,29 @@ fn check_looks_at_serve_its_listen_addresses_next_hop_and_limits() {
     assert_eq!(code, 78, "{text}");
     assert!(text.contains("is not a loopback address"), "{text}");
 }
+
+#[test]
+fn check_says_whether_the_handoff_smtp_listener_takes_connections() {
+    let h = H::with_keys(&["alice"], "");
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    h.write_config(&format!("handoff_smtp = \"{addr}\"\n"));
+    let (code, text) = check(&h);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "handoff_smtp: batched copies go to {addr}, which takes connections"
+        )),
+        "{text}"
+    );
+    // Nobody there: a warning (sendmail -bs takes the copies meanwhile), not an error.
+    drop(l);
+    let (code, text) = check(&h);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(&format!(
+            "warning: handoff_smtp: {addr} is not reachable now ("
+        )),
+        "{text}"
+    );
+}

@@ -235,3 +235,84 @@ fn a_sendmail_that_never_greets_gets_a_run_per_copy_after_the_start_limit() {
         );
     }
 }
+
+/// The batched harness with `handoff_smtp` naming `addr`, and `extra`.
+fn through_listener(addr: &str, extra: &str) -> H {
+    H::with_keys(
+        DEFAULT_KEYS,
+        &format!("batch_copies = 2\nhandoff_smtp = \"{addr}\"\n{extra}"),
+    )
+}
+
+#[test]
+fn handoff_smtp_sends_every_copy_to_the_listener_and_nothing_to_sendmail() {
+    let sink = crate::serve::Sink::start();
+    let h = through_listener(&sink.addr, "");
+    let c = h.ok(&["-i", "-t", "-f", "me@example.org"], MSG);
+    assert!(c.is_empty(), "nothing to the real sendmail: {c:?}");
+    let got = sink.messages();
+    assert_eq!(got.len(), 3, "one transaction per copy");
+    for name in ["alice", "bob", "carol"] {
+        let m = got
+            .iter()
+            .find(|m| m.rcpts == [real_address(name)])
+            .unwrap_or_else(|| panic!("{name}: {got:?}"));
+        assert_eq!(m.sender, "me@example.org");
+        let opened = m.capture().open(name);
+        assert_eq!(opened.recipients, key_ids(name)[1..].to_vec(), "{name}");
+    }
+}
+
+#[test]
+fn handoff_smtp_qualifies_a_bare_sender_and_recipient_with_qualify_domain() {
+    // Without -f the sender is the login name, which the MTA's sendmail would qualify with
+    // its own domain; on the way to a listener pgpsendmail does, with qualify_domain.
+    // So does a bare recipient (root, its key by an alias).
+    let sink = crate::serve::Sink::start();
+    let h = through_listener(
+        &sink.addr,
+        "qualify_domain = \"host.example\"\n\
+         [recipients]\n\"root\" = { alias = \"ops@example.org\" }\n",
+    );
+    h.ok(&["-i", "-t"], MSG);
+    let got = sink.messages();
+    assert_eq!(got.len(), 3);
+    for m in &got {
+        let (local, domain) = m.sender.split_once('@').unwrap();
+        assert!(!local.is_empty() && !local.contains('@'), "{}", m.sender);
+        assert_eq!(domain, "host.example", "{}", m.sender);
+    }
+    h.ok(&["-i", "root", "bob@example.org"], b"Subject: s\n\nx\n");
+    let got = sink.messages();
+    assert_eq!(got.len(), 5);
+    let root = got[3..]
+        .iter()
+        .find(|m| m.rcpts == ["root@host.example"])
+        .unwrap_or_else(|| panic!("{:?}", &got[3..]));
+    assert_eq!(
+        root.capture().open("ops").recipients,
+        key_ids("ops")[1..].to_vec()
+    );
+}
+
+#[test]
+fn handoff_smtp_down_falls_back_to_sendmail_bs() {
+    // Nothing listens there: one line says so, and the copies go to `sendmail -bs`.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let h = through_listener(&format!("127.0.0.1:{port}"), "");
+    let out = h.run(&["-i", "-t"], MSG);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("its listener 127.0.0.1:{port}: "))
+            && err.ends_with("; sendmail -bs instead\n"),
+        "{err}"
+    );
+    let c = h.captures();
+    assert_eq!(c.len(), 3);
+    assert!(c.iter().all(|c| c.args() == ["-bs"]), "{c:?}");
+}

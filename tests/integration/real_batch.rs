@@ -44,13 +44,9 @@ fn make_key(uid: &str, rng: &mut rand::rngs::ThreadRng) -> SignedSecretKey {
         .unwrap()
 }
 
-#[test]
-fn a_thousand_hidden_recipients_arrive_through_bs_runs_each_with_its_own_key() {
-    let test = "a_thousand_hidden_recipients_arrive_through_bs_runs";
-    let Some(pf) = Postfix::start(test, Options::default()) else {
-        return;
-    };
-    let h = pf.harness();
+/// The [`HIDDEN`] addresses and their secret keys, their certificates in `h`'s key
+/// directory and a mailbox each in `pf`.
+fn hidden_recipients(pf: &Postfix, h: &H) -> (Vec<String>, Vec<SignedSecretKey>) {
     let addrs: Vec<String> = (0..HIDDEN).map(addr).collect();
     let mut rng = rand::thread_rng();
     let keys: Vec<SignedSecretKey> = addrs.iter().map(|a| make_key(a, &mut rng)).collect();
@@ -62,48 +58,32 @@ fn a_thousand_hidden_recipients_arrive_through_bs_runs_each_with_its_own_key() {
     }
     std::fs::write(h.keys.join("bench.pgp"), ring).unwrap();
     pf.add_mailboxes(&addrs);
+    (addrs, keys)
+}
 
+/// A 10 KiB message to alice (visible) and `rcpts` (hidden) with `-f me@example.org`;
+/// asserts it went without a word, and returns how long pgpsendmail ran.
+fn send(h: &H, rcpts: &[String]) -> std::time::Duration {
     let mut msg = b"From: me@example.org\nTo: alice@example.org\nSubject: many\n\n".to_vec();
     while msg.len() < 10 << 10 {
         msg.extend_from_slice(b"ten KiB of body text, line after line, for every recipient.\n");
     }
-    let send = |rcpts: &[String]| {
-        let mut args = vec!["-i".to_string(), "-f".into(), "me@example.org".into()];
-        args.push("alice@example.org".into());
-        args.extend(rcpts.iter().cloned());
-        let start = Instant::now();
-        let out = run_ok(h.std_cmd().args(&args).stdout(Stdio::piped()), &msg);
-        assert!(
-            out.stderr.is_empty(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        start.elapsed()
-    };
-    let batched = send(&addrs);
-    // The old way for comparison, a tenth of them: one run of Postfix's sendmail per copy.
-    let cfg = std::fs::read_to_string(&h.config).unwrap();
-    std::fs::write(&h.config, format!("{PER_COPY}{cfg}")).unwrap();
-    let tenth = &addrs[HIDDEN - HIDDEN / 10..];
-    let per_copy = send(tenth);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    // Printed, not asserted: speed is the benchmark's (bench/README.md, bench_copies).
-    eprintln!(
-        "{HIDDEN} hidden recipients of a 10 KiB message into Postfix: -bs runs (one per CPU at \
-         once) {batched:?}; {} of them one run each {per_copy:?} (load {})",
-        tenth.len(),
-        load.trim()
+    let mut args = vec!["-i".to_string(), "-f".into(), "me@example.org".into()];
+    args.push("alice@example.org".into());
+    args.extend(rcpts.iter().cloned());
+    let start = Instant::now();
+    let out = run_ok(h.std_cmd().args(&args).stdout(Stdio::piped()), &msg);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
-    pf.wait_for("the deliveries", 600, || {
-        pf.queue_lines().is_empty()
-            && pf.mailbox("alice").len() == 2
-            && addrs.iter().enumerate().all(|(i, a)| {
-                pf.delivered_to(a).len() == 1 + usize::from(i >= HIDDEN - HIDDEN / 10)
-            })
-    });
-    let log = pf.maillog();
-    assert!(!log.contains("status=bounced"), "{log}");
-    // Spot checks: the first, the last and a few between, each with its own key alone.
+    start.elapsed()
+}
+
+/// Spot checks of the delivered copies: the first, the last and a few between, each
+/// opening with its own key alone and naming no other hidden recipient.
+fn spot_check(pf: &Postfix, addrs: &[String], keys: &[SignedSecretKey]) {
     for i in [0, 1, 137, 500, 998, 999] {
         for file in pf.delivered_to(&addrs[i]) {
             let bytes = std::fs::read(&file).unwrap();
@@ -135,6 +115,82 @@ fn a_thousand_hidden_recipients_arrive_through_bs_runs_each_with_its_own_key() {
             );
         }
     }
+}
+
+#[test]
+fn a_thousand_hidden_recipients_through_postfixs_smtp_listener() {
+    // handoff_smtp: the copies go to Postfix's smtpd on loopback, one connection per CPU,
+    // not through its sendmail; each arrives once, with its own key alone.
+    let test = "a_thousand_hidden_recipients_through_postfixs_smtp_listener";
+    let opt = Options {
+        smtp: true,
+        ..Options::default()
+    };
+    let Some(pf) = Postfix::start(test, opt) else {
+        return;
+    };
+    let h = pf.harness();
+    let (addrs, keys) = hidden_recipients(&pf, &h);
+    let port = pf.port.unwrap();
+    let cfg = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(
+        &h.config,
+        format!("handoff_smtp = \"127.0.0.1:{port}\"\n{cfg}"),
+    )
+    .unwrap();
+    let took = send(&h, &addrs);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    // Printed, not asserted: speed is the benchmark's (bench/README.md, bench_copies).
+    eprintln!(
+        "{HIDDEN} hidden recipients of a 10 KiB message into Postfix's smtpd: {took:?} (load {})",
+        load.trim()
+    );
+    pf.wait_for("the deliveries", 600, || {
+        pf.queue_lines().is_empty()
+            && pf.mailbox("alice").len() == 1
+            && addrs.iter().all(|a| pf.delivered_to(a).len() == 1)
+    });
+    let log = pf.maillog();
+    assert!(!log.contains("status=bounced"), "{log}");
+    assert!(
+        log.contains("postfix/smtpd") && log.contains("client=localhost[127.0.0.1]"),
+        "the copies came through smtpd: {log}"
+    );
+    spot_check(&pf, &addrs, &keys);
+}
+
+#[test]
+fn a_thousand_hidden_recipients_arrive_through_bs_runs_each_with_its_own_key() {
+    let test = "a_thousand_hidden_recipients_arrive_through_bs_runs";
+    let Some(pf) = Postfix::start(test, Options::default()) else {
+        return;
+    };
+    let h = pf.harness();
+    let (addrs, keys) = hidden_recipients(&pf, &h);
+    let batched = send(&h, &addrs);
+    // The old way for comparison, a tenth of them: one run of Postfix's sendmail per copy.
+    let cfg = std::fs::read_to_string(&h.config).unwrap();
+    std::fs::write(&h.config, format!("{PER_COPY}{cfg}")).unwrap();
+    let tenth = &addrs[HIDDEN - HIDDEN / 10..];
+    let per_copy = send(&h, tenth);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    // Printed, not asserted: speed is the benchmark's (bench/README.md, bench_copies).
+    eprintln!(
+        "{HIDDEN} hidden recipients of a 10 KiB message into Postfix: -bs runs (one per CPU at \
+         once) {batched:?}; {} of them one run each {per_copy:?} (load {})",
+        tenth.len(),
+        load.trim()
+    );
+    pf.wait_for("the deliveries", 600, || {
+        pf.queue_lines().is_empty()
+            && pf.mailbox("alice").len() == 2
+            && addrs.iter().enumerate().all(|(i, a)| {
+                pf.delivered_to(a).len() == 1 + usize::from(i >= HIDDEN - HIDDEN / 10)
+            })
+    });
+    let log = pf.maillog();
+    assert!(!log.contains("status=bounced"), "{log}");
+    spot_check(&pf, &addrs, &keys);
     // The visible copy too.
     let alice = &pf.mailbox("alice")[0];
     assert!(pf.mailbox("alice")[1].text().contains("BEGIN PGP MESSAGE"));
