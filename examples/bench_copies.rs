@@ -1,7 +1,9 @@
 //! `make bench`, after the main bench: what 1,000 hidden recipients of a 10 KiB message cost,
 //! one run of the real sendmail per copy (`batch_copies = 0`) against `-bs` runs
 //! (`batch_copies = 2`, the default; pgpsendmail.toml(5)), each one at a time
-//! (`handoff_jobs = 1`) and one per CPU at once (`handoff_jobs = 0`, the default).
+//! (`handoff_jobs = 1`) and one per CPU at once (`handoff_jobs = 0`, the default); with
+//! `$BENCH_HANDOFF_SMTP` (the MTA's SMTP listener, `127.0.0.1:PORT`), the same through it
+//! (`handoff_smtp`).
 //!
 //! The real sendmail is the stand-in (examples/stand_in_sendmail.rs), or `$BENCH_SENDMAIL`
 //! (for example Postfix's `/usr/sbin/sendmail`, with `MAIL_CONFIG` naming an instance that
@@ -41,17 +43,26 @@ fn main() {
         load()
     );
     let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+    // The MTA's SMTP listener for the handoff_smtp rows (none: no such rows).
+    let listener = std::env::var("BENCH_HANDOFF_SMTP").ok();
     println!("| delivery | handoff_jobs | seconds (best of 2) |\n|---|---|---|");
-    for (what, batch, jobs) in [
-        ("one run per copy", 0, 1),
-        ("one run per copy", 0, 0),
-        ("-bs runs", 2, 1),
-        ("-bs runs", 2, 0),
-    ] {
+    let mut rows = vec![
+        ("one run per copy", 0, 1, None),
+        ("one run per copy", 0, 0, None),
+        ("-bs runs", 2, 1, None),
+        ("-bs runs", 2, 0, None),
+    ];
+    if let Some(l) = &listener {
+        rows.push(("handoff_smtp (the MTA's listener)", 2, 1, Some(l.as_str())));
+        rows.push(("handoff_smtp (the MTA's listener)", 2, 0, Some(l.as_str())));
+    }
+    for (what, batch, jobs, smtp) in rows {
         let best = (0..2)
             .map(|round| {
-                let run = dir.path().join(format!("{batch}-{jobs}-{round}"));
-                send(&bin, &sendmail, &ring, &run, (batch, jobs), &msg)
+                let run = dir
+                    .path()
+                    .join(format!("{batch}-{jobs}-{}-{round}", smtp.is_some()));
+                send(&bin, &sendmail, &ring, &run, (batch, jobs, smtp), &msg)
             })
             .min()
             .unwrap();
@@ -129,9 +140,10 @@ fn send(
     sendmail: &Path,
     ring: &Path,
     run: &Path,
-    (batch, jobs): (usize, usize),
+    (batch, jobs, smtp): (usize, usize, Option<&str>),
     msg: &[u8],
 ) -> Duration {
+    let smtp = smtp.map_or(String::new(), |l| format!("handoff_smtp = \"{l}\"\n"));
     let capture = run.join("capture");
     std::fs::create_dir_all(&capture).unwrap();
     let config = run.join("pgpsendmail.toml");
@@ -139,7 +151,7 @@ fn send(
         &config,
         format!(
             "sendmail = \"{}\"\nkeyring = [\"{}\"]\ncache_dir = \"{}\"\nbatch_copies = {batch}\n\
-             handoff_jobs = {jobs}\n",
+             handoff_jobs = {jobs}\n{smtp}",
             sendmail.display(),
             ring.display(),
             run.parent().unwrap_or(run).display()
