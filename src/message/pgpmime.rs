@@ -443,8 +443,8 @@ const ASCII_COMPATIBLE: &[&str] = &[
 
 /// Rule 20: the child with a Legacy Display Element leading its body, where that is safe:
 /// the text/plain pgpsendmail makes itself (not when the body is already encoded), or a
-/// top-level text/plain that is not an attachment, in 7bit, 8bit, binary or
-/// quoted-printable and an ASCII-compatible charset. `None`: none is added.
+/// top-level text/plain that is not an attachment, in 7bit, 8bit, binary, quoted-printable
+/// or base64 and an ASCII-compatible charset. `None`: none is added.
 fn legacy_display(child: &Child, fields: &[Field], outer: &[Field]) -> Option<(Child, Vec<u8>)> {
     let shown: Vec<&Field> = fields
         .iter()
@@ -483,6 +483,8 @@ fn legacy_display(child: &Child, fields: &[Field], outer: &[Field]) -> Option<(C
             let mut lead = display_lines(&shown, part.utf8)?;
             if part.quoted_printable {
                 lead = encode::quoted_printable(&lead);
+            } else if part.base64 {
+                lead = base64_lead(lead);
             }
             let mut cf = cf.clone();
             let ct = cf.iter_mut().find(|f| f.is("Content-Type"))?;
@@ -501,6 +503,28 @@ struct PlainText {
     /// The body is quoted-printable: the display goes before it encoded so, a sequence
     /// of encoded lines like the body's own.
     quoted_printable: bool,
+    /// The body is base64: the display goes before it as base64 lines of its own
+    /// ([`base64_lead`]).
+    base64: bool,
+}
+
+/// A display as base64 lines (76 characters, CRLF) that a base64 body can follow
+/// unchanged: padded with spaces at the end of its last field line to a multiple of three
+/// bytes, so that its encoding ends without `=` and the part decodes to the display and
+/// then the body, its encoded lines never re-cut.
+fn base64_lead(mut lead: Vec<u8>) -> Vec<u8> {
+    use base64::Engine;
+    // The display ends with its last field line's CRLF and the empty line's.
+    let pad = (3 - lead.len() % 3) % 3;
+    let at = lead.len().saturating_sub(4);
+    lead.splice(at..at, std::iter::repeat_n(b' ', pad));
+    let text = base64::engine::general_purpose::STANDARD.encode(&lead);
+    let mut out = Vec::with_capacity(text.len() + text.len() / 38);
+    for line in text.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
 }
 
 /// For a top-level part's Content-* fields: `Some` when it is a text/plain main body part
@@ -523,12 +547,18 @@ fn plain_text_part(cf: &[Field]) -> Option<PlainText> {
         || charset.starts_with("iso-8859-")
         || charset.starts_with("windows-125");
     let quoted_printable = cte == "quoted-printable";
-    let plain_cte = quoted_printable || matches!(cte.as_str(), "" | "7bit" | "8bit" | "binary");
+    let base64 = cte == "base64";
+    let plain_cte =
+        quoted_printable || base64 || matches!(cte.as_str(), "" | "7bit" | "8bit" | "binary");
     let utf8 = matches!(charset.as_str(), "utf-8" | "utf8")
-        && matches!(cte.as_str(), "8bit" | "binary" | "quoted-printable");
+        && matches!(
+            cte.as_str(),
+            "8bit" | "binary" | "quoted-printable" | "base64"
+        );
     (ct.mimetype == "text/plain" && !attachment && plain_cte && compatible).then_some(PlainText {
         utf8,
         quoted_printable,
+        base64,
     })
 }
 

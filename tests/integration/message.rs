@@ -762,6 +762,25 @@ fn rule20_legacy_display_in_a_top_level_text_plain_only() {
         part.subparts[0].get_body().unwrap(),
         "Subject: K\u{f6}ln MARKER\r\n\r\nb\u{f6}dy end\r\n"
     );
+    // Before a base64 body, the display is base64 lines of its own, padded with spaces to
+    // three bytes' multiple so that the body's lines follow unchanged and the part decodes
+    // to the display and then the body.
+    let b64 = plain
+        .replace("8bit", "base64")
+        .replace("body\n", "YsO2ZHkNCmVu\nZA0K\n");
+    let (c, _) = one(&["-i", "-t"], b64.as_bytes());
+    let payload = decrypted(&c, "bob");
+    let (_, child_hdr, body) = payload_parts_raw(&payload);
+    assert!(contains(&child_hdr, b"hp-legacy-display=\"1\""));
+    let body = String::from_utf8(body).unwrap();
+    assert!(body.ends_with("\r\nYsO2ZHkNCmVu\r\nZA0K\r\n"), "{body}");
+    let lead = &body[..body.len() - "YsO2ZHkNCmVu\r\nZA0K\r\n".len()];
+    assert!(!lead.contains('='), "no padding inside: {lead}");
+    let part = mailparse::parse_mail(&payload).unwrap();
+    assert_eq!(
+        part.subparts[0].get_body().unwrap(),
+        "Subject: K\u{f6}ln MARKER  \r\n\r\nb\u{f6}dy\r\nend\r\n"
+    );
     // Not where it would change what the part says: an attachment, a multipart, or when
     // legacy_display is off.
     let attachment = plain.replace(
