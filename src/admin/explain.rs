@@ -18,7 +18,8 @@ use crate::message::address::Address;
 use crate::message::pgpmime::{Child, Payload};
 use crate::message::protected;
 use crate::openpgp::encrypt::Format;
-use crate::sendmail::{args, deliver};
+use crate::sendmail::batch::Batch;
+use crate::sendmail::{args, deliver, share};
 
 #[derive(Debug, Serialize)]
 struct RecipientView {
@@ -51,6 +52,9 @@ struct Explanation {
     recipients: Vec<RecipientView>,
     cipher: Option<String>,
     copies: Vec<CopyView>,
+    /// How several copies would be handed on (`None`: one copy, exec'd; or none at all).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    handoff: Option<String>,
     outer_header: Vec<String>,
     /// The exit status sending this message would end with (before the real sendmail's own).
     exit: i32,
@@ -73,6 +77,7 @@ pub fn explain<R: BufRead>(
         recipients: Vec::new(),
         cipher: None,
         copies: Vec::new(),
+        handoff: None,
         outer_header: Vec::new(),
         exit: 0,
         error: None,
@@ -170,8 +175,43 @@ fn explain_into<R: BufRead>(
             argv: argv(std::slice::from_ref(r))?,
         });
     }
+    let batch = Batch::new(&inv, flavor, cfg.batch_copies, &env.login, &env.hostname)
+        .map(|b| b.through(cfg.handoff_smtp.clone(), &cfg.qualify_domain(&env.hostname)));
+    ex.handoff = handoff(&ex.copies, batch.as_ref(), cfg.handoff_jobs);
     ex.outer_header = outer_header(&head, &cfg, &inv, env);
     Ok(())
+}
+
+/// How `copies` would be handed on, as sending does it (pgpsendmail(8), THE REAL
+/// SENDMAIL): `None` for one copy (the real sendmail replaces pgpsendmail).
+fn handoff(copies: &[CopyView], batch: Option<&Batch>, jobs: usize) -> Option<String> {
+    if copies.len() < 2 {
+        return None;
+    }
+    let encrypted = copies.iter().filter(|c| c.encrypted).count();
+    let runs = |n: usize| {
+        format!(
+            "one run of the real sendmail each, at most {} at once",
+            share::workers(jobs, n)
+        )
+    };
+    let Some(b) = batch.filter(|b| encrypted >= b.min) else {
+        return Some(format!("{} copies, {}", copies.len(), runs(copies.len())));
+    };
+    let to = match b.listener() {
+        Some(l) => format!("the MTA's listener {} (else sendmail -bs)", sanitize(l)),
+        None => "sendmail -bs".into(),
+    };
+    let mut text = format!(
+        "{encrypted} encrypted copies as SMTP transactions to {to}, {} session(s) at once \
+         (one run per copy if none starts)",
+        share::workers(jobs, encrypted)
+    );
+    let other = copies.len() - encrypted;
+    if other > 0 {
+        text.push_str(&format!("; {other} other copies, {}", runs(other)));
+    }
+    Some(text)
 }
 
 /// Each recipient's key decision, shown in `ex.recipients`; returns the decisions, and
@@ -324,6 +364,9 @@ fn write_text(ex: &Explanation, out: &mut dyn Write) -> std::io::Result<()> {
         };
         writeln!(out, "copy {} ({how}): {}", i + 1, c.recipients.join(", "))?;
         writeln!(out, "  {}", c.argv.join(" "))?;
+    }
+    if let Some(h) = &ex.handoff {
+        writeln!(out, "handed on: {h}")?;
     }
     if !ex.outer_header.is_empty() {
         writeln!(out, "outer header:")?;

@@ -370,3 +370,38 @@ fn completions_are_generated_from_the_admin_commands_for_each_shell() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("tcsh"));
     assert!(h.captures().is_empty());
 }
+
+#[test]
+fn explain_says_how_several_copies_would_be_handed_on() {
+    // H's configuration: one run per copy (batch_copies = 0).
+    let h = H::new();
+    let (code, text) = admin(&h, &["explain", "-t"], MSG);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("handed on: 2 copies, one run of the real sendmail each, at most 1 at once"),
+        "{text}"
+    );
+    // Batched: SMTP transactions of sendmail -bs, or the listener of handoff_smtp.
+    let two: &[u8] = b"To: alice@example.org\nBcc: carol@example.net\n\nbody\n";
+    let h = H::with_keys(DEFAULT_KEYS, "batch_copies = 2\n");
+    let (_, text) = admin(&h, &["explain", "-t"], two);
+    assert!(
+        text.contains(
+            "handed on: 2 encrypted copies as SMTP transactions to sendmail -bs, 1 session(s) \
+             at once (one run per copy if none starts)"
+        ),
+        "{text}"
+    );
+    let h = H::with_keys(
+        DEFAULT_KEYS,
+        "batch_copies = 2\nhandoff_smtp = \"127.0.0.1:2525\"\n",
+    );
+    let (_, text) = admin(&h, &["explain", "-t"], two);
+    assert!(
+        text.contains("to the MTA's listener 127.0.0.1:2525 (else sendmail -bs)"),
+        "{text}"
+    );
+    // One copy: no such line (the real sendmail replaces pgpsendmail).
+    let (_, text) = admin(&h, &["explain", "-t"], b"To: alice@example.org\n\nx\n");
+    assert!(!text.contains("handed on:"), "{text}");
+}
