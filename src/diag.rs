@@ -1,4 +1,5 @@
-//! Diagnostics: making untrusted text safe to print, and dates readable in it.
+//! Diagnostics: making untrusted text safe to print, dates readable in it, and bytes as
+//! hexadecimal ([`hex_upper`], [`hex_lower`]).
 //!
 //! Owns: [`sanitize`], applied to every address, header name or file name that came from
 //! outside before it is placed in an error or warning. Escapes control characters and
@@ -63,9 +64,37 @@ pub fn format_date(t: u64) -> String {
     format!("{y:04}-{m:02}-{d:02}")
 }
 
+/// `bytes` in hexadecimal, upper case (fingerprints and key IDs as users read them).
+pub fn hex_upper(bytes: &[u8]) -> String {
+    hex(bytes, b"0123456789ABCDEF")
+}
+
+/// `bytes` in hexadecimal, lower case (file names).
+pub fn hex_lower(bytes: &[u8]) -> String {
+    hex(bytes, b"0123456789abcdef")
+}
+
+/// Two digits of `digits` per byte, without a formatter per byte: key lookup formats
+/// every fingerprint it meets.
+fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(digits[usize::from(b >> 4)]));
+        out.push(char::from(digits[usize::from(b & 15)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_in_both_cases() {
+        assert_eq!(hex_upper(&[0x00, 0x9f, 0xa0, 0xff]), "009FA0FF");
+        assert_eq!(hex_lower(&[0x00, 0x9f, 0xa0, 0xff]), "009fa0ff");
+        assert_eq!(hex_upper(&[]), "");
+    }
 
     #[test]
     fn dates() {

@@ -53,7 +53,7 @@ pub fn anon_file(name: &str, tmpdir: Option<&std::path::Path>) -> io::Result<Fil
             // Last resort: a fresh random name, created exclusively, unlinked at once.
             let mut r = [0u8; 12];
             rand::thread_rng().fill_bytes(&mut r);
-            let n: String = r.iter().map(|b| format!("{b:02x}")).collect();
+            let n = crate::diag::hex_lower(&r);
             let path = dir.join(format!(".pgpsendmail-{n}"));
             let f = std::fs::OpenOptions::new()
                 .read(true)

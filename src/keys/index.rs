@@ -183,7 +183,7 @@ fn make_dir(dir: &Path, mode: u32) -> io::Result<()> {
 pub fn path_for(cache_dir: &Path, source: &Path) -> PathBuf {
     let canon = std::fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
     let h = Sha256::digest(canon.as_os_str().as_encoded_bytes());
-    let name: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+    let name = crate::diag::hex_lower(&h[..16]);
     cache_dir.join(format!("{name}.idx"))
 }
 
@@ -596,7 +596,7 @@ impl Index {
             .and_then(|(v, sum)| (Sha256::digest(v)[..] == sum[..]).then(|| v.to_vec()));
         Some(Entry {
             source: PathBuf::from(src),
-            fingerprint: fpr.iter().map(|b| format!("{b:02X}")).collect(),
+            fingerprint: crate::diag::hex_upper(fpr),
             bytes,
             verdict,
         })
@@ -614,7 +614,7 @@ mod tests {
     }
 
     fn hex(b: &[u8]) -> String {
-        b.iter().map(|x| format!("{x:02X}")).collect()
+        crate::diag::hex_upper(b)
     }
 
     fn build(p: &Path) {

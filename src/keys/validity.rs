@@ -955,9 +955,7 @@ fn signing_subkey(
     Some((choice, secs(binding).unwrap_or(0)))
 }
 
-pub fn hex_upper(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
-}
+pub use crate::diag::hex_upper;
 
 #[cfg(test)]
 mod tests {

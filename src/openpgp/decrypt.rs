@@ -119,7 +119,7 @@ fn open_with(
 
 /// The fingerprint of the key of `cert` whose signature over the read message verifies.
 fn verified_by(dec: &Message<'_>, cert: &SignedPublicKey) -> Result<String, String> {
-    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    let hex = crate::diag::hex_upper;
     if dec.verify(&cert.primary_key).is_ok() {
         return Ok(hex(cert.primary_key.fingerprint().as_bytes()));
     }
@@ -132,7 +132,7 @@ fn verified_by(dec: &Message<'_>, cert: &SignedPublicKey) -> Result<String, Stri
 
 /// The key ID (v3) or fingerprint (v6) a PKESK names, upper-case hex.
 fn pkesk_target(p: &PublicKeyEncryptedSessionKey) -> Option<String> {
-    let hex = |b: &[u8]| b.iter().map(|b| format!("{b:02X}")).collect::<String>();
+    let hex = crate::diag::hex_upper;
     match p {
         PublicKeyEncryptedSessionKey::V6 { fingerprint, .. } => {
             fingerprint.as_ref().map(|f| hex(f.as_bytes()))
