@@ -909,8 +909,12 @@ impl Exec {
         let done = share::share(copies, jobs, |k| {
             let session = match k {
                 0 => first.lock().unwrap_or_else(|e| e.into_inner()).take(),
+                // Another session as the first went: the listener, else sendmail -bs.
                 _ => Session::start(program, b, wait_limit())
-                    .or_else(|_| Session::start_bs(program, b, wait_limit()))
+                    .or_else(|e| match b.listener() {
+                        Some(_) => Session::start_bs(program, b, wait_limit()),
+                        None => Err(e),
+                    })
                     .ok(),
             };
             let mut worker = BatchWorker {
