@@ -13,35 +13,24 @@ fn batched() -> H {
     H::with_keys(DEFAULT_KEYS, "batch_copies = 2\n")
 }
 
-/// Call N's file `ext` in the stand-in's capture directory (`None`: not written).
-fn file(h: &H, n: usize, ext: &str) -> Option<String> {
-    std::fs::read_to_string(h.capture.join(format!("{n}.{ext}"))).ok()
-}
-
-/// The RCPT TO lines of transaction N.
-fn rcpts(h: &H, n: usize) -> Vec<String> {
-    file(h, n, "smtp")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix("RCPT TO:<")?.strip_suffix('>'))
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn hidden_copies_go_to_one_bs_run_each_with_only_its_own_keys() {
     let h = batched();
     let c = h.ok(&["-i", "-t", "-f", "me@example.org"], MSG);
     assert_eq!(c.len(), 3, "one transaction per copy");
-    let pid = file(&h, 1, "pid").unwrap();
+    let pid = h.call_file(1, "pid").unwrap();
     for (n, (copy, name)) in c.iter().zip(["alice", "bob", "carol"]).enumerate() {
         let n = n + 1;
         assert_eq!(copy.args(), ["-bs"], "the argv of a -bs run");
-        assert_eq!(file(&h, n, "pid").unwrap(), pid, "one run for every copy");
-        assert_eq!(file(&h, n, "status").as_deref(), Some("0\n"));
-        let smtp = file(&h, n, "smtp").unwrap();
+        assert_eq!(
+            h.call_file(n, "pid").unwrap(),
+            pid,
+            "one run for every copy"
+        );
+        assert_eq!(h.call_file(n, "status").as_deref(), Some("0\n"));
+        let smtp = h.call_file(n, "smtp").unwrap();
         assert!(smtp.starts_with("MAIL FROM:<me@example.org>\n"), "{smtp}");
-        assert_eq!(rcpts(&h, n), [real_address(name)]);
+        assert_eq!(h.smtp_rcpts(n), [real_address(name)]);
         let opened = copy.open(name);
         assert_eq!(opened.recipients, key_ids(name)[1..].to_vec(), "{name}");
         let text = String::from_utf8_lossy(&opened.payload).into_owned();
@@ -74,9 +63,9 @@ fn a_copy_refused_is_reported_alone_and_the_others_go() {
         err.contains("2 of 3 copies handed on; not sent to: bob@example.org (status 69, reply 550"),
         "{err}"
     );
-    let sent: Vec<Vec<String>> = (1..=2).map(|n| rcpts(&h, n)).collect();
+    let sent: Vec<Vec<String>> = (1..=2).map(|n| h.smtp_rcpts(n)).collect();
     assert_eq!(sent, [["alice@example.org"], ["carol@example.net"]]);
-    assert!(file(&h, 3, "smtp").is_none());
+    assert!(h.call_file(3, "smtp").is_none());
 
     // 451 after the data of the second transaction: 75 for that copy alone, and after a
     // partial hand-off never 75 for the whole.
@@ -90,9 +79,9 @@ fn a_copy_refused_is_reported_alone_and_the_others_go() {
         err.contains("not sent to: bob@example.org (status 75, reply 451"),
         "{err}"
     );
-    assert_eq!(file(&h, 1, "status").as_deref(), Some("0\n"));
-    assert_eq!(file(&h, 2, "status"), None);
-    assert_eq!(file(&h, 3, "status").as_deref(), Some("0\n"));
+    assert_eq!(h.call_file(1, "status").as_deref(), Some("0\n"));
+    assert_eq!(h.call_file(2, "status"), None);
+    assert_eq!(h.call_file(3, "status").as_deref(), Some("0\n"));
 
     // Every copy refused with 451: 75, as one run's 75 would be.
     let mut h = batched();
@@ -116,9 +105,9 @@ fn a_run_that_dies_mid_session_hands_on_only_the_copies_it_answered() {
         ),
         "{err}"
     );
-    assert_eq!(file(&h, 1, "status").as_deref(), Some("0\n"));
-    assert_eq!(file(&h, 2, "status"), None, "killed before its 250");
-    assert!(file(&h, 3, "smtp").is_none(), "nothing after it");
+    assert_eq!(h.call_file(1, "status").as_deref(), Some("0\n"));
+    assert_eq!(h.call_file(2, "status"), None, "killed before its 250");
+    assert!(h.call_file(3, "smtp").is_none(), "nothing after it");
 }
 
 /// PGPSENDMAIL_WAIT_SECONDS bounds each reply of a -bs run: one that does not answer is
@@ -145,8 +134,8 @@ fn a_run_that_stops_answering_is_stopped_and_its_unanswered_copies_not_sent() {
         ),
         "{err}"
     );
-    assert_eq!(file(&h, 1, "status").as_deref(), Some("0\n"));
-    assert_eq!(file(&h, 2, "status"), None);
+    assert_eq!(h.call_file(1, "status").as_deref(), Some("0\n"));
+    assert_eq!(h.call_file(2, "status"), None);
 }
 
 #[test]

@@ -363,6 +363,21 @@ impl H {
         err
     }
 
+    /// Call N's file `ext` in the stand-in's capture directory (`None`: not written).
+    pub fn call_file(&self, n: usize, ext: &str) -> Option<String> {
+        std::fs::read_to_string(self.capture.join(format!("{n}.{ext}"))).ok()
+    }
+
+    /// The RCPT TO addresses of the stand-in's `-bs` transaction N.
+    pub fn smtp_rcpts(&self, n: usize) -> Vec<String> {
+        self.call_file(n, "smtp")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("RCPT TO:<")?.strip_suffix('>'))
+            .map(String::from)
+            .collect()
+    }
+
     /// Every call the stand-in sendmail recorded, in order.
     pub fn captures(&self) -> Vec<Capture> {
         let mut out = Vec::new();

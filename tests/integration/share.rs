@@ -64,17 +64,19 @@ fn exists(h: &H, ext: &str) -> Vec<String> {
     v
 }
 
+/// Every call of STAND_IN_MEET met another one: none waited alone.
+fn met(h: &H) {
+    let alone = exists(h, ".alone");
+    assert!(alone.is_empty(), "{alone:?}");
+}
+
 #[test]
 fn many_copies_go_two_runs_at_a_time_each_complete_with_its_own_key() {
     let mut h = with_gateway("handoff_jobs = 2\n");
     h.env.push(("STAND_IN_MEET".into(), "1".into()));
     h.ok(&args(&hidden()), MSG);
     // Two runs met: none waited alone.
-    assert!(
-        exists(&h, ".alone").is_empty(),
-        "{:?}",
-        exists(&h, ".alone")
-    );
+    met(&h);
     every_copy_once(&h, |_, c| c.rcpts().iter().map(|s| s.to_string()).collect());
 }
 
@@ -137,38 +139,20 @@ fn failed_copies_are_reported_in_the_copies_order_whichever_run_was_faster() {
     assert_eq!(taken, 19);
 }
 
-/// Call N's file `ext` in the stand-in's capture directory.
-fn file(h: &H, n: usize, ext: &str) -> Option<String> {
-    std::fs::read_to_string(h.capture.join(format!("{n}.{ext}"))).ok()
-}
-
-fn smtp_rcpts(h: &H, n: usize) -> Vec<String> {
-    file(h, n, "smtp")
-        .unwrap()
-        .lines()
-        .filter_map(|l| l.strip_prefix("RCPT TO:<")?.strip_suffix('>'))
-        .map(String::from)
-        .collect()
-}
-
 #[test]
 fn many_copies_go_to_two_bs_sessions_at_once() {
     // The first transaction of each session waits for the other session's first.
     let mut h = with_gateway("batch_copies = 2\nhandoff_jobs = 2\n");
     h.env.push(("STAND_IN_MEET".into(), "1".into()));
     h.ok(&args(&hidden()), MSG);
-    assert!(
-        exists(&h, ".alone").is_empty(),
-        "{:?}",
-        exists(&h, ".alone")
-    );
+    met(&h);
     let pids: std::collections::BTreeSet<String> = (1..=HIDDEN + 1)
-        .map(|n| file(&h, n, "pid").unwrap())
+        .map(|n| h.call_file(n, "pid").unwrap())
         .collect();
     assert_eq!(pids.len(), 2, "two -bs sessions: {pids:?}");
     every_copy_once(&h, |n, c| {
         assert_eq!(c.args(), ["-bs"]);
-        smtp_rcpts(&h, n)
+        h.smtp_rcpts(n)
     });
 }
 
@@ -194,7 +178,7 @@ fn bs_sessions_that_die_leave_every_copy_they_did_not_take_reported() {
         .collect();
     assert!(named.windows(2).all(|w| w[0] < w[1]), "in order: {last}");
     let taken = (1..=HIDDEN + 1)
-        .filter(|&n| file(&h, n, "status").as_deref() == Some("0\n"))
+        .filter(|&n| h.call_file(n, "status").as_deref() == Some("0\n"))
         .count();
     assert_eq!(taken, 4);
 }
