@@ -27,6 +27,10 @@ pub enum Step<R> {
 /// How many workers for `items` items: the setting (0: one per CPU this process may run
 /// on), so that each has at least [`MIN_PER_JOB`] items, and at least one.
 pub fn workers(setting: usize, items: usize) -> usize {
+    // Most messages have a few copies: no need to ask how many CPUs there are.
+    if items < 2 * MIN_PER_JOB {
+        return 1;
+    }
     let want = match setting {
         0 => std::thread::available_parallelism().map_or(1, usize::from),
         n => n,
