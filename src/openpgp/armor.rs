@@ -165,18 +165,20 @@ impl<W: Write> ArmorWriter<W> {
         self.inner.write_all(&self.line)
     }
 
-    /// Writes the last line, the checksum and the footer; returns the inner writer.
+    /// Writes the last line, the checksum and the footer, in one write; returns the inner
+    /// writer.
     pub fn finish(mut self) -> io::Result<W> {
+        let mut end = std::mem::take(&mut self.line);
+        end.clear();
         if !self.pending.is_empty() {
-            let line = STANDARD.encode(&self.pending);
-            self.inner.write_all(line.as_bytes())?;
-            self.inner.write_all(b"\n")?;
+            end.extend_from_slice(STANDARD.encode(&self.pending).as_bytes());
+            end.push(b'\n');
         }
         let crc = self.crc.value();
-        let crc = STANDARD.encode([(crc >> 16) as u8, (crc >> 8) as u8, crc as u8]);
-        self.inner.write_all(b"=")?;
-        self.inner.write_all(crc.as_bytes())?;
-        self.inner.write_all(FOOTER)?;
+        end.push(b'=');
+        b64_append(&[(crc >> 16) as u8, (crc >> 8) as u8, crc as u8], &mut end);
+        end.extend_from_slice(FOOTER);
+        self.inner.write_all(&end)?;
         Ok(self.inner)
     }
 }

@@ -145,6 +145,20 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Io(format!("{what}: {e}"))
 }
 
+/// Why a SEIPD writer stopped, as our error.
+fn failed(e: seipd::Fail) -> Error {
+    match e {
+        // A read error from stdin surfaces here.
+        seipd::Fail::Read(e) => reading(e),
+        seipd::Fail::Write(e) => io_err("writing ciphertext", e),
+        seipd::Fail::Internal(e) => Error::Internal(e),
+    }
+}
+
+fn reading(e: io::Error) -> Error {
+    Error::Io(format!("encrypting the message: {e}"))
+}
+
 /// Encrypts `payload` once for all copies. `copies[i]` lists the keys of copy i; every
 /// copy gets the same session key and encrypted body, and only its own PKESK packets.
 /// With `sign`, the body is signed inside the encryption by that key ([`crate::openpgp::sign`]).
@@ -263,12 +277,18 @@ fn pkesks_of(
     Ok(bytes)
 }
 
+/// Payloads of at most this many bytes (the `-t` cron mail, a mailx note) are encrypted
+/// and armored in one pass on the calling thread ([`encrypt_whole`]): the threads and
+/// queues of the streaming path pay off only when there is enough to overlap, and their
+/// start-up (stacks, a malloc arena each, the hand-offs) was a tenth of a small message's
+/// cost (bench/RESULTS.md). Larger ones stream.
+const WHOLE: usize = 64 * 1024;
+
 /// Encrypts `payload` into one SEIPD packet under `session_key` (lent out, never copied);
 /// writes the armor of the first copy (`first_pkesks`, then the SEIPD) to `first` and the
-/// bare SEIPD to `spool`, if any.
-/// The encryptor (CFB and SHA-1; for SEIPD v2 the chunking, its sealers on threads of
-/// their own) runs here; the armor (CRC-24, base64) and the writes
-/// run on a second thread, fed through a bounded queue of buffers (memory stays flat).
+/// bare SEIPD to `spool`, if any. Up to [`WHOLE`] bytes of the payload are read first: if
+/// that is all of it, [`encrypt_whole`] makes the packet; otherwise [`encrypt_stream`],
+/// starting again from those bytes.
 #[allow(clippy::too_many_arguments)]
 fn encrypt_body<R, W, S>(
     rng: &mut rand::rngs::ThreadRng,
@@ -276,6 +296,65 @@ fn encrypt_body<R, W, S>(
     around: Option<&mut dyn Around>,
     session_key: &[u8],
     first_pkesks: &[u8],
+    mut payload: R,
+    first: &mut W,
+    spool: Option<&mut S>,
+) -> Result<()>
+where
+    R: Read,
+    W: Write + Send,
+    S: Write + Send,
+{
+    let mut start = Vec::new();
+    (&mut payload)
+        .take(WHOLE as u64 + 1)
+        .read_to_end(&mut start)
+        .map_err(reading)?;
+    let keys = (session_key, first_pkesks);
+    if start.len() <= WHOLE {
+        return encrypt_whole(rng, format, around, keys, &start, first, spool);
+    }
+    let payload = io::Cursor::new(start).chain(payload);
+    encrypt_stream(rng, format, around, keys, payload, first, spool)
+}
+
+/// [`encrypt_body`] for a payload wholly in memory (at most [`WHOLE`] bytes): the packet
+/// made and armored on this thread, the writes buffered.
+fn encrypt_whole<W: Write, S: Write>(
+    rng: &mut rand::rngs::ThreadRng,
+    format: Format,
+    around: Option<&mut dyn Around>,
+    (session_key, first_pkesks): (&[u8], &[u8]),
+    payload: &[u8],
+    first: &mut W,
+    spool: Option<&mut S>,
+) -> Result<()> {
+    let write = |e| io_err("writing ciphertext", e);
+    let mut armor = ArmorWriter::new(io::BufWriter::with_capacity(PIECE, first)).map_err(write)?;
+    armor.write_all(first_pkesks).map_err(write)?;
+    let tee = Tee(armor, spool.map(io::BufWriter::new));
+    let Tee(armor, spool) = match format {
+        Format::V1(c) => seipd::write_seipd_v1_whole(rng, c, session_key, payload, around, tee),
+        Format::V2((c, m)) => {
+            seipd2::write_seipd_v2_whole(rng, c, m, session_key, payload, around, tee)
+        }
+    }
+    .map_err(failed)?;
+    if let Some(mut s) = spool {
+        s.flush().map_err(write)?;
+    }
+    armor.finish().and_then(|mut f| f.flush()).map_err(write)
+}
+
+/// [`encrypt_body`] streaming: the encryptor (CFB and SHA-1; for SEIPD v2 the chunking,
+/// its sealers on threads of their own) runs here; the armor (CRC-24, base64) and the
+/// writes run on a second thread, fed through a bounded queue of buffers (memory stays
+/// flat).
+fn encrypt_stream<R, W, S>(
+    rng: &mut rand::rngs::ThreadRng,
+    format: Format,
+    around: Option<&mut dyn Around>,
+    (session_key, first_pkesks): (&[u8], &[u8]),
     payload: R,
     first: &mut W,
     spool: Option<&mut S>,
@@ -313,12 +392,7 @@ where
             }
         };
         let enc = enc
-            .map_err(|e| match e {
-                // A read error from stdin surfaces here.
-                seipd::Fail::Read(e) => Error::Io(format!("encrypting the message: {e}")),
-                seipd::Fail::Write(e) => io_err("writing ciphertext", e),
-                seipd::Fail::Internal(e) => Error::Internal(e),
-            })
+            .map_err(failed)
             .and_then(|f| f.close().map_err(|e| io_err("writing ciphertext", e)));
         // Hang up first, so that the armorer ends whatever happened here.
         drop(feed);

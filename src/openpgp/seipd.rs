@@ -5,7 +5,9 @@
 //! still rpgp's (see [`crate::openpgp::encrypt`]).
 //!
 //! Owns: [`write_seipd_v1`], which reads the payload once and writes one SEIPD v1 packet
-//! (reading on the calling thread, hashing and encrypting on a second one):
+//! (reading on the calling thread, hashing and encrypting on a second one), and
+//! `write_seipd_v1_whole`, the same packet for a small payload in memory, on the calling
+//! thread alone:
 //! version 1, then, encrypted with AES in OpenPGP CFB mode without resynchronization and
 //! a zero IV: a random prefix of one block plus its last two bytes repeated, a literal data
 //! packet (binary, empty file name, date 0) and the modification detection code packet
@@ -329,6 +331,79 @@ enum Job {
 /// The literal packet's body: format 'b', an empty file name, date 0.
 pub(crate) const LIT_HEADER: [u8; 6] = [b'b', 0, 0, 0, 0, 0];
 
+/// The start of a SEIPD v1 packet: its tag and version written to `out`, and the sealer
+/// that encrypts the rest; with the random prefix (one block, its last two bytes
+/// repeated), which is to be sealed first.
+fn start_v1<W: Write, G: RngCore + CryptoRng>(
+    rng: &mut G,
+    alg: SymmetricKeyAlgorithm,
+    key: &[u8],
+    mut out: W,
+) -> Result<(Sealer<W>, Vec<u8>), Fail> {
+    let aes = Aes::new(alg, key)?;
+    out.write_all(&[TAG_SEIPD]).map_err(Fail::Write)?;
+    let mut sealer = Sealer {
+        cfb: Cfb::new(aes),
+        sha: Sha1::new(),
+        framer: Framer::new(out),
+    };
+    // The version byte is the first byte of the first part, outside the encryption.
+    sealer.framer.push(&[1]).map_err(Fail::Write)?;
+    let mut prefix = vec![0u8; 18];
+    rng.fill_bytes(&mut prefix[..16]);
+    prefix[16] = prefix[14];
+    prefix[17] = prefix[15];
+    Ok((sealer, prefix))
+}
+
+/// The most payload bytes [`inner_whole`] takes: with the literal header, one part.
+pub(crate) const WHOLE_MAX: usize = LIT_CHUNK - LIT_HEADER.len() - 1;
+
+/// The inner packet stream of a payload of at most [`WHOLE_MAX`] bytes, made at once: the
+/// packets of `around` before the literal data packet, that packet (one regular length,
+/// as the streaming writers end it) and the packets after it; `around` is given the
+/// payload. The same bytes as the streaming writers make of it.
+pub(crate) fn inner_whole(
+    payload: &[u8],
+    mut around: Option<&mut dyn Around>,
+) -> Result<Vec<u8>, Fail> {
+    if payload.len() > WHOLE_MAX {
+        return Err(Fail::Internal(
+            "a payload too large to be made whole".into(),
+        ));
+    }
+    let mut inner = Vec::with_capacity(payload.len() + 64);
+    if let Some(a) = around.as_deref() {
+        inner.extend_from_slice(a.head());
+    }
+    inner.push(TAG_LITERAL);
+    put_length(LIT_HEADER.len() + payload.len(), &mut inner);
+    inner.extend_from_slice(&LIT_HEADER);
+    inner.extend_from_slice(payload);
+    if let Some(a) = around.as_deref_mut() {
+        a.update(payload);
+    }
+    inner.extend_from_slice(&tail_of(around)?);
+    Ok(inner)
+}
+
+/// [`write_seipd_v1`] for a payload of at most [`WHOLE_MAX`] bytes held in memory, on the
+/// calling thread alone: the same packet, without the thread and queues that pay off only
+/// when there is reading to overlap with the cipher.
+pub(crate) fn write_seipd_v1_whole<W: Write, G: RngCore + CryptoRng>(
+    rng: &mut G,
+    alg: SymmetricKeyAlgorithm,
+    key: &[u8],
+    payload: &[u8],
+    around: Option<&mut dyn Around>,
+    out: W,
+) -> Result<W, Fail> {
+    let (mut sealer, mut all) = start_v1(rng, alg, key, out)?;
+    all.extend_from_slice(&inner_whole(payload, around)?);
+    sealer.seal(&mut all).map_err(Fail::Write)?;
+    sealer.finish().map_err(Fail::Write)
+}
+
 /// Reads the payload into buffers of one partial body each and queues them for the
 /// encrypting thread, up to the end of the literal data packet. `Err(Some(e))`: reading
 /// failed; `Err(None)`: that thread stopped.
@@ -387,29 +462,15 @@ pub fn write_seipd_v1<R, W, G>(
     key: &[u8],
     payload: R,
     around: Option<&mut dyn Around>,
-    mut out: W,
+    out: W,
 ) -> Result<W, Fail>
 where
     R: Read,
     W: Write + Send,
     G: RngCore + CryptoRng,
 {
-    let aes = Aes::new(alg, key)?;
-    out.write_all(&[TAG_SEIPD]).map_err(Fail::Write)?;
-    let mut sealer = Sealer {
-        cfb: Cfb::new(aes),
-        sha: Sha1::new(),
-        framer: Framer::new(out),
-    };
-    // The version byte is the first byte of the first part, outside the encryption.
-    sealer.framer.push(&[1]).map_err(Fail::Write)?;
-
-    // The prefix: one random block, its last two bytes repeated; then the packets before
-    // the literal one, and the literal packet's tag.
-    let mut head = vec![0u8; 18];
-    rng.fill_bytes(&mut head[..16]);
-    head[16] = head[14];
-    head[17] = head[15];
+    let (mut sealer, mut head) = start_v1(rng, alg, key, out)?;
+    // After the prefix: the packets before the literal one, and the literal packet's tag.
     if let Some(a) = around.as_deref() {
         head.extend_from_slice(a.head());
     }
@@ -762,5 +823,84 @@ pub(crate) mod tests {
             Vec::new(),
         );
         assert!(matches!(r, Err(Fail::Internal(_))));
+    }
+
+    /// An [`Around`] with packets of its own before and after: a fixed head, and a tail
+    /// made of what it was given (its length and a checksum), so that a writer that gave
+    /// it other bytes makes another packet.
+    pub(crate) struct Framing(pub(crate) Vec<u8>, pub(crate) u64);
+
+    impl Around for Framing {
+        fn head(&self) -> &[u8] {
+            &self.0
+        }
+
+        fn update(&mut self, data: &[u8]) {
+            for &b in data {
+                self.1 = self.1.wrapping_mul(31).wrapping_add(u64::from(b) + 1);
+            }
+        }
+
+        fn tail(&mut self) -> Result<Vec<u8>, String> {
+            Ok(self.1.to_be_bytes().to_vec())
+        }
+    }
+
+    /// Sizes on both sides of the length forms and of the largest whole payload.
+    pub(crate) const WHOLE_SIZES: [usize; 9] =
+        [0, 1, 185, 186, 8000, 8378, 65536, WHOLE_MAX - 1, WHOLE_MAX];
+
+    #[test]
+    fn a_whole_payload_makes_the_streamed_packet_byte_for_byte() {
+        use rand::SeedableRng;
+        let key = [9u8; 32];
+        for n in WHOLE_SIZES {
+            let data = payload(n);
+            for framed in [false, true] {
+                let packet = |whole: bool| {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(n as u64);
+                    let mut around = Framing(b"\xc4\x0dhead".to_vec(), 7);
+                    let a = framed.then_some(&mut around as &mut dyn Around);
+                    let alg = SymmetricKeyAlgorithm::AES256;
+                    if whole {
+                        write_seipd_v1_whole(&mut rng, alg, &key, &data, a, Vec::new())
+                    } else {
+                        write_seipd_v1(&mut rng, alg, &key, &data[..], a, Vec::new())
+                    }
+                    .unwrap()
+                };
+                let whole = packet(true);
+                assert!(whole == packet(false), "{n} bytes, framed {framed}");
+                if !framed {
+                    let back = open(&whole, SymmetricKeyAlgorithm::AES256, &key).unwrap();
+                    assert!(back == data, "{n} bytes open to themselves");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_payload_too_large_to_be_whole_is_refused_and_a_failed_tail_stops_it() {
+        let mut rng = rand::thread_rng();
+        let alg = SymmetricKeyAlgorithm::AES256;
+        let big = payload(WHOLE_MAX + 1);
+        let r = write_seipd_v1_whole(&mut rng, alg, &[7; 32], &big, None, Vec::new());
+        assert!(matches!(r, Err(Fail::Internal(_))), "{:?}", r.err());
+        let mut around = Unsignable(0);
+        let small = payload(100);
+        let r = write_seipd_v1_whole(
+            &mut rng,
+            alg,
+            &[7; 32],
+            &small,
+            Some(&mut around),
+            Vec::new(),
+        );
+        assert!(
+            matches!(&r, Err(Fail::Internal(e)) if e.contains("key is gone")),
+            "{:?}",
+            r.err()
+        );
+        assert_eq!(around.0, 100, "every literal byte was hashed");
     }
 }

@@ -5,7 +5,8 @@
 //! thread, while the chunks of SEIPD v2 are independent, so here they are sealed on every
 //! core (bench/RESULTS.md has the figures).
 //!
-//! Owns: [`write_seipd_v2`], which reads the payload once and writes one SEIPD v2 packet:
+//! Owns: [`write_seipd_v2`], which reads the payload once and writes one SEIPD v2 packet
+//! (and `write_seipd_v2_whole`, the same for a small payload in memory, on one thread):
 //! version 2, the cipher, the AEAD mode, the chunk size octet and a random 32-byte salt;
 //! then the encrypted chunks of the inner packet stream (a binary literal data packet with
 //! an empty file name and date 0, in partial bodies, as in SEIPD v1), each with its tag;
@@ -35,8 +36,8 @@ use zeroize::Zeroizing;
 
 use crate::openpgp::read_full;
 use crate::openpgp::seipd::{
-    Around, Fail, Framer, Hashed, LIT_CHUNK, LIT_CHUNK_LOG2, LIT_HEADER, TAG_LITERAL, TAG_SEIPD,
-    put_length, tail_of,
+    self, Around, Fail, Framer, Hashed, LIT_CHUNK, LIT_CHUNK_LOG2, LIT_HEADER, TAG_LITERAL,
+    TAG_SEIPD, put_length, tail_of,
 };
 
 /// The chunk size of every SEIPD v2 packet written here (see the module's text).
@@ -238,6 +239,53 @@ fn write_in_order<W: Write>(
     Ok((framer, next))
 }
 
+/// The start of a SEIPD v2 packet, written to `out`: its tag, version, cipher, mode,
+/// chunk size and a fresh salt; with the sealer of its chunks and the framer of the rest.
+fn start<W: Write, G: RngCore + CryptoRng>(
+    rng: &mut G,
+    sym: SymmetricKeyAlgorithm,
+    mode: AeadAlgorithm,
+    session_key: &[u8],
+    mut out: W,
+) -> Result<(Sealer, Framer<W>), Fail> {
+    let mut salt = [0u8; 32];
+    rng.fill_bytes(&mut salt);
+    let sealer = Sealer::new(sym, mode, session_key, &salt)?;
+    out.write_all(&[TAG_SEIPD]).map_err(Fail::Write)?;
+    let mut framer = Framer::new(out);
+    let mut head = vec![2, u8::from(sym), u8::from(mode), u8::from(CHUNK_SIZE)];
+    head.extend_from_slice(&salt);
+    framer.push(&head).map_err(Fail::Write)?;
+    Ok((sealer, framer))
+}
+
+/// [`write_seipd_v2`] for a payload of at most [`seipd::WHOLE_MAX`] bytes held in memory,
+/// on the calling thread alone: the chunks of the inner stream (one, unless the payload
+/// is within a few bytes of [`CHUNK`]) sealed here in turn, then the final tag.
+pub(crate) fn write_seipd_v2_whole<W: Write, G: RngCore + CryptoRng>(
+    rng: &mut G,
+    sym: SymmetricKeyAlgorithm,
+    mode: AeadAlgorithm,
+    session_key: &[u8],
+    payload: &[u8],
+    around: Option<&mut dyn Around>,
+    out: W,
+) -> Result<W, Fail> {
+    let (sealer, mut framer) = start(rng, sym, mode, session_key, out)?;
+    let inner = seipd::inner_whole(payload, around)?;
+    let mut index = 0;
+    for part in inner.chunks(CHUNK) {
+        let mut chunk = BytesMut::from(part);
+        sealer.seal(index, &mut chunk, None).map_err(Fail::Write)?;
+        framer.push(&chunk).map_err(Fail::Write)?;
+        index += 1;
+    }
+    let mut last = BytesMut::new();
+    let total = Some(inner.len() as u64);
+    sealer.seal(index, &mut last, total).map_err(Fail::Write)?;
+    framer.finish(&last).map_err(Fail::Write)
+}
+
 /// Writes one SEIPD v2 packet holding `payload` as binary literal data, sealed with
 /// `sym` and `mode` under a message key derived from `session_key` (the one the PKESK
 /// packets carry). Returns the writer.
@@ -251,21 +299,14 @@ pub fn write_seipd_v2<R, W, G>(
     session_key: &[u8],
     payload: R,
     around: Option<&mut dyn Around>,
-    mut out: W,
+    out: W,
 ) -> Result<W, Fail>
 where
     R: Read,
     W: Write + Send,
     G: RngCore + CryptoRng,
 {
-    let mut salt = [0u8; 32];
-    rng.fill_bytes(&mut salt);
-    let sealer = Sealer::new(sym, mode, session_key, &salt)?;
-    out.write_all(&[TAG_SEIPD]).map_err(Fail::Write)?;
-    let mut framer = Framer::new(out);
-    let mut head = vec![2, u8::from(sym), u8::from(mode), u8::from(CHUNK_SIZE)];
-    head.extend_from_slice(&salt);
-    framer.push(&head).map_err(Fail::Write)?;
+    let (sealer, framer) = start(rng, sym, mode, session_key, out)?;
     let n = workers();
     let (jobs_tx, jobs) = mpsc::sync_channel::<(u64, BytesMut)>(n);
     let jobs = Mutex::new(jobs);
@@ -461,5 +502,34 @@ mod tests {
             r.err()
         );
         assert_eq!(around.0, data.len(), "every literal byte was hashed");
+    }
+
+    #[test]
+    fn a_whole_payload_makes_the_streamed_packet_byte_for_byte() {
+        use crate::openpgp::seipd::tests::{Framing, WHOLE_SIZES};
+        use rand::SeedableRng;
+        let key = [5u8; 32];
+        for n in WHOLE_SIZES {
+            let data = payload(n);
+            for (framed, mode) in [(false, AeadAlgorithm::Ocb), (true, AeadAlgorithm::Gcm)] {
+                let packet = |whole: bool| {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(n as u64);
+                    let mut around = Framing(b"\xc4\x0dhead".to_vec(), 3);
+                    let a = framed.then_some(&mut around as &mut dyn Around);
+                    let sym = SymmetricKeyAlgorithm::AES256;
+                    if whole {
+                        write_seipd_v2_whole(&mut rng, sym, mode, &key, &data, a, Vec::new())
+                    } else {
+                        write_seipd_v2(&mut rng, sym, mode, &key, &data[..], a, Vec::new())
+                    }
+                    .unwrap()
+                };
+                let whole = packet(true);
+                assert!(whole == packet(false), "{n} bytes, {mode:?}");
+                if !framed {
+                    assert!(open(&whole, &key).unwrap() == data, "{n} bytes open");
+                }
+            }
+        }
     }
 }
