@@ -841,14 +841,13 @@ fn is_host_name(d: &str) -> bool {
 /// Largest `/etc/hosts` read when looking for the canonical host name.
 const MAX_HOSTS_BYTES: u64 = 1 << 20;
 
-/// This host's own names, lower-case: the kernel's host name (`/proc/sys/kernel/hostname`,
+/// This host's own names, lower-case: the kernel's host name ([`crate::sys::host_name`],
 /// what gethostname(2) returns) and its canonical name, which is what `hostname -f` prints
 /// when the name is in `/etc/hosts`: the first name of the first line that lists it. Only
 /// `/etc/hosts` is read (at most 1 MiB); no DNS query is made, so this cannot hang.
 pub fn host_names() -> Vec<String> {
     use std::io::Read;
-    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let host = raw.trim().to_ascii_lowercase();
+    let host = crate::sys::host_name().trim().to_ascii_lowercase();
     if !is_host_name(&host) || host == "localhost" {
         return Vec::new();
     }

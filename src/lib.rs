@@ -96,12 +96,15 @@ pub struct Env {
 impl Env {
     /// Reads the process environment.
     pub fn snapshot() -> Env {
+        let uid = sys::uid();
+        let user = sys::user(uid);
+        let login = login_name(uid, user.as_ref());
         Env {
             config_path: std::env::var_os("PGPSENDMAIL_CONFIG")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-            login: login_name(),
-            full_name: full_name(),
+            full_name: user.as_ref().and_then(|u| full_name(&u.gecos, &login)),
+            login,
             hostname: host_name(),
             tmpdir: std::env::var_os("TMPDIR")
                 .filter(|v| !v.is_empty())
@@ -123,7 +126,10 @@ impl Env {
             xdg_cache_home: std::env::var_os("XDG_CACHE_HOME")
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from),
-            home: sys::user_home(sys::uid()).map(|h| PathBuf::from(OsString::from_vec(h))),
+            home: user
+                .map(|u| u.home)
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(OsString::from_vec(h))),
             now: SystemTime::now(),
         }
     }
@@ -153,10 +159,9 @@ impl Env {
 
 /// The login name of the real uid, as Postfix picks the sender: from the password database,
 /// so that sudo's or cron's environment cannot change it.
-fn login_name() -> String {
-    let uid = sys::uid();
-    if let Some(name) = sys::user_name(uid) {
-        let name = String::from_utf8_lossy(&name);
+fn login_name(uid: u32, user: Option<&sys::User>) -> String {
+    if let Some(u) = user {
+        let name = String::from_utf8_lossy(&u.name);
         if Address::parse_single(&name).is_ok() {
             return name.into_owned();
         }
@@ -167,9 +172,8 @@ fn login_name() -> String {
 /// The real uid's full name as Postfix takes it from the GECOS field: up to the first
 /// comma, `&` standing for the login name with its first letter in upper case; `None`
 /// when it is empty, not UTF-8, or holds a control character.
-fn full_name() -> Option<String> {
-    let gecos = String::from_utf8(sys::user_gecos(sys::uid())?).ok()?;
-    gecos_name(&gecos, &login_name())
+fn full_name(gecos: &[u8], login: &str) -> Option<String> {
+    gecos_name(std::str::from_utf8(gecos).ok()?, login)
 }
 
 /// The full name in a GECOS field `gecos` of the user `login`.
@@ -185,7 +189,7 @@ pub fn gecos_name(gecos: &str, login: &str) -> Option<String> {
 }
 
 fn host_name() -> String {
-    let raw = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let raw = sys::host_name();
     let h = raw.trim();
     let ok = !h.is_empty()
         && h.bytes()

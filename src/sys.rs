@@ -211,26 +211,28 @@ pub fn egid() -> u32 {
     rustix::process::getegid().as_raw()
 }
 
-/// The name of the user `uid` in the password database (getpwuid_r(3): files, or whatever
-/// NSS is configured), `None` when there is none or it cannot be read.
-pub fn user_name(uid: u32) -> Option<Vec<u8>> {
-    passwd_field(uid, |pw| pw.pw_name)
+/// The kernel's host name (uname(2)'s node name, what gethostname(2) returns), lossily
+/// UTF-8.
+pub fn host_name() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
-/// The home directory of the user `uid` in the password database (getpwuid_r(3)), `None`
-/// when there is none, it is empty or it cannot be read.
-pub fn user_home(uid: u32) -> Option<Vec<u8>> {
-    passwd_field(uid, |pw| pw.pw_dir).filter(|h| !h.is_empty())
+/// A user's entry in the password database: the fields pgpsendmail reads, copied out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: Vec<u8>,
+    /// Empty when the entry has none.
+    pub home: Vec<u8>,
+    /// Empty when the entry has none.
+    pub gecos: Vec<u8>,
 }
 
-/// The GECOS field of the user `uid` in the password database (getpwuid_r(3)), `None`
-/// when there is none, it is empty or it cannot be read.
-pub fn user_gecos(uid: u32) -> Option<Vec<u8>> {
-    passwd_field(uid, |pw| pw.pw_gecos).filter(|g| !g.is_empty())
-}
-
-/// One string field of the password database entry of `uid`, copied out.
-fn passwd_field(uid: u32, field: fn(&libc::passwd) -> *mut libc::c_char) -> Option<Vec<u8>> {
+/// The entry of the user `uid` in the password database (getpwuid_r(3): files, or whatever
+/// NSS is configured; one lookup), `None` when there is none or it cannot be read.
+pub fn user(uid: u32) -> Option<User> {
     let mut buf = vec![0u8; 1024];
     loop {
         // SAFETY: a zeroed passwd is a valid value (integers and null pointers).
@@ -245,13 +247,22 @@ fn passwd_field(uid: u32, field: fn(&libc::passwd) -> *mut libc::c_char) -> Opti
             buf.resize(buf.len() * 4, 0);
             continue;
         }
-        let ptr = field(&pw);
-        if r != 0 || res.is_null() || ptr.is_null() {
+        if r != 0 || res.is_null() || pw.pw_name.is_null() {
             return None;
         }
-        // SAFETY: on success the field is a NUL-terminated string inside `buf`, which is
-        // still alive and not written to until the bytes are copied out here.
-        return Some(unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec());
+        let copy = |ptr: *mut libc::c_char| {
+            if ptr.is_null() {
+                return Vec::new();
+            }
+            // SAFETY: on success each field is null or a NUL-terminated string inside
+            // `buf`, which is still alive and not written to until the bytes are copied.
+            unsafe { CStr::from_ptr(ptr) }.to_bytes().to_vec()
+        };
+        return Some(User {
+            name: copy(pw.pw_name),
+            home: copy(pw.pw_dir),
+            gecos: copy(pw.pw_gecos),
+        });
     }
 }
 
@@ -575,16 +586,20 @@ mod tests {
     }
 
     #[test]
-    fn user_name_of_root_and_of_nobody_known() {
-        assert_eq!(user_name(0).as_deref(), Some(&b"root"[..]));
-        // A uid no password database has.
-        assert_eq!(user_name(4_000_000_123), None);
+    fn the_host_name_is_the_kernels() {
+        let proc = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+        assert_eq!(host_name(), proc.trim_end_matches('\n'));
     }
 
     #[test]
-    fn user_home_of_root_known() {
-        assert_eq!(user_home(0).as_deref(), Some(&b"/root"[..]));
-        assert_eq!(user_home(4_000_000_123), None);
+    fn the_users_root_known_and_nobody_unknown() {
+        let root = user(0).unwrap();
+        assert_eq!(
+            (&root.name[..], &root.home[..]),
+            (&b"root"[..], &b"/root"[..])
+        );
+        // A uid no password database has.
+        assert_eq!(user(4_000_000_123), None);
     }
 
     #[test]
