@@ -211,6 +211,55 @@ pub fn egid() -> u32 {
     rustix::process::getegid().as_raw()
 }
 
+/// The first `needle` in `hay`, by glibc's memchr(3): the dynamic loader chose its
+/// version for this CPU when the process started, so a search costs no CPU-feature
+/// detection of its own (the memchr crate's takes nine CPUID instructions on first use,
+/// each a trap to the hypervisor on a virtual machine).
+pub fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
+    if hay.is_empty() {
+        return None;
+    }
+    // SAFETY: memchr reads at most `hay.len()` bytes from `hay.as_ptr()`, all inside the
+    // slice, and returns null or a pointer into those bytes.
+    let p = unsafe { libc::memchr(hay.as_ptr().cast(), needle.into(), hay.len()) };
+    (!p.is_null()).then(|| p as usize - hay.as_ptr() as usize)
+}
+
+/// The first of `a` or `b` in `hay`, whichever comes first ([`find_byte`] twice, the
+/// second over the part before the first `b`).
+pub fn find_either(a: u8, b: u8, hay: &[u8]) -> Option<usize> {
+    let end = find_byte(b, hay);
+    find_byte(a, &hay[..end.unwrap_or(hay.len())]).or(end)
+}
+
+/// Where `needle` starts in `hay` first, by glibc's memmem(3); an empty needle is at 0.
+pub fn find_bytes(needle: &[u8], hay: &[u8]) -> Option<usize> {
+    if needle.is_empty() {
+        return Some(0);
+    }
+    // SAFETY: memmem reads at most `hay.len()` bytes of `hay` and `needle.len()` of
+    // `needle`, both inside their slices, and returns null or a pointer into `hay`.
+    let p = unsafe {
+        libc::memmem(
+            hay.as_ptr().cast(),
+            hay.len(),
+            needle.as_ptr().cast(),
+            needle.len(),
+        )
+    };
+    (!p.is_null()).then(|| p as usize - hay.as_ptr() as usize)
+}
+
+/// Every position of `needle` in `hay`, in order ([`find_byte`] from each one on).
+pub fn byte_positions(needle: u8, hay: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let p = at + find_byte(needle, &hay[at..])?;
+        at = p + 1;
+        Some(p)
+    })
+}
+
 /// The kernel's host name (uname(2)'s node name, what gethostname(2) returns), lossily
 /// UTF-8.
 pub fn host_name() -> String {
@@ -583,6 +632,26 @@ mod tests {
         let (u, g) = (field("Uid:"), field("Gid:"));
         assert_eq!((uid(), euid()), (u[0], u[1]));
         assert_eq!((gid(), egid()), (g[0], g[1]));
+    }
+
+    #[test]
+    fn byte_searches_find_what_a_scan_finds() {
+        let hay = b"ab\r\ncd\n\nefg\rh\x00\n";
+        let scan = |n: u8| hay.iter().position(|&b| b == n);
+        for n in [b'a', b'\r', b'\n', b'h', 0, b'z'] {
+            assert_eq!(find_byte(n, hay), scan(n), "{n}");
+            let all: Vec<usize> = (0..hay.len()).filter(|&i| hay[i] == n).collect();
+            assert_eq!(byte_positions(n, hay).collect::<Vec<_>>(), all, "{n}");
+        }
+        assert_eq!(find_byte(b'a', b""), None);
+        assert_eq!(byte_positions(b'a', b"").count(), 0);
+        assert_eq!(find_either(b'\r', b'\n', hay), Some(2));
+        assert_eq!(find_either(b'\r', b'\n', b"xy\nz\r"), Some(2));
+        assert_eq!(find_either(b'\r', b'\n', b"xyz"), None);
+        assert_eq!(find_bytes(b": ", b"Subject: x"), Some(7));
+        assert_eq!(find_bytes(b": ", b"Subject:x"), None);
+        assert_eq!(find_bytes(b"", b"abc"), Some(0));
+        assert_eq!(find_bytes(b"abcd", b"abc"), None);
     }
 
     #[test]

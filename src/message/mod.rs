@@ -315,13 +315,13 @@ impl<R: BufRead> Read for Body<R> {
 
 /// Appends `data` to `out` with every bare LF turned into CRLF; `last_cr` says whether the
 /// byte before `data` was a CR (and is updated). Runs of canonical text are copied whole:
-/// memchr finds the line ends (SIMD), so already-CRLF input is one copy.
+/// memchr(3) finds the line ends, so already-CRLF input is one copy.
 fn emit_crlf(out: &mut Vec<u8>, last_cr: &mut bool, data: &[u8]) {
     let Some(&last) = data.last() else {
         return;
     };
     let mut start = 0;
-    for p in memchr::memchr_iter(b'\n', data) {
+    for p in crate::sys::byte_positions(b'\n', data) {
         let cr_before = if p > 0 {
             data[p - 1] == b'\r'
         } else {
@@ -383,7 +383,7 @@ fn lone_cr(cr_before: bool, data: &[u8]) -> bool {
     if cr_before && data.first().is_some_and(|&b| b != b'\n') {
         return true;
     }
-    memchr::memchr_iter(b'\r', data).any(|p| data.get(p + 1).is_some_and(|&b| b != b'\n'))
+    crate::sys::byte_positions(b'\r', data).any(|p| data.get(p + 1).is_some_and(|&b| b != b'\n'))
 }
 
 fn utf8_width(b: u8) -> usize {

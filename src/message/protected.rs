@@ -305,7 +305,7 @@ struct Lines {
 
 impl Lines {
     fn feed(&mut self, mut data: &[u8], f: &mut dyn FnMut(&[u8]) -> Check) -> Check {
-        while let Some(i) = memchr::memchr(b'\n', data) {
+        while let Some(i) = crate::sys::find_byte(b'\n', data) {
             let (line, rest) = data.split_at(i);
             data = rest.get(1..).unwrap_or_default();
             if self.held.is_empty() {
@@ -496,7 +496,7 @@ impl Armor {
             return Ok(());
         }
         self.headers += 1;
-        let well_formed = memchr::memmem::find(l, b": ").is_some_and(|i| i > 0);
+        let well_formed = crate::sys::find_bytes(b": ", l).is_some_and(|i| i > 0);
         if !well_formed || self.headers > ARMOR_HEADERS_MAX {
             return Err("malformed armor header lines".into());
         }
@@ -904,7 +904,7 @@ fn check_part_head(head: &[u8], part: u8) -> Check {
             last.1.extend_from_slice(line);
             continue;
         }
-        let i = memchr::memchr(b':', line).ok_or("a malformed part header")?;
+        let i = crate::sys::find_byte(b':', line).ok_or("a malformed part header")?;
         let (name, value) = line.split_at(i);
         let name = name.trim_ascii();
         let content = name.len() > 8

@@ -180,7 +180,7 @@ impl Unstuffer {
                 // The common case: a run of plain bytes, copied at once.
                 let room = (avail.len() - used).min(out.len() - n);
                 let run = &avail[used..used + room];
-                let k = memchr::memchr2(b'\r', b'\n', run).unwrap_or(room);
+                let k = crate::sys::find_either(b'\r', b'\n', run).unwrap_or(room);
                 out[n..n + k].copy_from_slice(&run[..k]);
                 (used, n) = (used + k, n + k);
                 if k == room {

@@ -117,7 +117,7 @@ pub fn read_line<R: BufRead + ?Sized>(
             return Ok(if any { Some(cut) } else { None });
         }
         any = true;
-        let (chunk, done) = match memchr::memchr(b'\n', avail) {
+        let (chunk, done) = match crate::sys::find_byte(b'\n', avail) {
             Some(i) => (&avail[..=i], true),
             None => (avail, false),
         };
