@@ -52,7 +52,7 @@ pub fn anon_file(name: &str, tmpdir: Option<&std::path::Path>) -> io::Result<Fil
         Err(_) => {
             // Last resort: a fresh random name, created exclusively, unlinked at once.
             let mut r = [0u8; 12];
-            rand::thread_rng().fill_bytes(&mut r);
+            rand::rngs::OsRng.fill_bytes(&mut r);
             let n = crate::diag::hex_lower(&r);
             let path = dir.join(format!(".pgpsendmail-{n}"));
             let f = std::fs::OpenOptions::new()
@@ -128,8 +128,8 @@ impl BodyStore {
             // Filled in place on the heap: no copy of the key in a local that is not wiped.
             let mut key = Box::new(Zeroizing::new([0u8; 32]));
             let mut iv = Box::new(Zeroizing::new([0u8; 16]));
-            rand::thread_rng().fill_bytes(&mut key[..]);
-            rand::thread_rng().fill_bytes(&mut iv[..]);
+            rand::rngs::OsRng.fill_bytes(&mut key[..]);
+            rand::rngs::OsRng.fill_bytes(&mut iv[..]);
             let cipher = new_ctr(&key, &iv);
             self.sealed = Some(Sealed {
                 file: anon_file("pgpsendmail-spool", tmpdir)?,

@@ -104,9 +104,9 @@ pub fn encryptable<K: EncryptionKey>(key: &K) -> Result<(), String> {
     if !alg.can_encrypt() {
         return Err(format!("algorithm {} cannot encrypt", u8::from(alg)));
     }
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rngs::OsRng;
     let cipher = SymmetricKeyAlgorithm::AES256;
-    let trial = cipher.new_session_key(&mut rng);
+    let trial = cipher.new_session_key(rng);
     // A version 6 key or a post-quantum one is reached through a v6 PKESK only (SEIPD
     // v2); the others through a v3 PKESK, or a v6 one when their copy is SEIPD v2: the
     // trial makes the v3 one, whose encryption step is the same.

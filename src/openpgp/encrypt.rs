@@ -22,6 +22,7 @@ use pgp::composed::Esk;
 use pgp::crypto::sym::SymmetricKeyAlgorithm;
 use pgp::packet::PublicKeyEncryptedSessionKey;
 use pgp::ser::Serialize;
+use rand::rngs::OsRng;
 
 use crate::error::{Error, Result};
 use crate::keys::{EncryptionKey, Suite};
@@ -190,13 +191,17 @@ where
             "encrypt_copies: several copies need a spool".into(),
         ));
     }
-    let mut rng = rand::thread_rng();
+    // Every random byte of the message (session key, ephemeral keys and padding of the
+    // PKESKs, the SEIPD prefix or salt) is the kernel's, read when needed (getrandom(2)):
+    // a user-space generator would add its own seeding and, for rand's ChaCha, a
+    // CPU-feature detection at every start (bench/RESULTS.md, "Start-up").
+    let mut rng = OsRng;
     // The session key as rpgp's MessageBuilder makes it; the SEIPD packet is ours
     // (crate::openpgp::seipd: binary literal data, empty name, date 0). RawSessionKey wipes itself
     // when dropped (it is ZeroizeOnDrop in the pgp crate), at the end of this function; we
     // only lend it out (`as_ref`), never copy it into a buffer of ours. The AES key
     // schedule seipd makes from it is wiped with it (seipd::Cfb).
-    let session_key: pgp::composed::RawSessionKey = format.cipher().new_session_key(&mut rng);
+    let session_key: pgp::composed::RawSessionKey = format.cipher().new_session_key(rng);
 
     let mut pkesks: Vec<Vec<u8>> = Vec::with_capacity(copies.len());
     for &keys in copies {
@@ -230,7 +235,7 @@ where
 
 /// One PKESK: v3 (SEIPD v1) or v6 (SEIPD v2).
 fn pkesk<K: pgp::types::EncryptionKey>(
-    rng: &mut rand::rngs::ThreadRng,
+    rng: &mut OsRng,
     session_key: &pgp::composed::RawSessionKey,
     format: Format,
     key: &K,
@@ -245,7 +250,7 @@ fn pkesk<K: pgp::types::EncryptionKey>(
 
 /// One copy's PKESK packets: the session key encrypted to each of its `keys`.
 fn pkesks_of(
-    rng: &mut rand::rngs::ThreadRng,
+    rng: &mut OsRng,
     session_key: &pgp::composed::RawSessionKey,
     format: Format,
     keys: &[EncryptionKey],
@@ -291,7 +296,7 @@ const WHOLE: usize = 64 * 1024;
 /// starting again from those bytes.
 #[allow(clippy::too_many_arguments)]
 fn encrypt_body<R, W, S>(
-    rng: &mut rand::rngs::ThreadRng,
+    rng: &mut OsRng,
     format: Format,
     around: Option<&mut dyn Around>,
     session_key: &[u8],
@@ -321,7 +326,7 @@ where
 /// [`encrypt_body`] for a payload wholly in memory (at most [`WHOLE`] bytes): the packet
 /// made and armored on this thread, the writes buffered.
 fn encrypt_whole<W: Write, S: Write>(
-    rng: &mut rand::rngs::ThreadRng,
+    rng: &mut OsRng,
     format: Format,
     around: Option<&mut dyn Around>,
     (session_key, first_pkesks): (&[u8], &[u8]),
@@ -351,7 +356,7 @@ fn encrypt_whole<W: Write, S: Write>(
 /// writes run on a second thread, fed through a bounded queue of buffers (memory stays
 /// flat).
 fn encrypt_stream<R, W, S>(
-    rng: &mut rand::rngs::ThreadRng,
+    rng: &mut OsRng,
     format: Format,
     around: Option<&mut dyn Around>,
     (session_key, first_pkesks): (&[u8], &[u8]),

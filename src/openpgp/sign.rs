@@ -135,7 +135,7 @@ impl HostKey {
         let (typ, alg, hash) = (SignatureType::Binary, key.algorithm(), key.hash_alg());
         let e = |e: pgp::errors::Error| format!("cannot start the signature: {}", one_line(&e));
         let mut config = match key.version() {
-            KeyVersion::V6 => SignatureConfig::v6(rand::thread_rng(), typ, alg, hash).map_err(e)?,
+            KeyVersion::V6 => SignatureConfig::v6(rand::rngs::OsRng, typ, alg, hash).map_err(e)?,
             _ => SignatureConfig::v4(typ, alg, hash),
         };
         config.hashed_subpackets = vec![
