@@ -366,3 +366,36 @@ fn serve(env: &Env, listen: Vec<String>, mut o: serve::Overrides) -> i32 {
     }
     serve::run(env, &o)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_panic_unwinds_through_the_linked_in_unwinder() {
+        // build.rs links GCC's unwinder in (libgcc_eh.a) instead of loading libgcc_s:
+        // a panic in another thread must still unwind to its join, running destructors,
+        // and a backtrace must still be taken.
+        struct Mark<'a>(&'a std::sync::atomic::AtomicBool);
+        impl Drop for Mark<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = std::sync::atomic::AtomicBool::new(false);
+        let joined = std::thread::scope(|s| {
+            s.spawn(|| {
+                let _m = Mark(&dropped);
+                std::panic::panic_any(7u8);
+            })
+            .join()
+        });
+        let payload = joined.expect_err("the thread panicked");
+        assert_eq!(payload.downcast_ref::<u8>(), Some(&7));
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst), "unwound");
+        let bt = std::backtrace::Backtrace::force_capture();
+        assert_eq!(bt.status(), std::backtrace::BacktraceStatus::Captured);
+        if cfg!(static_unwinder) {
+            let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+            assert!(!maps.contains("libgcc_s"), "libgcc_s.so.1 was loaded");
+        }
+    }
+}
