@@ -29,7 +29,7 @@ use crate::keys::{EncryptionKey, Suite};
 use crate::openpgp::armor::{self, ArmorWriter, Split};
 use crate::openpgp::seipd::Around;
 use crate::openpgp::sign::HostKey;
-use crate::openpgp::{seipd, seipd2};
+use crate::openpgp::{rsa, seipd, seipd2};
 
 /// The encrypted body of a set of copies (docs/message.md, rule 8): SEIPD v1 with v3
 /// PKESKs under this cipher, or SEIPD v2 with v6 PKESKs under this suite.
@@ -265,6 +265,26 @@ fn pkesks_of(
     }
     let mut bytes = Vec::new();
     for k in keys {
+        // An RSA key of a SEIPD v1 copy: our own PKESK (crate::openpgp::rsa, for speed).
+        let ours = match (format, k) {
+            (Format::V1(c), EncryptionKey::Subkey(s)) => {
+                rsa::pkesk_v3(rng, session_key.as_ref(), c, s)
+            }
+            (Format::V1(c), EncryptionKey::Primary(p)) => {
+                rsa::pkesk_v3(rng, session_key.as_ref(), c, p)
+            }
+            _ => None,
+        };
+        if let Some(made) = ours {
+            let made = made.map_err(|e| {
+                Error::Internal(format!(
+                    "cannot encrypt the session key to {}: {e}",
+                    k.fingerprint()
+                ))
+            })?;
+            bytes.extend_from_slice(&made);
+            continue;
+        }
         let p = match k {
             EncryptionKey::Subkey(s) => pkesk(rng, session_key, format, s),
             EncryptionKey::Primary(p) => pkesk(rng, session_key, format, p),

@@ -1,15 +1,16 @@
 //! OpenPGP: the encryptor ([`encrypt`]: the session key and PKESKs, one encrypted body for
 //! every copy), our streaming SEIPD ([`seipd`]), ASCII armor ([`armor`]: CRC-24, the armor
 //! writer, the hidden copies' shared armor), and opening a message with a secret key for
-//! tests and the demo ([`decrypt`]), and the host signature ([`sign`]: the signing key and
-//! the one-pass signature around the literal data).
+//! tests and the demo ([`decrypt`]), the host signature ([`sign`]: the signing key and
+//! the one-pass signature around the literal data), and our RSA PKESKs ([`rsa`]).
 //!
-//! `encrypt` uses `seipd`, `sign` and `armor`; `sign` uses `seipd`'s [`seipd::Around`]; none
+//! `encrypt` uses `seipd`, `sign`, `rsa` and `armor`; `sign` uses `seipd`'s [`seipd::Around`]; none
 //! of them uses `encrypt`.
 
 pub mod armor;
 pub mod decrypt;
 pub mod encrypt;
+pub mod rsa;
 pub mod seipd;
 pub mod seipd2;
 pub mod sign;
