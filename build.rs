@@ -11,9 +11,9 @@
 //!
 //! How: Rust's standard library asks the linker for `-lgcc_s`. A linker script named
 //! `libgcc_s.so` in this build's own search directory, found before the system's, says
-//! `INPUT(-lgcc_eh)`. Where the compiler has no libgcc_eh.a (or the target is not
-//! linux-gnu, or is linked statically anyway), nothing changes and libgcc_s.so.1 is
-//! loaded as usual. `PGPSENDMAIL_SHARED_LIBGCC=1` keeps it loaded on purpose.
+//! `INPUT("<the compiler's libgcc_eh.a>")`. Where the compiler has no libgcc_eh.a (or the
+//! target is not linux-gnu, or is linked statically anyway), nothing changes and
+//! libgcc_s.so.1 is loaded as usual. `PGPSENDMAIL_SHARED_LIBGCC=1` keeps it loaded on purpose.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -47,7 +47,8 @@ fn main() {
     }
     let dir = PathBuf::from(var("OUT_DIR")).join("static-unwinder");
     let script = dir.join("libgcc_s.so");
-    let text = format!("INPUT({})\n", found.display());
+    // Quoted, so that a directory with a space in its name is one file name to the linker.
+    let text = format!("INPUT(\"{}\")\n", found.display());
     if std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&script, text))
         .is_err()

@@ -781,6 +781,17 @@ pub(crate) mod tests {
         }
     }
 
+    /// `r` failed because [`Unsignable`] could not make its signature, after it was given
+    /// all `n` literal bytes.
+    pub(crate) fn assert_stopped_unsigned<T>(r: &Result<T, Fail>, around: &Unsignable, n: usize) {
+        assert!(
+            matches!(r, Err(Fail::Internal(e)) if e.contains("key is gone")),
+            "{:?}",
+            r.as_ref().err()
+        );
+        assert_eq!(around.0, n, "every literal byte was hashed");
+    }
+
     #[test]
     fn a_signature_that_cannot_be_made_stops_the_packet() {
         let mut rng = rand::thread_rng();
@@ -794,12 +805,7 @@ pub(crate) mod tests {
             Some(&mut around),
             Vec::new(),
         );
-        assert!(
-            matches!(&r, Err(Fail::Internal(e)) if e.contains("key is gone")),
-            "{:?}",
-            r.err()
-        );
-        assert_eq!(around.0, data.len(), "every literal byte was hashed");
+        assert_stopped_unsigned(&r, &around, data.len());
     }
 
     #[test]
@@ -896,11 +902,6 @@ pub(crate) mod tests {
             Some(&mut around),
             Vec::new(),
         );
-        assert!(
-            matches!(&r, Err(Fail::Internal(e)) if e.contains("key is gone")),
-            "{:?}",
-            r.err()
-        );
-        assert_eq!(around.0, 100, "every literal byte was hashed");
+        assert_stopped_unsigned(&r, &around, 100);
     }
 }
